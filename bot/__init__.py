@@ -1,0 +1,3 @@
+"""modelbot: a GitOps promotion bot for machine-learning models."""
+
+__version__ = "0.1.0"

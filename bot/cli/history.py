@@ -1,0 +1,34 @@
+"""Every stage change of a model, from the git history of models.yaml: when, who, the commit, and the pull
+request when the commit message names one (GitHub's squash and merge messages do)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli import common, output
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model name")
+    parser.add_argument("--stage", help="only this stage")
+    parser.add_argument("--rev", default="HEAD", help="history up to this revision (default HEAD)")
+    common.add_repo(parser)
+    common.add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.gitio import toplevel
+    from bot.history import events
+
+    repo = toplevel(common.repo_root(args))
+    found = events(repo, args.rev, args.model, args.stage)
+    if args.json:
+        output.emit_json({"model": args.model, "stage": args.stage, "events": [e.as_dict() for e in found]})
+        return 0
+    if not found:
+        output.line(f"no stage changes of {args.model}" + (f" in {args.stage}" if args.stage else ""))
+    for event in found:
+        pr = f" PR #{event.pr}" if event.pr else ""
+        output.line(f"{event.at.isoformat()}  {event.transition}  by {event.author}  {event.commit[:10]}{pr}"
+                    f"  {event.subject}")
+    return 0

@@ -1,0 +1,175 @@
+"""plan(before, after, policies): what a change to models.yaml requires, or why it is refused. No I/O.
+
+The caller supplies everything that needs the outside world: the base branch's policies, the current time,
+and when each (model, stage) got the version it holds in the base revision (for soak times).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.errors import InvalidFile
+from bot.policy import Approval, Policies, Policy
+from bot.registry.diff import Transition, VersionChange, diff, version_changes
+from bot.registry.model import Registry
+
+EnteredAt = Mapping[tuple[str, str], datetime]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transition and what it requires: gates, approvals and deployment; or its refusals."""
+
+    transition: Transition
+    policy: str | None
+    gates: Mapping[str, Any] = field(default_factory=dict)
+    approvals: tuple[Approval, ...] = ()
+    inconclusive_approvals: tuple[Approval, ...] = ()
+    deploy: Mapping[str, Any] = field(default_factory=dict)
+    refusals: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.refusals
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.transition.as_dict(),
+            "policy": self.policy,
+            "ok": self.ok,
+            "refusals": list(self.refusals),
+            "gates": dict(self.gates),
+            "approvals": [a.as_dict() for a in self.approvals],
+            "inconclusive_approvals": [a.as_dict() for a in self.inconclusive_approvals],
+            "deploy": dict(self.deploy),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    version_changes: tuple[VersionChange, ...] = ()
+    policy_change_approvals: tuple[Approval, ...] = ()
+    refusals: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.refusals and all(step.ok for step in self.steps)
+
+    @property
+    def all_refusals(self) -> list[str]:
+        return [*self.refusals, *(f"{s.transition.model} {s.transition.stage}: {r}" for s in self.steps for r in s.refusals)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "transitions": [s.as_dict() for s in self.steps],
+            "registered": [f"{c.model} {c.version}" for c in self.version_changes if c.change == "registered"],
+            "policy_change_approvals": [a.as_dict() for a in self.policy_change_approvals],
+            "refusals": self.all_refusals,
+        }
+
+
+def _fmt(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _promotion_refusals(
+    t: Transition, policy: Policy, before: Registry | None, now: datetime, entered_at: EnteredAt
+) -> list[str]:
+    stage = policy.stage(t.stage)
+    previous = policy.previous_stage(t.stage)
+    refusals: list[str] = []
+    if previous is None:
+        return refusals
+    old_model = before.model(t.model) if before else None
+    held_previous = old_model is not None and old_model.stages.get(previous) == t.to_version
+    if not stage.allow_skip and not held_previous:
+        refusals.append(f"version {t.to_version} must serve '{previous}' before '{t.stage}' "
+                        f"(the policy '{policy.name}' does not allow skipping a stage)")
+    if stage.soak and held_previous:
+        entered = entered_at.get((t.model, previous))
+        if entered is None:
+            refusals.append(f"cannot tell since when version {t.to_version} serves '{previous}'; "
+                            f"'{t.stage}' needs a soak of {_fmt(stage.soak)} there")
+        elif now - entered < stage.soak:
+            refusals.append(f"version {t.to_version} has served '{previous}' for {_fmt(now - entered)}; "
+                            f"'{t.stage}' needs {_fmt(stage.soak)} (ready at {(entered + stage.soak).isoformat()})")
+    return refusals
+
+
+def plan_step(
+    t: Transition, policies: Policies, before: Registry | None, after: Registry, now: datetime, entered_at: EnteredAt
+) -> Step:
+    model = after.model(t.model) or (before.model(t.model) if before else None)
+    assert model is not None
+    try:
+        policy = policies.resolve(model)
+    except InvalidFile as exc:
+        return Step(t, model.policy, refusals=(exc.problems[0].message,))
+    if not policy.has_stage(t.stage):
+        return Step(t, policy.name, refusals=(f"stage '{t.stage}' is not in policy '{policy.name}' "
+                                              f"(stages: {', '.join(policy.stage_names)})",))
+    stage = policy.stage(t.stage)
+    refusals: list[str] = []
+    freeze = policy.frozen(t.stage, now)
+    rollback = t.kind == "rollback"
+    if freeze and not (rollback and policy.rollback.during_freeze):
+        refusals.append(f"'{t.stage}' is frozen: {freeze.reason}")
+    if t.kind in ("promote", "new_model"):
+        refusals.extend(_promotion_refusals(t, policy, before, now, entered_at))
+    gates = stage.gates if t.kind in ("promote", "new_model") else {}
+    approvals = stage.approvals
+    if rollback:
+        gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
+        approvals = policy.rollback.approvals or stage.approvals
+    return Step(
+        transition=t,
+        policy=policy.name,
+        gates=gates,
+        approvals=approvals,
+        inconclusive_approvals=stage.inconclusive_approvals if gates else (),
+        deploy=stage.deploy,
+        refusals=tuple(refusals),
+    )
+
+
+def plan(
+    before: Registry | None,
+    after: Registry,
+    policies: Policies,
+    *,
+    now: datetime,
+    entered_at: EnteredAt | None = None,
+    head_policies: Policies | None = None,
+) -> Plan:
+    """The plan of a change. `policies` are the base branch's; `head_policies` those the change proposes."""
+    steps = tuple(plan_step(t, policies, before, after, now, entered_at or {}) for t in diff(before, after))
+    changes = tuple(version_changes(before, after))
+    refusals = [f"{c.model} version {c.version} was {c.change}; registered versions are immutable "
+                "(register a new version instead)" for c in changes
+                if c.change == "modified" or (c.change == "removed" and c.model in after.models)]
+    policy_approvals: tuple[Approval, ...] = ()
+    if head_policies is not None and head_policies.fingerprint() != policies.fingerprint():
+        admin = _admin_role(policies)
+        if admin is None:
+            refusals.append("this change edits policies/, and the base policy names no admin_role to approve it")
+        else:
+            policy_approvals = (Approval(admin, 1),)
+    return Plan(steps, changes, policy_approvals, tuple(refusals))
+
+
+def _admin_role(policies: Policies) -> str | None:
+    from bot.policy import DEFAULT_POLICY
+
+    names = [DEFAULT_POLICY] if DEFAULT_POLICY in policies.raw else list(policies.names)
+    for name in names:
+        admin = policies.get(name).admin_role
+        if admin:
+            return admin
+    return None

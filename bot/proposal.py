@@ -1,0 +1,59 @@
+"""A promotion proposed locally: the minimal edit of models.yaml and the plan it must pass."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot import gitio
+from bot.errors import GitError, ModelbotError
+from bot.history import entered_at
+from bot.plan import Plan, plan
+from bot.registry.edit import set_stage
+from bot.registry.model import version_key
+from bot.workspace import REGISTRY_FILE, Snapshot
+
+
+@dataclass(frozen=True)
+class Proposal:
+    model: str
+    version: str
+    stage: str
+    old_text: str
+    new_text: str
+    plan: Plan
+
+    @property
+    def diff(self) -> str:
+        return "".join(difflib.unified_diff(self.old_text.splitlines(keepends=True),
+                                            self.new_text.splitlines(keepends=True),
+                                            f"a/{REGISTRY_FILE}", f"b/{REGISTRY_FILE}"))
+
+
+def _soak_clock(root: Path, text: str, model: str) -> dict[tuple[str, str], datetime]:
+    """Stage entry times from git when the working tree's registry is the committed one; else unknown."""
+    try:
+        repo = gitio.toplevel(root)
+        head = gitio.show(repo, "HEAD", REGISTRY_FILE)
+    except GitError:
+        return {}
+    if head is None or head.decode("utf-8", "replace") != text:
+        return {}
+    from bot.registry import parse
+
+    stages = parse(text).models[model].stages
+    return entered_at(repo, "HEAD", text, [(model, s) for s in stages])
+
+
+def propose(root: Path, snapshot: Snapshot, model: str, version: str, stage: str, now: datetime) -> Proposal:
+    if model not in snapshot.registry.models:
+        raise ModelbotError(f"model '{model}' is not in {REGISTRY_FILE}; known: {', '.join(snapshot.registry.models)}")
+    current = snapshot.registry.models[model]
+    if current.stages.get(stage) == version_key(version):
+        raise ModelbotError(f"{model} {stage} already serves version {version}; nothing to propose")
+    new_text, after = set_stage(snapshot.text, model, stage, version)
+    result = plan(snapshot.registry, after, snapshot.policies, now=now,
+                  entered_at=_soak_clock(root, snapshot.text, model))
+    return Proposal(model, version, stage, snapshot.text, new_text, result)

@@ -1,0 +1,84 @@
+"""diff(before, after): what changed between two revisions of models.yaml, as stage transitions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from bot.registry.model import Model, Registry
+
+Kind = Literal["promote", "rollback", "demote", "new_model", "retire"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One stage of one model changing the version it serves.
+
+    Kinds: `promote` (a newer version, or a stage that had none), `rollback` (an older version than the one it
+    replaces), `demote` (the stage is emptied), `new_model` (a stage of a model new to the file), `retire` (a stage
+    of a model removed from the file).
+    """
+
+    model: str
+    stage: str
+    from_version: str | None
+    to_version: str | None
+    kind: Kind
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.stage}: {self.from_version or '-'} -> {self.to_version or '-'} ({self.kind})"
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """A version entry that was added, removed or rewritten."""
+
+    model: str
+    version: str
+    change: Literal["registered", "removed", "modified"]
+
+
+def _kind(model: Model, old: str | None, new: str | None) -> Kind:
+    if new is None:
+        return "demote"
+    if old is None or model.order(new) > model.order(old):
+        return "promote"
+    return "rollback"
+
+
+def diff(before: Registry | None, after: Registry) -> list[Transition]:
+    """Stage transitions from `before` to `after`, in file order of models then stages."""
+    old_models = before.models if before else {}
+    out: list[Transition] = []
+    for name, model in after.models.items():
+        old = old_models.get(name)
+        if old is None:
+            out.extend(Transition(name, s, None, v, "new_model") for s, v in model.stages.items() if v is not None)
+            continue
+        for stage in dict.fromkeys([*old.stages, *model.stages]):
+            was, now = old.stages.get(stage), model.stages.get(stage)
+            if was != now:
+                out.append(Transition(name, stage, was, now, _kind(model, was, now)))
+    for name, old in old_models.items():
+        if name not in after.models:
+            out.extend(Transition(name, s, v, None, "retire") for s, v in old.stages.items() if v is not None)
+    return out
+
+
+def version_changes(before: Registry | None, after: Registry) -> list[VersionChange]:
+    """Registrations, removals and rewrites of version entries (registered versions are meant to be immutable)."""
+    old_models = before.models if before else {}
+    out: list[VersionChange] = []
+    for name, model in after.models.items():
+        old = {v.id: v for v in old_models[name].versions} if name in old_models else {}
+        for version in model.versions:
+            if version.id not in old:
+                out.append(VersionChange(name, version.id, "registered"))
+            elif old[version.id] != version:
+                out.append(VersionChange(name, version.id, "modified"))
+        current = {v.id for v in model.versions}
+        out.extend(VersionChange(name, vid, "removed") for vid in old if vid not in current)
+    return out

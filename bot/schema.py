@@ -1,0 +1,65 @@
+"""The JSON Schemas shipped with the package, and validation that names the failing key and its line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from bot.errors import Location, Problem
+
+MAX_PROBLEMS = 50
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """A shipped schema by name: 'models' or 'policy'."""
+    text = resources.files("bot.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(schema(name))
+
+
+def describe(error: ValidationError) -> str:
+    """A message a person can act on: what was found and what is expected."""
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = error.message.split("(")[-1].rstrip(")") if "(" in error.message else error.message
+        return f"unknown key {extra}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required here")
+    if error.validator in ("oneOf", "anyOf"):
+        expected = error.schema.get("description") or "one of the allowed forms"
+        return f"{error.instance!r} is not valid; expected {expected}"
+    hint = error.schema.get("description") if isinstance(error.schema, dict) else None
+    message = error.message
+    if hint and error.validator in ("pattern", "type", "enum", "const"):
+        message += f" ({hint})"
+    return message
+
+
+def problems(
+    name: str, data: Any, locate: Callable[[Sequence[str | int]], Location]
+) -> list[Problem]:
+    """Every schema violation of `data`, located; at most MAX_PROBLEMS of them."""
+    found: list[Problem] = []
+    for error in validator(name).iter_errors(data):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = error.schema.get("properties", {})
+            extra = [k for k in error.instance if k not in allowed]
+            if extra:
+                path.append(extra[0])
+        location = locate(path)
+        found.append(Problem(location, describe(error)))
+        if len(found) >= MAX_PROBLEMS:
+            break
+    return sorted(found, key=lambda p: (p.location.line or 0, p.location.column or 0))

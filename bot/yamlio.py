@@ -1,0 +1,228 @@
+"""Strict, fast YAML reading for files people write and attackers may send.
+
+PyYAML's C loader does the parsing; this module adds what a registry needs on top of it: duplicate keys
+refused (YAML would silently keep the last one), dates kept as the strings the schema checks, a cap on
+aliases (billion-laughs), a size cap, strict UTF-8, and every problem reported with its file, line and
+column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from bot.errors import InvalidFile, Location, Problem
+
+MAX_BYTES = 32 * 1024 * 1024
+MAX_ALIASES = 1000
+MAX_EXPANSION = 10_000
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader (C-accelerated where available) that refuses duplicate keys and alias floods."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.alias_uses = 0
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:
+            self.alias_uses += 1
+            if self.alias_uses > MAX_ALIASES:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"more than {MAX_ALIASES} alias references", node.start_mark
+                )
+        return super().construct_object(node, deep=deep)
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        data = super().construct_document(node)
+        if self.alias_uses:
+            expanded = _expanded_size(node, {})
+            if expanded > MAX_EXPANSION + _unique_size(node, set()):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"aliases expand the document to {expanded:,} nodes", node.start_mark
+                )
+        return data
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"duplicate key {key!r} (YAML would keep only the last value)", key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Node count with every alias expanded: what a consumer walking the data would visit."""
+    if id(node) not in memo:
+        memo[id(node)] = 1 + sum(_expanded_size(child, memo) for child in _children(node))
+    return memo[id(node)]
+
+
+def _unique_size(node: yaml.Node, seen: set[int]) -> int:
+    if id(node) in seen:
+        return 0
+    seen.add(id(node))
+    return 1 + sum(_unique_size(child, seen) for child in _children(node))
+
+
+# Dates stay strings: the schema checks their format, and a datetime would not survive a JSON dump.
+StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
+
+
+def decode(raw: bytes, file: str, max_bytes: int = MAX_BYTES) -> str:
+    """Bytes to text, refusing what is not a readable YAML document."""
+    if len(raw) > max_bytes:
+        raise InvalidFile([Problem(Location(file), f"file is {len(raw):,} bytes; the limit is {max_bytes:,}")])
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InvalidFile([Problem(Location(file, line), "file holds binary data (a NUL byte); expected UTF-8 YAML")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InvalidFile(
+            [Problem(Location(file, line, col), f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]
+        ) from None
+
+
+MAX_DEPTH = 200
+_CHEAP_LIMIT = 2 * MAX_DEPTH
+
+
+def _may_be_deep(text: str) -> bool:
+    """A cheap over-estimate: nesting needs brackets or long lines (indentation, compact `- - -`)."""
+    if text.count("[") + text.count("{") > _CHEAP_LIMIT:
+        import numpy as np
+
+        raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        delta = (raw == ord("[")).astype(np.int32) + (raw == ord("{")) - (raw == ord("]")) - (raw == ord("}"))
+        if int(np.cumsum(delta).max(initial=0)) > MAX_DEPTH:
+            return True
+    return max(map(len, text.splitlines()), default=0) > _CHEAP_LIMIT
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse absurd nesting before composing: the C composer recurses and a deep enough file crashes it."""
+    if not _may_be_deep(text):
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise InvalidFile([Problem(Location(file, mark.line + 1, mark.column + 1),
+                                               f"YAML nested too deeply (more than {MAX_DEPTH} levels)")])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the real parse reports it with its position
+
+
+def load(text: str, file: str) -> Any:
+    """Parse one YAML document strictly; errors carry the file, line and column."""
+    if not text.strip():
+        raise InvalidFile([Problem(Location(file), "file is empty; expected a YAML mapping")])
+    _check_depth(text, file)
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        what = exc.problem or str(exc)
+        if exc.context and "duplicate" not in (exc.problem or ""):
+            what = f"{exc.context}: {what}"
+        raise InvalidFile([Problem(loc, f"invalid YAML: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidFile([Problem(Location(file), f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise InvalidFile([Problem(Location(file), "YAML nested too deeply")]) from None
+
+
+def load_bytes(raw: bytes, file: str, max_bytes: int = MAX_BYTES) -> Any:
+    return load(decode(raw, file, max_bytes), file)
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The node tree with positions, for locating keys (errors, minimal-diff edits)."""
+    _check_depth(text, "<document>")
+    return yaml.compose(text, Loader=_BaseLoader)
+
+
+def find_node(root: yaml.Node | None, path: Sequence[str | int]) -> tuple[yaml.Node | None, yaml.Node | None]:
+    """Follow a key path through the node tree; returns (key node, value node) of its deepest existing step."""
+    key_node: yaml.Node | None = None
+    node = root
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)), None)
+            if match is None:
+                break
+            key_node, node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            key_node, node = None, node.value[step]
+        else:
+            break
+    return key_node, node
+
+
+def key_line(root: yaml.Node | None, path: Sequence[str]) -> int | None:
+    """1-based line of the key at the end of a mapping path, or None when the path does not exist."""
+    node = root
+    key_node: yaml.Node | None = None
+    for step in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+        if match is None:
+            return None
+        key_node, node = match
+    return key_node.start_mark.line + 1 if key_node is not None else None
+
+
+class Locator:
+    """Turns key paths into file locations; composes the document once, and only when first asked."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self._root: yaml.Node | None = None
+        self._composed = False
+
+    def __call__(self, path: Sequence[str | int]) -> Location:
+        dotted = ".".join(str(p) for p in path) or None
+        if not self._composed:
+            self._composed = True
+            try:
+                self._root = compose(self.text)
+            except yaml.YAMLError:
+                self._root = None
+        key_node, node = find_node(self._root, path)
+        anchor = key_node or node
+        if anchor is None:
+            return Location(self.file, path=dotted)
+        return Location(self.file, anchor.start_mark.line + 1, anchor.start_mark.column + 1, dotted)
