@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from bot import yamlio
-from bot.errors import InvalidFile, Location, Problem
+from bot.errors import InvalidFile, Problem
 from bot.policy import Policies
 from bot.registry.model import Dataset, Registry
 
@@ -34,9 +34,12 @@ def policy_problems(registry: Registry, policies: Policies, locate: yamlio.Locat
             continue
         for stage in [*model.stages, *model.deployment]:
             if not policy.has_stage(stage):
-                found.append(Problem(locate(["models", name, "stages", stage]),
-                                     f"stage '{stage}' is not in policy '{policy.name}' "
-                                     f"(stages: {', '.join(policy.stage_names)})"))
+                found.append(
+                    Problem(
+                        locate(["models", name, "stages", stage]),
+                        f"stage '{stage}' is not in policy '{policy.name}' (stages: {', '.join(policy.stage_names)})",
+                    )
+                )
     return found
 
 
@@ -61,9 +64,13 @@ def data_problems(registry: Registry, repo: Path, locate: yamlio.Locator) -> lis
             if actual is None:
                 found.append(Problem(locate([*path, "data"]), f"data file {dataset.data} does not exist in {repo}"))
             elif actual != dataset.sha256:
-                found.append(Problem(locate([*path, "sha256"]),
-                                     f"{dataset.data} has sha256 {actual}, not the pinned {dataset.sha256}; "
-                                     "pin the new hash if the data changed on purpose"))
+                found.append(
+                    Problem(
+                        locate([*path, "sha256"]),
+                        f"{dataset.data} has sha256 {actual}, not the pinned {dataset.sha256}; "
+                        "pin the new hash if the data changed on purpose",
+                    )
+                )
     return found
 
 

@@ -70,3 +70,13 @@ class RefusedError(ModelbotError):
 
 class GitError(ModelbotError):
     """A git command failed; the message carries git's own words."""
+
+
+def names(items: object, limit: int = 10) -> str:
+    """A list of names for a message: all of a few, or the first ones and how many more."""
+    listed = [str(i) for i in items]  # type: ignore[attr-defined]
+    if not listed:
+        return "none"
+    if len(listed) <= limit:
+        return ", ".join(listed)
+    return ", ".join(listed[:limit]) + f" and {len(listed) - limit} more"

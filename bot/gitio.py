@@ -34,8 +34,9 @@ def toplevel(path: Path) -> Path:
     try:
         return Path(git(path, "rev-parse", "--show-toplevel").decode().strip())
     except GitError:
-        raise GitError(f"{path} is not inside a git repository; run the command in your registry repository "
-                       "or pass --repo") from None
+        raise GitError(
+            f"{path} is not inside a git repository; run the command in your registry repository or pass --repo"
+        ) from None
 
 
 def resolve(repo: Path, rev: str) -> str:
@@ -50,8 +51,9 @@ def resolve(repo: Path, rev: str) -> str:
 
 def show(repo: Path, rev: str, path: str) -> bytes | None:
     """A file's bytes at a revision, or None when it does not exist there."""
-    proc = subprocess.run(["git", "-C", str(repo), "cat-file", "blob", f"{rev}:{path}"],
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "blob", f"{rev}:{path}"], capture_output=True, check=False
+    )
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -86,8 +88,9 @@ def log(repo: Path, path: str, rev: str = "HEAD", first_parent: bool = True) -> 
         if not record:
             continue
         sha, author, email, when, parents, subject, body = record.split("\x1f")
-        commits.append(Commit(sha, author, email, datetime.fromisoformat(when), subject, body.strip(),
-                              tuple(parents.split())))
+        commits.append(
+            Commit(sha, author, email, datetime.fromisoformat(when), subject, body.strip(), tuple(parents.split()))
+        )
     return commits
 
 

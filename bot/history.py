@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot import gitio, yamlio
 from bot.errors import InvalidFile
 from bot.registry import Registry, read
@@ -37,8 +39,14 @@ class Event:
     pr: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.transition.as_dict(), "commit": self.commit, "at": self.at.isoformat(),
-                "author": self.author, "subject": self.subject, "pr": self.pr}
+        return {
+            **self.transition.as_dict(),
+            "commit": self.commit,
+            "at": self.at.isoformat(),
+            "author": self.author,
+            "subject": self.subject,
+            "pr": self.pr,
+        }
 
 
 def _registry(repo: Path, rev: str) -> Registry | None:
@@ -64,15 +72,19 @@ def events(repo: Path, rev: str = "HEAD", model: str | None = None, stage: str |
             continue
         for t in diff(previous, current):
             if (model is None or t.model == model) and (stage is None or t.stage == stage):
-                out.append(Event(t, commit.sha, commit.committed_at, commit.author, commit.subject,
-                                 pr_number(commit.subject)))
+                out.append(
+                    Event(t, commit.sha, commit.committed_at, commit.author, commit.subject, pr_number(commit.subject))
+                )
         previous = current
     return out
 
 
-def entered_at(repo: Path, rev: str, text: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
-    """When each (model, stage) got the version it holds at `rev`: the commit that last wrote its line."""
-    root = yamlio.compose(text)
+def entered_at(
+    repo: Path, rev: str, root: yaml.Node | None, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], datetime]:
+    """When each (model, stage) got the version it holds at `rev`: the commit that last wrote its line.
+
+    `root` is the node tree of models.yaml at `rev`."""
     out: dict[tuple[str, str], datetime] = {}
     for model, stage in keys:
         line = yamlio.key_line(root, ["models", model, "stages", stage])

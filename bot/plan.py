@@ -61,7 +61,10 @@ class Plan:
 
     @property
     def all_refusals(self) -> list[str]:
-        return [*self.refusals, *(f"{s.transition.model} {s.transition.stage}: {r}" for s in self.steps for r in s.refusals)]
+        return [
+            *self.refusals,
+            *(f"{s.transition.model} {s.transition.stage}: {r}" for s in self.steps for r in s.refusals),
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,16 +93,22 @@ def _promotion_refusals(
     old_model = before.model(t.model) if before else None
     held_previous = old_model is not None and old_model.stages.get(previous) == t.to_version
     if not stage.allow_skip and not held_previous:
-        refusals.append(f"version {t.to_version} must serve '{previous}' before '{t.stage}' "
-                        f"(the policy '{policy.name}' does not allow skipping a stage)")
+        refusals.append(
+            f"version {t.to_version} must serve '{previous}' before '{t.stage}' "
+            f"(the policy '{policy.name}' does not allow skipping a stage)"
+        )
     if stage.soak and held_previous:
         entered = entered_at.get((t.model, previous))
         if entered is None:
-            refusals.append(f"cannot tell since when version {t.to_version} serves '{previous}'; "
-                            f"'{t.stage}' needs a soak of {_fmt(stage.soak)} there")
+            refusals.append(
+                f"cannot tell since when version {t.to_version} serves '{previous}'; "
+                f"'{t.stage}' needs a soak of {_fmt(stage.soak)} there"
+            )
         elif now - entered < stage.soak:
-            refusals.append(f"version {t.to_version} has served '{previous}' for {_fmt(now - entered)}; "
-                            f"'{t.stage}' needs {_fmt(stage.soak)} (ready at {(entered + stage.soak).isoformat()})")
+            refusals.append(
+                f"version {t.to_version} has served '{previous}' for {_fmt(now - entered)}; "
+                f"'{t.stage}' needs {_fmt(stage.soak)} (ready at {(entered + stage.soak).isoformat()})"
+            )
     return refusals
 
 
@@ -113,8 +122,11 @@ def plan_step(
     except InvalidFile as exc:
         return Step(t, model.policy, refusals=(exc.problems[0].message,))
     if not policy.has_stage(t.stage):
-        return Step(t, policy.name, refusals=(f"stage '{t.stage}' is not in policy '{policy.name}' "
-                                              f"(stages: {', '.join(policy.stage_names)})",))
+        return Step(
+            t,
+            policy.name,
+            refusals=(f"stage '{t.stage}' is not in policy '{policy.name}' (stages: {', '.join(policy.stage_names)})",),
+        )
     stage = policy.stage(t.stage)
     refusals: list[str] = []
     freeze = policy.frozen(t.stage, now)
@@ -151,9 +163,12 @@ def plan(
     """The plan of a change. `policies` are the base branch's; `head_policies` those the change proposes."""
     steps = tuple(plan_step(t, policies, before, after, now, entered_at or {}) for t in diff(before, after))
     changes = tuple(version_changes(before, after))
-    refusals = [f"{c.model} version {c.version} was {c.change}; registered versions are immutable "
-                "(register a new version instead)" for c in changes
-                if c.change == "modified" or (c.change == "removed" and c.model in after.models)]
+    refusals = [
+        f"{c.model} version {c.version} was {c.change}; registered versions are immutable "
+        "(register a new version instead)"
+        for c in changes
+        if c.change == "modified" or (c.change == "removed" and c.model in after.models)
+    ]
     policy_approvals: tuple[Approval, ...] = ()
     if head_policies is not None and head_policies.fingerprint() != policies.fingerprint():
         admin = _admin_role(policies)

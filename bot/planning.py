@@ -24,10 +24,16 @@ def plan_revisions(repo: Path, base: str, head: str, now: datetime) -> Plan:
     head_policies = policies_at(repo, head_sha)
     keys = set()
     if before is not None:
-        for t in diff(before[1], after[1]):
-            model = before[1].model(t.model)
+        for t in diff(before.registry, after.registry):
+            model = before.registry.model(t.model)
             if model is not None:
                 keys.update((t.model, stage) for stage in model.stages)
-    soak_from = entered_at(repo, base_sha, before[0], keys) if before is not None else {}
-    return plan(before[1] if before else None, after[1], base_policies, now=now, entered_at=soak_from,
-                head_policies=head_policies)
+    soak_from = entered_at(repo, base_sha, before.root, keys) if before is not None else {}
+    return plan(
+        before.registry if before else None,
+        after.registry,
+        base_policies,
+        now=now,
+        entered_at=soak_from,
+        head_policies=head_policies,
+    )

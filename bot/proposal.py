@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import gitio
-from bot.errors import GitError, ModelbotError
+from bot.errors import GitError, ModelbotError, names
 from bot.history import entered_at
 from bot.plan import Plan, plan
 from bot.registry.edit import set_stage
@@ -27,9 +27,14 @@ class Proposal:
 
     @property
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(self.old_text.splitlines(keepends=True),
-                                            self.new_text.splitlines(keepends=True),
-                                            f"a/{REGISTRY_FILE}", f"b/{REGISTRY_FILE}"))
+        return "".join(
+            difflib.unified_diff(
+                self.old_text.splitlines(keepends=True),
+                self.new_text.splitlines(keepends=True),
+                f"a/{REGISTRY_FILE}",
+                f"b/{REGISTRY_FILE}",
+            )
+        )
 
 
 def _soak_clock(root: Path, text: str, model: str) -> dict[tuple[str, str], datetime]:
@@ -41,19 +46,20 @@ def _soak_clock(root: Path, text: str, model: str) -> dict[tuple[str, str], date
         return {}
     if head is None or head.decode("utf-8", "replace") != text:
         return {}
-    from bot.registry import parse
+    from bot.registry.load import parse_tree
 
-    stages = parse(text).models[model].stages
-    return entered_at(repo, "HEAD", text, [(model, s) for s in stages])
+    registry, root = parse_tree(text)
+    return entered_at(repo, "HEAD", root, [(model, s) for s in registry.models[model].stages])
 
 
 def propose(root: Path, snapshot: Snapshot, model: str, version: str, stage: str, now: datetime) -> Proposal:
     if model not in snapshot.registry.models:
-        raise ModelbotError(f"model '{model}' is not in {REGISTRY_FILE}; known: {', '.join(snapshot.registry.models)}")
+        raise ModelbotError(f"model '{model}' is not in {REGISTRY_FILE}; known: {names(snapshot.registry.models)}")
     current = snapshot.registry.models[model]
     if current.stages.get(stage) == version_key(version):
         raise ModelbotError(f"{model} {stage} already serves version {version}; nothing to propose")
     new_text, after = set_stage(snapshot.text, model, stage, version)
-    result = plan(snapshot.registry, after, snapshot.policies, now=now,
-                  entered_at=_soak_clock(root, snapshot.text, model))
+    result = plan(
+        snapshot.registry, after, snapshot.policies, now=now, entered_at=_soak_clock(root, snapshot.text, model)
+    )
     return Proposal(model, version, stage, snapshot.text, new_text, result)

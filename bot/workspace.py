@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import gitio
+import yaml
+
+from bot import gitio, yamlio
 from bot.errors import InvalidFile, Location, ModelbotError, Problem
 from bot.policy import POLICY_DIR, Policies, load_policies, parse_files
 from bot.registry import Registry, read
+from bot.registry.load import parse_tree
 
 REGISTRY_FILE = "models.yaml"
 
@@ -44,13 +47,24 @@ def from_worktree(root: Path) -> Snapshot:
     return Snapshot(text, registry, load_policies(root))
 
 
-def registry_at(repo: Path, rev: str) -> tuple[str, Registry] | None:
+@dataclass(frozen=True)
+class Revision:
+    """models.yaml at one revision: text, typed view, and node tree (for locating lines)."""
+
+    text: str
+    registry: Registry
+    root: yaml.Node | None
+
+
+def registry_at(repo: Path, rev: str) -> Revision | None:
     """models.yaml at a revision; None when the file does not exist there."""
     raw = gitio.show(repo, rev, REGISTRY_FILE)
     if raw is None:
         return None
-    registry = read(raw, f"{REGISTRY_FILE}@{rev[:12]}")
-    return raw.decode("utf-8"), registry
+    file = f"{REGISTRY_FILE}@{rev[:12]}"
+    text = yamlio.decode(raw, file)
+    registry, root = parse_tree(text, file)
+    return Revision(text, registry, root)
 
 
 def policies_at(repo: Path, rev: str) -> Policies:

@@ -23,7 +23,26 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """SafeLoader (C-accelerated where available) that refuses duplicate keys and alias floods."""
+    """SafeLoader (C-accelerated where available) that refuses duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [k.value if isinstance(k, yaml.ScalarNode) else id(k) for k, _ in node.value]
+        if len(set(keys)) != len(keys):
+            seen: set[Any] = set()
+            for key, (key_node, _) in zip(keys, node.value, strict=True):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"duplicate key {key!r} (YAML would keep only the last value)",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class AliasGuardLoader(StrictLoader):
+    """StrictLoader that also refuses alias floods (billion laughs); used only when the text has anchors."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
@@ -47,18 +66,6 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                     None, None, f"aliases expand the document to {expanded:,} nodes", node.start_mark
                 )
         return data
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"duplicate key {key!r} (YAML would keep only the last value)", key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -89,6 +96,7 @@ StrictLoader.yaml_implicit_resolvers = {
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
+AliasGuardLoader.yaml_implicit_resolvers = StrictLoader.yaml_implicit_resolvers
 
 
 def decode(raw: bytes, file: str, max_bytes: int = MAX_BYTES) -> str:
@@ -135,21 +143,30 @@ def _check_depth(text: str, file: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    raise InvalidFile([Problem(Location(file, mark.line + 1, mark.column + 1),
-                                               f"YAML nested too deeply (more than {MAX_DEPTH} levels)")])
+                    raise InvalidFile(
+                        [
+                            Problem(
+                                Location(file, mark.line + 1, mark.column + 1),
+                                f"YAML nested too deeply (more than {MAX_DEPTH} levels)",
+                            )
+                        ]
+                    )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
         return  # the real parse reports it with its position
 
 
-def load(text: str, file: str) -> Any:
-    """Parse one YAML document strictly; errors carry the file, line and column."""
+def parse_document(text: str, file: str) -> tuple[Any, yaml.Node | None]:
+    """Parse one YAML document strictly: its data, and its node tree (positions) from the same pass."""
     if not text.strip():
         raise InvalidFile([Problem(Location(file), "file is empty; expected a YAML mapping")])
     _check_depth(text, file)
+    loader = (AliasGuardLoader if "&" in text else StrictLoader)(text)
     try:
-        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is a SafeLoader
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        return data, node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -161,6 +178,13 @@ def load(text: str, file: str) -> Any:
         raise InvalidFile([Problem(Location(file), f"invalid YAML: {exc}")]) from None
     except RecursionError:
         raise InvalidFile([Problem(Location(file), "YAML nested too deeply")]) from None
+    finally:
+        loader.dispose()
+
+
+def load(text: str, file: str) -> Any:
+    """Parse one YAML document strictly; errors carry the file, line and column."""
+    return parse_document(text, file)[0]
 
 
 def load_bytes(raw: bytes, file: str, max_bytes: int = MAX_BYTES) -> Any:
@@ -179,7 +203,9 @@ def find_node(root: yaml.Node | None, path: Sequence[str | int]) -> tuple[yaml.N
     node = root
     for step in path:
         if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)), None)
+            match = next(
+                ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)), None
+            )
             if match is None:
                 break
             key_node, node = match
@@ -207,11 +233,11 @@ def key_line(root: yaml.Node | None, path: Sequence[str]) -> int | None:
 class Locator:
     """Turns key paths into file locations; composes the document once, and only when first asked."""
 
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, root: yaml.Node | None = None) -> None:
         self.text = text
         self.file = file
-        self._root: yaml.Node | None = None
-        self._composed = False
+        self._root = root
+        self._composed = root is not None
 
     def __call__(self, path: Sequence[str | int]) -> Location:
         dotted = ".".join(str(p) for p in path) or None

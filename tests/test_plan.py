@@ -14,8 +14,10 @@ EXAMPLE = (PROJECT / "models.yaml").read_text()
 POLICIES = load_policies(PROJECT)
 WEDNESDAY = datetime(2026, 11, 25, 12, tzinfo=UTC)
 SATURDAY = datetime(2026, 11, 28, 12, tzinfo=UTC)
-LONG_AGO = {("tumor-malignancy", "staging"): WEDNESDAY - timedelta(days=3),
-            ("diabetes-progression", "staging"): WEDNESDAY - timedelta(days=3)}
+LONG_AGO = {
+    ("tumor-malignancy", "staging"): WEDNESDAY - timedelta(days=3),
+    ("diabetes-progression", "staging"): WEDNESDAY - timedelta(days=3),
+}
 
 
 def changed(*replacements):
@@ -49,14 +51,30 @@ def test_the_model_policy_and_its_overrides_decide():
     assert step.policy == "regression" and set(step.gates["metrics"]) == {"r2"}
 
 
-@pytest.mark.parametrize("changes, now, entered, reason", [
-    ([PROMOTE_TUMOR], WEDNESDAY, {("tumor-malignancy", "staging"): WEDNESDAY - timedelta(minutes=30)},
-     "has served 'staging' for 30m; 'production' needs 2h00m"),
-    ([PROMOTE_TUMOR], WEDNESDAY, {}, "cannot tell since when version 2 serves 'staging'"),
-    ([PROMOTE_TUMOR], SATURDAY, LONG_AGO, "'production' is frozen: No production changes at weekends."),
-    ([("      staging: 1\n      production: null\n", "      staging: 1\n      canary: 1\n      production: null\n")],
-     WEDNESDAY, LONG_AGO, "stage 'canary' is not in policy 'regression'"),
-])
+@pytest.mark.parametrize(
+    "changes, now, entered, reason",
+    [
+        (
+            [PROMOTE_TUMOR],
+            WEDNESDAY,
+            {("tumor-malignancy", "staging"): WEDNESDAY - timedelta(minutes=30)},
+            "has served 'staging' for 30m; 'production' needs 2h00m",
+        ),
+        ([PROMOTE_TUMOR], WEDNESDAY, {}, "cannot tell since when version 2 serves 'staging'"),
+        ([PROMOTE_TUMOR], SATURDAY, LONG_AGO, "'production' is frozen: No production changes at weekends."),
+        (
+            [
+                (
+                    "      staging: 1\n      production: null\n",
+                    "      staging: 1\n      canary: 1\n      production: null\n",
+                )
+            ],
+            WEDNESDAY,
+            LONG_AGO,
+            "stage 'canary' is not in policy 'regression'",
+        ),
+    ],
+)
 def test_refusals_say_why(changes, now, entered, reason):
     result = plan_of(*changes, now=now, entered_at=entered)
     assert not result.ok
@@ -65,10 +83,17 @@ def test_refusals_say_why(changes, now, entered, reason):
 
 def test_a_version_cannot_skip_a_stage():
     base = changed(("      staging: 2\n", "      staging: 1\n"))
-    result = plan(base, changed(PROMOTE_TUMOR, ("      staging: 2\n", "      staging: 1\n")), POLICIES,
-                  now=WEDNESDAY, entered_at=LONG_AGO)
-    assert result.all_refusals == ["tumor-malignancy production: version 2 must serve 'staging' before 'production' "
-                                   "(the policy 'default' does not allow skipping a stage)"]
+    result = plan(
+        base,
+        changed(PROMOTE_TUMOR, ("      staging: 2\n", "      staging: 1\n")),
+        POLICIES,
+        now=WEDNESDAY,
+        entered_at=LONG_AGO,
+    )
+    assert result.all_refusals == [
+        "tumor-malignancy production: version 2 must serve 'staging' before 'production' "
+        "(the policy 'default' does not allow skipping a stage)"
+    ]
 
 
 def test_soak_time_is_met_once_it_has_passed():
@@ -77,8 +102,9 @@ def test_soak_time_is_met_once_it_has_passed():
 
 
 def test_a_rollback_uses_the_rollback_rules_and_is_allowed_during_a_freeze():
-    result = plan_of(("      production: 1\n", "      production: 1\n"), ("      staging: 2\n", "      staging: 1\n"),
-                     now=SATURDAY)
+    result = plan_of(
+        ("      production: 1\n", "      production: 1\n"), ("      staging: 2\n", "      staging: 1\n"), now=SATURDAY
+    )
     [step] = result.steps
     assert step.transition.kind == "rollback" and result.ok
     assert step.approvals == (Approval("oncall", 1),)
@@ -93,8 +119,11 @@ def test_a_rewritten_registered_version_is_refused():
 def test_a_new_model_must_enter_at_the_first_stage():
     result = plan(None, parse(EXAMPLE), POLICIES, now=WEDNESDAY)
     verdicts = {(s.transition.model, s.transition.stage): s.ok for s in result.steps}
-    assert verdicts == {("tumor-malignancy", "staging"): True, ("tumor-malignancy", "production"): False,
-                        ("diabetes-progression", "staging"): True}
+    assert verdicts == {
+        ("tumor-malignancy", "staging"): True,
+        ("tumor-malignancy", "production"): False,
+        ("diabetes-progression", "staging"): True,
+    }
 
 
 def test_a_model_naming_a_missing_policy_is_refused():
@@ -103,9 +132,14 @@ def test_a_model_naming_a_missing_policy_is_refused():
 
 
 def test_a_change_to_policies_needs_the_base_policy_admin_role():
-    head = parse_files({"policies/default.yaml": (PROJECT / "policies/default.yaml").read_bytes()
-                        .replace(b"users: [rita-risk]", b"users: [rita-risk, mallory]"),
-                        "policies/regression.yaml": (PROJECT / "policies/regression.yaml").read_bytes()})
+    head = parse_files(
+        {
+            "policies/default.yaml": (PROJECT / "policies/default.yaml")
+            .read_bytes()
+            .replace(b"users: [rita-risk]", b"users: [rita-risk, mallory]"),
+            "policies/regression.yaml": (PROJECT / "policies/regression.yaml").read_bytes(),
+        }
+    )
     result = plan_of(PROMOTE_TUMOR, head_policies=head)
     assert result.policy_change_approvals == (Approval("platform", 1),)
     assert plan_of(PROMOTE_TUMOR, head_policies=POLICIES).policy_change_approvals == ()

@@ -63,7 +63,10 @@ def test_dates_stay_strings_for_the_schema_to_check():
 def test_locator_points_at_the_deepest_existing_key():
     text = "models:\n  churn:\n    stages:\n      production: 7\n"
     locate = yamlio.Locator(text, "models.yaml")
-    assert (locate(["models", "churn", "stages", "production"]).line, locate(["models", "churn", "nope"]).line) == (4, 2)
+    assert (locate(["models", "churn", "stages", "production"]).line, locate(["models", "churn", "nope"]).line) == (
+        4,
+        2,
+    )
 
 
 def test_absurd_nesting_is_a_clear_error_not_a_crash():

@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     for verb, (module_name, help_text) in VERBS.items():
         module = importlib.import_module(f"bot.cli.{module_name}")
-        verb_parser = sub.add_parser(verb, help=help_text, description=(module.__doc__ or help_text).strip(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+        verb_parser = sub.add_parser(
+            verb,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.configure(verb_parser)
         verb_parser.set_defaults(run=module.run)
     return parser

@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     assert registry is not None and policies is not None
     versions = sum(len(m.versions) for m in registry.models.values())
     if args.json:
-        output.emit_json({"ok": True, "models": len(registry.models), "versions": versions,
-                          "policies": list(policies.names)})
+        output.emit_json(
+            {"ok": True, "models": len(registry.models), "versions": versions, "policies": list(policies.names)}
+        )
     else:
-        output.line(f"ok: {len(registry.models)} models, {versions} versions; "
-                    f"policies: {', '.join(policies.names)}")
+        output.line(f"ok: {len(registry.models)} models, {versions} versions; policies: {', '.join(policies.names)}")
     return 0

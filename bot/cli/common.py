@@ -11,8 +11,13 @@ from bot.workspace import find_root
 
 
 def add_repo(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", type=Path, default=None, metavar="DIR",
-                        help="the registry repository (default: the nearest directory holding models.yaml)")
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the registry repository (default: the nearest directory holding models.yaml)",
+    )
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

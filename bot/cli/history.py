@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         output.line(f"no stage changes of {args.model}" + (f" in {args.stage}" if args.stage else ""))
     for event in found:
         pr = f" PR #{event.pr}" if event.pr else ""
-        output.line(f"{event.at.isoformat()}  {event.transition}  by {event.author}  {event.commit[:10]}{pr}"
-                    f"  {event.subject}")
+        output.line(
+            f"{event.at.isoformat()}  {event.transition}  by {event.author}  {event.commit[:10]}{pr}  {event.subject}"
+        )
     return 0

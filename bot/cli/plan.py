@@ -51,12 +51,16 @@ def run(args: argparse.Namespace) -> int:
         approvals = ", ".join(f"{a.role} x{a.count}" for a in step.approvals) or "none"
         output.line(f"  gates:     {', '.join(step.gates) or 'none'}")
         output.line(f"  approvals: {approvals}")
-        output.line(f"  deploy:    {step.deploy.get('strategy', 'direct')} via "
-                    f"{', '.join(str(d) for d in step.deploy.get('deployers', ['mlflow-alias']))}")
+        output.line(
+            f"  deploy:    {step.deploy.get('strategy', 'direct')} via "
+            f"{', '.join(str(d) for d in step.deploy.get('deployers', ['mlflow-alias']))}"
+        )
     for change in result.version_changes:
         output.line(f"{change.model} version {change.version}: {change.change}")
     if result.policy_change_approvals:
-        output.line("policies/ changed: needs " + ", ".join(f"{a.role} x{a.count}" for a in result.policy_change_approvals))
+        output.line(
+            "policies/ changed: needs " + ", ".join(f"{a.role} x{a.count}" for a in result.policy_change_approvals)
+        )
     for reason in result.refusals:
         output.line(f"refused: {reason}")
     return 0 if result.ok else 1

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli import common, output
-from bot.errors import UsageError
+from bot.errors import UsageError, names
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -75,12 +75,18 @@ def run(args: argparse.Namespace) -> int:
     text, registry = read_registry_file(root)
     model = registry.model(args.model)
     if model is None:
-        raise ModelbotError(f"model '{args.model}' is not in {REGISTRY_FILE}; known: {', '.join(registry.models)}")
+        raise ModelbotError(f"model '{args.model}' is not in {REGISTRY_FILE}; known: {names(registry.models)}")
     if model.version(args.version) is not None:
         raise ModelbotError(f"{args.model} version {args.version} is already registered; versions are immutable")
     new_text, _ = add_version(text, args.model, _entry(args))
-    diff = "".join(difflib.unified_diff(text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-                                        f"a/{REGISTRY_FILE}", f"b/{REGISTRY_FILE}"))
+    diff = "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            f"a/{REGISTRY_FILE}",
+            f"b/{REGISTRY_FILE}",
+        )
+    )
     if not args.dry_run:
         common.atomic_write(root / REGISTRY_FILE, new_text)
     if args.json:

@@ -18,18 +18,21 @@ def run(args: argparse.Namespace) -> int:
     _, registry = read_registry_file(common.repo_root(args))
     models = [m for m in registry.models.values() if args.model in (None, m.name)]
     if args.model and not models:
-        from bot.errors import ModelbotError
+        from bot.errors import ModelbotError, names
 
-        raise ModelbotError(f"model '{args.model}' is not in models.yaml; known: {', '.join(registry.models)}")
-    rows = [{
-        "model": m.name,
-        "task": m.task,
-        "policy": m.policy,
-        "owners": list(m.owners),
-        "stages": dict(m.stages),
-        "versions": [v.id for v in m.versions],
-        "latest": m.versions[-1].id if m.versions else None,
-    } for m in models]
+        raise ModelbotError(f"model '{args.model}' is not in models.yaml; known: {names(registry.models)}")
+    rows = [
+        {
+            "model": m.name,
+            "task": m.task,
+            "policy": m.policy,
+            "owners": list(m.owners),
+            "stages": dict(m.stages),
+            "versions": [v.id for v in m.versions],
+            "latest": m.versions[-1].id if m.versions else None,
+        }
+        for m in models
+    ]
     if args.json:
         output.emit_json({"models": rows})
         return 0

@@ -38,7 +38,9 @@ def tumor_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = bunch.frame.rename(columns=_snake)
     frame["malignant"] = 1 - frame.pop("target")
     frame["size_band"] = pd.qcut(frame["mean_radius"], 3, labels=["small", "medium", "large"]).astype(str)
-    frame["texture_band"] = (frame["mean_texture"] > frame["mean_texture"].median()).map({True: "rough", False: "smooth"})
+    frame["texture_band"] = (frame["mean_texture"] > frame["mean_texture"].median()).map(
+        {True: "rough", False: "smooth"}
+    )
     return _split(frame, "malignant")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import schema, yamlio
-from bot.errors import InvalidFile, Location, Problem
+from bot.errors import InvalidFile, Location, Problem, names
 from bot.policy.model import (
     OWNERS_ROLE,
     WEEKDAYS,
@@ -55,8 +55,14 @@ class Policies:
         key = (name, model)
         if key not in self._cache:
             if name not in self.raw:
-                raise InvalidFile([Problem(Location(f"{POLICY_DIR}/{name}.yaml"),
-                                           f"policy '{name}' does not exist; known: {', '.join(self.names) or 'none'}")])
+                raise InvalidFile(
+                    [
+                        Problem(
+                            Location(f"{POLICY_DIR}/{name}.yaml"),
+                            f"policy '{name}' does not exist; known: {names(self.names)}",
+                        )
+                    ]
+                )
             self._cache[key] = build(self, name, model)
         return self._cache[key]
 
@@ -120,10 +126,19 @@ def load_policies(repo: Path) -> Policies:
     """policies/*.yaml of a working tree."""
     folder = Path(repo) / POLICY_DIR
     if not folder.is_dir():
-        raise InvalidFile([Problem(Location(f"{POLICY_DIR}/"), f"no {POLICY_DIR}/ directory in {repo}; "
-                                   f"expected at least {POLICY_DIR}/{DEFAULT_POLICY}.yaml")])
-    files = {f"{POLICY_DIR}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())
-             if p.suffix in (".yaml", ".yml") and p.is_file()}
+        raise InvalidFile(
+            [
+                Problem(
+                    Location(f"{POLICY_DIR}/"),
+                    f"no {POLICY_DIR}/ directory in {repo}; expected at least {POLICY_DIR}/{DEFAULT_POLICY}.yaml",
+                )
+            ]
+        )
+    files = {
+        f"{POLICY_DIR}/{p.name}": p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.suffix in (".yaml", ".yml") and p.is_file()
+    }
     return parse_files(files)
 
 
@@ -151,11 +166,23 @@ def chain(policies: Policies, name: str) -> list[RawPolicy]:
     current: str | None = name
     while current is not None:
         if current in seen:
-            raise InvalidFile([Problem(Location(policies.raw[name].file, path="extends"),
-                                       f"'extends' forms a cycle: {' -> '.join([*seen, current])}")])
+            raise InvalidFile(
+                [
+                    Problem(
+                        Location(policies.raw[name].file, path="extends"),
+                        f"'extends' forms a cycle: {' -> '.join([*seen, current])}",
+                    )
+                ]
+            )
         if current not in policies.raw:
-            raise InvalidFile([Problem(Location(policies.raw[seen[-1]].file, path="extends"),
-                                       f"extends '{current}', which does not exist in {POLICY_DIR}/")])
+            raise InvalidFile(
+                [
+                    Problem(
+                        Location(policies.raw[seen[-1]].file, path="extends"),
+                        f"extends '{current}', which does not exist in {POLICY_DIR}/",
+                    )
+                ]
+            )
         seen.append(current)
         current = policies.raw[current].data.get("extends")
     return [policies.raw[n] for n in reversed(seen)]
@@ -203,7 +230,10 @@ def build(policies: Policies, name: str, model: str | None) -> Policy:
     return Policy(
         name=name,
         stages=tuple(_stage(stage, raw) for stage, raw in data.get("stages", {}).items()),
-        roles={r: Role(r, frozenset(v.get("users", ())), tuple(v.get("teams", ()))) for r, v in data.get("roles", {}).items()},
+        roles={
+            r: Role(r, frozenset(v.get("users", ())), tuple(v.get("teams", ())))
+            for r, v in data.get("roles", {}).items()
+        },
         admin_role=data.get("admin_role"),
         freeze=tuple(_freeze(f) for f in data.get("freeze", ())),
         rollback=RollbackRules(
@@ -230,12 +260,15 @@ def semantic_problems(policies: Policies, name: str) -> list[Problem]:
     roles = set(data.get("roles", {})) | {OWNERS_ROLE}
     stages = data.get("stages", {})
     if not stages:
-        found.append(Problem(locate(["stages"]), "a policy needs at least one stage (here or in the policy it extends)"))
+        found.append(
+            Problem(locate(["stages"]), "a policy needs at least one stage (here or in the policy it extends)")
+        )
 
     def need_role(path: list[str | int], role: str) -> None:
         if role not in roles:
-            found.append(Problem(locate(path), f"role '{role}' is not defined under 'roles' "
-                                               f"(known: {', '.join(sorted(roles))})"))
+            found.append(
+                Problem(locate(path), f"role '{role}' is not defined under 'roles' (known: {', '.join(sorted(roles))})")
+            )
 
     for stage, spec in stages.items():
         for key in ("approvals", "inconclusive_approvals"):
@@ -256,14 +289,18 @@ def semantic_problems(policies: Policies, name: str) -> list[Problem]:
     for model, over in data.get("overrides", {}).items():
         for stage in over.get("stages", {}):
             if stage not in stages:
-                found.append(Problem(locate(["overrides", model, "stages", stage]),
-                                     f"override for stage '{stage}', which the policy does not define "
-                                     f"(stages: {', '.join(stages)})"))
+                found.append(
+                    Problem(
+                        locate(["overrides", model, "stages", stage]),
+                        f"override for stage '{stage}', which the policy does not define (stages: {', '.join(stages)})",
+                    )
+                )
     return found
 
 
-def _freeze_problems(locate: yamlio.Locator, index: int, item: Mapping[str, Any],
-                     stages: Mapping[str, Any]) -> list[Problem]:
+def _freeze_problems(
+    locate: yamlio.Locator, index: int, item: Mapping[str, Any], stages: Mapping[str, Any]
+) -> list[Problem]:
     found: list[Problem] = []
     times = {}
     for key in ("start", "end"):

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from bot import yamlio
-from bot.errors import InvalidFile, Location, ModelbotError, Problem
+from bot.errors import InvalidFile, Location, ModelbotError, Problem, names
 from bot.registry.load import build, validate
 from bot.registry.model import Registry, version_key
 
@@ -68,8 +68,8 @@ def _after_node(text: str, node: yaml.Node) -> int:
     return end.index if end.column == 0 else _line_end(text, end.index)
 
 
-def _splice_stage(text: str, file: str, model: str, stage: str, version: str | None) -> str:
-    stages = _model_node(yamlio.compose(text), file, model, "stages")
+def _splice_stage(root: yaml.Node | None, text: str, file: str, model: str, stage: str, version: str | None) -> str:
+    stages = _model_node(root, file, model, "stages")
     if not isinstance(stages, yaml.MappingNode):
         raise EditError(f"{file}: models.{model}.stages is not a mapping")
     key_node, value_node = yamlio.find_node(stages, [stage])
@@ -102,8 +102,8 @@ def render_block(entry: Mapping[str, Any], dash_column: int) -> str:
     return "".join(f"{pad}{'- ' if i == 0 else '  '}{line}\n" for i, line in enumerate(lines))
 
 
-def _splice_version(text: str, file: str, model: str, entry: Mapping[str, Any]) -> str:
-    versions = _model_node(yamlio.compose(text), file, model, "versions")
+def _splice_version(root: yaml.Node | None, text: str, file: str, model: str, entry: Mapping[str, Any]) -> str:
+    versions = _model_node(root, file, model, "versions")
     if not isinstance(versions, yaml.SequenceNode):
         raise EditError(f"{file}: models.{model}.versions is not a list")
     if versions.flow_style:
@@ -114,8 +114,9 @@ def _splice_version(text: str, file: str, model: str, entry: Mapping[str, Any]) 
     return text[:at] + render_block(entry, versions.start_mark.column) + text[at:]
 
 
-def _verified(old: dict[str, Any], new_text: str, file: str, model: str, path: tuple[str, ...],
-              value: Any, append: bool = False) -> tuple[str, Registry]:
+def _verified(
+    old: dict[str, Any], new_text: str, file: str, model: str, path: tuple[str, ...], value: Any, append: bool = False
+) -> tuple[str, Registry]:
     """Check that `new_text` is `old` with exactly one change, and that the changed model is still valid."""
     new = yamlio.load(new_text, file)
     new_model = new.get("models", {}).get(model) if isinstance(new, dict) else None
@@ -129,7 +130,9 @@ def _verified(old: dict[str, Any], new_text: str, file: str, model: str, path: t
         changed_ok = parent[last][-1] == value
     else:
         written = parent.get(last, object())
-        changed_ok = written is None if value is None else written is not None and version_key(written) == version_key(value)
+        changed_ok = (
+            written is None if value is None else written is not None and version_key(written) == version_key(value)
+        )
     old_parent = old["models"][model]
     for key in path[:-1]:
         old_parent = old_parent[key]
@@ -144,8 +147,9 @@ def _verified(old: dict[str, Any], new_text: str, file: str, model: str, path: t
             parent.pop(last, None)
     same_elsewhere = new == old
     if not (changed_ok and same_elsewhere):
-        raise EditError(f"{file}: the edit would change more than intended; nothing was written. "
-                        "Please report this with the file.")
+        raise EditError(
+            f"{file}: the edit would change more than intended; nothing was written. Please report this with the file."
+        )
     if append:
         parent[last].append(value)
     else:
@@ -157,33 +161,40 @@ def _verified(old: dict[str, Any], new_text: str, file: str, model: str, path: t
 def _require(data: dict[str, Any], file: str, model: str) -> dict[str, Any]:
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict) or not isinstance(models.get(model), dict):
-        known = ", ".join(models) if isinstance(models, dict) else "none"
-        raise InvalidFile([Problem(Location(file, path=f"models.{model}"),
-                                   f"model '{model}' is not in {file}; known: {known}")])
+        known = names(models) if isinstance(models, dict) else "none"
+        raise InvalidFile(
+            [Problem(Location(file, path=f"models.{model}"), f"model '{model}' is not in {file}; known: {known}")]
+        )
     return models[model]
 
 
-def set_stage(text: str, model: str, stage: str, version: str | int | None,
-              file: str = "models.yaml") -> tuple[str, Registry]:
+def set_stage(
+    text: str, model: str, stage: str, version: str | int | None, file: str = "models.yaml"
+) -> tuple[str, Registry]:
     """Point `stage` of `model` at `version` (None empties it); only that line changes (or one is added)."""
-    old = yamlio.load(text, file)
+    old, root = yamlio.parse_document(text, file)
     entry = _require(old, file, model)
     raw_ids = [v.get("version") for v in entry.get("versions", []) if isinstance(v, dict)]
     new_value: str | int | None = None
     if version is not None:
         new_value = next((r for r in raw_ids if version_key(r) == version_key(version)), None)
         if new_value is None:
-            raise InvalidFile([Problem(Location(file, path=f"models.{model}.versions"),
-                                       f"version {version} of '{model}' is not registered; registered: "
-                                       f"{', '.join(map(str, raw_ids)) or 'none'}")])
-    new_text = _splice_stage(text, file, model, stage, new_value)
+            raise InvalidFile(
+                [
+                    Problem(
+                        Location(file, path=f"models.{model}.versions"),
+                        f"version {version} of '{model}' is not registered; registered: {names(raw_ids, 30)}",
+                    )
+                ]
+            )
+    new_text = _splice_stage(root, text, file, model, stage, new_value)
     return _verified(old, new_text, file, model, ("stages", stage), new_value)
 
 
 def add_version(text: str, model: str, entry: Mapping[str, Any], file: str = "models.yaml") -> tuple[str, Registry]:
     """Register a version: one block is appended to the model's versions; no other line changes."""
-    old = yamlio.load(text, file)
+    old, root = yamlio.parse_document(text, file)
     _require(old, file, model)
     value = json.loads(json.dumps(entry))
-    new_text = _splice_version(text, file, model, value)
+    new_text = _splice_version(root, text, file, model, value)
     return _verified(old, new_text, file, model, ("versions",), value, append=True)

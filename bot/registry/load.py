@@ -5,16 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
+
 from bot import schema, yamlio
-from bot.errors import InvalidFile, Problem
+from bot.errors import InvalidFile, Problem, names
 from bot.registry.model import Dataset, Evaluation, Model, Registry, Version, version_key
 
 
 def parse(text: str, file: str = "models.yaml") -> Registry:
     """Text of models.yaml to a Registry, or InvalidFile with every problem located."""
-    data = yamlio.load(text, file)
-    validate(data, yamlio.Locator(text, file))
-    return build(data, file)
+    return parse_tree(text, file)[0]
+
+
+def parse_tree(text: str, file: str = "models.yaml") -> tuple[Registry, yaml.Node | None]:
+    """Like parse, and the node tree of the same pass, for locating keys without parsing again."""
+    data, root = yamlio.parse_document(text, file)
+    validate(data, yamlio.Locator(text, file, root))
+    return build(data, file), root
 
 
 def validate(data: Any, locate: yamlio.Locator) -> None:
@@ -41,32 +48,44 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[list[str | int], st
         for index, entry in enumerate(model["versions"]):
             key = version_key(entry["version"])
             if key in ids:
-                found.append(([ "models", name, "versions", index, "version"],
-                              f"version {key} is registered twice (first at versions[{ids[key]}])"))
+                found.append(
+                    (
+                        ["models", name, "versions", index, "version"],
+                        f"version {key} is registered twice (first at versions[{ids[key]}])",
+                    )
+                )
             ids.setdefault(key, index)
         for stage, held in model["stages"].items():
             if held is not None and version_key(held) not in ids:
-                found.append((["models", name, "stages", stage],
-                              f"stage '{stage}' points at version {held}, which is not registered; "
-                              f"registered: {', '.join(ids) or 'none'}"))
+                found.append(
+                    (
+                        ["models", name, "stages", stage],
+                        f"stage '{stage}' points at version {held}, which is not registered; "
+                        f"registered: {names(ids, 30)}",
+                    )
+                )
         found.extend(_deployment_problems(name, model, ids))
         found.extend(_evaluation_problems(name, model["evaluation"]))
     return found
 
 
-def _deployment_problems(name: str, model: Mapping[str, Any], ids: Mapping[str, int]) -> list[tuple[list[str | int], str]]:
+def _deployment_problems(
+    name: str, model: Mapping[str, Any], ids: Mapping[str, int]
+) -> list[tuple[list[str | int], str]]:
     found: list[tuple[list[str | int], str]] = []
     for stage, state in model.get("deployment", {}).items():
         path: list[str | int] = ["models", name, "deployment", stage]
         if stage not in model["stages"]:
             found.append((path, f"deployment state for stage '{stage}', which the model's stages do not list"))
-        referenced = list(state.get("traffic", {})) + [state[k] for k in ("shadow", "preview", "fallback") if k in state]
+        referenced = list(state.get("traffic", {})) + [
+            state[k] for k in ("shadow", "preview", "fallback") if k in state
+        ]
         for ref in referenced:
             if version_key(ref) not in ids:
                 found.append((path, f"refers to version {ref}, which is not registered"))
         weights = state.get("traffic")
         if weights and abs(sum(weights.values()) - 100) > 1e-9:
-            found.append((path + ["traffic"], f"traffic weights add up to {sum(weights.values()):g}; expected 100"))
+            found.append(([*path, "traffic"], f"traffic weights add up to {sum(weights.values()):g}; expected 100"))
     return found
 
 
@@ -76,9 +95,13 @@ def _evaluation_problems(name: str, evaluation: Mapping[str, Any]) -> list[tuple
     for index, pair in enumerate(evaluation.get("slice_crosses", [])):
         unknown = [col for col in pair if col not in slices]
         if unknown or pair[0] == pair[1]:
-            found.append((["models", name, "evaluation", "slice_crosses", index],
-                          f"a cross pairs two different columns listed in 'slices' ({', '.join(slices) or 'none'}); "
-                          f"got {pair}"))
+            found.append(
+                (
+                    ["models", name, "evaluation", "slice_crosses", index],
+                    f"a cross pairs two different columns listed in 'slices' ({', '.join(slices) or 'none'}); "
+                    f"got {pair}",
+                )
+            )
     if evaluation["target"] in slices:
         found.append((["models", name, "evaluation", "slices"], "the target column cannot be a slice column"))
     return found

@@ -38,5 +38,5 @@ def unfreeze(repo):
     text = repo.read("policies/default.yaml")
     start = text.index("freeze:\n")
     end = text.index("\n\n", start)
-    repo.write("policies/default.yaml", text[:start] + text[end + 2:])
+    repo.write("policies/default.yaml", text[:start] + text[end + 2 :])
     repo.commit("Lift the weekend freeze", when="2026-11-02T09:30:00Z")

@@ -46,8 +46,10 @@ def test_check_locates_every_problem_and_exits_1(modelbot, repo):
     problems = modelbot.json["problems"]
     assert [p["path"] for p in problems] == ["models.tumor-malignancy.stages.production"]
     assert problems[0]["line"] == text.splitlines().index("      production: 5") + 1
-    repo.write("models.yaml", text.replace("      production: 5\n", "      production: 1\n")
-               .replace("policy: regression", "policy: fast"))
+    repo.write(
+        "models.yaml",
+        text.replace("      production: 5\n", "      production: 1\n").replace("policy: regression", "policy: fast"),
+    )
     assert modelbot("check", "--repo", repo.path).code == 1
     assert "policy 'fast' does not exist" in modelbot.err
 
@@ -63,8 +65,11 @@ def test_check_verifies_pinned_data(modelbot, repo):
 def test_status_reports_stages_as_data(modelbot, repo):
     assert modelbot("status", "--repo", repo.path, "--json").code == 0
     tumor = modelbot.json["models"][0]
-    assert (tumor["model"], tumor["stages"], tumor["latest"]) == ("tumor-malignancy",
-                                                                  {"staging": "2", "production": "1"}, "2")
+    assert (tumor["model"], tumor["stages"], tumor["latest"]) == (
+        "tumor-malignancy",
+        {"staging": "2", "production": "1"},
+        "2",
+    )
 
 
 def test_propose_changes_one_line_and_git_agrees(modelbot, repo):
@@ -72,7 +77,9 @@ def test_propose_changes_one_line_and_git_agrees(modelbot, repo):
     assert modelbot("propose", "tumor-malignancy", "2", "--to", "production", "--repo", repo.path).code == 0
     diff = repo.git("diff", "--unified=0", "models.yaml").splitlines()
     assert [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
-        "-      production: 1", "+      production: 2"]
+        "-      production: 1",
+        "+      production: 2",
+    ]
     assert "needs: gates" in modelbot.out and "ml-lead x1, risk x1" in modelbot.out
 
 
@@ -94,15 +101,18 @@ def test_propose_an_unregistered_version_names_the_registered_ones(modelbot, rep
 def test_plan_between_revisions_applies_the_base_soak_clock(modelbot, repo):
     unfreeze(repo)
     text = repo.read("models.yaml")
-    repo.write("models.yaml", text.replace("      staging: 1\n      production: null",
-                                           "      staging: 1\n      production: 1"))
+    repo.write(
+        "models.yaml", text.replace("      staging: 1\n      production: null", "      staging: 1\n      production: 1")
+    )
     repo.commit("Promote diabetes-progression 1 to production (#4)", when="2026-11-25T10:00:00Z")
     common = ["plan", "--base", "HEAD~1", "--repo", repo.path, "--json"]
     assert modelbot(*common, "--at", "2026-11-25T10:00:00Z").code == 0
     [step] = modelbot.json["transitions"]
-    assert (step["model"], step["kind"], step["approvals"]) == ("diabetes-progression", "promote",
-                                                                 [{"role": "ml-lead", "count": 1},
-                                                                  {"role": "risk", "count": 1}])
+    assert (step["model"], step["kind"], step["approvals"]) == (
+        "diabetes-progression",
+        "promote",
+        [{"role": "ml-lead", "count": 1}, {"role": "risk", "count": 1}],
+    )
     # staging got version 1 in the first commit (2026-11-02T09:00); 1h soak from there, at the base revision
     assert modelbot(*common[:-1], "--at", "2026-11-02T09:30:00Z").code == 1
     assert "has served 'staging' for 30m; 'production' needs 1h00m" in modelbot.out
@@ -118,9 +128,15 @@ def test_history_lists_stage_changes_with_author_and_pr(modelbot, repo):
     repo.write("models.yaml", text.replace("      production: 1\n", "      production: 2\n"))
     repo.commit("Promote tumor-malignancy 2 to production (#12)", when="2026-11-20T10:00:00Z", author="Lena ML")
     repo.write("models.yaml", text)
-    repo.commit('Revert "Promote tumor-malignancy 2 to production (#12)" (#13)', when="2026-11-21T10:00:00Z",
-                author="Omar Oncall")
+    repo.commit(
+        'Revert "Promote tumor-malignancy 2 to production (#12)" (#13)',
+        when="2026-11-21T10:00:00Z",
+        author="Omar Oncall",
+    )
     assert modelbot("history", "tumor-malignancy", "--stage", "production", "--repo", repo.path, "--json").code == 0
     events = [(e["kind"], e["from_version"], e["to_version"], e["author"], e["pr"]) for e in modelbot.json["events"]]
-    assert events == [("new_model", None, "1", "Dana DS", None), ("promote", "1", "2", "Lena ML", 12),
-                      ("rollback", "2", "1", "Omar Oncall", 13)]
+    assert events == [
+        ("new_model", None, "1", "Dana DS", None),
+        ("promote", "1", "2", "Lena ML", 12),
+        ("rollback", "2", "1", "Omar Oncall", 13),
+    ]

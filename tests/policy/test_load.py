@@ -69,8 +69,10 @@ def test_an_extends_cycle_is_refused():
 
 
 def test_extending_a_missing_policy_is_refused():
-    assert any("extends 'nope', which does not exist" in m
-               for m in problems_of({"policies/a.yaml": b"version: 1\nextends: nope\n"}))
+    assert any(
+        "extends 'nope', which does not exist" in m
+        for m in problems_of({"policies/a.yaml": b"version: 1\nextends: nope\n"})
+    )
 
 
 def test_schema_errors_name_the_policy_file_and_key():
@@ -80,8 +82,9 @@ def test_schema_errors_name_the_policy_file_and_key():
 
 
 def test_a_freeze_window_that_ends_before_it_starts_is_refused():
-    text = DEFAULT.replace(b"freeze:\n", b"freeze:\n  - {start: '2026-12-24T00:00:00Z', end: '2026-12-20T00:00:00Z', "
-                                          b"reason: holidays}\n")
+    text = DEFAULT.replace(
+        b"freeze:\n", b"freeze:\n  - {start: '2026-12-24T00:00:00Z', end: '2026-12-20T00:00:00Z', reason: holidays}\n"
+    )
     assert any("ends before it starts" in m for m in problems_of({"policies/default.yaml": text}))
 
 

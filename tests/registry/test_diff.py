@@ -19,16 +19,24 @@ def after(*replacements: tuple[str, str]) -> object:
     return parse(text)
 
 
-@pytest.mark.parametrize("change, expected", [
-    (("      production: 1\n", "      production: 2\n"),
-     Transition("tumor-malignancy", "production", "1", "2", "promote")),
-    (("      staging: 2\n", "      staging: 1\n"),
-     Transition("tumor-malignancy", "staging", "2", "1", "rollback")),
-    (("      production: null\n", "      production: 1\n"),
-     Transition("diabetes-progression", "production", None, "1", "promote")),
-    (("      staging: 2\n", "      staging: null\n"),
-     Transition("tumor-malignancy", "staging", "2", None, "demote")),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            ("      production: 1\n", "      production: 2\n"),
+            Transition("tumor-malignancy", "production", "1", "2", "promote"),
+        ),
+        (("      staging: 2\n", "      staging: 1\n"), Transition("tumor-malignancy", "staging", "2", "1", "rollback")),
+        (
+            ("      production: null\n", "      production: 1\n"),
+            Transition("diabetes-progression", "production", None, "1", "promote"),
+        ),
+        (
+            ("      staging: 2\n", "      staging: null\n"),
+            Transition("tumor-malignancy", "staging", "2", None, "demote"),
+        ),
+    ],
+)
 def test_a_stage_change_is_one_transition_of_the_right_kind(change, expected):
     assert diff(BEFORE, after(change)) == [expected]
 
@@ -55,4 +63,5 @@ def test_a_removed_model_retires_every_stage_it_held():
 def test_version_entries_report_registration_and_rewrite():
     changed = after(("metrics: {roc_auc: 0.981, brier: 0.052}", "metrics: {roc_auc: 0.999, brier: 0.052}"))
     assert [(c.model, c.version, c.change) for c in version_changes(BEFORE, changed)] == [
-        ("tumor-malignancy", "1", "modified")]
+        ("tumor-malignancy", "1", "modified")
+    ]

@@ -58,8 +58,9 @@ def test_evaluation_data_must_be_pinned():
 
 
 def test_traffic_weights_must_add_up_to_100():
-    text = EXAMPLE.replace("      production: null\n",
-                           "      production: null\n    deployment:\n      staging: {traffic: {'1': 60}}\n")
+    text = EXAMPLE.replace(
+        "      production: null\n", "      production: null\n    deployment:\n      staging: {traffic: {'1': 60}}\n"
+    )
     [message] = problems_of(text)
     assert "add up to 60; expected 100" in message
 
@@ -69,11 +70,14 @@ def test_a_cross_of_slices_must_pair_declared_slice_columns():
     assert "slice_crosses" in message and "colour" in message
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", "empty"),
-    ("- just\n- a list\n", "expected a mapping"),
-    ("version: 1\nmodels: {}\nmodels: {}\n", "duplicate key 'models'"),
-    ("version: 2\nmodels: {}\n", "version"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "empty"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("version: 1\nmodels: {}\nmodels: {}\n", "duplicate key 'models'"),
+        ("version: 2\nmodels: {}\n", "version"),
+    ],
+)
 def test_files_that_are_not_a_registry_are_refused(text, expected):
     assert any(expected in m for m in problems_of(text))

@@ -16,12 +16,16 @@ class GitRepo:
         self.path = path
 
     def git(self, *args: str, when: str | None = None, author: str = "Dana DS") -> str:
-        env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": f"{author.split()[0].lower()}@example.com",
-               "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": "bot@example.com"}
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": author,
+            "GIT_AUTHOR_EMAIL": f"{author.split()[0].lower()}@example.com",
+            "GIT_COMMITTER_NAME": author,
+            "GIT_COMMITTER_EMAIL": "bot@example.com",
+        }
         if when:
             env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
-        proc = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True, env=env,
-                              check=True)
+        proc = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True, env=env, check=True)
         return proc.stdout.strip()
 
     def write(self, relative: str, text: str) -> None:
