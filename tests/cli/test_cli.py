@@ -10,6 +10,13 @@ from bot.cli import VERBS, build_parser
 from tests.cli.conftest import unfreeze
 
 
+def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
+    import difflib
+
+    lines = list(difflib.ndiff(old.splitlines(), new.splitlines()))
+    return [x[2:] for x in lines if x.startswith("- ")], [x[2:] for x in lines if x.startswith("+ ")]
+
+
 def test_every_verb_and_option_explains_itself(modelbot):
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
