@@ -10,9 +10,10 @@ check, or nothing is returned.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -68,7 +69,10 @@ def _after_node(text: str, node: yaml.Node) -> int:
     return end.index if end.column == 0 else _line_end(text, end.index)
 
 
-def _splice_stage(root: yaml.Node | None, text: str, file: str, model: str, stage: str, version: str | None) -> str:
+def _splice_stage(
+    root: yaml.Node | None, text: str, file: str, model: str, stage: str, version: str | int | None
+) -> tuple[str, str]:
+    """The text with the stage set, and the scalar token written (in the style of the value it replaces)."""
     stages = _model_node(root, file, model, "stages")
     if not isinstance(stages, yaml.MappingNode):
         raise EditError(f"{file}: models.{model}.stages is not a mapping")
@@ -76,15 +80,18 @@ def _splice_stage(root: yaml.Node | None, text: str, file: str, model: str, stag
     if key_node is not None and isinstance(value_node, yaml.ScalarNode):
         start, end = value_node.start_mark.index, value_node.end_mark.index
         if start == end:  # `stage:` with an empty value
-            return text[:start] + " " + _scalar(version) + text[end:]
-        return text[:start] + _scalar(version, value_node) + text[end:]
+            token = _scalar(version)
+            return text[:start] + " " + token + text[end:], token
+        token = _scalar(version, value_node)
+        return text[:start] + token + text[end:], token
+    token = _scalar(version)
     if stages.flow_style:
         close = stages.end_mark.index - 1
         sep = ", " if stages.value else ""
-        return text[:close] + f"{sep}{stage}: {_scalar(version)}" + text[close:]
+        return text[:close] + f"{sep}{stage}: {token}" + text[close:], token
     indent = " " * stages.value[0][0].start_mark.column
     at = _after_node(text, stages.value[-1][1])
-    return text[:at] + f"{indent}{stage}: {_scalar(version)}\n" + text[at:]
+    return text[:at] + f"{indent}{stage}: {token}\n" + text[at:], token
 
 
 def render_block(entry: Mapping[str, Any], dash_column: int) -> str:
@@ -115,47 +122,30 @@ def _splice_version(root: yaml.Node | None, text: str, file: str, model: str, en
 
 
 def _verified(
-    old: dict[str, Any], new_text: str, file: str, model: str, path: tuple[str, ...], value: Any, append: bool = False
+    old: dict[str, Any], new_text: str, file: str, model: str, change: Callable[[dict[str, Any]], None]
 ) -> tuple[str, Registry]:
-    """Check that `new_text` is `old` with exactly one change, and that the changed model is still valid."""
+    """Check that `new_text` is `old` with exactly `change` applied to one model, and that the model is valid."""
     new = yamlio.load(new_text, file)
-    new_model = new.get("models", {}).get(model) if isinstance(new, dict) else None
-    if not isinstance(new_model, dict):
-        raise EditError(f"{file}: the edit lost model '{model}'; nothing was written")
-    parent = new_model
-    for key in path[:-1]:
-        parent = parent[key]
-    last = path[-1]
-    if append:
-        changed_ok = parent[last][-1] == value
-    else:
-        written = parent.get(last, object())
-        changed_ok = (
-            written is None if value is None else written is not None and version_key(written) == version_key(value)
-        )
-    old_parent = old["models"][model]
-    for key in path[:-1]:
-        old_parent = old_parent[key]
-    if append:
-        undone = parent[last][:-1] == old_parent[last] if changed_ok else False
-        if undone:
-            parent[last].pop()
-    else:
-        if last in old_parent:
-            parent[last] = old_parent[last]
-        else:
-            parent.pop(last, None)
-    same_elsewhere = new == old
-    if not (changed_ok and same_elsewhere):
+    expected = copy.deepcopy(old["models"][model])
+    change(expected)
+    new_models = new.get("models") if isinstance(new, dict) else None
+    same_elsewhere = (
+        isinstance(new_models, dict)
+        and list(new_models) == list(old["models"])
+        and all(new_models[name] == old["models"][name] for name in old["models"] if name != model)
+        and {k: v for k, v in new.items() if k != "models"} == {k: v for k, v in old.items() if k != "models"}
+    )
+    if not (same_elsewhere and new_models[model] == expected):
         raise EditError(
             f"{file}: the edit would change more than intended; nothing was written. Please report this with the file."
         )
-    if append:
-        parent[last].append(value)
-    else:
-        parent[last] = value
-    validate({"version": new.get("version"), "models": {model: new_model}}, yamlio.Locator(new_text, file))
+    validate({"version": new.get("version"), "models": {model: new_models[model]}}, yamlio.Locator(new_text, file))
     return new_text, build(new, file)
+
+
+def _as_parsed(token: str) -> Any:
+    """The value a YAML scalar token reads back as."""
+    return yaml.safe_load(f"v: {token}")["v"]
 
 
 def _require(data: dict[str, Any], file: str, model: str) -> dict[str, Any]:
@@ -187,8 +177,12 @@ def set_stage(
                     )
                 ]
             )
-    new_text = _splice_stage(root, text, file, model, stage, new_value)
-    return _verified(old, new_text, file, model, ("stages", stage), new_value)
+    new_text, token = _splice_stage(root, text, file, model, stage, new_value)
+
+    def change(entry: dict[str, Any]) -> None:
+        entry["stages"][stage] = _as_parsed(token)
+
+    return _verified(old, new_text, file, model, change)
 
 
 def add_version(text: str, model: str, entry: Mapping[str, Any], file: str = "models.yaml") -> tuple[str, Registry]:
@@ -197,4 +191,85 @@ def add_version(text: str, model: str, entry: Mapping[str, Any], file: str = "mo
     _require(old, file, model)
     value = json.loads(json.dumps(entry))
     new_text = _splice_version(root, text, file, model, value)
-    return _verified(old, new_text, file, model, ("versions",), value, append=True)
+    return _verified(old, new_text, file, model, lambda entry: entry["versions"].append(value))
+
+
+def render_flow(value: Mapping[str, Any]) -> str:
+    """A mapping as one line of YAML flow style, rendered by ruamel.yaml so its quoting is right."""
+    from ruamel.yaml import YAML
+
+    out = io.StringIO()
+    dumper = YAML(typ="rt")
+    dumper.default_flow_style = True
+    dumper.width = 1 << 16
+    dumper.dump(json.loads(json.dumps(value)), out)
+    return out.getvalue().strip()
+
+
+def _child(node: yaml.Node | None, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
+    if not isinstance(node, yaml.MappingNode):
+        return None, None
+    return next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), (None, None))
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _splice_deployment(
+    root: yaml.Node | None, text: str, file: str, model: str, stage: str, state: Mapping[str, Any] | None
+) -> str:
+    _, models = yamlio.find_node(root, ["models"])
+    model_key, model_node = _child(models, model)
+    if not isinstance(model_node, yaml.MappingNode) or model_node.flow_style or model_key is None:
+        raise EditError(f"{file}: models.{model} must be a block mapping to edit its deployment state")
+    child_col = model_node.value[0][0].start_mark.column
+    unit = child_col - model_key.start_mark.column
+    dep_key, dep = _child(model_node, "deployment")
+    line = f"{stage}: {render_flow(state)}" if state is not None else ""
+    if dep_key is None or not isinstance(dep, yaml.MappingNode):
+        if state is None:
+            return text
+        at = _after_node(text, model_node)
+        return text[:at] + f"{' ' * child_col}deployment:\n{' ' * (child_col + unit)}{line}\n" + text[at:]
+    if dep.flow_style:
+        current = {k.value: yaml.safe_load(text[v.start_mark.index : v.end_mark.index]) for k, v in dep.value}
+        if state is None:
+            current.pop(stage, None)
+        else:
+            current[stage] = state
+        return text[: dep.start_mark.index] + render_flow(current) + text[dep.end_mark.index :]
+    key, value = _child(dep, stage)
+    if key is None or value is None:
+        if state is None:
+            return text
+        at = _after_node(text, dep)
+        return text[:at] + f"{' ' * dep.value[0][0].start_mark.column}{line}\n" + text[at:]
+    if state is None:
+        if len(dep.value) == 1:
+            return text[: _line_start(text, dep_key.start_mark.index)] + text[_after_node(text, dep) :]
+        return text[: _line_start(text, key.start_mark.index)] + text[_after_node(text, value) :]
+    if isinstance(value, yaml.MappingNode | yaml.SequenceNode) and not value.flow_style:
+        return text[: key.start_mark.index] + line + "\n" + text[_after_node(text, value) :]
+    return text[: key.start_mark.index] + line + text[value.end_mark.index :]
+
+
+def set_deployment(
+    text: str, model: str, stage: str, state: Mapping[str, Any] | None, file: str = "models.yaml"
+) -> tuple[str, Registry]:
+    """Set (or, with None, remove) the deployment state of one stage; only that entry's line(s) change."""
+    old, root = yamlio.parse_document(text, file)
+    _require(old, file, model)
+    value = json.loads(json.dumps(state)) if state is not None else None
+    new_text = _splice_deployment(root, text, file, model, stage, value)
+
+    def change(entry: dict[str, Any]) -> None:
+        deployment = entry.setdefault("deployment", {})
+        if value is None:
+            deployment.pop(stage, None)
+        else:
+            deployment[stage] = value
+        if not deployment:
+            entry.pop("deployment")
+
+    return _verified(old, new_text, file, model, change)

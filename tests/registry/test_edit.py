@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot import yamlio
 from bot.errors import InvalidFile
 from bot.registry import parse
-from bot.registry.edit import add_version, set_stage
+from bot.registry.edit import add_version, set_deployment, set_stage
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "models.yaml").read_text()
 SHA = "ab" * 32
@@ -162,3 +162,40 @@ def test_any_registration_only_adds_the_new_block(generated, data):
     assert new.splitlines()[start : start + len(added)] == added
     assert [v.id for v in registry.models[model].versions][-1] == "99"
     assert parse(new).models[model].version(99).metrics == {"roc_auc": 0.93}
+
+
+CANARY = {"strategy": "canary", "step": 0, "traffic": {"1": 90, "2": 10}}
+
+
+def test_deployment_state_is_added_set_and_removed_one_line_at_a_time():
+    first, registry = set_deployment(EXAMPLE, "tumor-malignancy", "production", CANARY)
+    assert changed_lines(EXAMPLE, first) == (
+        [],
+        ["    deployment:", "      production: {strategy: canary, step: 0, traffic: {'1': 90, '2': 10}}"],
+    )
+    assert registry.models["tumor-malignancy"].deployment["production"]["traffic"] == {"1": 90, "2": 10}
+    second, _ = set_deployment(
+        first, "tumor-malignancy", "production", {**CANARY, "step": 1, "traffic": {"1": 50, "2": 50}}
+    )
+    removed, added = changed_lines(first, second)
+    assert len(removed) == len(added) == 1 and "step: 1" in added[0]
+    back, _ = set_deployment(second, "tumor-malignancy", "production", None)
+    assert back == EXAMPLE  # the revert of the first step is the original file
+
+
+def test_a_block_style_deployment_entry_is_replaced_by_one_line():
+    text = EXAMPLE.replace(
+        "      production: null\n",
+        "      production: null\n    deployment:\n      staging:\n"
+        "        strategy: shadow  # mirrored\n        shadow: 1\n",
+    )
+    new, _ = set_deployment(text, "diabetes-progression", "staging", {"strategy": "direct"})
+    assert changed_lines(text, new) == (
+        ["      staging:", "        strategy: shadow  # mirrored", "        shadow: 1"],
+        ["      staging: {strategy: direct}"],
+    )
+
+
+def test_deployment_state_pointing_at_an_unregistered_version_is_refused():
+    with pytest.raises(InvalidFile, match="refers to version 7, which is not registered"):
+        set_deployment(EXAMPLE, "tumor-malignancy", "production", {"strategy": "shadow", "shadow": 7})
