@@ -8,6 +8,7 @@ from bot.policy.load import (
     parse_duration,
     parse_files,
     parse_time,
+    read_policies,
 )
 from bot.policy.model import OWNERS_ROLE, Approval, Freeze, Policy, Role, RollbackRules, StagePolicy
 
@@ -26,4 +27,5 @@ __all__ = [
     "parse_duration",
     "parse_files",
     "parse_time",
+    "read_policies",
 ]

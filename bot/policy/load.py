@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,6 +120,31 @@ def parse_files(files: Mapping[str, bytes]) -> Policies:
     if problems:
         raise InvalidFile(problems)
     return policies
+
+
+def read_policies(read: Callable[[str], bytes | None], names: Iterable[str]) -> Policies:
+    """The named policies and every policy they extend, fetched one file at a time through `read(path)`.
+
+    For readers without a directory listing, such as the GitHub contents API at the base branch's SHA: only the
+    files a plan needs are fetched, and `default` is always among them (it names the admin role)."""
+    files: dict[str, bytes] = {}
+    pending = [DEFAULT_POLICY, *names]
+    while pending:
+        name = pending.pop()
+        path = f"{POLICY_DIR}/{name}.yaml"
+        if path in files:
+            continue
+        content = read(path)
+        if content is None:
+            continue
+        files[path] = content
+        try:
+            data = yamlio.load(yamlio.decode(content, path), path)
+        except InvalidFile:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("extends"), str):
+            pending.append(data["extends"])
+    return parse_files(files)
 
 
 def load_policies(repo: Path) -> Policies:

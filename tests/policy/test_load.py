@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import InvalidFile
-from bot.policy import Approval, load_policies, parse_files
+from bot.policy import Approval, load_policies, parse_files, read_policies
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEFAULT = (PROJECT / "policies" / "default.yaml").read_bytes()
@@ -90,3 +90,17 @@ def test_a_freeze_window_that_ends_before_it_starts_is_refused():
 
 def test_a_policy_without_stages_is_refused():
     assert any("at least one stage" in m for m in problems_of({"policies/default.yaml": b"version: 1\n"}))
+
+
+def test_policies_are_read_one_file_at_a_time_following_extends():
+    asked: list[str] = []
+
+    def read(path: str) -> bytes | None:
+        asked.append(path)
+        target = PROJECT / path
+        return target.read_bytes() if target.is_file() else None
+
+    policies = read_policies(read, ["regression"])
+    assert sorted(policies.names) == ["default", "regression"]
+    assert sorted(set(asked)) == ["policies/default.yaml", "policies/regression.yaml"]
+    assert policies.get("regression").stage("production").approvals == (Approval("ml-lead", 1), Approval("risk", 1))
