@@ -147,3 +147,20 @@ def test_history_lists_stage_changes_with_author_and_pr(modelbot, repo):
         ("promote", "1", "2", "Lena ML", 12),
         ("rollback", "2", "1", "Omar Oncall", 13),
     ]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
+        (b"version: 1\nmodels:\n  caf\xe9: {}\n", "not UTF-8"),
+        (b"", "file is empty"),
+        (b"version: 1\nmodels: {}\nmodels: {}\n", "duplicate key 'models'"),
+    ],
+)
+def test_unreadable_registries_are_refused_and_left_untouched(modelbot, repo, content, message):
+    (repo.path / "models.yaml").write_bytes(content)
+    for argv in (["check"], ["status"], ["propose", "tumor-malignancy", "2", "--to", "production"]):
+        assert modelbot(*argv, "--repo", repo.path).code == 1, argv
+        assert message in modelbot.err
+    assert (repo.path / "models.yaml").read_bytes() == content
