@@ -23,6 +23,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "propose": ("propose", "promote a version to a stage (edits models.yaml)"),
     "register": ("register", "add a version entry to models.yaml"),
     "history": ("history", "every stage change of a model from git history"),
+    "validate": ("validate", "run a stage's offline gates for a version; write report.md and report.json"),
 }
 
 

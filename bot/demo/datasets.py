@@ -70,6 +70,6 @@ def write_examples(folder: Path) -> dict[str, Path]:
         train, evaluation = frames()
         for kind, frame in (("reference", train), ("eval", evaluation)):
             path = folder / f"{name}-{kind}.csv"
-            frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+            frame.to_csv(path, index=False, lineterminator="\n")
             written[path.stem] = path
     return written

@@ -65,7 +65,7 @@ def test_check_verifies_pinned_data(modelbot, repo):
     with (repo.path / "data/tumor-malignancy-eval.csv").open("a") as handle:
         handle.write("tampered\n")
     assert modelbot("check", "--repo", repo.path).code == 1
-    assert "not the pinned de7b6458" in modelbot.err
+    assert "not the pinned a9f8d304" in modelbot.err
     assert modelbot("check", "--repo", repo.path, "--no-data").code == 0
 
 

@@ -52,7 +52,7 @@ def test_a_version_registered_twice_is_refused():
 
 
 def test_evaluation_data_must_be_pinned():
-    text = EXAMPLE.replace("      sha256: de7b6458272425eb1da1f7b00f3a1ac4e15ae861cd7f670a5ff0ceff644ed2c3\n", "")
+    text = EXAMPLE.replace("      sha256: a9f8d304f57e198414689c5ce720ca3c6ffdd93dc4f5efd60295cc82719f6cd6\n", "")
     [message] = problems_of(text)
     assert "models.tumor-malignancy.evaluation" in message and "'sha256' is required" in message
 

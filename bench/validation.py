@@ -1,0 +1,208 @@
+"""Benchmark of the offline validation against the models' own predict time and against mlflow.models.evaluate.
+
+    python bench/validation.py [--rows N]     (default 1,000,000)
+
+Builds N evaluation rows (8 numeric features, two slice columns of 10 values each, a binary target), a
+candidate and a champion (scikit-learn HistGradientBoostingClassifier, 100 iterations each, registered in a
+throw-away SQLite MLflow and loaded
+through mlflow.pyfunc), and prints one JSON object:
+  predict_s              the two models' predict on the frame, alone
+  validate_s             every offline gate with its intervals (engine.assess on the loaded frame and models:
+                         both predictions, metrics, champion/baseline comparisons, slices and their cross,
+                         error analysis, robustness probes, data checks with drift against 100k reference rows)
+  validate_over_predict  validate_s / predict_s                       (target <= 1.5)
+  mlflow_evaluate_s      mlflow.models.evaluate for both models on the same frame, explainability off
+  speedup_vs_mlflow      mlflow_evaluate_s / validate_s               (target >= 3)
+  peak_rss_over_frame    (peak RSS during validation - RSS before the frame existed) / frame size (target <= 3)
+Loading the CSV/Parquet file and verifying its sha256 are not part of validate_s (reported as load_s when
+--with-file is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FEATURES = [f"x{i}" for i in range(8)]
+SLICES = ("region", "segment")
+TARGET = "label"
+TRAIN_ROWS = 50_000
+REFERENCE_ROWS = 100_000
+
+GATES: dict[str, Any] = {
+    "confidence": 0.95,
+    "bootstrap": {"resamples": 1000, "seed": 7},
+    "metrics": {"roc_auc": {"min": 0.6}, "accuracy": {"min": 0.6}, "brier": {"max": 0.3}},
+    "champion": {"roc_auc": {"non_inferiority": 0.01}, "f1": {"non_inferiority": 0.02}},
+    "baseline": {"roc_auc": {"min_gain": 0.05}, "log_loss": {"min_gain": 0.01}},
+    "slices": {"metric": "roc_auc", "min_rows": 100, "worst_ratio": 0.8, "max_regression": 0.05, "correction": "holm"},
+    "error_analysis": {"max_flip_rate": 0.5},
+    "robustness": {
+        "probes": ["nulls", "unseen_categories", "out_of_range", "empty_strings", "extra_columns", "reordered_columns"]
+    },
+    "data": {"max_null_rate": 0.05, "drift": {"psi": 0.25, "ks": 0.2, "wasserstein": 0.5}},
+}
+
+
+def frame_of(rows: int, seed: int) -> Any:
+    """Rows built column by column, so building never needs much more memory than the frame itself."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    columns: dict[str, Any] = {name: rng.normal(size=rows) for name in FEATURES}
+    for name in SLICES:
+        values = np.array([f"{name[:3]}{i}" for i in range(10)])
+        columns[name] = pd.array(values[rng.integers(0, 10, rows)], dtype="str")
+    region_effect = (rng.integers(0, 10, rows) - 4.5) * 0.05
+    logit = columns["x0"] + 0.6 * columns["x1"] - 0.4 * columns["x2"] * columns["x3"] + region_effect
+    columns[TARGET] = (logit + rng.logistic(size=rows) > 0).astype(np.int64)
+    return pd.DataFrame(columns)
+
+
+def train_and_register(tracking_uri: str, root: Path) -> tuple[Any, Any]:
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    experiment = mlflow.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
+    train = frame_of(TRAIN_ROWS, 1)
+    uris = []
+    for params in ({"learning_rate": 0.05, "max_depth": 4}, {}):  # champion, then candidate: scikit-learn defaults
+        model = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0, **params)
+        model.fit(train[FEATURES], train[TARGET])
+        import skops.io
+
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        with mlflow.start_run(experiment_id=experiment):
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name="bench",
+                signature=infer_signature(train[FEATURES], model.predict_proba(train[FEATURES][:5])),
+                pyfunc_predict_fn="predict_proba",
+                pip_requirements=["scikit-learn"],
+                skops_trusted_types=trusted,
+            )
+        uris.append(f"models:/bench/{info.registered_model_version}")
+    return uris[1], uris[0]
+
+
+def rss_kib(field: str = "VmRSS") -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM (Linux: writing 5 to clear_refs), so the next peak belongs to what runs next."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    from bot.validation import engine, memory, models
+
+    memory.return_freed_arrays()  # as `modelbot validate` does
+
+    with tempfile.TemporaryDirectory(prefix="modelbot-bench-") as tmp:
+        root = Path(tmp)
+        tracking = f"sqlite:///{root / 'mlflow.db'}"
+        candidate_uri, champion_uri = train_and_register(tracking, root)
+        candidate, champion = models.load(candidate_uri), models.load(champion_uri)
+        reference = frame_of(REFERENCE_ROWS, 2)
+        subject = engine.Subject(
+            "bench",
+            "2",
+            "production",
+            "binary_classification",
+            TARGET,
+            candidate_uri,
+            "1",
+            champion_uri,
+            SLICES,
+            (SLICES,),
+        )
+        models.predict(candidate, reference.head(100)), models.predict(champion, reference.head(100))  # warm-up
+        gc.collect()
+        rss_before = rss_kib()
+        frame = frame_of(args.rows, 3)
+        frame_bytes = int(frame.memory_usage(deep=True).sum())
+
+        started = time.perf_counter()
+        features = frame[FEATURES]
+        models.predict(candidate, features)
+        models.predict(champion, features)
+        predict_s = time.perf_counter() - started
+        del features
+        gc.collect()
+
+        exact_peak = reset_peak()
+        started = time.perf_counter()
+        evidence = engine.assess(subject, GATES, frame, candidate, champion, reference)
+        validate_s = time.perf_counter() - started
+        peak = rss_kib("VmHWM")
+        statuses = evidence.counts()
+
+        mlflow_s = mlflow_evaluate(frame, candidate, champion, tracking)
+    result = {
+        "rows": args.rows,
+        "predict_s": round(predict_s, 3),
+        "validate_s": round(validate_s, 3),
+        "validate_over_predict": round(validate_s / predict_s, 3),
+        "mlflow_evaluate_s": round(mlflow_s, 3),
+        "speedup_vs_mlflow": round(mlflow_s / validate_s, 2),
+        "peak_rss_over_frame": round((peak - rss_before) * 1024 / frame_bytes, 3),
+        "frame_mb": round(frame_bytes / 2**20, 1),
+        "gates": statuses,
+        "peak_measure": "VmHWM reset before validation" if exact_peak else "process VmHWM",
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def mlflow_evaluate(frame: Any, candidate: Any, champion: Any, tracking: str) -> float:
+    import mlflow
+
+    started = time.perf_counter()
+    for model in (candidate, champion):
+        with mlflow.start_run():
+            mlflow.models.evaluate(
+                model=model.pyfunc,
+                data=frame[[*FEATURES, TARGET]],
+                targets=TARGET,
+                model_type="classifier",
+                evaluators=["default"],
+                evaluator_config={"default": {"log_model_explainability": False}},
+            )
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Validate a model version for a stage, locally and without GitHub: every offline gate the stage's policy
+names (metrics against floors, the champion and a naive baseline, slices, error analysis, robustness probes,
+data checks), judged on confidence intervals.
+
+Writes report.md (the pull-request comment) and report.json (the evidence record) to --out. Exit 0 when every
+gate passes; 1 when a gate fails or the outcome is inconclusive (never a pass); 2 on a usage or configuration
+error. Models load through MLflow (MLFLOW_TRACKING_URI) from the registry URIs in models.yaml only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from bot.cli import common, output
+from bot.errors import InvalidFile, ModelbotError, UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model name in models.yaml")
+    parser.add_argument("version", help="the candidate version id")
+    parser.add_argument("--stage", required=True, help="target stage; its current version is the champion")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("modelbot-report"),
+        metavar="DIR",
+        help="where report.md and report.json are written (default: ./modelbot-report)",
+    )
+    parser.add_argument(
+        "--pointer",
+        metavar="TEXT",
+        help="where a truncated report.md points for the full evidence (default: the report.json path)",
+    )
+    common.add_repo(parser)
+    common.add_json(parser)
+
+
+def _inputs(root: Path, policy: Any, fingerprint: str) -> dict[str, Any]:
+    registry_file = root / "models.yaml"
+    return {
+        "models_yaml_sha256": hashlib.sha256(registry_file.read_bytes()).hexdigest(),
+        "policy": {
+            "name": policy.name,
+            "fingerprint": fingerprint,
+            "files": {source.file: source.sha256 for source in policy.sources},
+        },
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.evidence import Status
+    from bot.policy import load_policies
+    from bot.report import render
+    from bot.validation import engine, memory
+    from bot.workspace import read_registry_file
+
+    memory.return_freed_arrays()
+    try:
+        root = common.repo_root(args)
+        _, registry = read_registry_file(root)
+        model = registry.model(args.model)
+        if model is None:
+            raise UsageError(
+                f"no model '{args.model}' in {root / 'models.yaml'}; models: {', '.join(registry.models) or 'none'}"
+            )
+        policies = load_policies(root)
+        policy = policies.resolve(model)
+    except InvalidFile as exc:
+        exc.exit_code = 2  # a registry or policy that cannot be read is a configuration error here
+        raise
+    except UsageError:
+        raise
+    except ModelbotError as exc:
+        raise UsageError(str(exc)) from None
+    if not policy.has_stage(args.stage):
+        raise UsageError(f"policy '{policy.name}' has no stage '{args.stage}'; stages: {', '.join(policy.stage_names)}")
+    subject = engine.Subject.of(model, args.version, args.stage)
+    gates = dict(policy.stage(args.stage).gates)
+    evidence = engine.validate(
+        subject, gates, model.evaluation, root, _inputs(root, policy, policies.fingerprint()), progress=output.progress
+    )
+    try:
+        md_path, json_path = render.write(evidence, args.out, args.pointer)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
+    passed = evidence.status == Status.PASS
+    if args.json:
+        output.emit_json(
+            {
+                "ok": passed,
+                "status": evidence.status.value,
+                "verdict": render.verdict(evidence),
+                "report_md": str(md_path),
+                "report_json": str(json_path),
+                "gates": [g.as_dict() for g in evidence.gates],
+            }
+        )
+    else:
+        output.line(render.verdict(evidence).lstrip("# "))
+        for gate in evidence.gates:
+            if gate.status in (Status.FAIL, Status.INCONCLUSIVE):
+                output.line(f"  {gate.status.value:<12} {gate.gate}: {gate.reason}")
+        output.line(f"report: {md_path}")
+        output.line(f"evidence: {json_path}")
+    return 0 if passed else 1
