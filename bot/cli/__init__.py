@@ -24,6 +24,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "register": ("register", "add a version entry to models.yaml"),
     "history": ("history", "every stage change of a model from git history"),
     "validate": ("validate", "run a stage's offline gates for a version; write report.md and report.json"),
+    "action": ("action", "handle the GitHub event of an Actions step (the entrypoint of every workflow)"),
+    "localhub": ("localhub", "serve a local stand-in for GitHub (REST, git, webhooks) for demos and tests"),
 }
 
 

@@ -1,0 +1,78 @@
+"""Run localhub, a local stand-in for GitHub, by hand: `modelbot localhub serve --repo DIR [--port N]`.
+
+The repository at DIR (a git repository, or a plain directory committed as one initial commit) is copied
+into a bare repository that localhub serves over its REST API and over git smart HTTP; DIR itself is never
+changed. One token is printed per user (`--user alice:write`); the Actions bot (github-actions[bot]) always
+has one. Stop with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.cli import output
+from bot.errors import UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True, help="what to do: serve")
+    serve = sub.add_parser("serve", help="serve a repository on 127.0.0.1 until interrupted",
+                           description="Serve a repository on 127.0.0.1 until interrupted.")
+    serve.add_argument("--repo", required=True, type=Path, help="the repository (or directory) to serve")
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    serve.add_argument("--owner", default="acme", help="organisation owning the repository (default: acme)")
+    serve.add_argument("--name", help="repository name (default: DIR's name)")
+    serve.add_argument("--user", action="append", default=[], metavar="LOGIN:ROLE",
+                       help="a user and their role (read, triage, write, maintain, admin); repeatable")
+    serve.add_argument("--state", type=Path, help="directory for the bare repository (default: a temp dir)")
+    serve.add_argument("--json", action="store_true", help="print the address and tokens as JSON")
+
+
+def _users(specs: list[str]) -> list[tuple[str, str]]:
+    users = []
+    for spec in specs:
+        login, _, role = spec.partition(":")
+        if not login or not role:
+            raise UsageError(f"--user {spec!r}: expected LOGIN:ROLE, e.g. alice:write")
+        users.append((login, role))
+    return users
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.localhub.hub import ACTIONS_BOT, Hub
+    from bot.localhub.server import LocalHubServer
+
+    if not args.repo.is_dir():
+        raise UsageError(f"--repo {args.repo}: not a directory")
+    users = _users(args.user)
+    with tempfile.TemporaryDirectory(prefix="localhub-") as tmp:
+        state = args.state or Path(tmp)
+        hub = Hub.create(state, owner=args.owner, name=args.name or args.repo.resolve().name, seed=args.repo)
+        for login, role in users:
+            hub.add_user(login, role=role)
+        try:
+            server = LocalHubServer(hub, port=args.port)
+        except OSError as exc:
+            raise UsageError(f"--port {args.port}: cannot listen on 127.0.0.1 ({exc.strerror})") from None
+        tokens = {login: hub.token_for(login) for login in [ACTIONS_BOT, *(u for u, _ in users)]}
+        _announce(server.url, hub.clone_url(), hub.state.repo.full_name, tokens, args.json)
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            output.progress("localhub: stopped")
+    return 0
+
+
+def _announce(url: str, clone: str, repository: str, tokens: dict[str, str], json_mode: bool) -> None:
+    if json_mode:
+        output.emit_json({"api_url": url, "clone_url": clone, "repository": repository, "tokens": tokens})
+        return
+    output.line(f"localhub serving {repository} at {url}")
+    output.line(f"  GITHUB_API_URL={url} GITHUB_REPOSITORY={repository}")
+    output.line(f"  git clone {clone}")
+    for login, token in tokens.items():
+        output.line(f"  token for {login}: {token}")

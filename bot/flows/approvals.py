@@ -1,0 +1,107 @@
+"""The approval state of a promotion PR, published as the `modelbot/approvals` status and one PR comment
+kept up to date. The rules come from the plan (base-branch policy); people from roles and their teams."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from bot.approvals import ApprovalState, Review, approval_state
+from bot.flows.context import BotContext
+from bot.github.forge import Forge, PullRequest
+from bot.plan import Plan
+from bot.policy import OWNERS_ROLE, Approval, Policies
+from bot.registry import Registry
+from bot.texts import render
+
+CONTEXT = "modelbot/approvals"
+KIND = "approvals"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One `{role, count}` to satisfy; `label` tells apart the owners of different models."""
+
+    label: str
+    role: str
+    count: int
+    policy: str
+    owners: tuple[str, ...] = ()
+
+
+def rules(plan: Plan, after: Registry, inconclusive: Collection[tuple[str, str]] = ()) -> list[Rule]:
+    """Every approval a PR needs: each transition's, plus its inconclusive extras, plus a policy change's."""
+    models = {s.transition.model for s in plan.steps}
+    needed: dict[str, Rule] = {}
+
+    def add(approval: Approval, policy: str, model: str | None) -> None:
+        owners = after.models[model].owners if model and model in after.models else ()
+        label = approval.role
+        if approval.role == OWNERS_ROLE and len(models) > 1 and model:
+            label = f"{OWNERS_ROLE}:{model}"
+        current = needed.get(label)
+        if current is None or current.count < approval.count:
+            needed[label] = Rule(
+                label, approval.role, approval.count, policy, owners if approval.role == OWNERS_ROLE else ()
+            )
+
+    for step in plan.steps:
+        key = (step.transition.model, step.transition.stage)
+        extra = step.inconclusive_approvals if key in inconclusive else ()
+        for approval in (*step.approvals, *extra):
+            add(approval, step.policy or "default", step.transition.model)
+    for approval in plan.policy_change_approvals:
+        add(approval, "default", None)
+    return list(needed.values())
+
+
+def members(forge: Forge, policies: Policies, rule: Rule, candidates: Iterable[str] | None = None) -> frozenset[str]:
+    """Users of a role. Its teams are resolved through GitHub only for `candidates` (the reviewers) who are not
+    members directly; with `candidates=None`, every team is resolved (cached by the adapter within a run)."""
+    role = policies.get(rule.policy).role_members(rule.role, rule.owners)
+    people = {u.lower() for u in role.users}
+    pending = None if candidates is None else {c.lower() for c in candidates} - people
+    if pending is not None and not pending:
+        return frozenset(people)
+    for team in role.teams:
+        org, slug = team.split("/", 1)
+        people |= {m.lower() for m in forge.team_members(org, slug)}
+    return frozenset(people)
+
+
+def teams(policies: Policies, rule: Rule) -> tuple[str, ...]:
+    return tuple(f"@{t}" for t in policies.get(rule.policy).role_members(rule.role, rule.owners).teams)
+
+
+def state(forge: Forge, pull: PullRequest, needed: Iterable[Rule], policies: Policies, bot_login: str) -> ApprovalState:
+    needed = list(needed)
+    reviews = [Review(r.author, r.state, r.commit_id or "", r.submitted_at or "") for r in forge.reviews(pull.number)]
+    reviewers = {r.user for r in reviews}
+    role_members: Mapping[str, frozenset[str]] = {r.label: members(forge, policies, r, reviewers) for r in needed}
+    result = approval_state(
+        reviews,
+        tuple(Approval(r.label, r.count) for r in needed),
+        role_members,
+        pull.author,
+        pull.head_sha,
+        bots=frozenset({bot_login.lower()}),
+    )
+    from dataclasses import replace
+
+    return replace(
+        result,
+        rules=tuple(
+            replace(rs, may_approve=(*rs.may_approve, *teams(policies, rule)))
+            for rs, rule in zip(result.rules, needed, strict=True)
+        ),
+    )
+
+
+def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: tuple[str, str]) -> None:
+    """The status on the head SHA and the one comment naming who may still approve."""
+    status = "success" if result.approved else ("failure" if result.blocked_by else "pending")
+    ctx.forge.set_status(pull.head_sha, status, CONTEXT, result.description)
+    from bot.github.markers import marker
+
+    body = render("approvals.md.j2", state=result, head_sha=pull.head_sha)
+    ctx.forge.upsert_comment(pull.number, marker(anchor[0], anchor[1], KIND), body)

@@ -1,0 +1,180 @@
+"""Slash commands from comments: acknowledge, authorize, dispatch through one table, answer in one reply.
+
+Only newly created comments reach this module (the workflow listens to `created` only); bots are ignored; the
+author needs write permission and the role the base policy names for the command. The reply names the head
+SHA a pull-request command acted on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.chatops import HELP_TEXT, Command, CommandError, Decision, authorize, parse
+from bot.evidence import Status
+from bot.flows.context import BotContext, policies_at
+from bot.github.markers import marker
+from bot.policy import DEFAULT_POLICY, Policies
+from bot.texts import code, render
+
+
+@dataclass(frozen=True)
+class CommentEvent:
+    """What a command handler needs from an `issue_comment` event, validated at the boundary."""
+
+    comment_id: int
+    body: str
+    actor: str
+    actor_is_bot: bool
+    number: int
+    is_pull_request: bool
+
+
+@dataclass(frozen=True)
+class Reply:
+    outcome: str  # done, refused, ignored, failed
+    text: str
+
+
+Handler = Callable[[BotContext, Command, CommentEvent], Reply]
+
+
+def _reply_marker(event: CommentEvent) -> str:
+    return marker("command", str(event.comment_id), "reply")
+
+
+def _actor_roles(
+    ctx: BotContext, policies: Policies, actor: str, wanted: tuple[str, ...], owners: tuple[str, ...]
+) -> set[str]:
+    """Which of the `wanted` roles the actor holds: direct membership first, teams only when needed."""
+    policy = policies.get(DEFAULT_POLICY)
+    login = actor.lower()
+    direct = {r for r in wanted if login in {u.lower() for u in policy.role_members(r, owners).users}}
+    if direct:
+        return direct
+    from bot.flows.approvals import Rule, members
+
+    return {r for r in wanted if login in members(ctx.forge, policies, Rule(r, r, 1, DEFAULT_POLICY, owners))}
+
+
+def _model_owners(ctx: BotContext, name: str | None) -> tuple[str, ...]:
+    if name is None:
+        return ()
+    from bot.flows.propose import base_revision
+
+    model = base_revision(ctx).registry.model(name)
+    return model.owners if model else ()
+
+
+def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
+    """Authorization from GitHub permission and the base branch's policy roles."""
+    if event.actor_is_bot:
+        return Decision(False, "commands from bots are ignored")
+    permission = ctx.forge.permission(event.actor)
+    from bot.flows.propose import base_revision
+
+    policies = policies_at(ctx, base_revision(ctx).ref, [])
+    needed = policies.get(DEFAULT_POLICY).commands
+    wanted = needed.get(command.verb, ())
+    roles = _actor_roles(ctx, policies, event.actor, wanted, _model_owners(ctx, command.model)) if wanted else set()
+    return authorize(
+        command, actor=event.actor, permission=permission, is_bot=False, command_roles=needed, actor_roles=roles
+    )
+
+
+def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    from bot.flows.propose import propose
+    from bot.flows.validate_pr import validate_pull
+
+    assert command.model and command.version and command.stage
+    result = propose(
+        ctx,
+        command.model,
+        command.version,
+        command.stage,
+        requested_by=event.actor,
+        source=f"/promote in #{event.number}",
+    )
+    if not result.ok or result.pull is None:
+        return Reply("refused", render("command_reply.md.j2", command=command, refusals=result.refusals))
+    pull = result.pull.pull
+    # A pull request opened with the workflow's token starts no workflow run: validate it here, now.
+    validation = validate_pull(ctx, pull, files=["models.yaml"])
+    return Reply(
+        "done",
+        render(
+            "command_reply.md.j2",
+            command=command,
+            refusals=(),
+            pull=pull,
+            action=result.pull.action,
+            superseded=result.pull.superseded,
+            validation=validation,
+            Status=Status,
+        ),
+    )
+
+
+def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    from bot.flows.validate_pr import validate_pull
+
+    if not event.is_pull_request:
+        return Reply("refused", "`/validate` works in a pull request's comments.")
+    pull = ctx.forge.pull_request(event.number)
+    validation = validate_pull(ctx, pull, files=None)
+    return Reply(
+        "done",
+        f"Validated head {code(pull.head_sha[:12])}: {validation.status.value}. "
+        f"{validation.outcomes[0].verdict if validation.outcomes else ''}".strip(),
+    )
+
+
+def on_status(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    from bot.flows.propose import base_revision
+
+    registry = base_revision(ctx).registry
+    models = [m for m in registry.models.values() if command.model in (None, m.name)]
+    if command.model and not models:
+        return Reply("refused", f"There is no model {code(command.model)} in models.yaml.")
+    return Reply("done", render("status.md.j2", models=models, branch=ctx.default_branch))
+
+
+def on_help(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    return Reply("done", HELP_TEXT)
+
+
+HANDLERS: dict[str, Handler] = {
+    "promote": on_promote,
+    "validate": on_validate,
+    "status": on_status,
+    "help": on_help,
+}
+
+
+def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Handler] | None = None) -> Reply:
+    """The whole life of one command comment; every answer goes into one reply kept up to date."""
+    table = HANDLERS if handlers is None else handlers
+    if event.actor_is_bot or event.actor.lower().endswith("[bot]"):
+        return Reply("ignored", "comment from a bot")
+    try:
+        command = parse(event.body)
+    except CommandError as exc:
+        command = None
+        error = str(exc)
+    else:
+        error = ""
+    if command is None and not error:
+        return Reply("ignored", "no command")
+    ctx.forge.react(event.comment_id, "eyes")
+    if command is None:
+        reply = Reply("refused", f"@{event.actor} {error}\n\n{HELP_TEXT}")
+    else:
+        decision = decide(ctx, command, event)
+        if not decision.allowed:
+            reply = Reply("refused", f"Not run: {decision.reason}.")
+        elif command.verb not in table:
+            reply = Reply("refused", f"`/{command.verb}` is not available in this repository yet.")
+        else:
+            reply = table[command.verb](ctx, command, event)
+    ctx.forge.upsert_comment(event.number, _reply_marker(event), reply.text)
+    return reply

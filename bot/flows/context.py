@@ -1,0 +1,108 @@
+"""The facts of one bot run that every flow needs, gathered once at the boundary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot import gitio
+from bot.errors import GitError
+from bot.github.forge import Forge
+from bot.history import entered_at
+from bot.policy import Policies, read_policies
+from bot.registry import Registry
+from bot.registry.load import parse_tree
+from bot.workspace import REGISTRY_FILE
+
+
+@dataclass(frozen=True)
+class BotContext:
+    forge: Forge
+    default_branch: str
+    now: datetime
+    workspace: Path | None = None  # a git checkout with the default branch's history, for soak clocks
+    run_url: str | None = None
+    bot_login: str = "github-actions[bot]"
+    reports: Path = field(default_factory=lambda: Path("modelbot-reports"))
+    files: dict[tuple[str, str], str | None] = field(default_factory=dict, compare=False)
+
+    def remember(self, path: str, sha: str, text: str | None) -> None:
+        """A file's text at a commit never changes: keep it for the rest of the run."""
+        self.files[(path, sha)] = text
+
+
+@dataclass(frozen=True)
+class RegistryAt:
+    """models.yaml read as data from one revision through the API."""
+
+    ref: str
+    text: str
+    registry: Registry
+    root: object
+
+
+def reader(ctx: BotContext | Forge, ref: str) -> Callable[[str], str | None]:
+    """How to read files of one revision: from the workspace's git when it holds that commit (no API
+    request; the default branch's history is checked out for this), else through the GitHub API."""
+    forge = ctx.forge if isinstance(ctx, BotContext) else ctx
+    workspace = ctx.workspace if isinstance(ctx, BotContext) else None
+    if workspace is not None and _has_commit(workspace, ref):
+
+        def local(path: str) -> str | None:
+            raw = gitio.show(workspace, ref, path)
+            return None if raw is None else raw.decode("utf-8", "replace")
+
+        return local
+    if not isinstance(ctx, BotContext) or not re.fullmatch(r"[0-9a-f]{40}", ref):
+        return lambda path: forge.file_text(path, ref)
+
+    def cached(path: str) -> str | None:
+        if (path, ref) not in ctx.files:
+            ctx.remember(path, ref, forge.file_text(path, ref))
+        return ctx.files[(path, ref)]
+
+    return cached
+
+
+def _has_commit(workspace: Path, ref: str) -> bool:
+    if not re.fullmatch(r"[0-9a-f]{40}", ref):
+        return False
+    try:
+        gitio.git(workspace, "cat-file", "-e", f"{ref}^{{commit}}")
+    except GitError:
+        return False
+    return True
+
+
+def registry_at(ctx: BotContext | Forge, ref: str) -> RegistryAt | None:
+    text = reader(ctx, ref)(REGISTRY_FILE)
+    if text is None:
+        return None
+    registry, root = parse_tree(text, f"{REGISTRY_FILE}@{ref[:12]}")
+    return RegistryAt(ref, text, registry, root)
+
+
+def policies_at(ctx: BotContext | Forge, ref: str, names: Iterable[str]) -> Policies:
+    """The policies a plan needs, read from one revision (always the base branch's)."""
+    read_text = reader(ctx, ref)
+
+    def read(path: str) -> bytes | None:
+        text = read_text(path)
+        return None if text is None else text.encode("utf-8")
+
+    return read_policies(read, names)
+
+
+def soak_clock(ctx: BotContext, base: RegistryAt, keys: Iterable[tuple[str, str]]):
+    """When each (model, stage) got its version at the base revision, from the workspace's git history;
+    empty when the workspace does not hold that revision (the plan then refuses soak-gated promotions)."""
+    if ctx.workspace is None:
+        return {}
+    try:
+        gitio.git(ctx.workspace, "cat-file", "-e", f"{base.ref}^{{commit}}")
+        return entered_at(ctx.workspace, base.ref, base.root, keys)  # type: ignore[arg-type]
+    except GitError:
+        return {}

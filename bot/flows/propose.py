@@ -1,0 +1,135 @@
+"""Propose a promotion on GitHub: the plan against the default branch, then one pull request per (model, stage)
+holding the one-line edit of models.yaml. A refused plan opens nothing and says why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.errors import ModelbotError, names
+from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
+from bot.github.forge import PromotionPR
+from bot.plan import Plan, Step, plan
+from bot.registry.edit import set_stage
+from bot.registry.model import Model, Version
+from bot.texts import render
+from bot.workspace import REGISTRY_FILE
+
+LABEL = "promotion"
+
+
+@dataclass(frozen=True)
+class ProposeResult:
+    model: str
+    version: str
+    stage: str
+    refusals: tuple[str, ...] = ()
+    pull: PromotionPR | None = None
+    plan: Plan | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.refusals and self.pull is not None
+
+
+def title(model: str, version: str, stage: str) -> str:
+    return f"Promote {model} {version} to {stage}"
+
+
+def labels(model: str, stage: str) -> list[str]:
+    return [LABEL, f"model:{model}", f"stage:{stage}"]
+
+
+def body(
+    model: Model,
+    candidate: Version,
+    stage: str,
+    step: Step,
+    requested_by: str | None,
+    source: str | None,
+    run_url: str | None,
+) -> str:
+    champion_id = model.stages.get(stage)
+    return render(
+        "promotion_pr.md.j2",
+        model=model,
+        candidate=candidate,
+        champion=model.version(champion_id) if champion_id else None,
+        stage=stage,
+        step=step,
+        requested_by=requested_by,
+        source=source,
+        run_url=run_url,
+        file=REGISTRY_FILE,
+    )
+
+
+def base_revision(ctx: BotContext) -> RegistryAt:
+    """models.yaml on the default branch, at the workspace's commit when the run has a checkout of it."""
+    ref = ctx.default_branch
+    if ctx.workspace is not None:
+        from bot import gitio
+
+        ref = gitio.resolve(ctx.workspace, "HEAD")
+    base = registry_at(ctx, ref)
+    if base is None:
+        raise ModelbotError(f"there is no {REGISTRY_FILE} on {ctx.default_branch}")
+    return base
+
+
+def propose(
+    ctx: BotContext,
+    model_name: str,
+    version: str,
+    stage: str,
+    *,
+    requested_by: str | None = None,
+    source: str | None = None,
+) -> ProposeResult:
+    base = base_revision(ctx)
+    model = base.registry.model(model_name)
+    if model is None:
+        return ProposeResult(
+            model_name,
+            version,
+            stage,
+            (f"model '{model_name}' is not in {REGISTRY_FILE}; known: {names(base.registry.models)}",),
+        )
+    candidate = model.version(version)
+    if candidate is None:
+        return ProposeResult(
+            model_name,
+            version,
+            stage,
+            (
+                f"version {version} of '{model_name}' is not registered; registered: "
+                f"{names([v.id for v in model.versions], 30)}",
+            ),
+        )
+    if model.stages.get(stage) == candidate.id:
+        return ProposeResult(model_name, version, stage, (f"{model_name} {stage} already serves version {version}",))
+    new_text, after = set_stage(base.text, model_name, stage, candidate.id)
+    policies = policies_at(ctx, base.ref, [model.policy])
+    result = plan(
+        base.registry,
+        after,
+        policies,
+        now=ctx.now,
+        entered_at=soak_clock(ctx, base, [(model_name, s) for s in model.stages]),
+    )
+    if not result.ok:
+        return ProposeResult(model_name, version, stage, tuple(result.all_refusals), plan=result)
+    [step] = result.steps
+    text = body(model, candidate, stage, step, requested_by, source, ctx.run_url)
+    pull = ctx.forge.promotion_pr(
+        model_name,
+        stage,
+        {REGISTRY_FILE: new_text},
+        title(model_name, candidate.id, stage),
+        text,
+        base=ctx.default_branch,
+        labels=labels(model_name, stage),
+    )
+    if pull.action != "unchanged":
+        ctx.remember(REGISTRY_FILE, pull.pull.head_sha, new_text)
+    return ProposeResult(model_name, candidate.id, stage, pull=pull, plan=result)

@@ -1,0 +1,206 @@
+"""Validate a promotion PR: the plan between its base and head models.yaml (read as data; policy from the base),
+the evidence per transition as one report comment per (model, stage), the `modelbot/validation` check, and
+the approval state that follows from both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import InvalidFile
+from bot.evidence import Status
+from bot.flows import approvals
+from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
+from bot.github.forge import PullRequest
+from bot.github.markers import marker
+from bot.plan import Plan, Step, plan
+from bot.policy import POLICY_DIR
+from bot.texts import render
+from bot.workspace import REGISTRY_FILE
+
+CHECK = "modelbot/validation"
+REPORT = "report"
+CONCLUSIONS = {
+    Status.PASS: "success",
+    Status.FAIL: "failure",
+    Status.INCONCLUSIVE: "neutral",
+    Status.SKIPPED: "neutral",
+}
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    model: str
+    stage: str
+    version: str | None
+    status: Status
+    verdict: str
+    report: Path | None = None
+
+
+@dataclass(frozen=True)
+class PullValidation:
+    status: Status
+    summary: str
+    refusals: tuple[str, ...] = ()
+    outcomes: tuple[StepOutcome, ...] = ()
+    approvals: Any = None
+    plan: Plan | None = field(default=None, repr=False)
+
+    @property
+    def conclusion(self) -> str:
+        return CONCLUSIONS[self.status]
+
+
+def foreign_files(files: Sequence[str]) -> list[str]:
+    """Files a promotion PR may not touch: anything but models.yaml and policies/."""
+    return [f for f in files if f != REGISTRY_FILE and not f.startswith(f"{POLICY_DIR}/")]
+
+
+def _policy_names(*revisions: RegistryAt | None) -> set[str]:
+    return {m.policy for r in revisions if r is not None for m in r.registry.models.values()}
+
+
+def _validate_step(
+    ctx: BotContext, step: Step, head: RegistryAt, inputs: dict[str, Any], progress: Progress
+) -> tuple[StepOutcome, str]:
+    """Run the validation engine for one transition; returns its outcome and the report's Markdown."""
+    from bot.report import render as report
+    from bot.validation import engine
+
+    t = step.transition
+    model = head.registry.models[t.model]
+    assert t.to_version is not None
+    subject = engine.Subject.of(model, t.to_version, t.stage)
+    root = ctx.workspace or Path.cwd()
+    evidence = engine.validate(subject, dict(step.gates), model.evaluation, root, inputs, progress=progress)
+    out = ctx.reports / f"{t.model}-{t.stage}"
+    md_path, _ = report.write(evidence, out)
+    return StepOutcome(
+        t.model, t.stage, t.to_version, evidence.status, report.verdict(evidence).lstrip("# "), md_path
+    ), md_path.read_text(encoding="utf-8")
+
+
+def _worst(statuses: Sequence[Status]) -> Status:
+    if Status.FAIL in statuses:
+        return Status.FAIL
+    if Status.INCONCLUSIVE in statuses:
+        return Status.INCONCLUSIVE
+    return Status.PASS
+
+
+def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str]) -> PullValidation:
+    summary = render("refusal.md.j2", refusals=refusals, head_sha=pull.head_sha)
+    ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "plan"), summary)
+    ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", summary, ctx.run_url)
+    return PullValidation(Status.FAIL, summary, tuple(refusals))
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    base: RegistryAt | None
+    head: RegistryAt
+    policies: Any
+    plan: Plan
+
+
+def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -> PullPlan | list[str]:
+    """The plan of a PR from its base and head models.yaml (as data) and the base's policies; or refusals."""
+    outside = foreign_files(files or [])
+    if outside:
+        return [
+            f"this pull request changes {', '.join(outside[:5])}; a promotion may change only "
+            f"{REGISTRY_FILE} and {POLICY_DIR}/ (open a separate pull request for the rest)"
+        ]
+    try:
+        base = registry_at(ctx, pull.base_sha)
+        head = registry_at(ctx, pull.head_sha)
+        if head is None:
+            return [f"{REGISTRY_FILE} does not exist at the head of this pull request"]
+        names = _policy_names(base, head)
+        policies = policies_at(ctx, pull.base_sha, names)
+        changes_policy = files is None or any(f.startswith(f"{POLICY_DIR}/") for f in files)
+        head_policies = policies_at(ctx, pull.head_sha, names) if changes_policy else policies
+    except InvalidFile as exc:
+        return [str(p) for p in exc.problems]
+    keys = [(m, s) for m, model in (base.registry.models.items() if base else ()) for s in model.stages]
+    result = plan(
+        base.registry if base else None,
+        head.registry,
+        policies,
+        now=ctx.now,
+        entered_at=soak_clock(ctx, base, keys) if base else {},
+        head_policies=head_policies,
+    )
+    return PullPlan(base, head, policies, result)
+
+
+def validate_pull(
+    ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None, progress: Progress = lambda _: None
+) -> PullValidation:
+    """Everything the bot says about a PR's head commit. `files` are the paths the PR changes, when known."""
+    planned = plan_pull(ctx, pull, files)
+    if isinstance(planned, list):
+        return _refuse(ctx, pull, planned)
+    result = planned.plan
+    if not result.ok:
+        return _refuse(ctx, pull, result.all_refusals)
+    inputs = {
+        "models_yaml": {"base": pull.base_sha, "head": pull.head_sha},
+        "policy_fingerprint": planned.policies.fingerprint(),
+    }
+    outcomes: list[StepOutcome] = []
+    for step in result.steps:
+        t = step.transition
+        if t.to_version is None or not step.gates:
+            outcomes.append(
+                StepOutcome(
+                    t.model, t.stage, t.to_version, Status.PASS, f"{t} needs no evidence (no gates for a {t.kind})"
+                )
+            )
+            continue
+        outcome, body = _validate_step(ctx, step, planned.head, inputs, progress)
+        ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
+        outcomes.append(outcome)
+    status = _worst([o.status for o in outcomes])
+    inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}
+    summary = render("validation_summary.md.j2", outcomes=outcomes, plan=result, head_sha=pull.head_sha)
+    title = outcomes[0].verdict if len(outcomes) == 1 else f"{len(outcomes)} transitions: {status.value}"
+    ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, summary, ctx.run_url)
+    state = publish_approvals(ctx, pull, planned, inconclusive)
+    return PullValidation(status, summary, (), tuple(outcomes), state, result)
+
+
+def inconclusive_reports(ctx: BotContext, pull: PullRequest, result: Plan) -> set[tuple[str, str]]:
+    """Which transitions the bot's own report comments call inconclusive (their first line says so)."""
+    found = set()
+    for step in result.steps:
+        t = step.transition
+        comment = ctx.forge.find_comment(pull.number, marker(t.model, t.stage, REPORT)) if step.gates else None
+        if comment is not None and "inconclusive" in comment.body.split("\n", 1)[0].lower():
+            found.add((t.model, t.stage))
+    return found
+
+
+def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:
+    """On a review or a push: the approval state again, without re-running the evidence."""
+    planned = plan_pull(ctx, pull, files)
+    if isinstance(planned, list):
+        return None
+    return publish_approvals(ctx, pull, planned, inconclusive_reports(ctx, pull, planned.plan))
+
+
+def publish_approvals(ctx: BotContext, pull: PullRequest, planned: PullPlan, inconclusive: set[tuple[str, str]]) -> Any:
+    result = planned.plan
+    needed = approvals.rules(result, planned.head.registry, inconclusive)
+    state = approvals.state(ctx.forge, pull, needed, planned.policies, ctx.bot_login)
+    anchor = (
+        (result.steps[0].transition.model, result.steps[0].transition.stage)
+        if result.steps
+        else ("pull", str(pull.number))
+    )
+    approvals.publish(ctx, pull, state, anchor)
+    return state

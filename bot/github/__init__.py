@@ -1,0 +1,32 @@
+"""The bot's only door to GitHub (PyGithub lives here and nowhere else).
+
+Handlers depend on the `Forge` protocol (`bot.github.forge`); `connect()` builds the real adapter from the
+Actions environment or explicit values. Nothing is imported from PyGithub until `connect()` is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.github.client import GitHubForge
+    from bot.github.retry import Retrier
+
+
+def connect(api_url: str | None = None, repository: str | None = None, token: str | None = None,
+            environ: Mapping[str, str] | None = None, retrier: Retrier | None = None,
+            bot_login: str | None = None) -> GitHubForge:
+    """A GitHubForge for GITHUB_API_URL / GITHUB_REPOSITORY / GITHUB_TOKEN, explicit values winning.
+
+    The bot edits only comments it wrote itself: its login is `bot_login`, else MODELBOT_BOT_LOGIN, else
+    github-actions[bot] inside Actions (GITHUB_ACTIONS=true); elsewhere any author's marker counts."""
+    import os
+
+    from bot.github.client import GitHubForge
+    from bot.github.config import resolve
+
+    env = os.environ if environ is None else environ
+    login = bot_login or env.get("MODELBOT_BOT_LOGIN") or (
+        "github-actions[bot]" if env.get("GITHUB_ACTIONS") == "true" else None)
+    return GitHubForge(resolve(api_url, repository, token, environ), retrier=retrier, bot_login=login)

@@ -1,0 +1,290 @@
+"""`GitHubForge`: the Forge protocol on PyGithub, the only place the bot imports PyGithub.
+
+Configured for a bot that runs in a CI job: no sleeps between requests, PyGithub's own retries off (see
+`retry.py`), 100 items per page, lazy objects (a `get_pull` costs nothing until a field is read). Each
+method states its request cost; tests hold them to the budgets in issue 5.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.github.config import GitHubConfig
+from bot.github.forge import (
+    Comment,
+    CommentResult,
+    CommitState,
+    Deployment,
+    DeploymentState,
+    ForgeError,
+    HistoryEntry,
+    PromotionPR,
+    PullRequest,
+    Review,
+)
+from bot.github.markers import has_marker, with_marker
+from bot.github.retry import Retrier, status_of
+
+DEPLOY_KEY = "modelbot_key"
+
+
+class GitHubForge:
+    def __init__(self, config: GitHubConfig, retrier: Retrier | None = None, bot_login: str | None = None,
+                 timeout: int = 30) -> None:
+        from github import Auth, Github
+
+        self.config = config
+        self.retrier = retrier or Retrier()
+        self.bot_login = bot_login
+        self.gh = Github(auth=Auth.Token(config.token), base_url=config.api_url, timeout=timeout, retry=None,
+                         per_page=100, seconds_between_requests=0, seconds_between_writes=0, lazy=True)
+        self.repo = self.gh.get_repo(config.repository)
+        self._teams: dict[tuple[str, str], frozenset[str]] = {}
+        self._roles: dict[str, str] = {}
+        self._default_branch: str | None = None
+
+    # --- reads -------------------------------------------------------------------------------------------
+    def default_branch(self) -> str:
+        """1 request, once per run."""
+        if self._default_branch is None:
+            self._default_branch = self.retrier.call("read the repository", lambda: self.repo.default_branch)
+        return self._default_branch
+
+    def pull_request(self, number: int) -> PullRequest:
+        """1 request."""
+        return self.retrier.call(f"read pull request #{number}", lambda: to_pull(self.repo.get_pull(number)))
+
+    def open_pull_for(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` in this repository. 1 request."""
+        head = f"{self.config.owner}:{branch}"
+
+        def find() -> PullRequest | None:
+            found = [to_pull(p) for p in self.repo.get_pulls(state="open", head=head)]
+            return found[0] if found else None
+
+        return self.retrier.call(f"look for the pull request of {branch}", find)
+
+    def file_text(self, path: str, ref: str | None = None) -> str | None:
+        """A file's text at a ref (default branch by default), None if absent. 1 request."""
+        def read() -> str | None:
+            try:
+                content = self.repo.get_contents(path, ref=ref) if ref else self.repo.get_contents(path)
+            except Exception as exc:
+                if status_of(exc) == 404:
+                    return None
+                raise
+            if isinstance(content, list):
+                raise ForgeError(f"{path} is a directory at {ref or 'the default branch'}, not a file")
+            return content.decoded_content.decode("utf-8")
+
+        return self.retrier.call(f"read {path}", read)
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every review of a pull request, oldest first. 1 request per 100 reviews."""
+        def read() -> list[Review]:
+            return [Review(r.id, r.user.login if r.user else "", r.state, r.commit_id,
+                           r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else None)
+                    for r in self.repo.get_pull(number).get_reviews()]
+
+        return self.retrier.call(f"read the reviews of #{number}", read)
+
+    def permission(self, login: str) -> str:
+        """The user's role on the repository (admin, maintain, write, triage, read or none); cached per run."""
+        if login not in self._roles:
+            def read() -> str:
+                try:
+                    return str(self.repo.get_collaborator_role_name(login))
+                except Exception as exc:
+                    if status_of(exc) == 404:
+                        return "none"
+                    raise
+
+            self._roles[login] = self.retrier.call(f"read the permission of {login}", read)
+        return self._roles[login]
+
+    def team_members(self, org: str, slug: str) -> frozenset[str]:
+        """Logins of a team's members; 1 request per team (per 100 members), cached for the run."""
+        key = (org.lower(), slug.lower())
+        if key not in self._teams:
+            def read() -> frozenset[str]:
+                team = self.gh.get_organization(org).get_team_by_slug(slug)
+                return frozenset(member.login for member in team.get_members())
+
+            try:
+                self._teams[key] = self.retrier.call(f"read the members of team {org}/{slug}", read)
+            except ForgeError as exc:
+                raise ForgeError(f"{exc} (does the team exist, and may this token read the organisation's "
+                                 "teams? GITHUB_TOKEN cannot: use a token with read:org)") from exc
+        return self._teams[key]
+
+    def history(self, path: str, ref: str | None = None, limit: int = 100) -> list[HistoryEntry]:
+        """Commits touching `path`, newest first. 1 request per 100 commits."""
+        def read() -> list[HistoryEntry]:
+            commits = self.repo.get_commits(path=path, sha=ref) if ref else self.repo.get_commits(path=path)
+            out: list[HistoryEntry] = []
+            for commit in itertools.islice(commits, limit):
+                author = commit.commit.author
+                out.append(HistoryEntry(commit.sha, commit.commit.message,
+                                        commit.author.login if commit.author else None, author.name,
+                                        author.date.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            return out
+
+        return self.retrier.call(f"read the history of {path}", read)
+
+    # --- comments ------------------------------------------------------------------------------------------
+    def _comment_with(self, number: int, marker: str) -> Any:
+        issue = self.repo.get_issue(number)
+        for comment in issue.get_comments():
+            if has_marker(comment.body, marker) and (
+                    self.bot_login is None or (comment.user and comment.user.login == self.bot_login)):
+                return comment
+        return None
+
+    def find_comment(self, number: int, marker: str) -> Comment | None:
+        """The bot's comment carrying `marker`. 1 request per 100 comments."""
+        found = self.retrier.call(f"look for the comment {marker} on #{number}",
+                                  lambda: self._comment_with(number, marker))
+        return to_comment(found) if found is not None else None
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult:
+        """Edit the comment carrying `marker`, or post it once. 1 request if unchanged, 2 otherwise."""
+        text = with_marker(body, marker)
+        what = f"comment {marker} on #{number}"
+        existing = self.retrier.call(f"look for the {what}", lambda: self._comment_with(number, marker))
+        if existing is not None:
+            if existing.body == text:
+                return CommentResult(to_comment(existing), "unchanged")
+            self.retrier.call(f"edit the {what}", lambda: existing.edit(text))
+            return CommentResult(to_comment(existing), "updated")
+        created = self.retrier.create_once(f"post the {what}",
+                                           lambda: self.repo.get_issue(number).create_comment(text),
+                                           lambda: self._comment_with(number, marker))
+        return CommentResult(to_comment(created), "created")
+
+    def react(self, comment_id: int, content: str) -> None:
+        """Add a reaction to an issue comment (GitHub keeps one per user and content). 1 request."""
+        url = f"{self.repo.url}/issues/comments/{comment_id}/reactions"
+        self.retrier.call(f"react {content} to comment {comment_id}",
+                          lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"content": content}))
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None:
+        """Add labels (idempotent on GitHub's side). 1 request."""
+        if labels:
+            self.retrier.call(f"label #{number}", lambda: self.repo.get_issue(number).add_to_labels(*labels))
+
+    # --- statuses and checks ----------------------------------------------------------------------------------
+    def set_status(self, sha: str, state: CommitState, context: str, description: str = "",
+                   target_url: str | None = None) -> None:
+        """A commit status; GitHub keeps the latest per context, so a repeat is harmless. 1 request."""
+        fields: dict[str, Any] = {"state": state, "context": context, "description": description[:140]}
+        if target_url:
+            fields["target_url"] = target_url
+        self.retrier.call(f"set status {context} on {sha[:12]}",
+                          lambda: self.repo.get_commit(sha).create_status(**fields))
+
+    def set_check_run(self, sha: str, name: str, conclusion: str | None, title: str, summary: str,
+                      details_url: str | None = None) -> int:
+        """Create or update the check run `name` on `sha`: in progress while conclusion is None. 2 requests."""
+        output = {"title": title, "summary": summary[:65535]}
+        fields: dict[str, Any] = {"output": output}
+        if conclusion is None:
+            fields["status"] = "in_progress"
+        else:
+            fields["conclusion"] = conclusion
+        if details_url:
+            fields["details_url"] = details_url
+
+        def find() -> Any:
+            runs = list(self.repo.get_commit(sha).get_check_runs(check_name=name))
+            return runs[0] if runs else None
+
+        existing = self.retrier.call(f"look for check run {name}", find)
+        if existing is not None:
+            self.retrier.call(f"update check run {name}", lambda: existing.edit(**fields))
+            return int(existing.id)
+        created = self.retrier.create_once(f"create check run {name}",
+                                           lambda: self.repo.create_check_run(name=name, head_sha=sha, **fields),
+                                           find)
+        return int(created.id)
+
+    # --- deployments -------------------------------------------------------------------------------------------
+    def _deployment_with(self, ref: str, environment: str, key: str) -> Any:
+        for item in self.repo.get_deployments(ref=ref, environment=environment):
+            payload = item.payload if isinstance(item.payload, dict) else {}
+            if payload.get(DEPLOY_KEY) == key:
+                return item
+        return None
+
+    def create_deployment(self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None,
+                          description: str = "") -> Deployment:
+        """The deployment identified by `key` (e.g. `churn:production:7`), created once. 2 requests."""
+        what = f"deployment {key} to {environment}"
+        existing = self.retrier.call(f"look for the {what}", lambda: self._deployment_with(ref, environment, key))
+        if existing is None:
+            body = {**(payload or {}), DEPLOY_KEY: key}
+            existing = self.retrier.create_once(
+                f"create the {what}",
+                lambda: self.repo.create_deployment(ref=ref, environment=environment, payload=body,
+                                                    description=description, auto_merge=False,
+                                                    required_contexts=[], transient_environment=False,
+                                                    production_environment=environment == "production"),
+                lambda: self._deployment_with(ref, environment, key))
+        return Deployment(int(existing.id), existing.sha, existing.ref, existing.environment,
+                          dict(existing.payload or {}))
+
+    def set_deployment_status(self, deployment_id: int, state: DeploymentState, description: str = "",
+                              environment_url: str | None = None, log_url: str | None = None) -> None:
+        """Add a status to a deployment unless its latest status already says the same. 2 requests."""
+        deployment = self.repo.get_deployment(deployment_id)
+        fields: dict[str, Any] = {"state": state, "description": description[:140]}
+        if environment_url:
+            fields["environment_url"] = environment_url
+        if log_url:
+            fields["log_url"] = log_url
+
+        def latest_same() -> Any:
+            latest = next(iter(deployment.get_statuses()), None)
+            same = latest is not None and (latest.state, latest.description or "") == (state, fields["description"])
+            return latest if same else None
+
+        what = f"set deployment {deployment_id} {state}"
+        if self.retrier.call(f"{what} (look-up)", latest_same) is None:
+            self.retrier.create_once(what, lambda: deployment.create_status(**fields), latest_same)
+
+    # --- git data ---------------------------------------------------------------------------------------------
+    def create_commit(self, message: str, tree: str, parents: Sequence[str]) -> str:
+        """A commit object (content-addressed, so a retry is harmless). 1 request.
+
+        Raw POST: PyGithub's create_git_commit wants loaded parent objects, one extra GET each."""
+        url = f"{self.repo.url}/git/commits"
+        _, data = self.retrier.call("write the commit", lambda: self.gh.requester.requestJsonAndCheck(
+            "POST", url, input={"message": message, "tree": tree, "parents": list(parents)}))
+        return str(data["sha"])
+
+    # --- pull requests --------------------------------------------------------------------------------------------
+    def promotion_pr(self, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
+                     base: str | None = None, labels: Sequence[str] = ()) -> PromotionPR:
+        from bot.github.promotion import find_or_create
+
+        return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels)
+
+    def revert_pull(self, number: int) -> PullRequest:
+        from bot.github.revert import revert_pull
+
+        return revert_pull(self, number)
+
+
+def to_pull(pr: Any) -> PullRequest:
+    """Plain values from a PyGithub pull request, reading only fields that list answers carry too."""
+    return PullRequest(
+        number=pr.number, title=pr.title, body=pr.body or "", state=pr.state, merged=pr.merged_at is not None,
+        author=pr.user.login if pr.user else "", head_ref=pr.head.ref, head_sha=pr.head.sha,
+        base_ref=pr.base.ref, base_sha=pr.base.sha, merge_commit_sha=pr.merge_commit_sha, html_url=pr.html_url,
+        labels=tuple(label.name for label in pr.labels),
+    )
+
+
+def to_comment(comment: Any) -> Comment:
+    return Comment(comment.id, comment.body or "", comment.user.login if comment.user else "", comment.html_url)

@@ -1,0 +1,132 @@
+"""What the bot needs from GitHub, as a Protocol and plain values: handlers depend on `Forge`, never on
+PyGithub, so they can be handed the real adapter (`bot.github.client.GitHubForge`) or anything else that
+speaks the same protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from bot.errors import ModelbotError
+
+CommitState = Literal["error", "failure", "pending", "success"]
+DeploymentState = Literal["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]
+
+
+class ForgeError(ModelbotError):
+    """GitHub refused or kept failing; the message says which operation and what GitHub answered."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    state: str  # open, closed
+    merged: bool
+    author: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    merge_commit_sha: str | None
+    html_url: str
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """What a newer proposal replaced on the same (model, stage) pull request."""
+
+    head_sha: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PromotionPR:
+    pull: PullRequest
+    action: Literal["opened", "updated", "unchanged"]
+    superseded: Superseded | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+    html_url: str
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    comment: Comment
+    action: Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    author: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING
+    commit_id: str | None
+    submitted_at: str | None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    sha: str
+    message: str
+    author: str | None  # GitHub login when GitHub knows the author, else None
+    author_name: str
+    date: str
+
+
+class Forge(Protocol):
+    """The GitHub operations handlers use; every write is idempotent or guarded against duplicates."""
+
+    def pull_request(self, number: int) -> PullRequest: ...
+
+    def promotion_pr(self, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
+                     base: str | None = None, labels: Sequence[str] = ()) -> PromotionPR: ...
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult: ...
+
+    def find_comment(self, number: int, marker: str) -> Comment | None: ...
+
+    def set_status(self, sha: str, state: CommitState, context: str, description: str = "",
+                   target_url: str | None = None) -> None: ...
+
+    def set_check_run(self, sha: str, name: str, conclusion: str | None, title: str, summary: str,
+                      details_url: str | None = None) -> int: ...
+
+    def reviews(self, number: int) -> list[Review]: ...
+
+    def permission(self, login: str) -> str: ...
+
+    def team_members(self, org: str, slug: str) -> frozenset[str]: ...
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None: ...
+
+    def react(self, comment_id: int, content: str) -> None: ...
+
+    def create_deployment(self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None,
+                          description: str = "") -> Deployment: ...
+
+    def set_deployment_status(self, deployment_id: int, state: DeploymentState, description: str = "",
+                              environment_url: str | None = None, log_url: str | None = None) -> None: ...
+
+    def history(self, path: str, ref: str | None = None, limit: int = 100) -> list[HistoryEntry]: ...
+
+    def file_text(self, path: str, ref: str | None = None) -> str | None: ...
+
+    def revert_pull(self, number: int) -> PullRequest: ...

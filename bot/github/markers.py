@@ -1,0 +1,38 @@
+"""Hidden markers: an HTML comment in a body says which bot comment or pull request it is, so a later run
+edits it instead of posting a copy (the way CPython's bedevere tags its comments)."""
+
+from __future__ import annotations
+
+import re
+
+_MARKER = re.compile(r"<!-- modelbot:([^\s>]+) -->")
+_PART = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+def marker(model: str, stage: str, kind: str) -> str:
+    """`<!-- modelbot:<model>:<stage>:<kind> -->`, one per model, stage and kind of comment."""
+    for name, value in (("model", model), ("stage", stage), ("kind", kind)):
+        if not _PART.match(value):
+            raise ValueError(f"{name} {value!r}: only letters, digits and . _ / - can go in a marker")
+    return f"<!-- modelbot:{model}:{stage}:{kind} -->"
+
+
+def has_marker(body: str | None, mark: str) -> bool:
+    return bool(body) and mark in body  # type: ignore[operator]
+
+
+def with_marker(body: str, mark: str) -> str:
+    """The body carrying its marker exactly once, on its first line (where GitHub renders nothing)."""
+    return body if body.startswith(mark) else f"{mark}\n{body.replace(mark, '')}"
+
+
+def markers_in(body: str | None) -> list[str]:
+    return [f"<!-- modelbot:{m} -->" for m in _MARKER.findall(body or "")]
+
+
+def promotion_branch(model: str, stage: str) -> str:
+    """The one branch per (model, stage) that a promotion pull request lives on."""
+    for name, value in (("model", model), ("stage", stage)):
+        if not _PART.match(value) or ".." in value or value.startswith(("-", "/")) or value.endswith("/"):
+            raise ValueError(f"{name} {value!r}: not usable in a branch name")
+    return f"modelbot/promote/{model}/{stage}"

@@ -1,0 +1,106 @@
+"""Find-or-create the promotion pull request of a (model, stage): one branch, one pull request.
+
+A newer proposal for the same pair force-updates that branch with one commit on top of the current base
+and edits the title and body, instead of opening a second pull request; the commit message and the result
+say what it superseded. Repeating a proposal with nothing new writes nothing.
+
+Costs (requests): open 6 (+1 with labels); repeat unchanged 2; supersede 7; only title/body changed 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.github.forge import PromotionPR, PullRequest, Superseded
+from bot.github.markers import marker, promotion_branch, with_marker
+from bot.github.retry import status_of
+
+if TYPE_CHECKING:
+    from bot.github.client import GitHubForge
+
+
+def find_or_create(forge: GitHubForge, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
+                   base: str, labels: Sequence[str]) -> PromotionPR:
+    branch = promotion_branch(model, stage)
+    text = with_marker(body, marker(model, stage, "promotion"))
+    existing = forge.open_pull_for(branch)
+    if existing is None:
+        sha = _commit_on_base(forge, base, files, title, None)
+        _point_branch(forge, branch, sha)
+        pull = _open(forge, branch, base, title, text)
+        if labels:
+            forge.add_labels(pull.number, labels)
+            pull = PullRequest(**{**pull.__dict__, "labels": tuple(dict.fromkeys([*pull.labels, *labels]))})
+        return PromotionPR(pull, "opened")
+    if all(forge.file_text(path, existing.head_sha) == content for path, content in files.items()):
+        if (existing.title, existing.body) == (title, text):
+            missing = [name for name in labels if name not in existing.labels]
+            forge.add_labels(existing.number, missing)
+            return PromotionPR(existing, "unchanged")
+        return PromotionPR(_edit(forge, existing, title, text), "updated")
+    superseded = Superseded(existing.head_sha, existing.title)
+    sha = _commit_on_base(forge, base, files, title, superseded)
+    _force_branch(forge, branch, sha)
+    pull = _edit(forge, existing, title, text, head_sha=sha)
+    return PromotionPR(pull, "updated", superseded)
+
+
+def _commit_on_base(forge: GitHubForge, base: str, files: Mapping[str, str], title: str,
+                    superseded: Superseded | None) -> str:
+    """One commit on the tip of `base` writing `files`, through the git data API (3 requests)."""
+    from github import InputGitTreeElement
+
+    branch = forge.retrier.call(f"read branch {base}", lambda: _loaded_branch(forge, base))
+    tip = branch.commit.commit  # its tree is loaded; its own sha is not (the branch answer omits it)
+    elements = [InputGitTreeElement(path, "100644", "blob", content=content) for path, content in files.items()]
+    tree = forge.retrier.call("write the tree", lambda: forge.repo.create_git_tree(elements, base_tree=tip.tree))
+    message = title if superseded is None else (
+        f"{title}\n\nSupersedes {superseded.head_sha} ({superseded.title}).")
+    return forge.create_commit(message, tree.sha, [branch.commit.sha])
+
+
+def _loaded_branch(forge: GitHubForge, name: str) -> Any:
+    branch = forge.repo.get_branch(name)
+    _ = branch.commit.commit.tree.sha
+    return branch
+
+
+def _ref_url(forge: GitHubForge, branch: str) -> str:
+    return f"{forge.repo.url}/git/refs/heads/{branch}"
+
+
+def _force_branch(forge: GitHubForge, branch: str, sha: str) -> None:
+    """PATCH the branch to `sha` (forced: the branch holds only the bot's commit). 1 request."""
+    forge.retrier.call(f"move {branch}", lambda: forge.gh.requester.requestJsonAndCheck(
+        "PATCH", _ref_url(forge, branch), input={"sha": sha, "force": True}))
+
+
+def _point_branch(forge: GitHubForge, branch: str, sha: str) -> None:
+    """Create the branch at `sha`; if it already exists (left by a closed PR, or by our own earlier attempt
+    that GitHub applied before failing), move it instead. 1 request, 2 in that case."""
+    def create() -> None:
+        try:
+            forge.repo.create_git_ref(f"refs/heads/{branch}", sha)
+        except Exception as exc:
+            if status_of(exc) != 422:
+                raise
+            _force_branch(forge, branch, sha)
+
+    forge.retrier.call(f"create {branch}", create)
+
+
+def _open(forge: GitHubForge, branch: str, base: str, title: str, body: str) -> PullRequest:
+    from bot.github.client import to_pull
+
+    created = forge.retrier.create_once(
+        f"open the pull request for {branch}",
+        lambda: to_pull(forge.repo.create_pull(base=base, head=branch, title=title, body=body)),
+        lambda: forge.open_pull_for(branch))
+    return created
+
+
+def _edit(forge: GitHubForge, pull: PullRequest, title: str, body: str, head_sha: str | None = None) -> PullRequest:
+    """Edit title and body (PATCH: idempotent). 1 request."""
+    forge.retrier.call(f"edit #{pull.number}", lambda: forge.repo.get_pull(pull.number).edit(title=title, body=body))
+    return PullRequest(**{**pull.__dict__, "title": title, "body": body, "head_sha": head_sha or pull.head_sha})

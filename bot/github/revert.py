@@ -1,0 +1,84 @@
+"""Revert a merged pull request into a new pull request holding one true revert commit.
+
+There is no REST endpoint for GitHub's Revert button (it is the GraphQL `revertPullRequest`), so the
+commit is built with the git data API, as `git revert` would: the commit's parent is the base branch's tip
+and its tree undoes the merge. When the base has not moved since the merge, that tree is simply the tree
+of the merge's first parent; otherwise GitHub merges the inverse change onto the tip (`POST /merges`, a
+real three-way merge) and the revert commit takes that merge's tree with the tip as its only parent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import RefusedError
+from bot.github.forge import PullRequest
+from bot.github.retry import status_of
+
+if TYPE_CHECKING:
+    from bot.github.client import GitHubForge
+
+
+def revert_branch(number: int) -> str:
+    return f"modelbot/revert/{number}"
+
+
+def revert_message(title: str, sha: str) -> str:
+    return f'Revert "{title}"\n\nThis reverts commit {sha}.'
+
+
+def revert_pull(forge: GitHubForge, number: int) -> PullRequest:
+    from bot.github.promotion import _force_branch, _open, _point_branch
+
+    original = forge.pull_request(number)
+    if not original.merged or not original.merge_commit_sha:
+        raise RefusedError(f"#{number} is not merged: only a merged pull request can be reverted")
+    branch = revert_branch(number)
+    existing = forge.open_pull_for(branch)
+    if existing is not None:
+        return existing
+    merged = original.merge_commit_sha
+    repo = forge.repo
+    merge_commit = forge.retrier.call(f"read commit {merged[:12]}", lambda: _loaded_commit(repo, merged))
+    before = merge_commit.parents[0].sha
+    tip = forge.retrier.call(f"read branch {original.base_ref}",
+                             lambda: repo.get_branch(original.base_ref).commit.sha)
+    tree = _revert_tree(forge, merge_commit, before, tip, branch)
+    message = revert_message(original.title, merged)
+    commit = forge.create_commit(message, tree, [tip])
+    if tip == merged:
+        _point_branch(forge, branch, commit)
+    else:
+        _force_branch(forge, branch, commit)
+    title, body = message.split("\n\n", 1)
+    return _open(forge, branch, original.base_ref, title, f"{body}\n\nReverts #{number}.")
+
+
+def _loaded_commit(repo: Any, sha: str) -> Any:
+    commit = repo.get_git_commit(sha)
+    _ = commit.tree.sha
+    return commit
+
+
+def _revert_tree(forge: GitHubForge, merge_commit: Any, before: str, tip: str, branch: str) -> str:
+    """The tree of the revert commit."""
+    repo = forge.repo
+    before_commit = forge.retrier.call("read the commit before the merge", lambda: _loaded_commit(repo, before))
+    merged = merge_commit.sha
+    if tip == merged:
+        return str(before_commit.tree.sha)
+    inverse = forge.create_commit("inverse", before_commit.tree.sha, [merged])
+    from bot.github.promotion import _point_branch
+
+    _point_branch(forge, branch, tip)
+    try:
+        result = forge.retrier.call("merge the inverse change onto the tip",
+                                    lambda: repo.merge(branch, inverse, "revert"))
+    except Exception as exc:
+        if status_of(exc.__cause__ or exc) == 409:
+            raise RefusedError(f"the merge of {merged[:12]} cannot be reverted cleanly onto {tip[:12]}: "
+                               "later changes touch the same lines; revert it by hand") from exc
+        raise
+    if result is None:
+        return str(before_commit.tree.sha)
+    return str(result.commit.tree.sha)

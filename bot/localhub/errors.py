@@ -1,0 +1,43 @@
+"""GitHub's error answers: a status, a message, and for 422 the list of `errors` GitHub attaches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DOCS = "https://docs.github.com/rest"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "documentation_url": DOCS, "status": str(self.status)}
+        if self.errors is not None:
+            out["errors"] = self.errors
+        return out
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def invalid(resource: str, field: str, code: str = "invalid", message: str | None = None) -> ApiError:
+    """422 Validation Failed with one entry in `errors`, as GitHub reports a bad field."""
+    error: dict[str, Any] = {"resource": resource, "field": field, "code": code}
+    if message:
+        error["message"] = message
+    return ApiError(422, "Validation Failed", [error])
+
+
+def missing(resource: str, field: str) -> ApiError:
+    return invalid(resource, field, "missing_field")
+
+
+def forbidden(message: str = "Resource not accessible by integration") -> ApiError:
+    return ApiError(403, message)

@@ -1,0 +1,61 @@
+"""A localhub whose repository is the project's example registry, with people in the policy's roles, and a
+bot context acting through the real adapter (PyGithub over HTTP)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.flows.context import BotContext
+from bot.github.client import GitHubForge
+from bot.github.config import GitHubConfig
+from bot.localhub.hub import ACTIONS_BOT
+from tests.support.gitrepo import example_repo
+from tests.support.localhub import git, localhub_factory  # noqa: F401
+
+WEDNESDAY = datetime(2026, 11, 25, 12, tzinfo=UTC)
+PEOPLE = {
+    "dana-ds": "write",
+    "lena-ml": "write",
+    "rita-risk": "write",
+    "omar-oncall": "write",
+    "pat-platform": "admin",
+    "rob-reader": "read",
+    "wes-writer": "write",
+}
+
+
+@pytest.fixture
+def hub(localhub_factory, tmp_path):  # noqa: F811
+    seed = example_repo(tmp_path / "seed", when="2026-11-02T09:00:00Z")
+    running = localhub_factory(seed=seed.path)
+    for login, role in PEOPLE.items():
+        running.hub.add_user(login, role=role)
+    running.hub.add_team("acme", "ml-leads", ["lena-ml"])
+    running.hub.add_team("acme", "oncall", ["omar-oncall"])
+    running.hub.add_team("acme", "diagnostics", ["dana-ds"])
+    return running
+
+
+def bot_context(running, tmp_path, workspace=True, now=WEDNESDAY):
+    config = GitHubConfig(running.url, running.hub.state.repo.full_name, running.hub.token_for(ACTIONS_BOT))
+    checkout = None
+    if workspace:
+        checkout = tmp_path / "workspace"
+        if not checkout.exists():
+            git(tmp_path, "clone", "-q", running.hub.clone_url(), str(checkout))
+        else:
+            git(checkout, "pull", "-q")
+    return BotContext(
+        GitHubForge(config, bot_login=ACTIONS_BOT),
+        "main",
+        now,
+        workspace=checkout,
+        run_url=f"{running.url.replace('/api/v3', '')}/acme/models/actions/runs/1",
+        bot_login=ACTIONS_BOT,
+        reports=tmp_path / "reports",
+    )
+
+
+@pytest.fixture
+def ctx(hub, tmp_path):
+    return bot_context(hub, tmp_path)

@@ -1,0 +1,78 @@
+"""Slash commands on localhub: who may run what, what is ignored, and what a command does."""
+
+import pytest
+
+from bot.flows.commands import CommentEvent, handle_comment
+from tests.flows.test_validate_pr import diabetes_v1  # noqa: F401
+
+
+def comment(hub, login, body, number=None, is_bot=False):
+    """Someone comments on an issue (opened by dana if none is given); returns the event the bot gets."""
+    if number is None:
+        number = hub.hub.as_user("dana-ds").open_issue("Promotions")
+    posted = hub.hub.as_user(login).comment(number, body)
+    return CommentEvent(posted.id, body, login, is_bot, number, False)
+
+
+def replies(ctx, event):
+    from bot.github.markers import marker
+
+    found = ctx.forge.find_comment(event.number, marker("command", str(event.comment_id), "reply"))
+    return found.body if found else None
+
+
+@pytest.mark.parametrize(
+    "login, body, reason",
+    [
+        ("rob-reader", "/promote diabetes-progression 1 to production", "@rob-reader has read permission"),
+        (
+            "wes-writer",
+            "/promote diabetes-progression 1 to production",
+            "`/promote` needs one of the roles model-owners, ml-lead; @wes-writer has none",
+        ),
+    ],
+)
+def test_commands_from_people_without_the_rights_are_refused_with_the_reason(hub, ctx, login, body, reason):
+    event = comment(hub, login, body)
+    reply = handle_comment(ctx, event)
+    assert reply.outcome == "refused" and reason in reply.text
+    assert reason in replies(ctx, event)
+    assert hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2] == []
+
+
+def test_a_comment_without_a_command_is_ignored_without_a_word(hub, ctx):
+    event = comment(hub, "lena-ml", "LGTM\n/promote diabetes-progression 1 to production")
+    mark = hub.log.mark()
+    assert handle_comment(ctx, event).outcome == "ignored"
+    assert hub.log.writes(mark) == []
+
+
+def test_a_command_from_a_bot_account_is_ignored(hub, ctx):
+    hub.hub.add_user("release-helper", role="write", user_type="Bot")
+    event = comment(hub, "release-helper", "/promote diabetes-progression 1 to production", is_bot=True)
+    mark = hub.log.mark()
+    assert handle_comment(ctx, event).outcome == "ignored"
+    assert hub.log.writes(mark) == []
+
+
+def test_a_malformed_command_is_answered_with_the_syntax(hub, ctx):
+    event = comment(hub, "lena-ml", "/promote diabetes-progression 1 production")
+    reply = handle_comment(ctx, event)
+    assert reply.outcome == "refused" and "Usage: `/promote MODEL VERSION to STAGE`" in replies(ctx, event)
+
+
+def test_help_lists_every_command(hub, ctx):
+    event = comment(hub, "wes-writer", "/help")
+    assert handle_comment(ctx, event).outcome == "done"
+    assert "/rollback MODEL [STAGE]" in replies(ctx, event)
+
+
+def test_promote_opens_the_pr_validates_it_and_answers_with_both(hub, ctx, diabetes_v1):  # noqa: F811
+    event = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")
+    reply = handle_comment(ctx, event)
+    assert reply.outcome == "done", reply.text
+    pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
+    assert [p["title"] for p in pulls] == ["Promote diabetes-progression 1 to production"]
+    text = replies(ctx, event)
+    assert f"Opened #{pulls[0]['number']}" in text and "Validation passed" in text
+    assert "ml-lead 0/1, risk 0/1" in text

@@ -1,0 +1,96 @@
+"""Validating a promotion PR end to end on localhub with real models in a real MLflow: the report comment,
+the check, and approvals that move only for the right people on the right commit."""
+
+import pytest
+from sklearn.dummy import DummyRegressor
+from sklearn.linear_model import Ridge
+
+from bot.evidence import Status
+from bot.flows.propose import propose
+from bot.flows.validate_pr import CHECK, refresh_approvals, validate_pull
+from bot.github.markers import marker
+from tests.support.mlflow_models import MlflowStore, dataset
+
+
+@pytest.fixture
+def diabetes_v1(tmp_path):
+    """diabetes-progression version 1 in MLflow, as models.yaml lists it (models:/diabetes-progression/1)."""
+    store = MlflowStore(tmp_path / "mlflow")
+    return store, store.register("diabetes-progression", Ridge(alpha=1.0), dataset("regression"))
+
+
+def promote_diabetes(ctx):
+    result = propose(ctx, "diabetes-progression", "1", "production")
+    assert result.ok, result.refusals
+    return result.pull.pull
+
+
+def statuses(hub, sha):
+    return {
+        s["context"]: (s["state"], s["description"])
+        for s in hub.request("GET", f"/repos/acme/models/commits/{sha}/status", "pat-platform")[2]["statuses"]
+    }
+
+
+def check_runs(hub, sha):
+    runs = hub.request("GET", f"/repos/acme/models/commits/{sha}/check-runs", "pat-platform")[2]["check_runs"]
+    return {r["name"]: r["conclusion"] for r in runs}
+
+
+def test_a_good_candidate_gets_a_report_a_green_check_and_waits_for_roles(hub, ctx, diabetes_v1):
+    pull = promote_diabetes(ctx)
+    result = validate_pull(ctx, pull, files=["models.yaml"])
+    assert result.status == Status.PASS, result.summary
+    report = ctx.forge.find_comment(pull.number, marker("diabetes-progression", "production", "report"))
+    assert report is not None and "Validation passed" in report.body
+    assert check_runs(hub, pull.head_sha)[CHECK] == "success"
+    assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 0/1")
+
+
+def test_a_pr_touching_other_files_is_refused_with_the_reason(hub, ctx, diabetes_v1):
+    pull = promote_diabetes(ctx)
+    result = validate_pull(ctx, pull, files=["models.yaml", ".github/workflows/modelbot-deploy.yml"])
+    assert result.status == Status.FAIL
+    assert "changes .github/workflows/modelbot-deploy.yml" in result.refusals[0]
+    assert check_runs(hub, pull.head_sha)[CHECK] == "failure"
+
+
+def test_a_candidate_worse_than_the_baseline_fails_its_gates(hub, ctx, tmp_path):
+    store = MlflowStore(tmp_path / "mlflow")
+    store.register("diabetes-progression", DummyRegressor(strategy="median"), dataset("regression"))
+    pull = promote_diabetes(ctx)
+    result = validate_pull(ctx, pull, files=["models.yaml"])
+    assert result.status == Status.FAIL
+    assert check_runs(hub, pull.head_sha)[CHECK] == "failure"
+    report = ctx.forge.find_comment(pull.number, marker("diabetes-progression", "production", "report"))
+    assert "Validation failed" in report.body
+
+
+def test_approvals_count_role_members_on_the_head_commit_only(hub, ctx, diabetes_v1):
+    pull = promote_diabetes(ctx)
+    validate_pull(ctx, pull, files=["models.yaml"])
+    hub.hub.as_user("wes-writer").review(pull.number, "APPROVE")  # no role
+    hub.hub.as_user("lena-ml").review(pull.number, "APPROVE")
+    state = refresh_approvals(ctx, ctx.forge.pull_request(pull.number), ["models.yaml"])
+    assert (state.approved, state.description) == (False, "ml-lead 1/1, risk 0/1")
+    assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("pending", "ml-lead 1/1, risk 0/1")
+    hub.hub.as_user("rita-risk").review(pull.number, "APPROVE")
+    state = refresh_approvals(ctx, ctx.forge.pull_request(pull.number), ["models.yaml"])
+    assert state.approved
+    assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("success", "ml-lead 1/1, risk 1/1")
+    section = ctx.forge.find_comment(pull.number, marker("diabetes-progression", "production", "approvals"))
+    assert "`lena-ml`" in section.body and "`rita-risk`" in section.body and "`wes-writer`" not in section.body
+
+
+def test_an_approval_before_a_push_does_not_count_after_it(hub, ctx, diabetes_v1):
+    pull = promote_diabetes(ctx)
+    hub.hub.as_user("lena-ml").review(pull.number, "APPROVE")
+    hub.hub.as_user("rita-risk").review(pull.number, "APPROVE")
+    text = ctx.forge.file_text("models.yaml", pull.head_sha)
+    hub.hub.as_user("dana-ds").push(
+        pull.head_ref, {"models.yaml": text.replace("Ridge regression.", "Ridge.")}, "Touch the description"
+    )
+    pushed = ctx.forge.pull_request(pull.number)
+    state = refresh_approvals(ctx, pushed, ["models.yaml"])
+    assert pushed.head_sha != pull.head_sha
+    assert not state.approved and set(state.stale) == {"lena-ml", "rita-risk"}
