@@ -26,6 +26,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "run a stage's offline gates for a version; write report.md and report.json"),
     "action": ("action", "handle the GitHub event of an Actions step (the entrypoint of every workflow)"),
     "localhub": ("localhub", "serve a local stand-in for GitHub (REST, git, webhooks) for demos and tests"),
+    "deploy": ("deploy", "deploy what a push changed in models.yaml (deployers, strategies, smoke check)"),
+    "advance": ("advance", "take a canary/shadow/blue-green/ab rollout to its next step, or abort it"),
+    "rollback": ("rollback", "revert the change that made a stage's current promotion (--local or --github)"),
+    "drill": ("drill", "rehearse promote, deploy, rollback, redeploy on a throwaway copy; time to restore"),
 }
 
 

@@ -56,6 +56,18 @@ class GitHubForge:
         """1 request."""
         return self.retrier.call(f"read pull request #{number}", lambda: to_pull(self.repo.get_pull(number)))
 
+    def pull_files(self, number: int) -> list[str]:
+        """The paths a pull request changes (both sides of a rename). 1 request per 100 files."""
+        def read() -> list[str]:
+            paths: list[str] = []
+            for changed in self.repo.get_pull(number).get_files():
+                paths.append(changed.filename)
+                if getattr(changed, "previous_filename", None):
+                    paths.append(changed.previous_filename)
+            return paths
+
+        return self.retrier.call(f"list the files of #{number}", read)
+
     def open_pull_for(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` in this repository. 1 request."""
         head = f"{self.config.owner}:{branch}"
@@ -242,7 +254,7 @@ class GitHubForge:
         if environment_url:
             fields["environment_url"] = environment_url
         if log_url:
-            fields["log_url"] = log_url
+            fields["target_url"] = log_url  # PyGithub's name for it; GitHub takes target_url as log_url
 
         def latest_same() -> Any:
             latest = next(iter(deployment.get_statuses()), None)

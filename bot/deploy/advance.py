@@ -1,0 +1,112 @@
+"""`advance`: take a rollout to its next step when the analysis passes, hold it when traffic is too thin, and
+abort it with a revert of the promotion when the analysis fails.
+
+The current step is read from git, not trusted from the file alone: the newest commit that changed the
+stage's version or rollout state says which rollout is running (a state older than the last stage change
+belongs to an earlier rollout). Each step is one commit to models.yaml, so a revert undoes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from bot import gitio
+from bot.deploy import rollback, strategies
+from bot.deploy.analysis import MetricsSource, analyse
+from bot.deploy.runner import Revisions, changes
+from bot.errors import RefusedError
+from bot.evidence import GateResult, Status, overall
+from bot.registry.edit import set_deployment
+from bot.workspace import REGISTRY_FILE, policies_at
+
+Decision = Literal["advanced", "completed", "halted", "aborted"]
+
+
+@dataclass(frozen=True)
+class Current:
+    rollout: strategies.Rollout
+    since: datetime  # when the step began (the commit that started it)
+    commit: str
+    deploy: dict[str, Any]
+
+
+def current(repo: Path, model: str, stage: str, rev: str = "HEAD") -> Current:
+    """The rollout running in (model, stage) at `rev`, from the newest commit that changed it."""
+    revisions = Revisions(repo)
+    policies = policies_at(repo, gitio.resolve(repo, rev))
+    for commit in gitio.log(repo, REGISTRY_FILE, rev):
+        parent = commit.parents[0] if commit.parents else None
+        if revisions.key_state(commit.sha, model, stage) == revisions.key_state(parent, model, stage):
+            continue
+        after = revisions.at(commit.sha)
+        found = after.model(model) if after else None
+        if after is None or found is None:
+            break
+        [change] = [c for c in changes(revisions.at(parent), after) if (c.model, c.stage) == (model, stage)]
+        deploy = dict(policies.resolve(found).stage(stage).deploy)
+        rollout = strategies.target(deploy, change.kind, change.previous, change.version, change.state_before,
+                                    change.state_after)
+        if rollout is None:
+            break
+        return Current(rollout, commit.committed_at, commit.sha, deploy)
+    raise RefusedError(f"{model} {stage} serves no version: there is no rollout to advance")
+
+
+@dataclass(frozen=True)
+class Result:
+    decision: Decision
+    gates: tuple[GateResult, ...]
+    before: strategies.Rollout
+    after: strategies.Rollout | None = None
+    commit: str | None = None
+    revert: rollback.Target | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "gates": [g.as_dict() for g in self.gates],
+            "from": self.before.as_state(),
+            "to": self.after.as_state() if self.after else None,
+            "commit": self.commit,
+            "revert": self.revert.as_dict() if self.revert else None,
+        }
+
+
+def _commit(repo: Path, message: str, text: str) -> str:
+    (repo / REGISTRY_FILE).write_text(text, encoding="utf-8")
+    gitio.git(repo, "add", "--", REGISTRY_FILE)
+    identity = () if gitio.git(repo, "config", "user.email", check=False).strip() else rollback.BOT_IDENTITY
+    gitio.git(repo, *identity, "commit", "-q", "--only", "-m", message, "--", REGISTRY_FILE)
+    return gitio.resolve(repo, "HEAD")
+
+
+def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Result:
+    """Decide on the running rollout and act: one commit to models.yaml (advanced/completed), or the revert of
+    the promotion (aborted), or nothing (halted). `force` skips the analysis (a person decided)."""
+    if gitio.git(repo, "status", "--porcelain", "--untracked-files=no", "--", REGISTRY_FILE).strip():
+        raise RefusedError(f"{REGISTRY_FILE} has uncommitted changes; commit or discard them first")
+    running = current(repo, model, stage)
+    if running.rollout.complete:
+        raise RefusedError(f"the rollout of {model} {stage} is complete ({running.rollout.describe()}); "
+                           "nothing to advance")
+    gates: list[GateResult] = []
+    if not force:
+        gates = analyse(running.rollout, running.deploy,
+                        source.traffic(model, stage, running.rollout, running.since))
+    verdict = overall(gates)
+    if verdict == Status.INCONCLUSIVE:
+        return Result("halted", tuple(gates), running.rollout)
+    if verdict == Status.FAIL:
+        target = rollback.find(repo, model, stage)
+        sha = rollback.revert_local(repo, target)
+        return Result("aborted", tuple(gates), running.rollout, commit=sha, revert=target)
+    following = strategies.advance(running.rollout, running.deploy)
+    text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage, following.as_state())
+    decision: Decision = "completed" if following.complete else "advanced"
+    verb = "Complete" if following.complete else "Advance"
+    sha = _commit(repo, f"{verb} the {following.strategy} of {model} {following.candidate} in {stage}: "
+                        f"{following.describe()}", text)
+    return Result(decision, tuple(gates), running.rollout, following, sha)

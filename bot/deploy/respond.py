@@ -1,0 +1,62 @@
+"""When a deployment fails its smoke check on GitHub: open the revert pull request of the promotion (labelled
+`rollback`) and say so on the promotion's pull request, with what failed and the run that saw it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.deploy import rollback
+from bot.deploy.runner import TransitionRecord
+
+if TYPE_CHECKING:
+    from bot.github.forge import Forge
+
+
+@dataclass(frozen=True)
+class Response:
+    revert_pr: int | None
+    commented_on: int | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"revert_pr": self.revert_pr, "commented_on": self.commented_on, "reason": self.reason}
+
+
+def marker(model: str, stage: str) -> str:
+    return f"modelbot:deploy-failure:{model}:{stage}"
+
+
+def comment_body(record: TransitionRecord, revert_pr: int | None, run_url: str | None) -> str:
+    change = record.change
+    lines = [f"### Deployment of {change.model} {change.version} to {change.stage} failed",
+             "", f"**{record.failed}** failed: {record.reason}", ""]
+    if record.done:
+        lines.append(f"Done before it: {', '.join(record.done)}.")
+    if revert_pr is not None:
+        lines.append(f"The revert is #{revert_pr} (labelled `rollback`): merge it to return {change.stage} to "
+                     f"version {change.previous or 'nothing'}.")
+    if run_url:
+        lines.append(f"Run: {run_url}")
+    return "\n".join(lines)
+
+
+def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, run_url: str | None) -> Response:
+    """Revert PR and comment for a failed (model, stage); a revert that cannot be opened is said in the comment."""
+    change = record.change
+    target = rollback.find(repo, change.model, change.stage, after)
+    revert_pr: int | None = None
+    reason = "revert opened"
+    try:
+        revert_pr = rollback.revert_github(forge, target).number
+    except Exception as exc:  # the comment must still say what failed, and why no revert was opened
+        reason = f"no revert opened: {exc}"
+    body = comment_body(record, revert_pr, run_url)
+    if revert_pr is None:
+        body += f"\n\n{reason}"
+    commented = None
+    if target.pr is not None:
+        forge.upsert_comment(target.pr, marker(change.model, change.stage), body)
+        commented = target.pr
+    return Response(revert_pr, commented, reason)
