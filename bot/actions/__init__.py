@@ -23,8 +23,11 @@ class Result:
     outputs: Mapping[str, str] = field(default_factory=dict)
 
 
-def run(runtime: Runtime, forge_factory: Callable[[], Forge] | None = None,
-        routes: Mapping[tuple[str, str | None], str] = ROUTES) -> Result:
+def run(
+    runtime: Runtime,
+    forge_factory: Callable[[], Forge] | None = None,
+    routes: Mapping[tuple[str, str | None], str] = ROUTES,
+) -> Result:
     """Dispatch one event; the Forge is connected only if the handler asks for it."""
     payload = runtime.payload()
     action = payload.get("action") if isinstance(payload.get("action"), str) else None

@@ -62,6 +62,7 @@ class CommentEvent(Event):
     body: str
     author: str
     author_association: str
+    author_type: str = "User"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class ReviewEvent(Event):
     commit_id: str | None
     head_sha: str
     author: str
+    title: str = ""
+    head_ref: str = ""
+    base_ref: str = ""
+    base_sha: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,67 +123,107 @@ class DeploymentEvent(Event):
 def _common(r: _Reader, name: str) -> dict[str, Any]:
     action = r.get("action", str, required=False)
     return {
-        "name": name, "action": action,
-        "repository": Repository(r.get("repository.full_name", str),
-                                 r.get("repository.default_branch", str, required=False) or "main"),
+        "name": name,
+        "action": action,
+        "repository": Repository(
+            r.get("repository.full_name", str), r.get("repository.default_branch", str, required=False) or "main"
+        ),
         "sender": r.get("sender.login", str),
     }
 
 
 def _comment(r: _Reader, name: str) -> CommentEvent:
     return CommentEvent(
-        **_common(r, name), number=r.get("issue.number", int),
+        **_common(r, name),
+        number=r.get("issue.number", int),
         is_pull_request=r.get("issue.pull_request", dict, required=False) is not None,
-        comment_id=r.get("comment.id", int), body=r.get("comment.body", str, required=False) or "",
+        comment_id=r.get("comment.id", int),
+        body=r.get("comment.body", str, required=False) or "",
         author=r.get("comment.user.login", str),
         author_association=r.get("comment.author_association", str, required=False) or "NONE",
+        author_type=r.get("comment.user.type", str, required=False) or "User",
     )
 
 
 def _pull(r: _Reader, name: str) -> PullRequestEvent:
     return PullRequestEvent(
-        **_common(r, name), number=r.get("pull_request.number", int), title=r.get("pull_request.title", str),
-        body=r.get("pull_request.body", str, required=False) or "", author=r.get("pull_request.user.login", str),
-        head_ref=r.get("pull_request.head.ref", str), head_sha=r.get("pull_request.head.sha", str),
-        base_ref=r.get("pull_request.base.ref", str), base_sha=r.get("pull_request.base.sha", str),
+        **_common(r, name),
+        number=r.get("pull_request.number", int),
+        title=r.get("pull_request.title", str),
+        body=r.get("pull_request.body", str, required=False) or "",
+        author=r.get("pull_request.user.login", str),
+        head_ref=r.get("pull_request.head.ref", str),
+        head_sha=r.get("pull_request.head.sha", str),
+        base_ref=r.get("pull_request.base.ref", str),
+        base_sha=r.get("pull_request.base.sha", str),
         merged=bool(r.get("pull_request.merged", bool, required=False)),
         merge_commit_sha=r.get("pull_request.merge_commit_sha", str, required=False),
-        labels=tuple(label.get("name", "") for label in r.get("pull_request.labels", list, required=False) or []
-                     if isinstance(label, Mapping)),
+        labels=tuple(
+            label.get("name", "")
+            for label in r.get("pull_request.labels", list, required=False) or []
+            if isinstance(label, Mapping)
+        ),
     )
 
 
 def _review(r: _Reader, name: str) -> ReviewEvent:
     return ReviewEvent(
-        **_common(r, name), number=r.get("pull_request.number", int), review_id=r.get("review.id", int),
-        reviewer=r.get("review.user.login", str), state=r.get("review.state", str).lower(),
-        commit_id=r.get("review.commit_id", str, required=False), head_sha=r.get("pull_request.head.sha", str),
+        **_common(r, name),
+        number=r.get("pull_request.number", int),
+        review_id=r.get("review.id", int),
+        reviewer=r.get("review.user.login", str),
+        state=r.get("review.state", str).lower(),
+        commit_id=r.get("review.commit_id", str, required=False),
+        head_sha=r.get("pull_request.head.sha", str),
         author=r.get("pull_request.user.login", str),
+        title=r.get("pull_request.title", str),
+        head_ref=r.get("pull_request.head.ref", str),
+        base_ref=r.get("pull_request.base.ref", str),
+        base_sha=r.get("pull_request.base.sha", str),
     )
 
 
 def _push(r: _Reader, name: str) -> PushEvent:
-    return PushEvent(**_common(r, name), ref=r.get("ref", str), before=r.get("before", str),
-                     after=r.get("after", str), deleted=bool(r.get("deleted", bool, required=False)))
+    return PushEvent(
+        **_common(r, name),
+        ref=r.get("ref", str),
+        before=r.get("before", str),
+        after=r.get("after", str),
+        deleted=bool(r.get("deleted", bool, required=False)),
+    )
 
 
 def _dispatch(r: _Reader, name: str) -> DispatchEvent:
-    return DispatchEvent(**_common(r, name), ref=r.get("ref", str), workflow=r.get("workflow", str),
-                         inputs=r.get("inputs", dict, required=False) or {})
+    return DispatchEvent(
+        **_common(r, name),
+        ref=r.get("ref", str),
+        workflow=r.get("workflow", str),
+        inputs=r.get("inputs", dict, required=False) or {},
+    )
 
 
 def _deployment(r: _Reader, name: str) -> DeploymentEvent:
     state = r.get("deployment_status.state", str) if name == "deployment_status" else None
-    return DeploymentEvent(**_common(r, name), deployment_id=r.get("deployment.id", int),
-                           sha=r.get("deployment.sha", str), ref=r.get("deployment.ref", str),
-                           environment=r.get("deployment.environment", str),
-                           payload=r.get("deployment.payload", (dict, str), required=False) or {}, state=state)
+    return DeploymentEvent(
+        **_common(r, name),
+        deployment_id=r.get("deployment.id", int),
+        sha=r.get("deployment.sha", str),
+        ref=r.get("deployment.ref", str),
+        environment=r.get("deployment.environment", str),
+        payload=r.get("deployment.payload", (dict, str), required=False) or {},
+        state=state,
+    )
 
 
 PARSERS = {
-    "issue_comment": _comment, "pull_request": _pull, "pull_request_target": _pull,
-    "pull_request_review": _review, "push": _push, "workflow_dispatch": _dispatch,
-    "deployment": _deployment, "deployment_status": _deployment,
+    "issue_comment": _comment,
+    "pull_request": _pull,
+    "pull_request_target": _pull,
+    "pull_request_review": _review,
+    "push": _push,
+    "workflow_dispatch": _dispatch,
+    "deployment": _deployment,
+    "deployment_status": _deployment,
 }
 
 

@@ -2,7 +2,7 @@
 
 Handlers are named as `module:function` and imported only when their event arrives, so an acknowledgement
 does not pay for imports it does not use. A handler takes the typed event and a lazily-connected Forge and
-returns an Outcome; the promotion handlers replace the placeholders in `ROUTES` (issue 6).
+returns an Outcome.
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ Handler = Callable[["Event", Callable[[], "Forge"]], Outcome]
 
 # (event, action) -> "module:function". action None: the event has no action (push, workflow_dispatch).
 ROUTES: dict[tuple[str, str | None], str] = {
-    ("issue_comment", "created"): "bot.actions.handlers:acknowledge",
-    ("pull_request", "opened"): "bot.actions.handlers:acknowledge",
-    ("pull_request", "synchronize"): "bot.actions.handlers:acknowledge",
-    ("pull_request", "reopened"): "bot.actions.handlers:acknowledge",
-    ("pull_request", "edited"): "bot.actions.handlers:acknowledge",
-    ("pull_request", "closed"): "bot.actions.handlers:acknowledge",
-    ("pull_request_review", "submitted"): "bot.actions.handlers:acknowledge",
-    ("pull_request_review", "dismissed"): "bot.actions.handlers:acknowledge",
-    ("push", None): "bot.actions.handlers:acknowledge",
-    ("workflow_dispatch", None): "bot.actions.handlers:acknowledge",
+    ("issue_comment", "created"): "bot.actions.promotion:on_comment",
+    ("pull_request", "opened"): "bot.actions.promotion:on_pull_request",
+    ("pull_request", "synchronize"): "bot.actions.promotion:on_pull_request",
+    ("pull_request", "reopened"): "bot.actions.promotion:on_pull_request",
+    ("pull_request_review", "submitted"): "bot.actions.promotion:on_review",
+    ("pull_request_review", "dismissed"): "bot.actions.promotion:on_review",
+    ("push", None): "bot.actions.promotion:on_push",
+    ("workflow_dispatch", None): "bot.actions.promotion:on_dispatch",
     ("deployment", "created"): "bot.actions.handlers:acknowledge",
     ("deployment_status", "created"): "bot.actions.handlers:acknowledge",
 }

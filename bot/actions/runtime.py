@@ -20,8 +20,9 @@ class Runtime:
     environ: Mapping[str, str]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], event_name: str | None = None,
-                 event_path: str | None = None) -> Runtime:
+    def from_env(
+        cls, environ: Mapping[str, str], event_name: str | None = None, event_path: str | None = None
+    ) -> Runtime:
         name = event_name or environ.get("GITHUB_EVENT_NAME", "")
         path = event_path or environ.get("GITHUB_EVENT_PATH", "")
         if not name:

@@ -29,6 +29,7 @@ def _example(relative: str) -> dict[str, Any]:
 
 def _modernise(payload: dict[str, Any]) -> dict[str, Any]:
     """Add the repository fields GitHub's schemas now require and the 2019 examples predate."""
+
     def fix(repo: Any) -> None:
         if isinstance(repo, dict) and "full_name" in repo:
             repo.setdefault("has_discussions", False)
@@ -45,9 +46,13 @@ def comment_on_pull_request() -> dict[str, Any]:
     number = payload["issue"]["number"]
     html = payload["repository"]["html_url"]
     api = payload["repository"]["url"]
-    payload["issue"]["pull_request"] = {"url": f"{api}/pulls/{number}", "html_url": f"{html}/pull/{number}",
-                                        "diff_url": f"{html}/pull/{number}.diff",
-                                        "patch_url": f"{html}/pull/{number}.patch", "merged_at": None}
+    payload["issue"]["pull_request"] = {
+        "url": f"{api}/pulls/{number}",
+        "html_url": f"{html}/pull/{number}",
+        "diff_url": f"{html}/pull/{number}.diff",
+        "patch_url": f"{html}/pull/{number}.patch",
+        "merged_at": None,
+    }
     payload["comment"]["body"] = "/promote churn 7 to staging"
     return payload
 
@@ -55,8 +60,9 @@ def comment_on_pull_request() -> dict[str, Any]:
 def merged_pull_request() -> dict[str, Any]:
     payload = _modernise(copy.deepcopy(_example("pull_request/closed.payload.json")))
     pull = payload["pull_request"]
-    pull.update(merged=True, merged_at=pull["closed_at"], merge_commit_sha="c" * 40,
-                merged_by=copy.deepcopy(payload["sender"]))
+    pull.update(
+        merged=True, merged_at=pull["closed_at"], merge_commit_sha="c" * 40, merged_by=copy.deepcopy(payload["sender"])
+    )
     return payload
 
 
@@ -67,8 +73,11 @@ def approving_review() -> dict[str, Any]:
     return payload
 
 
-VARIANTS = {"issue_comment": comment_on_pull_request, "pull_request": merged_pull_request,
-            "pull_request_review": approving_review}
+VARIANTS = {
+    "issue_comment": comment_on_pull_request,
+    "pull_request": merged_pull_request,
+    "pull_request_review": approving_review,
+}
 
 
 @pytest.mark.parametrize("event", sorted(VARIANTS))
@@ -88,6 +97,10 @@ def test_the_variants_parse_into_what_handlers_need() -> None:
     assert isinstance(plain, CommentEvent) and not plain.is_pull_request
 
 
+# The entrypoint's mechanics (routing, outputs, summary) with every route on the facts-only handler; the
+# promotion handlers themselves are tested against localhub in tests/flows and tests/actions/test_promotion.py.
+FACTS = {key: "bot.actions.handlers:acknowledge" for key in ROUTES}
+
 STOCK = sorted(str(p.relative_to(EXAMPLES)) for p in EXAMPLES.glob("*/*.json"))
 
 
@@ -97,7 +110,7 @@ def test_every_stock_example_is_routed_and_its_facts_output(relative: str, tmp_p
     payload = _example(relative)
     result = _dispatch(tmp_path, event, payload)
     action = payload.get("action")
-    assert result.handled is (route(event, action) is not None)
+    assert result.handled is (route(event, action, FACTS) is not None)
     if result.handled:
         outputs = read_outputs((tmp_path / "output").read_text())
         assert outputs["event"] == event and outputs["sender"] == payload["sender"]["login"]
@@ -114,36 +127,47 @@ def test_stock_examples_validate_as_the_readme_says_about_half() -> None:
 def _dispatch(tmp_path: Path, event: str, payload: dict[str, Any]) -> Any:
     path = tmp_path / "event.json"
     path.write_text(json.dumps(payload))
-    env = {"GITHUB_EVENT_NAME": event, "GITHUB_EVENT_PATH": str(path), "GITHUB_OUTPUT": str(tmp_path / "output"),
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    env = {
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(path),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
 
     def no_forge() -> Any:
         raise AssertionError("a placeholder handler must not reach GitHub")
 
-    return run(Runtime.from_env(env), forge_factory=no_forge)
+    return run(Runtime.from_env(env), forge_factory=no_forge, routes=FACTS)
 
 
-@pytest.mark.parametrize(("event", "payload"), [
-    ("issues", {"action": "opened"}),
-    ("pull_request", {"action": "assigned"}),
-    ("issue_comment", {"action": "deleted"}),
-    ("check_suite", {"action": "completed"}),
-])
-def test_unknown_events_and_actions_are_ignored_in_one_line(tmp_path: Path, event: str,
-                                                            payload: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("issues", {"action": "opened"}),
+        ("pull_request", {"action": "assigned"}),
+        ("issue_comment", {"action": "deleted"}),
+        ("check_suite", {"action": "completed"}),
+    ],
+)
+def test_unknown_events_and_actions_are_ignored_in_one_line(
+    tmp_path: Path, event: str, payload: dict[str, Any]
+) -> None:
     result = _dispatch(tmp_path, event, payload)
     assert not result.handled and "\n" not in result.message
     assert result.message == f"modelbot: ignoring {event}.{payload['action']} (no handler)"
     assert not (tmp_path / "output").exists()
 
 
-@pytest.mark.parametrize(("event", "mutate", "field"), [
-    ("issue_comment", lambda p: p["comment"].pop("id"), "comment.id"),
-    ("issue_comment", lambda p: p["issue"].pop("number"), "issue.number"),
-    ("pull_request", lambda p: p["pull_request"]["head"].pop("sha"), "pull_request.head.sha"),
-    ("pull_request_review", lambda p: p["review"]["user"].pop("login"), "review.user.login"),
-    ("pull_request", lambda p: p.pop("sender"), "sender.login"),
-])
+@pytest.mark.parametrize(
+    ("event", "mutate", "field"),
+    [
+        ("issue_comment", lambda p: p["comment"].pop("id"), "comment.id"),
+        ("issue_comment", lambda p: p["issue"].pop("number"), "issue.number"),
+        ("pull_request", lambda p: p["pull_request"]["head"].pop("sha"), "pull_request.head.sha"),
+        ("pull_request_review", lambda p: p["review"]["user"].pop("login"), "review.user.login"),
+        ("pull_request", lambda p: p.pop("sender"), "sender.login"),
+    ],
+)
 def test_a_missing_field_is_named(event: str, mutate: Any, field: str) -> None:
     payload = VARIANTS[event]()
     mutate(payload)
@@ -174,18 +198,27 @@ def test_every_route_names_a_handler_that_exists() -> None:
 
 def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    return subprocess.run([sys.executable, "-m", "bot", "action", *args], capture_output=True, text=True,
-                          env={**base, **env}, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "action", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        cwd=tmp_path,
+    )
 
 
 def test_the_cli_entrypoint_writes_outputs_and_summary(tmp_path: Path) -> None:
     path = tmp_path / "event.json"
-    path.write_text(json.dumps(approving_review()))
-    env = {"GITHUB_EVENT_NAME": "pull_request_review", "GITHUB_EVENT_PATH": str(path),
-           "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    path.write_text(json.dumps(_example("deployment/payload.json")))
+    env = {
+        "GITHUB_EVENT_NAME": "deployment",
+        "GITHUB_EVENT_PATH": str(path),
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
     done = _cli(tmp_path, env, "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["outputs"]["review_state"] == "approved"
+    assert json.loads(done.stdout)["outputs"]["event"] == "deployment"
     assert read_outputs((tmp_path / "out").read_text())["handled"] == "true"
 
 

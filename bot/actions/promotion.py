@@ -1,0 +1,182 @@
+"""The promotion handlers of the Actions entrypoint: typed events in, flows called, an Outcome out.
+
+This is the boundary where the run's environment is read (workspace, run link, bot login); the flows below
+receive it as a BotContext and never look at the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.actions.events import CommentEvent, DispatchEvent, Event, PullRequestEvent, PushEvent, ReviewEvent
+from bot.actions.router import Outcome
+
+if TYPE_CHECKING:
+    from bot.flows.context import BotContext
+    from bot.github.forge import Forge, PullRequest
+
+ForgeFactory = Callable[[], "Forge"]
+
+
+def run_url(environ: os._Environ[str] | dict[str, str]) -> str | None:
+    server, repository, run_id = (environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server}/{repository}/actions/runs/{run_id}" if server and repository and run_id else None
+
+
+def context(event: Event, forge: ForgeFactory) -> BotContext:
+    from bot.flows.context import BotContext
+
+    env = os.environ
+    workspace = Path(env["GITHUB_WORKSPACE"]) if env.get("GITHUB_WORKSPACE") else None
+    if workspace is not None and not (workspace / ".git").exists():
+        workspace = None
+    reports = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "modelbot-reports"
+    return BotContext(
+        forge(),
+        event.repository.default_branch,
+        datetime.now(UTC),
+        workspace,
+        run_url(env),
+        env.get("MODELBOT_BOT_LOGIN") or "github-actions[bot]",
+        reports,
+    )
+
+
+def _pull(
+    number: int, title: str, body: str, author: str, head_ref: str, head_sha: str, base_ref: str, base_sha: str
+) -> PullRequest:
+    from bot.github.forge import PullRequest
+
+    return PullRequest(number, title, body, "open", False, author, head_ref, head_sha, base_ref, base_sha, None, "")
+
+
+def on_comment(event: Event, forge: ForgeFactory) -> Outcome:
+    from bot.flows.commands import CommentEvent as Command
+    from bot.flows.commands import handle_comment
+
+    assert isinstance(event, CommentEvent)
+    ctx = context(event, forge)
+    reply = handle_comment(
+        ctx,
+        Command(
+            event.comment_id, event.body, event.author, event.author_type == "Bot", event.number, event.is_pull_request
+        ),
+    )
+    return Outcome(
+        f"comment on #{event.number} by {event.author}: {reply.outcome}",
+        {"result": reply.outcome},
+        reply.text if reply.outcome != "ignored" else "",
+    )
+
+
+def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
+    from bot.flows.validate_pr import validate_pull
+
+    assert isinstance(event, PullRequestEvent)
+    ctx = context(event, forge)
+    pull = _pull(
+        event.number,
+        event.title,
+        event.body,
+        event.author,
+        event.head_ref,
+        event.head_sha,
+        event.base_ref,
+        event.base_sha,
+    )
+    result = validate_pull(ctx, pull, files=ctx.forge.pull_files(event.number))
+    return Outcome(
+        f"#{event.number} at {event.head_sha[:12]}: {result.status.value}",
+        {"result": result.conclusion},
+        result.summary,
+    )
+
+
+def on_review(event: Event, forge: ForgeFactory) -> Outcome:
+    from bot.flows.validate_pr import refresh_approvals
+
+    assert isinstance(event, ReviewEvent)
+    ctx = context(event, forge)
+    pull = _pull(
+        event.number, event.title, "", event.author, event.head_ref, event.head_sha, event.base_ref, event.base_sha
+    )
+    state = refresh_approvals(ctx, pull, ctx.forge.pull_files(event.number))
+    if state is None:
+        return Outcome(f"#{event.number}: not a promotion the bot can judge", {"result": "ignored"})
+    result = "success" if state.approved else "pending"
+    return Outcome(
+        f"#{event.number} approvals: {state.description}",
+        {"result": result},
+        f"Approvals of #{event.number}: {state.description}",
+    )
+
+
+def on_push(event: Event, forge: ForgeFactory) -> Outcome:
+    from bot.deploy.catalog import Context
+    from bot.deploy.runner import Runner
+    from bot.deploy.verify import SmokeCheck
+
+    assert isinstance(event, PushEvent)
+    if event.ref != f"refs/heads/{event.repository.default_branch}" or event.deleted:
+        return Outcome(f"push to {event.ref}: not the default branch", {"result": "ignored"})
+    env = dict(os.environ)
+    repo = Path(env.get("GITHUB_WORKSPACE") or ".")
+    tracking = env.get("MLFLOW_TRACKING_URI")
+    connected = forge()
+    url = run_url(env)
+    record = Runner(
+        Context(repo=repo, environ=env, forge=connected, tracking_uri=tracking), url, SmokeCheck(tracking, repo)
+    ).run(event.before, event.after)
+    failure = record.failure
+    summary = "\n".join(f"- {item.status}: {item.change}" for item in record.transitions) or "nothing to deploy"
+    if failure is not None and failure.failed == "verify":
+        from bot.deploy.respond import on_failure
+
+        response = on_failure(connected, repo, record.after, failure, url)
+        summary += f"\n\nThe smoke check failed: {response.reason}"
+    return Outcome(
+        f"deploy {event.after[:12]}: {'ok' if record.ok else 'failed'}",
+        {"result": "success" if record.ok else "failure"},
+        summary,
+    )
+
+
+def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
+    from bot.flows.propose import propose
+    from bot.flows.validate_pr import validate_pull
+
+    assert isinstance(event, DispatchEvent)
+    task = str(event.inputs.get("task") or "propose")
+    if task != "propose":
+        return Outcome(f"workflow_dispatch task {task!r}: not available", {"result": "ignored"})
+    model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
+    from bot.chatops import CommandError, parse
+
+    try:
+        command = parse(f"/promote {model} {version} to {stage}")
+    except CommandError as exc:
+        return Outcome(f"workflow_dispatch: {exc}", {"result": "refused"}, f"Refused: {exc}")
+    assert command is not None
+    ctx = context(event, forge)
+    result = propose(
+        ctx,
+        command.model or "",
+        command.version or "",
+        command.stage or "",
+        requested_by=event.sender,
+        source="workflow_dispatch",
+    )
+    if not result.ok or result.pull is None:
+        text = "\n".join(f"- {r}" for r in result.refusals)
+        return Outcome(f"propose refused: {'; '.join(result.refusals)}", {"result": "refused"}, f"Refused:\n{text}")
+    validation = validate_pull(ctx, result.pull.pull, files=["models.yaml"])
+    return Outcome(
+        f"#{result.pull.pull.number} {result.pull.action}: {validation.status.value}",
+        {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
+        validation.summary,
+    )

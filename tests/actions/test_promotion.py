@@ -1,0 +1,78 @@
+"""The promotion handlers behind `modelbot action`, fed the webhook payloads localhub emits for what people
+do, with the environment GitHub Actions sets: comment -> PR and report; review -> approvals; edits ignored."""
+
+import json
+
+import pytest
+
+from bot.actions import run
+from bot.actions.runtime import Runtime, read_outputs
+from bot.localhub.hub import ACTIONS_BOT
+from tests.flows.conftest import PEOPLE, hub  # noqa: F401
+from tests.flows.test_validate_pr import diabetes_v1, statuses  # noqa: F401
+from tests.support.localhub import git, localhub_factory  # noqa: F401
+
+
+@pytest.fixture
+def actions_env(hub, tmp_path, monkeypatch):  # noqa: F811
+    """What GitHub Actions hands the step; the workspace is a clone of the default branch."""
+    workspace = tmp_path / "workspace"
+    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(workspace))
+    env = {
+        "GITHUB_API_URL": hub.url,
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT),
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_SERVER_URL": hub.url,
+        "GITHUB_RUN_ID": "7",
+        "GITHUB_ACTIONS": "true",
+        "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def deliver(hub, tmp_path, event):  # noqa: F811
+    """The latest webhook payload of `event`, handed to the entrypoint as GITHUB_EVENT_PATH."""
+    delivery = next(d for d in reversed(hub.hub.deliveries) if d.event == event)
+    path = tmp_path / f"{event}-{delivery.id}.json"
+    path.write_text(json.dumps(delivery.payload))
+    return run(
+        Runtime.from_env({**__import__("os").environ, "GITHUB_EVENT_NAME": event, "GITHUB_EVENT_PATH": str(path)})
+    )
+
+
+def test_a_promote_comment_opens_and_validates_the_pr(hub, actions_env, tmp_path, diabetes_v1):  # noqa: F811
+    number = hub.hub.as_user("dana-ds").open_issue("Promotions")
+    hub.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
+    result = deliver(hub, tmp_path, "issue_comment")
+    assert result.handled and result.outputs["result"] == "done", result.message
+    pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
+    assert [p["title"] for p in pulls] == ["Promote diabetes-progression 1 to production"]
+    assert statuses(hub, pulls[0]["head"]["sha"])["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 0/1")
+    assert "Opened #" in (tmp_path / "summary").read_text()
+    assert read_outputs((tmp_path / "output").read_text())["result"] == "done"
+
+
+def test_a_review_event_moves_the_approvals(hub, actions_env, tmp_path, diabetes_v1):  # noqa: F811
+    number = hub.hub.as_user("dana-ds").open_issue("Promotions")
+    hub.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
+    deliver(hub, tmp_path, "issue_comment")
+    pull = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]
+    hub.hub.as_user("rita-risk").review(pull["number"], "APPROVE")
+    result = deliver(hub, tmp_path, "pull_request_review")
+    assert result.outputs["result"] == "pending"
+    assert statuses(hub, pull["head"]["sha"])["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 1/1")
+
+
+def test_an_edited_comment_never_fires_a_command(hub, actions_env, tmp_path):  # noqa: F811
+    number = hub.hub.as_user("dana-ds").open_issue("Promotions")
+    posted = hub.hub.as_user("lena-ml").comment(number, "thanks")
+    hub.hub.as_user("lena-ml").edit_comment(posted.id, "/promote diabetes-progression 1 to production")
+    mark = hub.log.mark()
+    result = deliver(hub, tmp_path, "issue_comment")
+    assert not result.handled and "issue_comment.edited" in result.message
+    assert hub.log.since(mark) == []
