@@ -152,8 +152,10 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
 
     assert isinstance(event, DispatchEvent)
     task = str(event.inputs.get("task") or "propose")
+    if task == "sync":
+        return _sync(event, forge)
     if task != "propose":
-        return Outcome(f"workflow_dispatch task {task!r}: not available", {"result": "ignored"})
+        return Outcome(f"workflow_dispatch task {task!r}: expected propose or sync", {"result": "refused"})
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
     from bot.chatops import CommandError, parse
 
@@ -179,4 +181,22 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         f"#{result.pull.pull.number} {result.pull.action}: {validation.status.value}",
         {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
         validation.summary,
+    )
+
+
+def _sync(event: Event, forge: ForgeFactory) -> Outcome:
+    from bot.flows.propose import base_revision
+    from bot.sync import open_pull, unlisted
+
+    ctx = context(event, forge)
+    base = base_revision(ctx)
+    found = unlisted(base.registry, os.environ.get("MLFLOW_TRACKING_URI"))
+    if not found:
+        return Outcome("sync: models.yaml lists every version MLflow has", {"result": "unchanged"})
+    pull = open_pull(ctx.forge, base.text, found, ctx.default_branch)
+    listed = ", ".join(f"{f.model} {f.version}" for f in found)
+    return Outcome(
+        f"sync: #{pull.pull.number} {pull.action} registering {listed}",
+        {"result": pull.action, "pull_request": str(pull.pull.number)},
+        f"Registration PR #{pull.pull.number}: {listed}",
     )

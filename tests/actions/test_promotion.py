@@ -8,8 +8,8 @@ import pytest
 from bot.actions import run
 from bot.actions.runtime import Runtime, read_outputs
 from bot.localhub.hub import ACTIONS_BOT
-from tests.flows.conftest import PEOPLE, hub  # noqa: F401
-from tests.flows.test_validate_pr import diabetes_v1, statuses  # noqa: F401
+from tests.flows.conftest import diabetes_v1, hub  # noqa: F401
+from tests.flows.test_validate_pr import statuses
 from tests.support.localhub import git, localhub_factory  # noqa: F401
 
 

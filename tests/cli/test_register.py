@@ -82,3 +82,13 @@ def test_register_refuses_an_existing_version(modelbot, repo):
         == 1
     )
     assert "already registered; versions are immutable" in modelbot.err
+
+
+def test_sync_registers_every_version_mlflow_has_and_the_file_lacks(modelbot, repo, registered):
+    before = repo.read("models.yaml")
+    assert modelbot("sync", "--repo", repo.path, "--json").code == 0, modelbot.err
+    assert modelbot.json["registered"] == ["tumor-malignancy 3"]
+    removed, added = changed_lines(before, repo.read("models.yaml"))
+    assert removed == [] and added[0] == "      - version: 3"
+    assert modelbot("sync", "--repo", repo.path, "--json").code == 0
+    assert modelbot.json["registered"] == []

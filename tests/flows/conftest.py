@@ -4,6 +4,7 @@ bot context acting through the real adapter (PyGithub over HTTP)."""
 from datetime import UTC, datetime
 
 import pytest
+from sklearn.linear_model import Ridge
 
 from bot.flows.context import BotContext
 from bot.github.client import GitHubForge
@@ -11,6 +12,7 @@ from bot.github.config import GitHubConfig
 from bot.localhub.hub import ACTIONS_BOT
 from tests.support.gitrepo import example_repo
 from tests.support.localhub import git, localhub_factory  # noqa: F401
+from tests.support.mlflow_models import MlflowStore, dataset
 
 WEDNESDAY = datetime(2026, 11, 25, 12, tzinfo=UTC)
 PEOPLE = {
@@ -59,3 +61,10 @@ def bot_context(running, tmp_path, workspace=True, now=WEDNESDAY):
 @pytest.fixture
 def ctx(hub, tmp_path):
     return bot_context(hub, tmp_path)
+
+
+@pytest.fixture
+def diabetes_v1(tmp_path):
+    """diabetes-progression version 1 in MLflow, as models.yaml lists it (models:/diabetes-progression/1)."""
+    store = MlflowStore(tmp_path / "mlflow")
+    return store, store.register("diabetes-progression", Ridge(alpha=1.0), dataset("regression"))

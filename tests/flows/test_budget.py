@@ -6,12 +6,11 @@ from bot.flows.validate_pr import refresh_approvals
 from bot.github.client import GitHubForge
 from bot.github.config import GitHubConfig
 from tests.flows.test_commands import comment
-from tests.flows.test_validate_pr import diabetes_v1  # noqa: F401
 
 BUDGET = 25
 
 
-def test_a_full_promotion_stays_within_the_request_budget(hub, ctx, diabetes_v1, capsys):  # noqa: F811
+def test_a_full_promotion_stays_within_the_request_budget(hub, ctx, diabetes_v1, capsys):
     as_person = GitHubForge(GitHubConfig(hub.url, "acme/models", hub.hub.token_for("pat-platform")))
     start = hub.log.mark()
     event = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")

@@ -3,7 +3,6 @@
 import pytest
 
 from bot.flows.commands import CommentEvent, handle_comment
-from tests.flows.test_validate_pr import diabetes_v1  # noqa: F401
 
 
 def comment(hub, login, body, number=None, is_bot=False):
@@ -67,7 +66,7 @@ def test_help_lists_every_command(hub, ctx):
     assert "/rollback MODEL [STAGE]" in replies(ctx, event)
 
 
-def test_promote_opens_the_pr_validates_it_and_answers_with_both(hub, ctx, diabetes_v1):  # noqa: F811
+def test_promote_opens_the_pr_validates_it_and_answers_with_both(hub, ctx, diabetes_v1):
     event = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")
     reply = handle_comment(ctx, event)
     assert reply.outcome == "done", reply.text

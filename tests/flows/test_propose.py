@@ -41,3 +41,23 @@ def test_a_refused_promotion_opens_no_pr(hub, tmp_path):
 def test_an_unregistered_version_is_refused_with_the_registered_ones(ctx):
     result = propose(ctx, "tumor-malignancy", "9", "staging")
     assert result.refusals == ("version 9 of 'tumor-malignancy' is not registered; registered: 1, 2",)
+
+
+def test_the_cli_opens_the_promotion_pr_on_github(hub, tmp_path, monkeypatch, capsys, diabetes_v1):
+    from bot.cli import main
+    from bot.localhub.hub import ACTIONS_BOT
+    from tests.support.localhub import git
+
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
+    for name, value in {
+        "GITHUB_API_URL": hub.url,
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT),
+    }.items():
+        monkeypatch.setenv(name, value)
+    code = main(
+        ["propose", "diabetes-progression", "1", "--to", "production", "--github", "--repo", str(checkout), "--json"]
+    )
+    out = __import__("json").loads(capsys.readouterr().out)
+    assert code == 0 and out["action"] == "opened" and out["validation"] == "pass"

@@ -1,10 +1,10 @@
 """The security cases of promotion PRs (issue 6), each refused or ignored, with a reason where a person needs one."""
 
 from bot.flows.validate_pr import refresh_approvals, validate_pull
-from tests.flows.test_validate_pr import diabetes_v1, promote_diabetes, statuses  # noqa: F401
+from tests.flows.test_validate_pr import promote_diabetes
 
 
-def test_a_team_member_counts_for_the_teams_role(hub, ctx, diabetes_v1):  # noqa: F811
+def test_a_team_member_counts_for_the_teams_role(hub, ctx, diabetes_v1):
     hub.hub.add_user("lars-lead", role="write")
     hub.hub.add_team("acme", "ml-leads", ["lena-ml", "lars-lead"])
     pull = promote_diabetes(ctx)
@@ -14,7 +14,7 @@ def test_a_team_member_counts_for_the_teams_role(hub, ctx, diabetes_v1):  # noqa
     assert state.rules[0].approvers == ("lars-lead",)
 
 
-def test_a_pr_that_makes_its_author_an_approver_is_judged_by_the_base_policy(hub, ctx, diabetes_v1):  # noqa: F811
+def test_a_pr_that_makes_its_author_an_approver_is_judged_by_the_base_policy(hub, ctx, diabetes_v1):
     """wes edits policies/ in his own promotion PR to make himself ml-lead and risk; the base policy decides."""
     hub.hub.add_user("wes-writer", role="write")
     policy = ctx.forge.file_text("policies/default.yaml", "main")
@@ -42,7 +42,7 @@ def test_a_pr_that_makes_its_author_an_approver_is_judged_by_the_base_policy(hub
     assert "wes-writer" not in state.rules[1].may_approve
 
 
-def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_v1):  # noqa: F811
+def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_v1):
     registry = ctx.forge.file_text("models.yaml", "main")
     branch = "x/promote-diabetes-progression-1-to-production"
     hub.hub.as_user("dana-ds").push(

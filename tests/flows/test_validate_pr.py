@@ -1,22 +1,13 @@
 """Validating a promotion PR end to end on localhub with real models in a real MLflow: the report comment,
 the check, and approvals that move only for the right people on the right commit."""
 
-import pytest
 from sklearn.dummy import DummyRegressor
-from sklearn.linear_model import Ridge
 
 from bot.evidence import Status
 from bot.flows.propose import propose
 from bot.flows.validate_pr import CHECK, refresh_approvals, validate_pull
 from bot.github.markers import marker
 from tests.support.mlflow_models import MlflowStore, dataset
-
-
-@pytest.fixture
-def diabetes_v1(tmp_path):
-    """diabetes-progression version 1 in MLflow, as models.yaml lists it (models:/diabetes-progression/1)."""
-    store = MlflowStore(tmp_path / "mlflow")
-    return store, store.register("diabetes-progression", Ridge(alpha=1.0), dataset("regression"))
 
 
 def promote_diabetes(ctx):
