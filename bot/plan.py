@@ -130,7 +130,7 @@ def plan_step(
     stage = policy.stage(t.stage)
     refusals: list[str] = []
     freeze = policy.frozen(t.stage, now)
-    rollback = t.kind == "rollback"
+    rollback = t.kind in ("rollback", "demote")  # taking a stage back follows the rollback rules
     if freeze and not (rollback and policy.rollback.during_freeze):
         refusals.append(f"'{t.stage}' is frozen: {freeze.reason}")
     if t.kind in ("promote", "new_model"):
@@ -138,7 +138,8 @@ def plan_step(
     gates = stage.gates if t.kind in ("promote", "new_model") else {}
     approvals = stage.approvals
     if rollback:
-        gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
+        if t.to_version is not None:
+            gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
         approvals = policy.rollback.approvals or stage.approvals
     return Step(
         transition=t,

@@ -143,3 +143,8 @@ def test_a_change_to_policies_needs_the_base_policy_admin_role():
     result = plan_of(PROMOTE_TUMOR, head_policies=head)
     assert result.policy_change_approvals == (Approval("platform", 1),)
     assert plan_of(PROMOTE_TUMOR, head_policies=POLICIES).policy_change_approvals == ()
+
+
+def test_emptying_a_stage_takes_it_back_under_the_rollback_rules():
+    [step] = plan_of(("      staging: 2\n", "      staging: null\n"), now=SATURDAY).steps
+    assert step.transition.kind == "demote" and step.approvals == (Approval("oncall", 1),) and step.gates == {}

@@ -115,6 +115,38 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     )
 
 
+def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    """Revert the change that made the stage's current promotion, as a PR labelled `rollback`, then validate it
+    (a rollback has the policy's rollback rules: its approvals, its reduced gates)."""
+    from bot.deploy.rollback import find, revert_github
+    from bot.errors import RefusedError
+    from bot.flows.propose import base_revision
+    from bot.flows.validate_pr import validate_pull
+
+    assert command.model
+    if ctx.workspace is None:
+        return Reply("refused", "`/rollback` needs the default branch's history checked out (fetch-depth: 0).")
+    model = base_revision(ctx).registry.model(command.model)
+    if model is None:
+        return Reply("refused", f"There is no model {code(command.model)} in models.yaml.")
+    stage = command.stage or next((s for s in reversed(list(model.stages)) if model.stages[s]), None)
+    if stage is None:
+        return Reply("refused", f"{code(command.model)} serves no stage: nothing to roll back.")
+    try:
+        target = find(ctx.workspace, command.model, stage)
+        pull = revert_github(ctx.forge, target)
+    except RefusedError as exc:
+        return Reply("refused", f"Cannot roll back {code(command.model)} {code(stage)}: {exc}")
+    validation = validate_pull(ctx, pull, files=["models.yaml"])
+    approvals = validation.approvals.description if validation.approvals else "-"
+    return Reply(
+        "done",
+        f"Opened #{pull.number} reverting {code(target.commit[:12])} ({target.title}); "
+        f"head {code(pull.head_sha[:12])}. Validation: {validation.status.value}. "
+        f"Approvals: {approvals}.",
+    )
+
+
 def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     from bot.flows.validate_pr import validate_pull
 
@@ -145,6 +177,7 @@ def on_help(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
 
 HANDLERS: dict[str, Handler] = {
     "promote": on_promote,
+    "rollback": on_rollback,
     "validate": on_validate,
     "status": on_status,
     "help": on_help,

@@ -75,3 +75,25 @@ def test_promote_opens_the_pr_validates_it_and_answers_with_both(hub, ctx, diabe
     text = replies(ctx, event)
     assert f"Opened #{pulls[0]['number']}" in text and "Validation passed" in text
     assert "ml-lead 0/1, risk 0/1" in text
+
+
+def test_rollback_opens_the_revert_pr_under_the_rollback_rules(hub, ctx, tmp_path, diabetes_v1):
+    from bot.flows.validate_pr import refresh_approvals
+    from tests.flows.conftest import bot_context
+
+    promote = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")
+    assert handle_comment(ctx, promote).outcome == "done"
+    number = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]["number"]
+    for reviewer in ("lena-ml", "rita-risk"):
+        hub.hub.as_user(reviewer).review(number, "APPROVE")
+    assert refresh_approvals(ctx, ctx.forge.pull_request(number), ["models.yaml"]).approved
+    hub.hub.as_user("pat-platform").merge(number)
+    ctx = bot_context(hub, tmp_path)  # the next run's checkout holds the merge
+    event = comment(hub, "omar-oncall", "/rollback diabetes-progression production")
+    reply = handle_comment(ctx, event)
+    assert reply.outcome == "done", reply.text
+    pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
+    [revert] = [p for p in pulls if p["title"].startswith("Revert")]
+    assert revert["title"] == 'Revert "Promote diabetes-progression 1 to production"'
+    assert [label["name"] for label in revert["labels"]] == ["rollback"]
+    assert "Approvals: oncall 0/1" in reply.text
