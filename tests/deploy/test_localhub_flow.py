@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.deploy import respond, rollback
 from bot.deploy.catalog import Context
 from bot.deploy.runner import Runner
