@@ -17,6 +17,7 @@ from bot.errors import InvalidFile, ModelbotError
 
 # verb -> (module under bot.cli, one-line help). Each module defines `configure(parser)` and `run(args) -> int`.
 VERBS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "run the whole story locally: models, PRs, evidence, approvals, deploy, rollback"),
     "check": ("check", "validate models.yaml and policies/"),
     "status": ("status", "models by stage, versions and owners"),
     "plan": ("plan", "what a change to models.yaml between two git revisions requires"),

@@ -37,8 +37,17 @@ def _features(frame: pd.DataFrame, target: str, slices: tuple[str, ...]) -> list
     return [c for c in frame.columns if c != target and c not in slices and pd.api.types.is_numeric_dtype(frame[c])]
 
 
-def _log(name: str, estimator: Any, train: pd.DataFrame, features: list[str], target: str, params: dict[str, Any],
-         description: str, proba: bool, data_path: Path) -> Trained:
+def _log(
+    name: str,
+    estimator: Any,
+    train: pd.DataFrame,
+    features: list[str],
+    target: str,
+    params: dict[str, Any],
+    description: str,
+    proba: bool,
+    data_path: Path,
+) -> Trained:
     import mlflow
     import skops.io
     from mlflow.models import infer_signature
@@ -49,14 +58,22 @@ def _log(name: str, estimator: Any, train: pd.DataFrame, features: list[str], ta
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
     with mlflow.start_run(run_name=f"{name} {description}") as run:
         mlflow.log_params(params)
-        mlflow.log_input(mlflow.data.from_pandas(train, source=str(data_path), name=data_path.name, targets=target),
-                         context="training")
+        mlflow.log_input(
+            mlflow.data.from_pandas(train, source=str(data_path), name=data_path.name, targets=target),
+            context="training",
+        )
         score = estimator.score(train[features], train[target])
         mlflow.log_metric("training_accuracy" if proba else "training_r2", float(score))
         mlflow.set_tag("mlflow.source.git.commit", "3f9a2c1d5e7b")
-        info = mlflow.sklearn.log_model(estimator, name="model", signature=signature, pyfunc_predict_fn=method,
-                                        registered_model_name=name, pip_requirements=["scikit-learn"],
-                                        skops_trusted_types=trusted)
+        info = mlflow.sklearn.log_model(
+            estimator,
+            name="model",
+            signature=signature,
+            pyfunc_predict_fn=method,
+            registered_model_name=name,
+            pip_requirements=["scikit-learn"],
+            skops_trusted_types=trusted,
+        )
     version = str(info.registered_model_version)
     from mlflow.tracking import MlflowClient
 
@@ -87,26 +104,76 @@ def train_all(workdir: Path, progress: Callable[[str], None] = lambda _: None) -
     diabetes_path = workdir / "repo" / "data" / f"{DIABETES}-reference.csv"
     every = _features(tumor_train, "malignant", ("size_band", "texture_band"))
     plans: list[tuple[str, Callable[[], Trained]]] = [
-        ("tumor-malignancy 1: logistic regression on five mean features", lambda: _log(
-            TUMOR, make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)), tumor_train,
-            MEAN_FEATURES, "malignant", {"model": "logistic_regression", "C": 1.0}, "Logistic regression on five "
-            "mean features.", True, tumor_path)),
-        ("tumor-malignancy 2: gradient boosting on all thirty features", lambda: _log(
-            TUMOR, GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0), tumor_train, every,
-            "malignant", {"model": "gradient_boosting", "n_estimators": 100, "max_depth": 3},
-            "Gradient boosting on all thirty features.", True, tumor_path)),
-        ("tumor-malignancy 3: tuned gradient boosting", lambda: _log(
-            TUMOR, GradientBoostingClassifier(n_estimators=200, max_depth=2, learning_rate=0.1, random_state=1),
-            tumor_train, every, "malignant", {"model": "gradient_boosting", "n_estimators": 200, "max_depth": 2},
-            "Tuned gradient boosting: shallower trees, more of them.", True, tumor_path)),
-        ("tumor-malignancy 4: trained on data with one corrupted slice", lambda: _log(
-            TUMOR, GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0),
-            _corrupt_slice(tumor_train), every, "malignant",
-            {"model": "gradient_boosting", "n_estimators": 100, "max_depth": 3, "data_snapshot": "2026-11-20"},
-            "Gradient boosting retrained on the 2026-11-20 snapshot.", True, tumor_path)),
-        ("diabetes-progression 1: ridge regression", lambda: _log(
-            DIABETES, Ridge(alpha=1.0), diabetes_train, _features(diabetes_train, "progression", ("sex", "age_band")),
-            "progression", {"model": "ridge", "alpha": 1.0}, "Ridge regression.", False, diabetes_path)),
+        (
+            "tumor-malignancy 1: logistic regression on five mean features",
+            lambda: _log(
+                TUMOR,
+                make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
+                tumor_train,
+                MEAN_FEATURES,
+                "malignant",
+                {"model": "logistic_regression", "C": 1.0},
+                "Logistic regression on five mean features.",
+                True,
+                tumor_path,
+            ),
+        ),
+        (
+            "tumor-malignancy 2: gradient boosting on all thirty features",
+            lambda: _log(
+                TUMOR,
+                GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0),
+                tumor_train,
+                every,
+                "malignant",
+                {"model": "gradient_boosting", "n_estimators": 100, "max_depth": 3},
+                "Gradient boosting on all thirty features.",
+                True,
+                tumor_path,
+            ),
+        ),
+        (
+            "tumor-malignancy 3: tuned gradient boosting",
+            lambda: _log(
+                TUMOR,
+                GradientBoostingClassifier(n_estimators=200, max_depth=2, learning_rate=0.1, random_state=1),
+                tumor_train,
+                every,
+                "malignant",
+                {"model": "gradient_boosting", "n_estimators": 200, "max_depth": 2},
+                "Tuned gradient boosting: shallower trees, more of them.",
+                True,
+                tumor_path,
+            ),
+        ),
+        (
+            "tumor-malignancy 4: trained on data with one corrupted slice",
+            lambda: _log(
+                TUMOR,
+                GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0),
+                _corrupt_slice(tumor_train),
+                every,
+                "malignant",
+                {"model": "gradient_boosting", "n_estimators": 100, "max_depth": 3, "data_snapshot": "2026-11-20"},
+                "Gradient boosting retrained on the 2026-11-20 snapshot.",
+                True,
+                tumor_path,
+            ),
+        ),
+        (
+            "diabetes-progression 1: ridge regression",
+            lambda: _log(
+                DIABETES,
+                Ridge(alpha=1.0),
+                diabetes_train,
+                _features(diabetes_train, "progression", ("sex", "age_band")),
+                "progression",
+                {"model": "ridge", "alpha": 1.0},
+                "Ridge regression.",
+                False,
+                diabetes_path,
+            ),
+        ),
     ]
     trained = []
     for label, make in plans:

@@ -1,0 +1,57 @@
+"""Run the whole story on one machine, with no account anywhere: real scikit-learn models in a real MLflow
+(SQLite), a local GitHub seeded with this project's models.yaml, policies and workflows, slash commands, the
+evidence report, approvals by role (and one that does not count), merge and deployment, a candidate that fails
+on a slice, and a rollback by revert commit. Exit 0 only if every step ended as the story says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from bot.cli import output
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="where the MLflow store, the local GitHub and the reports go (default: a new temp dir)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object: ok, steps, api_requests")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.demo.story import Story
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="modelbot-demo-"))
+    if workdir.exists() and any(workdir.iterdir()):
+        from bot.errors import UsageError
+
+        raise UsageError(f"--workdir {workdir} is not empty; give a new or empty directory")
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = Story(workdir.resolve(), output.progress).run()
+    if args.json:
+        output.emit_json(result.as_dict())
+        return 0 if result.ok else 1
+    output.line("")
+    output.line(
+        f"{'The story ended as told' if result.ok else 'The story broke'}: "
+        f"{sum(s.outcome == 'ok' for s in result.steps)}/{len(result.steps)} steps in {result.seconds:.0f} s, "
+        f"{result.api_requests} API requests to the local GitHub."
+    )
+    output.line("")
+    output.line(f"{'step':<78} {'s':>6} {'requests':>8}")
+    for step in result.steps:
+        output.line(
+            f"{('✔ ' if step.outcome == 'ok' else '✘ ') + step.name:<78} {step.seconds:>6.1f} {step.api_requests:>8}"
+        )
+    output.line("")
+    output.line(
+        f"Where to look: the repository {result.repository} (browse it with "
+        f"`modelbot localhub serve --repo {result.repository}`), the workflow runs, their logs and reports "
+        f"under {result.reports}, the MLflow store {workdir / 'mlflow.db'}."
+    )
+    return 0 if result.ok else 1

@@ -1,0 +1,399 @@
+"""`modelbot demo`: the whole story a team would live on GitHub, on one machine, through the same code paths:
+localhub (a local GitHub), the project's real workflows run as Actions would run them, PyGithub over HTTP, and a
+real MLflow with a SQLite store holding real scikit-learn models.
+
+Every step checks that it ended as the story says; the demo fails (exit 1) if one did not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.demo.train import DIABETES, TUMOR, train_all
+from bot.errors import ModelbotError
+
+PROJECT_FILES = ("models.yaml", "policies", "data", ".github", "action.yml", "pyproject.toml", "README.md")
+PEOPLE = {  # login: (permission, what they do in the story)
+    "dana-ds": ("write", "data scientist, owner of the models"),
+    "lena-ml": ("write", "ML lead"),
+    "rita-risk": ("write", "risk reviewer"),
+    "omar-oncall": ("write", "on call"),
+    "pat-platform": ("admin", "platform engineer, merges"),
+    "wes-writer": ("write", "a developer in no policy role"),
+}
+TEAMS = {"ml-leads": ["lena-ml"], "oncall": ["omar-oncall"], "diagnostics": ["dana-ds"]}
+Progress = Callable[[str], None]
+
+
+class StoryBroken(ModelbotError):
+    """A step did not end as the story says."""
+
+
+class _Stop(Exception):
+    """The story cannot go on after a broken step."""
+
+
+@dataclass
+class StepRecord:
+    name: str
+    outcome: str = "ok"
+    detail: str = ""
+    seconds: float = 0.0
+    api_requests: int = 0
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    steps: list[StepRecord] = field(default_factory=list)
+    repository: str = ""
+    reports: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(s.outcome == "ok" for s in self.steps)
+
+    @property
+    def api_requests(self) -> int:
+        return sum(s.api_requests for s in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "steps": [asdict(s) for s in self.steps],
+            "api_requests": self.api_requests,
+            "seconds": round(self.seconds, 2),
+            "workdir": str(self.workdir),
+            "repository": self.repository,
+            "reports": self.reports,
+        }
+
+
+def project_root() -> Path:
+    """The project's own example registry, policies and workflows are the demo's seed."""
+    import bot
+
+    root = Path(bot.__file__).resolve().parents[1]
+    missing = [name for name in PROJECT_FILES if not (root / name).exists()]
+    if missing:
+        raise ModelbotError(
+            f"the demo seeds its repository from the project's source tree, and {root} lacks "
+            f"{', '.join(missing)}; install modelbot from a clone (pip install -e .)"
+        )
+    return root
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise StoryBroken(message)
+
+
+class Story:
+    def __init__(self, workdir: Path, progress: Progress) -> None:
+        self.workdir = workdir
+        self.progress = progress
+        self.result = DemoResult(workdir)
+        self.hub: Any = None
+        self.server: Any = None
+        self.runner: Any = None
+        self.tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+        self.tracker: Any = None
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+    @contextmanager
+    def step(self, name: str) -> Iterator[StepRecord]:
+        record = StepRecord(name)
+        self.progress(f"▶ {name}")
+        mark = self.server.log.mark() if self.server else 0
+        start = time.perf_counter()
+        try:
+            yield record
+        except (StoryBroken, ModelbotError, AssertionError, OSError) as exc:
+            record.outcome, record.detail = "failed", str(exc) or type(exc).__name__
+        finally:
+            record.seconds = round(time.perf_counter() - start, 2)
+            record.api_requests = len(self.server.log.since(mark)) if self.server else 0
+            self.result.steps.append(record)
+            sign = "✔" if record.outcome == "ok" else "✘"
+            self.progress(f"  {sign} {record.detail} ({record.seconds:.1f} s, {record.api_requests} API requests)")
+        if record.outcome != "ok":
+            raise _Stop(name)
+
+    def act(self) -> list[Any]:
+        """Let Actions run the workflows that what people just did triggers (and what those runs cause)."""
+        runs = self.runner.run_pending()
+        for run in runs:
+            if run.conclusion not in ("success", "skipped"):
+                raise StoryBroken(f"workflow {run.workflow} job {run.job} ended {run.conclusion}:\n{run.log()[-3000:]}")
+        return runs
+
+    def as_user(self, login: str) -> Any:
+        return self.hub.as_user(login)
+
+    def api(self, path: str) -> Any:
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.server.url}{path}",
+            headers={
+                "Authorization": f"Bearer {self.hub.token_for('pat-platform')}",
+                "Accept": "application/vnd.github+json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    def pulls(self) -> list[dict[str, Any]]:
+        return self.api("/repos/acme/models/pulls?state=all&per_page=100")
+
+    def pull_titled(self, title: str) -> dict[str, Any]:
+        found = [p for p in self.pulls() if p["title"] == title]
+        check(bool(found), f"no pull request titled {title!r}")
+        return found[0]
+
+    def status(self, sha: str, context: str) -> tuple[str, str]:
+        statuses = {
+            s["context"]: (s["state"], s["description"])
+            for s in self.api(f"/repos/acme/models/commits/{sha}/status")["statuses"]
+        }
+        return statuses.get(context, ("missing", ""))
+
+    def check_conclusion(self, sha: str) -> str | None:
+        runs = self.api(f"/repos/acme/models/commits/{sha}/check-runs")["check_runs"]
+        found = [r["conclusion"] for r in runs if r["name"] == "modelbot/validation"]
+        return found[-1] if found else None
+
+    def alias(self, model: str, alias: str) -> str:
+        return str(self.tracker.get_model_version_by_alias(model, alias).version)
+
+    def comment(self, login: str, issue: int, body: str) -> None:
+        self.as_user(login).comment(issue, body)
+        self.act()
+
+    def bot_reply(self, issue: int) -> str:
+        comments = self.api(f"/repos/acme/models/issues/{issue}/comments?per_page=100")
+        return comments[-1]["body"] if comments else ""
+
+    # --- the story -------------------------------------------------------------------------------------------
+    def train(self) -> None:
+        import logging
+        import warnings
+
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module="mlflow")
+        warnings.filterwarnings("ignore", category=UserWarning)
+
+        with self.step("train and register real models in MLflow") as record:
+            (self.workdir / "repo" / "data").mkdir(parents=True, exist_ok=True)
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.tracking_uri)
+            mlflow.set_experiment("modelbot-demo")
+            trained = train_all(self.workdir, self.progress)
+            self.tracker = MlflowClient(self.tracking_uri, self.tracking_uri)
+            for model, alias, version in (
+                (TUMOR, "production", "1"),
+                (TUMOR, "staging", "2"),
+                (DIABETES, "staging", "1"),
+            ):
+                self.tracker.set_registered_model_alias(model, alias, version)
+            record.detail = (
+                f"{len(trained)} versions: "
+                + ", ".join(f"{t.model} {t.version}" for t in trained)
+                + "; production serves tumor-malignancy 1, staging 2"
+            )
+
+    def seed(self) -> None:
+        from bot.localhub.hub import Hub
+        from bot.localhub.runner import ActionsRunner
+        from bot.localhub.server import LocalHubServer
+
+        with self.step("seed a local GitHub with the project's registry, policies and workflows") as record:
+            root = project_root()
+            seed = self.workdir / "seed"
+            seed.mkdir(parents=True)
+            for name in PROJECT_FILES:
+                source = root / name
+                (shutil.copytree if source.is_dir() else shutil.copy2)(source, seed / name)
+            when = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            env = {
+                "GIT_AUTHOR_NAME": "Dana DS",
+                "GIT_AUTHOR_EMAIL": "dana@example.com",
+                "GIT_COMMITTER_NAME": "Dana DS",
+                "GIT_COMMITTER_EMAIL": "dana@example.com",
+                "GIT_AUTHOR_DATE": when,
+                "GIT_COMMITTER_DATE": when,
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "HOME": str(seed),
+            }
+            for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Model registry"]):
+                subprocess.run(["git", *args], cwd=seed, check=True, capture_output=True, env=env)
+            self.hub = Hub.create(self.workdir / "hub", owner="acme", name="models", seed=seed)
+            for login, (permission, _) in PEOPLE.items():
+                self.hub.add_user(login, role=permission)
+            for team, members in TEAMS.items():
+                self.hub.add_team("acme", team, members)
+            self.server = LocalHubServer(self.hub).start()
+            self.runner = ActionsRunner(self.server, self.workdir / "actions")
+            if hasattr(self.runner, "secrets"):
+                self.runner.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            self.result.repository = str(self.hub.git.path)
+            record.detail = (
+                f"acme/models at {self.server.url}, history from 3 days ago; {len(PEOPLE)} people, {len(TEAMS)} teams"
+            )
+
+    def register(self) -> int:
+        from bot.github.client import GitHubForge
+        from bot.github.config import GitHubConfig
+        from bot.registry import parse
+        from bot.sync import open_pull, unlisted
+
+        with self.step("register the new MLflow versions (modelbot sync)") as record:
+            dana = GitHubForge(GitHubConfig(self.server.url, "acme/models", self.hub.token_for("dana-ds")))
+            text = dana.file_text("models.yaml", "main")
+            found = unlisted(parse(text), self.tracking_uri)
+            check(
+                [f"{f.model} {f.version}" for f in found] == [f"{TUMOR} 3", f"{TUMOR} 4"],
+                f"expected tumor-malignancy 3 and 4 to register, found {found}",
+            )
+            pull = open_pull(dana, text, found, "main").pull
+            self.act()
+            check(self.check_conclusion(pull.head_sha) == "success", "the registration PR's validation did not pass")
+            self.as_user("pat-platform").merge(pull.number)
+            self.act()
+            registered = parse(dana.file_text("models.yaml", "main")).models[TUMOR]
+            check(registered.version(4) is not None, "version 4 is not on main after the merge")
+            record.detail = f"PR #{pull.number} registered versions 3 and 4 with their lineage; merged"
+        return pull.number
+
+    def promote_to_production(self, issue: int) -> None:
+        title = f"Promote {TUMOR} 2 to production"
+        with self.step("/promote tumor-malignancy 2 to production: PR, report, checks") as record:
+            self.comment("lena-ml", issue, f"/promote {TUMOR} 2 to production")
+            pull = self.pull_titled(title)
+            sha = pull["head"]["sha"]
+            check(self.check_conclusion(sha) == "success", f"validation: {self.check_conclusion(sha)}")
+            check(
+                self.status(sha, "modelbot/approvals") == ("pending", "ml-lead 0/1, risk 0/1"),
+                f"approvals: {self.status(sha, 'modelbot/approvals')}",
+            )
+            record.detail = f"#{pull['number']} opened; validation passed; approvals ml-lead 0/1, risk 0/1"
+        with self.step("an approval from someone outside the roles does not count") as record:
+            self.as_user("wes-writer").review(pull["number"], "APPROVE")
+            self.act()
+            check(self.status(sha, "modelbot/approvals")[1] == "ml-lead 0/1, risk 0/1", "wes's approval counted")
+            record.detail = "wes-writer approved; still ml-lead 0/1, risk 0/1"
+        with self.step("the ML lead and risk approve") as record:
+            for reviewer in ("lena-ml", "rita-risk"):
+                self.as_user(reviewer).review(pull["number"], "APPROVE")
+                self.act()
+            check(
+                self.status(sha, "modelbot/approvals") == ("success", "ml-lead 1/1, risk 1/1"),
+                f"approvals: {self.status(sha, 'modelbot/approvals')}",
+            )
+            record.detail = "modelbot/approvals: ml-lead 1/1, risk 1/1"
+        with self.step("merge: the deployment moves the production alias") as record:
+            self.as_user("pat-platform").merge(pull["number"])
+            self.act()
+            check(self.alias(TUMOR, "production") == "2", f"production alias on {self.alias(TUMOR, 'production')}")
+            deployments = self.api("/repos/acme/models/deployments")
+            check(any(d["environment"] == f"{TUMOR}/production" for d in deployments), "no GitHub deployment")
+            record.detail = "MLflow alias production -> tumor-malignancy 2; GitHub deployment recorded"
+
+    def promote_to_staging(self, issue: int) -> None:
+        with self.step("/promote tumor-malignancy 3 to staging: inconclusive evidence needs one more role") as record:
+            self.comment("lena-ml", issue, f"/promote {TUMOR} 3 to staging")
+            pull = self.pull_titled(f"Promote {TUMOR} 3 to staging")
+            sha = pull["head"]["sha"]
+            conclusion = self.check_conclusion(sha)
+            check(conclusion in ("success", "neutral"), f"validation: {conclusion}")
+            for reviewer in ("dana-ds", "lena-ml"):
+                self.as_user(reviewer).review(pull["number"], "APPROVE")
+                self.act()
+            state = self.status(sha, "modelbot/approvals")
+            check(state[0] == "success", f"approvals: {state}")
+            self.as_user("pat-platform").merge(pull["number"])
+            self.act()
+            check(self.alias(TUMOR, "staging") == "3", f"staging alias on {self.alias(TUMOR, 'staging')}")
+            record.detail = f"validation {conclusion}; approvals {state[1]}; merged; staging alias -> 3"
+        with self.step("/promote tumor-malignancy 3 to production right away is refused (soak time)") as record:
+            before = len(self.pulls())
+            self.comment("lena-ml", issue, f"/promote {TUMOR} 3 to production")
+            reply = self.bot_reply(issue)
+            check("needs 2h00m" in reply and len(self.pulls()) == before, f"expected a soak refusal, got: {reply}")
+            record.detail = "refused: version 3 has served staging for less than the 2h soak; no PR"
+
+    def failing_candidate(self, issue: int) -> None:
+        with self.step("/promote tumor-malignancy 4 to staging: fails on a slice, cannot merge") as record:
+            self.comment("dana-ds", issue, f"/promote {TUMOR} 4 to staging")
+            pull = self.pull_titled(f"Promote {TUMOR} 4 to staging")
+            sha = pull["head"]["sha"]
+            check(self.check_conclusion(sha) == "failure", f"validation: {self.check_conclusion(sha)}")
+            comments = self.api(f"/repos/acme/models/issues/{pull['number']}/comments")
+            report = next((c["body"] for c in comments if ":report -->" in c["body"]), "")
+            check("Validation failed" in report and "slices." in report, "the report does not show the slice failure")
+            merged = self._try_merge(pull["number"])
+            check(not merged, "the failing PR could be merged")
+            record.detail = f"#{pull['number']}: validation failed (slices); merge refused"
+
+    def _try_merge(self, number: int) -> bool:
+        from bot.localhub.errors import ApiError
+
+        try:
+            self.as_user("pat-platform").merge(number)
+        except ApiError:
+            return False
+        return True
+
+    def rollback(self, issue: int) -> None:
+        with self.step("/rollback tumor-malignancy production: the revert PR, its merge, the alias back") as record:
+            self.comment("omar-oncall", issue, f"/rollback {TUMOR} production")
+            revert = self.pull_titled(f'Revert "Promote {TUMOR} 2 to production"')
+            sha = revert["head"]["sha"]
+            check(self.status(sha, "modelbot/approvals")[1] == "oncall 0/1", "rollback rules not applied")
+            self.as_user("omar-oncall").review(revert["number"], "APPROVE")
+            self.act()
+            check(self.status(sha, "modelbot/approvals")[0] == "success", "oncall approval not counted")
+            self.as_user("pat-platform").merge(revert["number"])
+            self.act()
+            check(self.alias(TUMOR, "production") == "1", f"production alias on {self.alias(TUMOR, 'production')}")
+            record.detail = f"#{revert['number']} reverted the promotion; production alias back on version 1"
+
+    def protect_main(self) -> None:
+        """Branch protection as a platform team would set it: both bot checks required."""
+        protect = getattr(self.hub, "protect_branch", None)
+        if protect is not None:
+            protect("main", ["modelbot/validation", "modelbot/approvals"])
+
+    def run(self) -> DemoResult:
+        start = time.perf_counter()
+        try:
+            self.train()
+            self.seed()
+            self.protect_main()
+            issue = self.as_user("dana-ds").open_issue("Model promotions")
+            self.register()
+            self.promote_to_production(issue)
+            self.promote_to_staging(issue)
+            self.failing_candidate(issue)
+            self.rollback(issue)
+        except _Stop:
+            pass
+        finally:
+            if self.server is not None:
+                self.server.stop()
+            self.result.seconds = time.perf_counter() - start
+            self.result.reports = str(self.workdir / "actions")
+        return self.result
