@@ -143,7 +143,7 @@ def validate(
             champion = models.load(subject.champion_uri, allowed)
         except models.ModelProblem as exc:
             champion_problem = str(exc)
-    return assess(
+    evidence = assess(
         subject,
         gate_spec,
         frame,
@@ -155,6 +155,37 @@ def validate(
         reference_problem=reference_problem,
         progress=progress,
     )
+    if gate_spec.get("infra") is not None:
+        _infra(subject, gate_spec["infra"], frame, evidence, evaluation, root, progress)
+    return evidence
+
+
+def _infra(
+    subject: Subject,
+    spec: Mapping[str, Any],
+    frame: pd.DataFrame,
+    evidence: Evidence,
+    evaluation: Evaluation,
+    root: Path,
+    progress: Progress,
+) -> None:
+    """The policy's infrastructure gates (issue 4): the candidate in a sandboxed model server, joined to the
+    same evidence record and report."""
+    from bot.infra import check
+
+    replay_log = (root / evaluation.replay.data) if evaluation.replay is not None else None
+    options = check.Options(workers=int(spec.get("workers", 1)))
+    result = check.run(
+        spec,
+        subject.candidate_uri,
+        frame,
+        champion_uri=subject.champion_uri,
+        target=subject.target,
+        replay_log=replay_log,
+        options=options,
+        progress=progress,
+    )
+    evidence.add_figures("infra", "Infrastructure: sandboxed model server", result.figures, result.gates)
 
 
 @dataclass
