@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +10,7 @@ from bot import gitio
 from bot.errors import GitError, ModelbotError, names
 from bot.history import entered_at
 from bot.plan import Plan, plan
-from bot.registry.edit import set_stage
+from bot.registry.edit import set_stage, text_diff
 from bot.registry.model import version_key
 from bot.workspace import REGISTRY_FILE, Snapshot
 
@@ -27,14 +26,7 @@ class Proposal:
 
     @property
     def diff(self) -> str:
-        return "".join(
-            difflib.unified_diff(
-                self.old_text.splitlines(keepends=True),
-                self.new_text.splitlines(keepends=True),
-                f"a/{REGISTRY_FILE}",
-                f"b/{REGISTRY_FILE}",
-            )
-        )
+        return text_diff(self.old_text, self.new_text)
 
 
 def _soak_clock(root: Path, text: str, model: str) -> dict[tuple[str, str], datetime]:

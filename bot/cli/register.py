@@ -65,10 +65,9 @@ def _entry(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import difflib
 
     from bot.errors import ModelbotError
-    from bot.registry.edit import add_version
+    from bot.registry.edit import add_version, text_diff
     from bot.workspace import REGISTRY_FILE, read_registry_file
 
     root = common.repo_root(args)
@@ -79,14 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if model.version(args.version) is not None:
         raise ModelbotError(f"{args.model} version {args.version} is already registered; versions are immutable")
     new_text, _ = add_version(text, args.model, _entry(args))
-    diff = "".join(
-        difflib.unified_diff(
-            text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            f"a/{REGISTRY_FILE}",
-            f"b/{REGISTRY_FILE}",
-        )
-    )
+    diff = text_diff(text, new_text)
     if not args.dry_run:
         common.atomic_write(root / REGISTRY_FILE, new_text)
     if args.json:

@@ -8,7 +8,6 @@ Models are looked up by name in the MLflow registry at MLFLOW_TRACKING_URI.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 
 from bot.cli import common, output
@@ -22,6 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.registry.edit import text_diff
     from bot.sync import apply, unlisted
     from bot.workspace import REGISTRY_FILE, read_registry_file
 
@@ -29,14 +29,7 @@ def run(args: argparse.Namespace) -> int:
     text, registry = read_registry_file(root)
     found = unlisted(registry, os.environ.get("MLFLOW_TRACKING_URI"))
     new_text = apply(text, found)
-    diff = "".join(
-        difflib.unified_diff(
-            text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            f"a/{REGISTRY_FILE}",
-            f"b/{REGISTRY_FILE}",
-        )
-    )
+    diff = text_diff(text, new_text)
     pull = None
     if found and not args.dry_run:
         if args.github:

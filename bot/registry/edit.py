@@ -273,3 +273,11 @@ def set_deployment(
             entry.pop("deployment")
 
     return _verified(old, new_text, file, model, change)
+
+
+def text_diff(old: str, new: str, file: str = "models.yaml") -> str:
+    """A unified diff of an edit, as `git diff` would show it."""
+    import difflib
+
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{file}", f"b/{file}")
+    return "".join(lines)
