@@ -98,10 +98,15 @@ def state(forge: Forge, pull: PullRequest, needed: Iterable[Rule], policies: Pol
 
 
 def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: tuple[str, str]) -> None:
-    """The status on the head SHA and the one comment naming who may still approve."""
+    """The status on the head SHA and the one comment naming who may still approve; nothing is written when
+    the comment already says the same (the status is always written first, so the comment vouches for it)."""
+    from bot.github.markers import marker, with_marker
+
+    mark = marker(anchor[0], anchor[1], KIND)
+    body = render("approvals.md.j2", state=result, head_sha=pull.head_sha)
+    existing = ctx.forge.find_comment(pull.number, mark)
+    if existing is not None and existing.body == with_marker(body, mark):
+        return
     status = "success" if result.approved else ("failure" if result.blocked_by else "pending")
     ctx.forge.set_status(pull.head_sha, status, CONTEXT, result.description)
-    from bot.github.markers import marker
-
-    body = render("approvals.md.j2", state=result, head_sha=pull.head_sha)
-    ctx.forge.upsert_comment(pull.number, marker(anchor[0], anchor[1], KIND), body)
+    ctx.forge.upsert_comment(pull.number, mark, body)

@@ -34,6 +34,7 @@ class CommentEvent:
 class Reply:
     outcome: str  # done, refused, ignored, failed
     text: str
+    rewrite: bool = True  # False: an earlier answer to this comment still stands
 
 
 Handler = Callable[[BotContext, Command, CommentEvent], Reply]
@@ -98,6 +99,21 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     if not result.ok or result.pull is None:
         return Reply("refused", render("command_reply.md.j2", command=command, refusals=result.refusals))
     pull = result.pull.pull
+    if result.pull.action == "unchanged":
+        return Reply(
+            "done",
+            render(
+                "command_reply.md.j2",
+                command=command,
+                refusals=(),
+                pull=pull,
+                action="unchanged",
+                superseded=None,
+                validation=None,
+                Status=Status,
+            ),
+            rewrite=False,
+        )
     # A pull request opened with the workflow's token starts no workflow run: validate it here, now.
     validation = validate_pull(ctx, pull, files=["models.yaml"])
     return Reply(
@@ -198,7 +214,9 @@ def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Han
         error = ""
     if command is None and not error:
         return Reply("ignored", "no command")
-    ctx.forge.react(event.comment_id, "eyes")
+    answered = ctx.forge.find_comment(event.number, _reply_marker(event)) is not None
+    if not answered:  # a re-run of the same event does not react twice
+        ctx.forge.react(event.comment_id, "eyes")
     if command is None:
         reply = Reply("refused", f"@{event.actor} {error}\n\n{HELP_TEXT}")
     else:
@@ -209,5 +227,6 @@ def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Han
             reply = Reply("refused", f"`/{command.verb}` is not available in this repository yet.")
         else:
             reply = table[command.verb](ctx, command, event)
-    ctx.forge.upsert_comment(event.number, _reply_marker(event), reply.text)
+    if reply.rewrite or not answered:
+        ctx.forge.upsert_comment(event.number, _reply_marker(event), reply.text)
     return reply

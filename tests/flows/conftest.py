@@ -68,3 +68,8 @@ def diabetes_v1(tmp_path):
     """diabetes-progression version 1 in MLflow, as models.yaml lists it (models:/diabetes-progression/1)."""
     store = MlflowStore(tmp_path / "mlflow")
     return store, store.register("diabetes-progression", Ridge(alpha=1.0), dataset("regression"))
+
+
+def next_run(running, tmp_path):
+    """A new workflow run: a new adapter (nothing cached from an earlier run) and a fresh checkout."""
+    return bot_context(running, tmp_path)

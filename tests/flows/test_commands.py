@@ -3,6 +3,7 @@
 import pytest
 
 from bot.flows.commands import CommentEvent, handle_comment
+from tests.flows.conftest import next_run
 
 
 def comment(hub, login, body, number=None, is_bot=False):
@@ -86,7 +87,8 @@ def test_rollback_opens_the_revert_pr_under_the_rollback_rules(hub, ctx, tmp_pat
     number = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]["number"]
     for reviewer in ("lena-ml", "rita-risk"):
         hub.hub.as_user(reviewer).review(number, "APPROVE")
-    assert refresh_approvals(ctx, ctx.forge.pull_request(number), ["models.yaml"]).approved
+    run = next_run(hub, tmp_path)
+    assert refresh_approvals(run, run.forge.pull_request(number), ["models.yaml"]).approved
     hub.hub.as_user("pat-platform").merge(number)
     ctx = bot_context(hub, tmp_path)  # the next run's checkout holds the merge
     event = comment(hub, "omar-oncall", "/rollback diabetes-progression production")

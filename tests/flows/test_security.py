@@ -1,15 +1,16 @@
 """The security cases of promotion PRs (issue 6), each refused or ignored, with a reason where a person needs one."""
 
 from bot.flows.validate_pr import refresh_approvals, validate_pull
+from tests.flows.conftest import next_run
 from tests.flows.test_validate_pr import promote_diabetes
 
 
-def test_a_team_member_counts_for_the_teams_role(hub, ctx, diabetes_v1):
+def test_a_team_member_counts_for_the_teams_role(hub, ctx, tmp_path, diabetes_v1):
     hub.hub.add_user("lars-lead", role="write")
     hub.hub.add_team("acme", "ml-leads", ["lena-ml", "lars-lead"])
     pull = promote_diabetes(ctx)
     hub.hub.as_user("lars-lead").review(pull.number, "APPROVE")
-    state = refresh_approvals(ctx, ctx.forge.pull_request(pull.number), ["models.yaml"])
+    state = refresh_approvals(run := next_run(hub, tmp_path), run.forge.pull_request(pull.number), ["models.yaml"])
     assert state.description == "ml-lead 1/1, risk 0/1"
     assert state.rules[0].approvers == ("lars-lead",)
 

@@ -7,6 +7,7 @@ from bot.evidence import Status
 from bot.flows.propose import propose
 from bot.flows.validate_pr import CHECK, refresh_approvals, validate_pull
 from bot.github.markers import marker
+from tests.flows.conftest import next_run
 from tests.support.mlflow_models import MlflowStore, dataset
 
 
@@ -57,23 +58,23 @@ def test_a_candidate_worse_than_the_baseline_fails_its_gates(hub, ctx, tmp_path)
     assert "Validation failed" in report.body
 
 
-def test_approvals_count_role_members_on_the_head_commit_only(hub, ctx, diabetes_v1):
+def test_approvals_count_role_members_on_the_head_commit_only(hub, ctx, tmp_path, diabetes_v1):
     pull = promote_diabetes(ctx)
     validate_pull(ctx, pull, files=["models.yaml"])
     hub.hub.as_user("wes-writer").review(pull.number, "APPROVE")  # no role
     hub.hub.as_user("lena-ml").review(pull.number, "APPROVE")
-    state = refresh_approvals(ctx, ctx.forge.pull_request(pull.number), ["models.yaml"])
+    state = refresh_approvals(run := next_run(hub, tmp_path), run.forge.pull_request(pull.number), ["models.yaml"])
     assert (state.approved, state.description) == (False, "ml-lead 1/1, risk 0/1")
     assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("pending", "ml-lead 1/1, risk 0/1")
     hub.hub.as_user("rita-risk").review(pull.number, "APPROVE")
-    state = refresh_approvals(ctx, ctx.forge.pull_request(pull.number), ["models.yaml"])
+    state = refresh_approvals(run := next_run(hub, tmp_path), run.forge.pull_request(pull.number), ["models.yaml"])
     assert state.approved
     assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("success", "ml-lead 1/1, risk 1/1")
     section = ctx.forge.find_comment(pull.number, marker("diabetes-progression", "production", "approvals"))
     assert "`lena-ml`" in section.body and "`rita-risk`" in section.body and "`wes-writer`" not in section.body
 
 
-def test_an_approval_before_a_push_does_not_count_after_it(hub, ctx, diabetes_v1):
+def test_an_approval_before_a_push_does_not_count_after_it(hub, ctx, tmp_path, diabetes_v1):
     pull = promote_diabetes(ctx)
     hub.hub.as_user("lena-ml").review(pull.number, "APPROVE")
     hub.hub.as_user("rita-risk").review(pull.number, "APPROVE")
@@ -81,7 +82,8 @@ def test_an_approval_before_a_push_does_not_count_after_it(hub, ctx, diabetes_v1
     hub.hub.as_user("dana-ds").push(
         pull.head_ref, {"models.yaml": text.replace("Ridge regression.", "Ridge.")}, "Touch the description"
     )
-    pushed = ctx.forge.pull_request(pull.number)
-    state = refresh_approvals(ctx, pushed, ["models.yaml"])
+    run = next_run(hub, tmp_path)
+    pushed = run.forge.pull_request(pull.number)
+    state = refresh_approvals(run, pushed, ["models.yaml"])
     assert pushed.head_sha != pull.head_sha
     assert not state.approved and set(state.stale) == {"lena-ml", "rita-risk"}
