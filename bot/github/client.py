@@ -1,8 +1,9 @@
 """`GitHubForge`: the Forge protocol on PyGithub, the only place the bot imports PyGithub.
 
 Configured for a bot that runs in a CI job: no sleeps between requests, PyGithub's own retries off (see
-`retry.py`), 100 items per page, lazy objects (a `get_pull` costs nothing until a field is read). Each
-method states its request cost; tests hold them to the budgets in issue 5.
+`retry.py`), 100 items per page, lazy objects (a `get_pull` costs nothing until a field is read). One
+instance serves one run and remembers what the run established (`runcache.py`). Each method states its
+request cost; tests hold them to the budgets in issues 5 and 6.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from bot.github.config import GitHubConfig
 from bot.github.forge import (
+    BaseTip,
     Comment,
     CommentResult,
     CommitState,
@@ -26,6 +28,7 @@ from bot.github.forge import (
 )
 from bot.github.markers import has_marker, with_marker
 from bot.github.retry import Retrier, status_of
+from bot.github.runcache import RunCache
 
 DEPLOY_KEY = "modelbot_key"
 
@@ -44,6 +47,7 @@ class GitHubForge:
         self._teams: dict[tuple[str, str], frozenset[str]] = {}
         self._roles: dict[str, str] = {}
         self._default_branch: str | None = None
+        self.cache = RunCache()
 
     # --- reads -------------------------------------------------------------------------------------------
     def default_branch(self) -> str:
@@ -53,7 +57,8 @@ class GitHubForge:
         return self._default_branch
 
     def pull_request(self, number: int) -> PullRequest:
-        """1 request."""
+        """1 request. The run now looks at a later moment of the PR: its reviews are read again."""
+        self.cache.forget_reviews(number)
         return self.retrier.call(f"read pull request #{number}", lambda: to_pull(self.repo.get_pull(number)))
 
     def pull_files(self, number: int) -> list[str]:
@@ -94,7 +99,11 @@ class GitHubForge:
         return self.retrier.call(f"read {path}", read)
 
     def reviews(self, number: int) -> list[Review]:
-        """Every review of a pull request, oldest first. 1 request per 100 reviews."""
+        """Every review of a pull request, oldest first. 1 request per 100 reviews; none for the first read
+        of a pull request this run opened."""
+        if self.cache.first_review_read(number):
+            return []
+
         def read() -> list[Review]:
             return [Review(r.id, r.user.login if r.user else "", r.state, r.commit_id,
                            r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else None)
@@ -146,33 +155,47 @@ class GitHubForge:
         return self.retrier.call(f"read the history of {path}", read)
 
     # --- comments ------------------------------------------------------------------------------------------
-    def _comment_with(self, number: int, marker: str) -> Any:
-        issue = self.repo.get_issue(number)
-        for comment in issue.get_comments():
+    def _comments(self, number: int, fresh: bool = False) -> list[Any]:
+        """The issue's comments: listed once per run (1 request per 100), then kept current by our writes."""
+        if fresh or number not in self.cache.comments:
+            self.cache.comments[number] = list(self.repo.get_issue(number).get_comments())
+        return self.cache.comments[number]
+
+    def _comment_with(self, number: int, marker: str, fresh: bool = False) -> Any:
+        for comment in self._comments(number, fresh):
             if has_marker(comment.body, marker) and (
                     self.bot_login is None or (comment.user and comment.user.login == self.bot_login)):
                 return comment
         return None
 
     def find_comment(self, number: int, marker: str) -> Comment | None:
-        """The bot's comment carrying `marker`. 1 request per 100 comments."""
+        """The bot's comment carrying `marker`. 1 request per 100 comments, the first time in a run."""
         found = self.retrier.call(f"look for the comment {marker} on #{number}",
                                   lambda: self._comment_with(number, marker))
         return to_comment(found) if found is not None else None
 
     def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult:
-        """Edit the comment carrying `marker`, or post it once. 1 request if unchanged, 2 otherwise."""
-        text = with_marker(body, marker)
+        """Edit the comment carrying `marker`, or post it once. Requests: the issue's first listing in the run
+        (none on a pull request this run opened), then 1 to post or edit, 0 if unchanged."""
+        return self._upsert(number, marker, with_marker(body, marker), relisted=False)
+
+    def _upsert(self, number: int, marker: str, text: str, relisted: bool) -> CommentResult:
         what = f"comment {marker} on #{number}"
-        existing = self.retrier.call(f"look for the {what}", lambda: self._comment_with(number, marker))
+        existing = self.retrier.call(f"look for the {what}", lambda: self._comment_with(number, marker, relisted))
         if existing is not None:
             if existing.body == text:
                 return CommentResult(to_comment(existing), "unchanged")
-            self.retrier.call(f"edit the {what}", lambda: existing.edit(text))
+            try:
+                self.retrier.call(f"edit the {what}", lambda: existing.edit(text))
+            except ForgeError as exc:
+                if relisted or status_of(exc.__cause__ or exc) != 404:
+                    raise
+                return self._upsert(number, marker, text, relisted=True)  # deleted since we listed: list again
             return CommentResult(to_comment(existing), "updated")
         created = self.retrier.create_once(f"post the {what}",
                                            lambda: self.repo.get_issue(number).create_comment(text),
-                                           lambda: self._comment_with(number, marker))
+                                           lambda: self._comment_with(number, marker, fresh=True))
+        self.cache.remember_comment(number, created)
         return CommentResult(to_comment(created), "created")
 
     def react(self, comment_id: int, content: str) -> None:
@@ -198,7 +221,8 @@ class GitHubForge:
 
     def set_check_run(self, sha: str, name: str, conclusion: str | None, title: str, summary: str,
                       details_url: str | None = None) -> int:
-        """Create or update the check run `name` on `sha`: in progress while conclusion is None. 2 requests."""
+        """Create or update the check run `name` on `sha`: in progress while conclusion is None. 2 requests;
+        1 on a commit this run created (nothing to look for) or once the run knows the check run."""
         output = {"title": title, "summary": summary[:65535]}
         fields: dict[str, Any] = {"output": output}
         if conclusion is None:
@@ -212,14 +236,19 @@ class GitHubForge:
             runs = list(self.repo.get_commit(sha).get_check_runs(check_name=name))
             return runs[0] if runs else None
 
-        existing = self.retrier.call(f"look for check run {name}", find)
-        if existing is not None:
+        key = (sha, name)
+        known = self.cache.check_runs.get(key)
+        if known is None and sha not in self.cache.own_commits:
+            known = self.retrier.call(f"look for check run {name}", find)
+        if known is None:
+            known = self.retrier.create_once(
+                f"create check run {name}", lambda: self.repo.create_check_run(name=name, head_sha=sha, **fields),
+                find)
+        else:
+            existing = known
             self.retrier.call(f"update check run {name}", lambda: existing.edit(**fields))
-            return int(existing.id)
-        created = self.retrier.create_once(f"create check run {name}",
-                                           lambda: self.repo.create_check_run(name=name, head_sha=sha, **fields),
-                                           find)
-        return int(created.id)
+        self.cache.check_runs[key] = known
+        return int(known.id)
 
     # --- deployments -------------------------------------------------------------------------------------------
     def _deployment_with(self, ref: str, environment: str, key: str) -> Any:
@@ -273,14 +302,20 @@ class GitHubForge:
         url = f"{self.repo.url}/git/commits"
         _, data = self.retrier.call("write the commit", lambda: self.gh.requester.requestJsonAndCheck(
             "POST", url, input={"message": message, "tree": tree, "parents": list(parents)}))
-        return str(data["sha"])
+        sha = str(data["sha"])
+        self.cache.own_commits.add(sha)
+        return sha
 
     # --- pull requests --------------------------------------------------------------------------------------------
     def promotion_pr(self, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
-                     base: str | None = None, labels: Sequence[str] = ()) -> PromotionPR:
+                     base: str | None = None, labels: Sequence[str] = (),
+                     base_tip: BaseTip | None = None) -> PromotionPR:
+        """See `promotion.py`; `base_tip` (the base's commit and tree as the caller's checkout has them) saves
+        reading the base branch and puts the edit on the revision it was computed from."""
         from bot.github.promotion import find_or_create
 
-        return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels)
+        return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels,
+                              base_tip)
 
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull

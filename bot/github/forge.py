@@ -36,6 +36,15 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
+class BaseTip:
+    """The base branch's tip as the caller's checkout holds it (40-hex commit and tree ids). A promotion
+    commit put on it needs no read of the branch, and edits the very text the caller computed it from."""
+
+    commit: str
+    tree: str
+
+
+@dataclass(frozen=True)
 class Superseded:
     """What a newer proposal replaced on the same (model, stage) pull request."""
 
@@ -99,7 +108,8 @@ class Forge(Protocol):
     def pull_files(self, number: int) -> list[str]: ...
 
     def promotion_pr(self, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
-                     base: str | None = None, labels: Sequence[str] = ()) -> PromotionPR: ...
+                     base: str | None = None, labels: Sequence[str] = (),
+                     base_tip: BaseTip | None = None) -> PromotionPR: ...
 
     def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult: ...
 

@@ -1,6 +1,7 @@
 """`uses: actions/checkout` as localhub performs it: a real fetch over git smart HTTP from the hub, at the
 event's ref unless `with: ref:` says otherwise, `fetch-depth` 1 by default (0 fetches all branches), and
-the token persisted as an HTTP header so later steps can push, as the real action does."""
+the token persisted as an HTTP header so later steps can push, as the real action does, unless
+`persist-credentials: false` (then the header is removed once the checkout is done)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def checkout(hub: Hub, options: Mapping[str, str], env: Mapping[str, str], works
     if depth == 0:
         commands.append(["fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"])
     commands.append(["checkout", "-q", "--detach", sha if ref == event_ref else "FETCH_HEAD"])
+    if str(options.get("persist-credentials", "true")).lower() == "false":
+        commands.append(["config", "--unset-all", "http.extraheader"])
     git_env = {**env, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
     log = []
     for args in commands:

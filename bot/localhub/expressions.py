@@ -3,8 +3,8 @@ contexts (github, env, secrets, inputs, steps, needs, vars), literals, `== != < 
 and the functions contains, startsWith, endsWith, format, join, toJSON, fromJSON, success, failure, always,
 cancelled. Anything else fails loudly with the expression in the message, never evaluates to a guess.
 
-Semantics follow GitHub's documentation: `&&`/`||` return an operand, comparisons of strings ignore case,
-a missing property is null, and null, false, 0 and "" are falsy.
+Semantics follow GitHub's documentation: `&&`/`||` return an operand, comparisons of strings and property
+names ignore case, a missing property is null, and null, false, 0 and "" are falsy.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class _Parser:
         while self.peek() in (("op", "."), ("op", "[")):
             if self.take()[1] == ".":
                 key = self.take()[1]
-                value = value.get(key) if isinstance(value, Mapping) else None
+                value = _index(value, key)
             else:
                 key = self.or_()
                 self.take("]")
@@ -157,8 +157,11 @@ class _Parser:
 
 
 def _index(value: Any, key: Any) -> Any:
+    """A property or element; property names match case-insensitively, as on GitHub."""
     if isinstance(value, Mapping):
-        return value.get(key)
+        if key in value or not isinstance(key, str):
+            return value.get(key)
+        return next((v for k, v in value.items() if isinstance(k, str) and k.lower() == key.lower()), None)
     if isinstance(value, list) and isinstance(key, (int, float)) and 0 <= int(key) < len(value):
         return value[int(key)]
     return None

@@ -42,6 +42,7 @@ class Hub:
     base_url: str = "http://127.0.0.1"
     deliveries: list[Delivery] = field(default_factory=list)
     listeners: list[Callable[[Delivery], None]] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # repository secrets, `secrets.*` in workflow runs
 
     @classmethod
     def create(cls, workdir: Path, owner: str = "acme", name: str = "models", seed: Path | None = None,

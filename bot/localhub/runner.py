@@ -1,11 +1,18 @@
 """Run a repository's workflows for localhub's events, as GitHub Actions would.
 
-For each delivery: the workflows of `.github/workflows` at the event's commit whose `on:` matches, their
-jobs in `needs:` order, `if:` conditions, and `run:` steps in bash with the environment GitHub sets
-(GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_SHA, GITHUB_REF, GITHUB_API_URL, GITHUB_OUTPUT, GITHUB_ENV,
-GITHUB_STEP_SUMMARY, ...). `uses: actions/checkout` is performed: a real clone over HTTP at the event's ref,
-with the token persisted for later pushes. Any other `uses:` fails the step loudly. As on GitHub, events
-caused with the workflow's own token (github-actions[bot]) start no runs, except workflow_dispatch.
+For each delivery: the workflows of `.github/workflows` at the event's commit whose `on:` matches (for
+workflow_dispatch, only the dispatched one), their jobs in `needs:` order, `if:` conditions, and their steps
+(`steps.py`) with the environment GitHub sets (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_SHA, GITHUB_REF,
+GITHUB_API_URL, GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY, ...). `uses:` performs
+actions/checkout (a real clone over HTTP), actions/setup-python (the runner's Python) and local composite
+actions; any other action fails loudly. GITHUB_TOKEN reaches a step only where the workflow or action puts
+it (`secrets.GITHUB_TOKEN`, `github.token`); other secrets come from `Hub.secrets`, and their values are
+masked in logs. As on GitHub, events caused with the workflow's own token (github-actions[bot]) start no
+runs, except workflow_dispatch.
+
+The runner's Python is the interpreter it is given (`python=`, by default its own): its bin directory is
+on every job's PATH, and setup-python serves it. A prepared environment (`pyenv.prepare`) where modelbot is
+installed spares each run the bot's installation.
 
 Not emulated: `permissions:` (the token can do what github-actions[bot] may), matrices, services,
 containers, concurrency, reusable workflows.
@@ -16,7 +23,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,21 +30,17 @@ from typing import TYPE_CHECKING, Any
 
 from bot.localhub.expressions import ExpressionError, condition, substitute
 from bot.localhub.hub import ACTIONS_BOT, Delivery, Hub
+from bot.localhub.steps import Job, Scope, StepRun, run_steps
 from bot.localhub.workflows import Workflow, WorkflowError, job_order, load, triggered
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from bot.localhub.server import LocalHubServer
 
+__all__ = ["ActionsRunner", "JobRun", "StepRun", "Target"]
+
 _UNTRIGGERING_EXCEPTIONS = {"workflow_dispatch", "repository_dispatch"}
-
-
-@dataclass
-class StepRun:
-    name: str
-    conclusion: str  # success, failure, skipped
-    exit_code: int | None = None
-    log: str = ""
-    outputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,9 +55,23 @@ class JobRun:
     steps: list[StepRun] = field(default_factory=list)
     summary: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    delivery: int = 0  # the id of the webhook delivery that started it
 
     def log(self) -> str:
-        return "\n".join(f"--- {s.name} ({s.conclusion})\n{s.log}" for s in self.steps)
+        return "\n".join(f"{'  ' * depth}--- {s.name} ({s.conclusion})\n{s.log}" for s, depth in self._walk())
+
+    def _walk(self) -> Iterator[tuple[StepRun, int]]:
+        def visit(step: StepRun, depth: int) -> Iterator[tuple[StepRun, int]]:
+            yield step, depth
+            for inner in step.steps:
+                yield from visit(inner, depth + 1)
+
+        for step in self.steps:
+            yield from visit(step, 0)
+
+    def all_steps(self) -> list[StepRun]:
+        """Every step that ran or was skipped, composite actions' steps included, in order."""
+        return [step for step, _ in self._walk()]
 
 
 @dataclass(frozen=True)
@@ -69,11 +85,13 @@ class Target:
 
 
 class ActionsRunner:
-    def __init__(self, server: LocalHubServer, workdir: Path, timeout: float = 600) -> None:
+    def __init__(self, server: LocalHubServer, workdir: Path, timeout: float = 600,
+                 python: Path | None = None) -> None:
         self.server = server
         self.hub: Hub = server.hub
         self.workdir = workdir
         self.timeout = timeout
+        self.python = python or Path(sys.executable)
         self.queue: list[Delivery] = []
         self.runs: list[JobRun] = []
         self._ids = itertools.count(1)
@@ -102,6 +120,8 @@ class ActionsRunner:
         action = delivery.payload.get("action")
         runs = []
         for workflow in workflows:
+            if delivery.event == "workflow_dispatch" and workflow.path != delivery.payload.get("workflow"):
+                continue  # a dispatch starts the one workflow it names
             if triggered(workflow, delivery.event, action, target.branch, target.changed):
                 runs += self._run_workflow(workflow, delivery, target)
         self.runs += runs
@@ -177,15 +197,14 @@ class ActionsRunner:
         for job_name in job_order(workflow.jobs):
             spec = workflow.jobs[job_name] or {}
             job = JobRun(workflow.path, job_name, delivery.event, delivery.payload.get("action"), target.sha,
-                         target.ref)
+                         target.ref, delivery=delivery.id)
             needs = [spec["needs"]] if isinstance(spec.get("needs"), str) else list(spec.get("needs") or [])
             context = self._contexts(delivery, target, workflow, run_id, results, needs)
             try:
                 if _skipped(spec, [results[n] for n in needs], context):
                     job.conclusion = "skipped"
                 else:
-                    env = self._github_env(context, root / job_name, event_path, job_name)
-                    self._run_job(job, spec, workflow, context, env, target)
+                    self._run_job(job, spec, workflow, context, root / job_name, event_path, target)
             except (ExpressionError, WorkflowError) as exc:
                 job.conclusion = "failure"
                 job.steps.append(StepRun("(set up job)", "failure", None, str(exc)))
@@ -194,15 +213,16 @@ class ActionsRunner:
 
     def _contexts(self, delivery: Delivery, target: Target, workflow: Workflow, run_id: int,
                   results: dict[str, JobRun], needs: list[str]) -> dict[str, Any]:
+        token = self.hub.token_for(ACTIONS_BOT)  # one per job, as GitHub issues one per job
         github = {
             "event_name": delivery.event, "event": delivery.payload, "sha": target.sha, "ref": target.ref,
             "ref_name": target.ref.rsplit("/", 1)[-1] if target.ref.startswith("refs/pull/") else
             target.ref.removeprefix("refs/heads/"),
             "repository": self.hub.state.repo.full_name, "repository_owner": self.hub.state.repo.owner,
             "actor": delivery.sender, "triggering_actor": delivery.sender, "run_id": str(run_id),
-            "run_number": str(run_id), "run_attempt": "1", "workflow": workflow.name,
+            "run_number": str(run_id), "run_attempt": "1", "workflow": workflow.name, "token": token,
             "api_url": self.hub.base_url, "server_url": self.hub.base_url,
-            "graphql_url": f"{self.hub.base_url}/graphql",
+            "graphql_url": f"{self.hub.base_url}/graphql", "action_path": "",
         }
         pull = delivery.payload.get("pull_request")
         if isinstance(pull, dict):
@@ -210,49 +230,37 @@ class ActionsRunner:
         return {
             "github": github, "env": {}, "vars": {}, "steps": {}, "job": {"status": "success"},
             "runner": {"os": "Linux", "arch": "X64", "temp": str(self.workdir)},
-            "secrets": {"GITHUB_TOKEN": self.hub.token_for(ACTIONS_BOT)},
-            "inputs": delivery.payload.get("inputs") or {},
+            "secrets": {**self.hub.secrets, "GITHUB_TOKEN": token},
+            "inputs": _dispatch_inputs(workflow, delivery),
             "needs": {n: {"result": results[n].conclusion, "outputs": results[n].outputs} for n in needs},
         }
 
-    def _run_job(self, job: JobRun, spec: dict[str, Any], workflow: Workflow, context: dict[str, Any],
-                 env: dict[str, str], target: Target) -> None:
-        workspace = Path(env["GITHUB_WORKSPACE"])
-        root = workspace.parent
+    def _run_job(self, run: JobRun, spec: dict[str, Any], workflow: Workflow, context: dict[str, Any], root: Path,
+                 event_path: Path, target: Target) -> None:
+        env = self._github_env(context, root, event_path, run.job)
+        github = context["github"]
+        github.update(workspace=env["GITHUB_WORKSPACE"], event_path=str(event_path), job=run.job)
+        context["runner"]["temp"] = env["RUNNER_TEMP"]
         for scope in (workflow.env, spec.get("env") or {}):
             env.update({k: substitute(str(v), {**context, "env": env}) for k, v in scope.items()})
-        summary = []
-        for index, step in enumerate(spec.get("steps") or []):
-            name = str(step.get("name") or step.get("uses") or step.get("run", "").split("\n")[0][:40] or index)
-            context["env"] = env
-            if not condition(step.get("if"), context):
-                job.steps.append(StepRun(name, "skipped"))
-                continue
-            files = {key: root / f"{key.lower()}-{index}" for key in ("GITHUB_OUTPUT", "GITHUB_ENV",
-                                                                        "GITHUB_STEP_SUMMARY", "GITHUB_PATH")}
-            for path in files.values():
-                path.write_text("")
-            step_env = {**env, **{k: str(v) for k, v in files.items()}}
-            step_env.update({k: substitute(str(v), context) for k, v in (step.get("env") or {}).items()})
-            result = self._step(name, step, step_env, workspace, context, target)
-            job.steps.append(result)
-            summary.append(files["GITHUB_STEP_SUMMARY"].read_text())
-            env.update(_read_env(files["GITHUB_ENV"].read_text()))
-            if step.get("id"):
-                context["steps"][step["id"]] = {"outputs": result.outputs, "outcome": result.conclusion,
-                                                "conclusion": result.conclusion}
-            if result.conclusion == "failure" and not step.get("continue-on-error"):
-                job.conclusion = context["job"]["status"] = "failure"
-        job.summary = "".join(summary)
-        job.outputs = {k: substitute(str(v), context) for k, v in (spec.get("outputs") or {}).items()}
+        defaults = {**(workflow.defaults.get("run") or {}), **((spec.get("defaults") or {}).get("run") or {})}
+        masks = [v for v in context["secrets"].values() if v]
+        job = Job(self.hub, target.sha, target.ref, root, env, self.python, self.timeout, defaults, masks=masks)
+        run.steps = run_steps(job, Scope(context), list(spec.get("steps") or []))
+        run.conclusion = context["job"]["status"]
+        run.summary = "".join(job.summary)
+        context["env"] = job.env
+        run.outputs = {k: substitute(str(v), context) for k, v in (spec.get("outputs") or {}).items()}
 
     def _github_env(self, context: dict[str, Any], root: Path, event_path: Path, job: str) -> dict[str, str]:
-        """The environment GitHub gives every step of a job (its workspace and temp dirs made here)."""
+        """The environment GitHub gives every step of a job (its workspace and temp dirs made here). PATH
+        starts with the runner's Python; GITHUB_TOKEN is not in it (a step gets it only if it asks)."""
         github = context["github"]
         workspace = root / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "GIT_"))}
-        path = os.pathsep.join([str(Path(sys.executable).parent), inherited.get("PATH", "/usr/bin:/bin")])
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("GITHUB_", "RUNNER_", "GIT_", "VIRTUAL_ENV", "PYTHONHOME"))}
+        path = os.pathsep.join([str(self.python.parent), inherited.get("PATH", "/usr/bin:/bin")])
         env = {**inherited, "PATH": path, "HOME": str(root / "home"), "CI": "true", "GITHUB_ACTIONS": "true",
                "GITHUB_EVENT_NAME": github["event_name"], "GITHUB_EVENT_PATH": str(event_path),
                "GITHUB_SHA": github["sha"], "GITHUB_REF": github["ref"], "GITHUB_REF_NAME": github["ref_name"],
@@ -262,43 +270,11 @@ class ActionsRunner:
                "GITHUB_RUN_ATTEMPT": "1", "GITHUB_WORKFLOW": github["workflow"], "GITHUB_JOB": job,
                "GITHUB_API_URL": github["api_url"], "GITHUB_SERVER_URL": github["server_url"],
                "GITHUB_GRAPHQL_URL": github["graphql_url"], "GITHUB_WORKSPACE": str(workspace),
-               "RUNNER_OS": "Linux", "RUNNER_TEMP": str(root / "tmp"), "GITHUB_HEAD_REF": github.get("head_ref", ""),
-               "GITHUB_BASE_REF": github.get("base_ref", "")}
+               "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_TEMP": str(root / "tmp"),
+               "GITHUB_HEAD_REF": github.get("head_ref", ""), "GITHUB_BASE_REF": github.get("base_ref", "")}
         (root / "home").mkdir(exist_ok=True)
         (root / "tmp").mkdir(exist_ok=True)
         return env
-
-    def _step(self, name: str, step: dict[str, Any], env: dict[str, str], workspace: Path,
-              context: dict[str, Any], target: Target) -> StepRun:
-        try:
-            if "uses" in step:
-                return self._uses(name, str(step["uses"]), step.get("with") or {}, env, workspace, context, target)
-            script = substitute(str(step.get("run", "")), context)
-        except ExpressionError as exc:
-            return StepRun(name, "failure", None, str(exc))
-        cwd = workspace / substitute(str(step.get("working-directory", ".")), context)
-        minutes = step.get("timeout-minutes")
-        try:
-            proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=cwd,
-                                  env=env, capture_output=True, text=True,
-                                  timeout=float(minutes) * 60 if minutes else self.timeout)
-        except subprocess.TimeoutExpired:
-            return StepRun(name, "failure", None, f"timed out after {minutes or self.timeout / 60} minutes")
-        outputs = _read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
-        return StepRun(name, "success" if proc.returncode == 0 else "failure", proc.returncode,
-                       proc.stdout + proc.stderr, outputs)
-
-    def _uses(self, name: str, uses: str, with_: dict[str, Any], env: dict[str, str], workspace: Path,
-              context: dict[str, Any], target: Target) -> StepRun:
-        action = uses.split("@", 1)[0]
-        if action != "actions/checkout":
-            return StepRun(name, "failure", None, f"uses: {uses} is not supported by localhub (only "
-                           "actions/checkout is performed); replace it with run: steps")
-        options = {k: substitute(str(v), context) for k, v in with_.items()}
-        from bot.localhub.checkout import checkout
-
-        step = checkout(self.hub, options, env, workspace, target.sha, target.ref)
-        return StepRun(name, step.conclusion, step.exit_code, step.log)
 
 
 def _skipped(spec: dict[str, Any], needed: list[JobRun], context: dict[str, Any]) -> bool:
@@ -308,11 +284,15 @@ def _skipped(spec: dict[str, Any], needed: list[JobRun], context: dict[str, Any]
     return not condition(spec.get("if"), context)
 
 
-def _read_outputs(text: str) -> dict[str, str]:
-    from bot.actions.runtime import read_outputs
-
-    return read_outputs(text)
-
-
-def _read_env(text: str) -> dict[str, str]:
-    return _read_outputs(text)
+def _dispatch_inputs(workflow: Workflow, delivery: Delivery) -> dict[str, Any]:
+    """The `inputs` context of a dispatch: the given values over the declared defaults; booleans typed."""
+    if delivery.event != "workflow_dispatch":
+        return {}
+    declared = (workflow.triggers.get("workflow_dispatch") or {}).get("inputs") or {}
+    given = delivery.payload.get("inputs") or {}
+    values: dict[str, Any] = {}
+    for name, spec in declared.items():
+        spec = spec or {}
+        value = given.get(name, spec.get("default", ""))
+        values[name] = str(value).lower() == "true" if spec.get("type") == "boolean" else value
+    return {**given, **values}

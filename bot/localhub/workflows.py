@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -28,6 +28,7 @@ class Workflow:
     triggers: Mapping[str, Any]
     env: Mapping[str, Any]
     jobs: Mapping[str, Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # `defaults:` (run: shell, working-directory)
 
 
 def load(path: str, text: str) -> Workflow:
@@ -42,7 +43,7 @@ def load(path: str, text: str) -> Workflow:
         raise WorkflowError(f"{path}: missing `on:`")
     triggers = {on: {}} if isinstance(on, str) else {e: {} for e in on} if isinstance(on, list) else dict(on)
     return Workflow(path, str(data.get("name") or path), {k: v or {} for k, v in triggers.items()},
-                    data.get("env") or {}, data["jobs"])
+                    data.get("env") or {}, data["jobs"], data.get("defaults") or {})
 
 
 def _branch_ok(filters: Mapping[str, Any], branch: str | None) -> bool:

@@ -1,0 +1,41 @@
+"""A prepared Python environment for localhub's runner, so a workflow run does not install the bot anew.
+
+`prepare(dest)` makes a virtual environment layered over the running one: every package installed here
+(modelbot included, editable or not) is importable in it, and the distribution's console scripts
+(`modelbot`) are in its bin directory, so `python` and `modelbot` work at once. Whatever a workflow installs
+with `python -m pip` lands in the layer, never in the environment the tests or the demo run from.
+Give its interpreter to the runner: `ActionsRunner(server, workdir, python=prepare(dest))`.
+"""
+
+from __future__ import annotations
+
+import site
+import stat
+import sys
+from importlib import metadata
+from pathlib import Path
+
+DISTRIBUTION = "modelbot"
+LAYER_FILE = "_localhub_layer.pth"
+
+
+def prepare(dest: Path, distribution: str = DISTRIBUTION) -> Path:
+    """The interpreter of a layered environment at `dest` (made once, then reused)."""
+    import venv
+
+    python = dest / "bin" / "python"
+    if not python.exists():
+        venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(dest)
+    purelib = dest / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    # An `import` line in a .pth runs at start-up; addsitedir also runs the .pth files of those directories
+    # (an editable install's finder), and keeps the layer's own packages first on sys.path.
+    lines = [f"import site; site.addsitedir({directory!r})" for directory in site.getsitepackages()]
+    (purelib / LAYER_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for script in metadata.distribution(distribution).entry_points.select(group="console_scripts"):
+        _launcher(dest / "bin" / script.name, python, script.module, script.attr)
+    return python
+
+
+def _launcher(path: Path, python: Path, module: str, attr: str) -> None:
+    path.write_text(f"#!{python}\nimport sys\nfrom {module} import {attr}\n\nsys.exit({attr}())\n", encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -1,0 +1,260 @@
+"""This project's own workflows (.github/workflows/modelbot-*.yml) and composite action (action.yml), run by
+localhub's Actions runner for the events they answer, on a repository seeded with the project's example
+content (no bot/ in it: the runner's prepared Python already has modelbot installed).
+
+Each run must check out the right revision, set up Python from the runner, skip the installation of a bot
+that is already installed, and call `modelbot action` with GitHub's environment: the event's name and
+payload, the workflow token as GITHUB_TOKEN in that step only, MLFLOW_TRACKING_URI from the repository's
+secrets. Untrusted text (comment bodies, titles, branch names) reaches the bot only through the event
+payload, never a `run:` line; a job whose `if:` is false runs nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.localhub.hub import ACTIONS_BOT
+from bot.localhub.pyenv import prepare
+from bot.localhub.runner import ActionsRunner, JobRun
+from bot.localhub.steps import StepRun
+from tests.support.gitrepo import PROJECT, GitRepo
+from tests.support.localhub import RunningHub
+
+SEEDED = ("models.yaml", "policies", "data", ".github", "action.yml", "pyproject.toml")
+TRACKING = "sqlite:////srv/mlflow/registry.db"
+UNGUARDED = 'run: python -m pip install --disable-pip-version-check --quiet "$ACTION_PATH"'
+# The install step proposed for action.yml: skip pip when this very version of modelbot is installed.
+GUARDED = """run: |
+  version=$(python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \\
+    "$ACTION_PATH/pyproject.toml")
+  if [ "$(modelbot --version 2>/dev/null)" = "modelbot $version" ]; then
+    echo "modelbot $version is already installed"
+  else
+    python -m pip install --disable-pip-version-check --quiet "$ACTION_PATH"
+  fi"""
+INJECTION = "$(touch${IFS}pwned)`touch${IFS}pwned`"
+PEOPLE = {"dana-ds": "write", "lena-ml": "write", "rita-risk": "write", "pat-platform": "admin",
+          "wes-writer": "write"}
+
+
+def with_install_guard(action_yml: str) -> str:
+    """action.yml with the proposed install step (unchanged once action.yml carries it)."""
+    for line in action_yml.splitlines():
+        if line.strip() == UNGUARDED:
+            indent = line[: len(line) - len(line.lstrip())]
+            guarded = "\n".join(indent + row if row else row for row in GUARDED.splitlines())
+            return action_yml.replace(line, guarded)
+    return action_yml
+
+
+@pytest.fixture(scope="module")
+def python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runner's prepared Python: a layer over this environment, where modelbot is installed."""
+    return prepare(tmp_path_factory.mktemp("pyenv") / "venv")
+
+
+def seed(dest: Path, version: str | None = None) -> Path:
+    dest.mkdir(parents=True)
+    for name in SEEDED:
+        source = PROJECT / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, dest / name)
+    action = dest / "action.yml"
+    action.write_text(with_install_guard(action.read_text(encoding="utf-8")), encoding="utf-8")
+    if version is not None:
+        project = dest / "pyproject.toml"
+        project.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', project.read_text()))
+    repo = GitRepo(dest)
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("The example registry, the bot's workflows and action", when="2026-11-02T09:00:00Z")
+    return dest
+
+
+@pytest.fixture
+def project(localhub_factory: Callable[..., RunningHub], tmp_path: Path) -> RunningHub:
+    running = localhub_factory(seed=seed(tmp_path / "seed"))
+    for login, role in PEOPLE.items():
+        running.hub.add_user(login, role=role)
+    running.hub.add_team("acme", "ml-leads", ["lena-ml"])
+    running.hub.add_team("acme", "diagnostics", ["dana-ds"])
+    running.hub.add_user("renovate[bot]", role="write", user_type="Bot")
+    running.hub.secrets["MLFLOW_TRACKING_URI"] = TRACKING
+    return running
+
+
+@pytest.fixture
+def runner(project: RunningHub, tmp_path: Path, python: Path) -> ActionsRunner:
+    return ActionsRunner(project.server, tmp_path / "runs", python=python)
+
+
+def step(run: JobRun, name: str) -> StepRun:
+    found = [s for s in run.all_steps() if s.name == name]
+    assert len(found) == 1, run.log()
+    return found[0]
+
+
+def assert_ran_the_bot(project: RunningHub, run: JobRun, python: Path, event: str) -> StepRun:
+    """The job succeeded through the action's steps, and `modelbot action` got GitHub's environment."""
+    assert run.conclusion == "success", run.log()
+    names = [(s.name, s.conclusion) for s in run.all_steps()]
+    assert names[0][1] == "success" and names[1] == ("modelbot", "success"), run.log()
+    assert names[2:] == [("Set up Python", "success"), ("Install modelbot", "success"),
+                         ("Handle the event", "success")], run.log()
+    setup = step(run, "Set up Python")
+    assert setup.log == f"setup-python: using the runner's Python 3.11 at {python} (tool cache)"
+    assert step(run, "Install modelbot").log.strip() == "modelbot 0.1.0 is already installed"
+    bot = step(run, "Handle the event")
+    assert bot.script == "modelbot action"
+    env = bot.env
+    assert env["PATH"].split(":")[0] == str(python.parent) and env["pythonLocation"] == str(python.parent.parent)
+    assert env["GITHUB_EVENT_NAME"] == event and env["GITHUB_ACTIONS"] == "true"
+    (delivered,) = [d for d in project.hub.deliveries if d.id == run.delivery and d.event == event]
+    assert json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text()) == delivered.payload
+    assert project.hub.state.tokens[env["GITHUB_TOKEN"]] == ACTIONS_BOT
+    assert env["GITHUB_API_URL"] == project.url and env["GITHUB_REPOSITORY"] == "acme/models"
+    holders = [s.name for s in run.all_steps() if "GITHUB_TOKEN" in s.env]
+    assert holders == ["Handle the event"]  # the token goes only where the action puts it
+    workspace = Path(env["GITHUB_WORKSPACE"])
+    assert "extraheader" not in (workspace / ".git" / "config").read_text()  # persist-credentials: false
+    assert Path(env["GITHUB_ACTION_PATH"]) == workspace.resolve()
+    return bot
+
+
+def no_untrusted_text_in_scripts(runs: list[JobRun], *texts: str) -> None:
+    scripts = [s.script for run in runs for s in run.all_steps() if s.script is not None]
+    assert scripts and not [s for s in scripts for t in texts if t in s]
+
+
+def test_the_project_runs_no_expression_inside_a_run_line() -> None:
+    """zizmor's template-injection rule, held for every `run:` the runner may execute."""
+    files = [*sorted((PROJECT / ".github" / "workflows").glob("modelbot-*.yml")), PROJECT / "action.yml"]
+    runs = []
+    for file in files:
+        data = yaml.safe_load(file.read_text())
+        steps = [s for job in (data.get("jobs") or {}).values() for s in job.get("steps", [])]
+        steps += (data.get("runs") or {}).get("steps", [])
+        runs += [s["run"] for s in steps if "run" in s]
+    assert len(files) == 6 and runs and not [r for r in runs if "${{" in r]
+
+
+def test_a_slash_command_runs_the_command_workflow_with_the_action(project: RunningHub, runner: ActionsRunner,
+                                                                   python: Path) -> None:
+    number = project.hub.as_user("dana-ds").open_issue(f"Status please {INJECTION}")
+    project.hub.as_user("wes-writer").comment(number, f"/status tumor-malignancy {INJECTION}")
+    (run,) = runner.run_pending()
+    assert (run.workflow, run.job, run.event) == (".github/workflows/modelbot-comment.yml", "command", "issue_comment")
+    bot = assert_ran_the_bot(project, run, python, "issue_comment")
+    assert bot.env["MLFLOW_TRACKING_URI"] == TRACKING
+    assert run.sha == project.hub.git.resolve_commit("refs/heads/main")
+    assert bot.outputs["result"] in ("done", "refused")
+    assert run.steps[1].outputs == {"result": bot.outputs["result"]}  # the action's `outputs:` mapping
+    replies = [c for c in project.hub.state.comments.values() if c.user == ACTIONS_BOT]
+    assert len(replies) == 1 and replies[0].issue_number == number
+    no_untrusted_text_in_scripts([run], INJECTION, "touch")
+    assert not list(Path(bot.env["GITHUB_WORKSPACE"]).parent.rglob("pwned"))
+
+
+@pytest.mark.parametrize(("author", "body"), [("wes-writer", "thanks, looks right"),
+                                              ("renovate[bot]", "/status tumor-malignancy")])
+def test_a_comment_the_command_job_does_not_take_runs_nothing(project: RunningHub, runner: ActionsRunner,
+                                                             author: str, body: str) -> None:
+    number = project.hub.as_user("dana-ds").open_issue("question")
+    mark = project.log.mark()
+    project.hub.as_user(author).comment(number, body)
+    (run,) = runner.run_pending()
+    assert (run.job, run.conclusion, run.steps) == ("command", "skipped", [])
+    assert [r for r in project.log.since(mark) if r.user == ACTIONS_BOT] == []
+
+
+def test_a_pull_request_runs_the_validation_workflow_on_the_base_revision(project: RunningHub,
+                                                                         runner: ActionsRunner,
+                                                                         python: Path) -> None:
+    dana = project.hub.as_user("dana-ds")
+    branch = f"promote{INJECTION}"
+    models = (PROJECT / "models.yaml").read_text().replace("      production: null", "      production: 1")
+    dana.push(branch, {"models.yaml": models, "README.md": "also this\n"}, "Promote diabetes 1")
+    number = dana.open_pull(branch, "main", f"Promote diabetes {INJECTION}", f"body {INJECTION}")
+    (run,) = runner.run_pending()
+    assert (run.workflow, run.job, run.event, run.action) == (
+        ".github/workflows/modelbot-pull-request.yml", "validate", "pull_request", "opened")
+    bot = assert_ran_the_bot(project, run, python, "pull_request")
+    pull = project.hub.state.issues[number].pull
+    assert pull is not None and run.sha == project.hub.git.resolve_commit(f"refs/pull/{number}/merge")
+    workspace = Path(bot.env["GITHUB_WORKSPACE"])
+    assert (workspace / "models.yaml").read_text() == (PROJECT / "models.yaml").read_text()  # base, not head
+    assert bot.env["MLFLOW_TRACKING_URI"] == TRACKING and bot.outputs["result"] == "failure"
+    (check,) = project.hub.state.check_runs.values()  # refused: the PR changes more than the registry
+    assert (check.name, check.conclusion, check.head_sha) == ("modelbot/validation", "failure", pull.head_sha)
+    no_untrusted_text_in_scripts([run], INJECTION, "touch")
+    assert not list(workspace.parent.rglob("pwned"))
+
+
+def test_a_review_runs_the_approvals_workflow(project: RunningHub, runner: ActionsRunner, python: Path) -> None:
+    dana = project.hub.as_user("dana-ds")
+    models = (PROJECT / "models.yaml").read_text().replace("      production: null", "      production: 1")
+    dana.push("promote", {"models.yaml": models}, "Promote diabetes-progression 1 to production")
+    number = dana.open_pull("promote", "main", "Promote diabetes-progression 1 to production")
+    runner.queue.clear()  # the validation run is another test's subject
+    project.hub.as_user("lena-ml").review(number, "APPROVE")
+    (run,) = runner.run_pending()
+    assert (run.workflow, run.job, run.event, run.action) == (
+        ".github/workflows/modelbot-review.yml", "approvals", "pull_request_review", "submitted")
+    bot = assert_ran_the_bot(project, run, python, "pull_request_review")
+    assert bot.env["MLFLOW_TRACKING_URI"] == ""  # this workflow passes no tracking URI: the input's default
+    head = project.hub.state.issues[number].pull.head_sha  # type: ignore[union-attr]
+    statuses = [(s.context, s.sha, s.creator) for s in project.hub.state.statuses]
+    assert statuses == [("modelbot/approvals", head, ACTIONS_BOT)], run.log()
+
+
+def test_a_push_of_models_yaml_to_main_runs_the_deploy_workflow(project: RunningHub, runner: ActionsRunner,
+                                                               python: Path) -> None:
+    pat = project.hub.as_user("pat-platform")
+    pat.push("main", {"README.md": "# models\n"}, "docs only")
+    assert runner.run_pending() == []  # paths: [models.yaml]
+    text = (PROJECT / "models.yaml").read_text().replace("Ridge regression.", "Ridge regression (alpha 1).")
+    sha = pat.push("main", {"models.yaml": text}, "Describe diabetes v1 better")
+    (run,) = runner.run_pending()
+    assert (run.workflow, run.job, run.event, run.sha) == (
+        ".github/workflows/modelbot-deploy.yml", "deploy", "push", sha)
+    bot = assert_ran_the_bot(project, run, python, "push")
+    workspace = Path(bot.env["GITHUB_WORKSPACE"])
+    assert GitRepo(workspace).git("rev-list", "--count", "HEAD") == "3"  # fetch-depth: 0, the whole history
+    assert bot.outputs["result"] == "success" and bot.env["MLFLOW_TRACKING_URI"] == TRACKING
+
+
+def test_a_dispatch_runs_the_maintenance_workflow_with_its_inputs(project: RunningHub, runner: ActionsRunner,
+                                                                 python: Path) -> None:
+    inputs = {"task": "propose", "model": "no-such-model", "version": "1", "stage": "staging"}
+    status, _, _ = project.request("POST", "/repos/acme/models/actions/workflows/modelbot-maintenance.yml/dispatches",
+                                   "pat-platform", {"ref": "main", "inputs": inputs})
+    assert status == 204
+    (run,) = runner.run_pending()
+    assert (run.workflow, run.job, run.event) == (
+        ".github/workflows/modelbot-maintenance.yml", "maintenance", "workflow_dispatch")
+    bot = assert_ran_the_bot(project, run, python, "workflow_dispatch")
+    assert bot.outputs["result"] == "refused"
+    assert "no-such-model" in step(run, "Handle the event").log
+
+
+def test_the_install_step_installs_when_another_version_is_wanted(localhub_factory: Callable[..., RunningHub],
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard skips pip only for the very version the action ships: here pip runs (and, offline and
+    without a package index, fails), and the job stops before handling the event."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    hub = localhub_factory(seed=seed(tmp_path / "seed", version="9.9.9"))
+    own = prepare(tmp_path / "layer")  # its own layer: a failed install must not touch the shared one
+    runner = ActionsRunner(hub.server, tmp_path / "runs", python=own)
+    hub.hub.add_user("wes-writer", role="write")
+    number = hub.hub.as_user("wes-writer").open_issue("q")
+    hub.hub.as_user("wes-writer").comment(number, "/help")
+    (run,) = runner.run_pending()
+    install = step(run, "Install modelbot")
+    assert install.conclusion == "failure" and "already installed" not in install.log
+    assert step(run, "Handle the event").conclusion == "skipped" and run.conclusion == "failure"
