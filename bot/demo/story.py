@@ -217,6 +217,7 @@ class Story:
 
     def seed(self) -> None:
         from bot.localhub.hub import Hub
+        from bot.localhub.pyenv import prepare
         from bot.localhub.runner import ActionsRunner
         from bot.localhub.server import LocalHubServer
 
@@ -246,9 +247,11 @@ class Story:
             for team, members in TEAMS.items():
                 self.hub.add_team("acme", team, members)
             self.server = LocalHubServer(self.hub).start()
-            self.runner = ActionsRunner(self.server, self.workdir / "actions")
-            if hasattr(self.runner, "secrets"):
-                self.runner.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            self.hub.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            # The runner's Python already has modelbot: the action's install step sees it and skips.
+            self.runner = ActionsRunner(
+                self.server, self.workdir / "actions", python=prepare(self.workdir / "runner-python")
+            )
             self.result.repository = str(self.hub.git.path)
             record.detail = (
                 f"acme/models at {self.server.url}, history from 3 days ago; {len(PEOPLE)} people, {len(TEAMS)} teams"
@@ -360,7 +363,9 @@ class Story:
     def rollback(self, issue: int) -> None:
         with self.step("/rollback tumor-malignancy production: the revert PR, its merge, the alias back") as record:
             self.comment("omar-oncall", issue, f"/rollback {TUMOR} production")
-            revert = self.pull_titled(f'Revert "Promote {TUMOR} 2 to production"')
+            title = f'Revert "Promote {TUMOR} 2 to production"'
+            check(any(p["title"] == title for p in self.pulls()), f"no revert PR; the bot said: {self.bot_reply(issue)}")
+            revert = self.pull_titled(title)
             sha = revert["head"]["sha"]
             check(self.status(sha, "modelbot/approvals")[1] == "oncall 0/1", "rollback rules not applied")
             self.as_user("omar-oncall").review(revert["number"], "APPROVE")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.chatops import HELP_TEXT, Command, CommandError, Decision, authorize, parse
 from bot.evidence import Status
 from bot.flows.context import BotContext, policies_at
+from bot.github.forge import PullRequest
 from bot.github.markers import marker
 from bot.policy import DEFAULT_POLICY, Policies
 from bot.texts import code, render
@@ -138,6 +140,7 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     from bot.errors import RefusedError
     from bot.flows.propose import base_revision
     from bot.flows.validate_pr import validate_pull
+    from bot.github.revert import RevertConflict
 
     assert command.model
     if ctx.workspace is None:
@@ -150,7 +153,10 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
         return Reply("refused", f"{code(command.model)} serves no stage: nothing to roll back.")
     try:
         target = find(ctx.workspace, command.model, stage)
-        pull = revert_github(ctx.forge, target)
+        try:
+            pull = revert_github(ctx.forge, target)
+        except RevertConflict:
+            pull = _revert_stage_line(ctx, target)
     except RefusedError as exc:
         return Reply("refused", f"Cannot roll back {code(command.model)} {code(stage)}: {exc}")
     validation = validate_pull(ctx, pull, files=["models.yaml"])
@@ -161,6 +167,42 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
         f"head {code(pull.head_sha[:12])}. Validation: {validation.status.value}. "
         f"Approvals: {approvals}.",
     )
+
+
+def _revert_stage_line(ctx: BotContext, target: Any) -> PullRequest:
+    """The revert of a promotion whose lines git cannot restore on its own because a later change touched the
+    line next to it (git treats adjacent lines as one hunk): the promotion changed one stage line, so its
+    revert sets that line back, and only that line. Refused if the stage has moved on since."""
+    from bot.deploy.rollback import ROLLBACK_LABEL
+    from bot.errors import RefusedError
+    from bot.flows.propose import base_revision
+    from bot.registry.edit import set_stage
+
+    t = target.event.transition
+    base = base_revision(ctx)
+    model = base.registry.models[t.model]
+    if model.stages.get(t.stage) != t.to_version:
+        raise RefusedError(
+            f"{t.model} {t.stage} has changed since {target.commit[:12]} (it serves "
+            f"{model.stages.get(t.stage) or 'nothing'} now): resolve the revert by hand"
+        )
+    new_text, _ = set_stage(base.text, t.model, t.stage, t.from_version)
+    title = f'Revert "{target.title}"'
+    body = (
+        f"This reverts commit {target.commit}.\n\nA later change touched the neighbouring line, so git "
+        f"could not revert the commit on its own; this sets {t.model} {t.stage} back to "
+        f"{t.from_version or 'nothing'} and changes nothing else."
+    )
+    result = ctx.forge.promotion_pr(
+        t.model,
+        f"{t.stage}-rollback",
+        {"models.yaml": new_text},
+        title,
+        body,
+        base=ctx.default_branch,
+        labels=[ROLLBACK_LABEL],
+    )
+    return result.pull
 
 
 def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.errors import ModelbotError, names
 from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
-from bot.github.forge import PromotionPR
+from bot.github.forge import BaseTip, PromotionPR
 from bot.plan import Plan, Step, plan
 from bot.registry.edit import set_stage
 from bot.registry.model import Model, Version
@@ -62,6 +62,16 @@ def body(
         run_url=run_url,
         file=REGISTRY_FILE,
     )
+
+
+def _tip(ctx: BotContext, ref: str) -> BaseTip | None:
+    """The base commit and tree from the run's checkout: the promotion commit goes on the very revision the
+    plan was made against, and GitHub need not be asked for the branch."""
+    if ctx.workspace is None:
+        return None
+    from bot import gitio
+
+    return BaseTip(ref, gitio.git(ctx.workspace, "rev-parse", f"{ref}^{{tree}}").decode().strip())
 
 
 def base_revision(ctx: BotContext) -> RegistryAt:
@@ -129,6 +139,7 @@ def propose(
         text,
         base=ctx.default_branch,
         labels=labels(model_name, stage),
+        base_tip=_tip(ctx, base.ref),
     )
     if pull.action != "unchanged":
         ctx.remember(REGISTRY_FILE, pull.pull.head_sha, new_text)

@@ -5,7 +5,7 @@ the approval state that follows from both."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def _policy_names(*revisions: RegistryAt | None) -> set[str]:
 
 
 def _validate_step(
-    ctx: BotContext, step: Step, head: RegistryAt, inputs: dict[str, Any], progress: Progress
+    ctx: BotContext, step: Step, base: RegistryAt | None, head: RegistryAt, inputs: dict[str, Any], progress: Progress
 ) -> tuple[StepOutcome, str]:
     """Run the validation engine for one transition; returns its outcome and the report's Markdown."""
     from bot.report import render as report
@@ -73,6 +73,9 @@ def _validate_step(
 
     t = step.transition
     model = head.registry.models[t.model]
+    champion_side = base.registry.model(t.model) if base is not None else None
+    # The champion is what the stage serves on the base branch (the head already names the candidate there).
+    model = replace(model, stages=champion_side.stages if champion_side else {})
     assert t.to_version is not None
     subject = engine.Subject.of(model, t.to_version, t.stage)
     root = ctx.workspace or Path.cwd()
@@ -162,7 +165,7 @@ def validate_pull(
                 )
             )
             continue
-        outcome, body = _validate_step(ctx, step, planned.head, inputs, progress)
+        outcome, body = _validate_step(ctx, step, planned.base, planned.head, inputs, progress)
         ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
         outcomes.append(outcome)
     status = _worst([o.status for o in outcomes])
@@ -175,14 +178,19 @@ def validate_pull(
 
 
 def inconclusive_reports(ctx: BotContext, pull: PullRequest, result: Plan) -> set[tuple[str, str]]:
-    """Which transitions the bot's own report comments call inconclusive (their first line says so)."""
+    """Which transitions the bot's own report comments call inconclusive (their verdict line says so)."""
     found = set()
     for step in result.steps:
         t = step.transition
         comment = ctx.forge.find_comment(pull.number, marker(t.model, t.stage, REPORT)) if step.gates else None
-        if comment is not None and "inconclusive" in comment.body.split("\n", 1)[0].lower():
+        if comment is not None and "inconclusive" in _verdict_line(comment.body).lower():
             found.add((t.model, t.stage))
     return found
+
+
+def _verdict_line(body: str) -> str:
+    """A report's verdict: its first line that is not a hidden marker."""
+    return next((line for line in body.splitlines() if line.strip() and not line.startswith("<!--")), "")
 
 
 def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:

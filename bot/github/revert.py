@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from bot.github.client import GitHubForge
 
 
+class RevertConflict(RefusedError):
+    """Later changes touch the lines the revert would restore; git cannot apply it on its own."""
+
+
 def revert_branch(number: int) -> str:
     return f"modelbot/revert/{number}"
 
@@ -41,8 +45,7 @@ def revert_pull(forge: GitHubForge, number: int) -> PullRequest:
     repo = forge.repo
     merge_commit = forge.retrier.call(f"read commit {merged[:12]}", lambda: _loaded_commit(repo, merged))
     before = merge_commit.parents[0].sha
-    tip = forge.retrier.call(f"read branch {original.base_ref}",
-                             lambda: repo.get_branch(original.base_ref).commit.sha)
+    tip = forge.retrier.call(f"read branch {original.base_ref}", lambda: repo.get_branch(original.base_ref).commit.sha)
     tree = _revert_tree(forge, merge_commit, before, tip, branch)
     message = revert_message(original.title, merged)
     commit = forge.create_commit(message, tree, [tip])
@@ -72,12 +75,15 @@ def _revert_tree(forge: GitHubForge, merge_commit: Any, before: str, tip: str, b
 
     _point_branch(forge, branch, tip)
     try:
-        result = forge.retrier.call("merge the inverse change onto the tip",
-                                    lambda: repo.merge(branch, inverse, "revert"))
+        result = forge.retrier.call(
+            "merge the inverse change onto the tip", lambda: repo.merge(branch, inverse, "revert")
+        )
     except Exception as exc:
         if status_of(exc.__cause__ or exc) == 409:
-            raise RefusedError(f"the merge of {merged[:12]} cannot be reverted cleanly onto {tip[:12]}: "
-                               "later changes touch the same lines; revert it by hand") from exc
+            raise RevertConflict(
+                f"the merge of {merged[:12]} cannot be reverted cleanly onto {tip[:12]}: "
+                "later changes touch the same lines; revert it by hand"
+            ) from exc
         raise
     if result is None:
         return str(before_commit.tree.sha)

@@ -142,6 +142,11 @@ class Hub:
             listener(delivery)
         return delivery
 
+    def protect_branch(self, branch: str, required_checks: list[str]) -> None:
+        """Branch protection with required status checks: a merge into `branch` needs each context (a commit
+        status or a check run of that name) to be successful on the PR's head, as GitHub enforces it."""
+        self.state.protected[branch] = tuple(required_checks)
+
     def clone_url(self) -> str:
         return f"{self.base_url}/{self.state.repo.full_name}.git"
 

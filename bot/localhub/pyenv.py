@@ -31,11 +31,24 @@ def prepare(dest: Path, distribution: str = DISTRIBUTION) -> Path:
     # (an editable install's finder), and keeps the layer's own packages first on sys.path.
     lines = [f"import site; site.addsitedir({directory!r})" for directory in site.getsitepackages()]
     (purelib / LAYER_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for script in metadata.distribution(distribution).entry_points.select(group="console_scripts"):
-        _launcher(dest / "bin" / script.name, python, script.module, script.attr)
+    # Every console script of the base environment, not only modelbot's: tools the bot starts by name (the
+    # `uvicorn` that `mlflow models serve` runs, `mlflow` itself) must be on the job's PATH as in a real venv.
+    scripts = {
+        ep.name: ep for dist in metadata.distributions() for ep in dist.entry_points.select(group="console_scripts")
+    }
+    scripts.update(
+        {ep.name: ep for ep in metadata.distribution(distribution).entry_points.select(group="console_scripts")}
+    )
+    for script in scripts.values():
+        if ":" in script.value and "[" not in script.value and not script.name.startswith("python"):
+            _launcher(dest / "bin" / script.name, python, script.module, script.attr)
     return python
 
 
 def _launcher(path: Path, python: Path, module: str, attr: str) -> None:
-    path.write_text(f"#!{python}\nimport sys\nfrom {module} import {attr}\n\nsys.exit({attr}())\n", encoding="utf-8")
+    path.write_text(
+        f"#!{python}\nimport importlib\nimport sys\n\nentry = importlib.import_module({module!r})\n"
+        f"for part in {attr!r}.split('.'):\n    entry = getattr(entry, part)\nsys.exit(entry())\n",
+        encoding="utf-8",
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

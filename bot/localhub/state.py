@@ -216,6 +216,7 @@ class State:
     statuses: list[Status] = field(default_factory=list)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     deployments: dict[int, Deployment] = field(default_factory=dict)
+    protected: dict[str, tuple[str, ...]] = field(default_factory=dict)  # branch -> required status checks
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 

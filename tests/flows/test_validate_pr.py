@@ -87,3 +87,13 @@ def test_an_approval_before_a_push_does_not_count_after_it(hub, ctx, tmp_path, d
     state = refresh_approvals(run, pushed, ["models.yaml"])
     assert pushed.head_sha != pull.head_sha
     assert not state.approved and set(state.stale) == {"lena-ml", "rita-risk"}
+
+
+def test_an_inconclusive_report_keeps_asking_for_the_extra_role_on_later_reviews(hub, ctx, tmp_path, diabetes_v1):
+    pull = promote_diabetes(ctx)
+    validate_pull(ctx, pull, files=["models.yaml"])
+    report = marker("diabetes-progression", "production", "report")
+    ctx.forge.upsert_comment(pull.number, report, "## ⚠️ Validation inconclusive: 1 gate(s) cannot be decided\n")
+    run = next_run(hub, tmp_path)
+    state = refresh_approvals(run, run.forge.pull_request(pull.number), ["models.yaml"])
+    assert state.description == "ml-lead 0/1, risk 0/1, platform 0/1"

@@ -98,3 +98,21 @@ def test_slow_answers_are_delayed(localhub: RunningHub) -> None:
     started = time.monotonic()
     localhub.request("GET", "/rate_limit")
     assert time.monotonic() - started >= 0.2
+
+
+def test_branch_protection_refuses_a_merge_until_the_required_checks_pass(localhub) -> None:
+    hub = localhub.hub
+    hub.add_user("dana", role="admin")
+    hub.protect_branch("main", ["modelbot/validation"])
+    dana = hub.as_user("dana")
+    dana.push("feature", {"notes.md": "x\n"}, "notes", base="main")
+    number = dana.open_pull("feature", "main", "Notes")
+    head = localhub.request("GET", f"/repos/acme/models/pulls/{number}", "dana")[2]["head"]["sha"]
+    status, _, body = localhub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "dana", {})
+    assert (status, body["message"]) == (405, 'Required status check "modelbot/validation" is expected.')
+    dana.set_status(head, "failure", "modelbot/validation")
+    status, _, body = localhub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "dana", {})
+    assert (status, body["message"]) == (405, 'Required status check "modelbot/validation" is failing.')
+    dana.set_status(head, "success", "modelbot/validation")
+    status, _, body = localhub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "dana", {})
+    assert status == 200 and body["merged"] is True

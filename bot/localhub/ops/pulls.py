@@ -99,6 +99,7 @@ def merge_pull(hub: Hub, actor: str, issue: Issue, method: str = "merge", sha: s
     if method not in ("merge", "squash"):
         raise invalid("PullRequest", "merge_method", "invalid",
                       f"merge_method {method!r} is not supported by localhub (merge, squash)")
+    _required_checks(hub, pr.base_ref, pr.head_sha)
     git = hub.git
     base_sha = git.resolve_commit(f"refs/heads/{pr.base_ref}")
     assert base_sha is not None
@@ -122,6 +123,21 @@ def merge_pull(hub: Hub, actor: str, issue: Issue, method: str = "merge", sha: s
     pr.base_sha = base_sha
     hub.emit("pull_request", webhooks.pull_request(hub, "closed", issue, actor), actor)
     return merged
+
+
+def _required_checks(hub: Hub, branch: str, sha: str) -> None:
+    """GitHub's answer to a merge that branch protection blocks: 405 naming the first unmet context."""
+    from bot.localhub.ops.checks import latest_statuses
+
+    states = {s.context: s.state for s in latest_statuses(hub, sha)}
+    runs = sorted((r for r in hub.state.check_runs.values() if r.head_sha == sha), key=lambda r: r.id)
+    states.update({r.name: (r.conclusion or "pending") for r in runs})
+    for context in hub.state.protected.get(branch, ()):
+        state = states.get(context)
+        if state is None:
+            raise ApiError(405, f'Required status check "{context}" is expected.')
+        if state not in ("success", "neutral", "skipped"):
+            raise ApiError(405, f'Required status check "{context}" is {"in progress" if state == "pending" else "failing"}.')
 
 
 def mark_merged_by_push(hub: Hub, actor: str, issue: Issue, base_tip: str) -> None:
