@@ -219,6 +219,20 @@ def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     )
 
 
+def on_cancel(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    """Close a promotion PR (one the bot opened, on its promotion branch) and delete its branch."""
+    if not event.is_pull_request:
+        return Reply("refused", "`/cancel` works in a promotion pull request's comments.")
+    pull = ctx.forge.pull_request(event.number)
+    if not pull.head_ref.startswith("modelbot/promote/") or pull.state != "open":
+        return Reply("refused", f"#{event.number} is not an open promotion pull request; nothing to cancel.")
+    ctx.forge.close_pull(event.number)
+    return Reply(
+        "done",
+        f"Cancelled: closed #{event.number} at head {code(pull.head_sha[:12])} and deleted {code(pull.head_ref)}.",
+    )
+
+
 def on_status(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     from bot.flows.propose import base_revision
 
@@ -236,6 +250,7 @@ def on_help(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
 HANDLERS: dict[str, Handler] = {
     "promote": on_promote,
     "rollback": on_rollback,
+    "cancel": on_cancel,
     "validate": on_validate,
     "status": on_status,
     "help": on_help,

@@ -34,15 +34,24 @@ DEPLOY_KEY = "modelbot_key"
 
 
 class GitHubForge:
-    def __init__(self, config: GitHubConfig, retrier: Retrier | None = None, bot_login: str | None = None,
-                 timeout: int = 30) -> None:
+    def __init__(
+        self, config: GitHubConfig, retrier: Retrier | None = None, bot_login: str | None = None, timeout: int = 30
+    ) -> None:
         from github import Auth, Github
 
         self.config = config
         self.retrier = retrier or Retrier()
         self.bot_login = bot_login
-        self.gh = Github(auth=Auth.Token(config.token), base_url=config.api_url, timeout=timeout, retry=None,
-                         per_page=100, seconds_between_requests=0, seconds_between_writes=0, lazy=True)
+        self.gh = Github(
+            auth=Auth.Token(config.token),
+            base_url=config.api_url,
+            timeout=timeout,
+            retry=None,
+            per_page=100,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+            lazy=True,
+        )
         self.repo = self.gh.get_repo(config.repository)
         self._teams: dict[tuple[str, str], frozenset[str]] = {}
         self._roles: dict[str, str] = {}
@@ -63,6 +72,7 @@ class GitHubForge:
 
     def pull_files(self, number: int) -> list[str]:
         """The paths a pull request changes (both sides of a rename). 1 request per 100 files."""
+
         def read() -> list[str]:
             paths: list[str] = []
             for changed in self.repo.get_pull(number).get_files():
@@ -72,6 +82,22 @@ class GitHubForge:
             return paths
 
         return self.retrier.call(f"list the files of #{number}", read)
+
+    def close_pull(self, number: int, delete_branch: bool = True) -> None:
+        """Close a pull request and delete its head branch; closing a closed one is harmless. 2-3 requests."""
+        pull = self.repo.get_pull(number)
+        self.retrier.call(f"close #{number}", lambda: pull.edit(state="closed"))
+        if delete_branch:
+            url = f"{self.repo.url}/git/refs/heads/{pull.head.ref}"
+
+            def delete() -> None:
+                try:
+                    self.gh.requester.requestJsonAndCheck("DELETE", url)
+                except Exception as exc:
+                    if status_of(exc) not in (404, 422):
+                        raise
+
+            self.retrier.call(f"delete the branch of #{number}", delete)
 
     def open_pull_for(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` in this repository. 1 request."""
@@ -85,6 +111,7 @@ class GitHubForge:
 
     def file_text(self, path: str, ref: str | None = None) -> str | None:
         """A file's text at a ref (default branch by default), None if absent. 1 request."""
+
         def read() -> str | None:
             try:
                 content = self.repo.get_contents(path, ref=ref) if ref else self.repo.get_contents(path)
@@ -105,15 +132,23 @@ class GitHubForge:
             return []
 
         def read() -> list[Review]:
-            return [Review(r.id, r.user.login if r.user else "", r.state, r.commit_id,
-                           r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else None)
-                    for r in self.repo.get_pull(number).get_reviews()]
+            return [
+                Review(
+                    r.id,
+                    r.user.login if r.user else "",
+                    r.state,
+                    r.commit_id,
+                    r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else None,
+                )
+                for r in self.repo.get_pull(number).get_reviews()
+            ]
 
         return self.retrier.call(f"read the reviews of #{number}", read)
 
     def permission(self, login: str) -> str:
         """The user's role on the repository (admin, maintain, write, triage, read or none); cached per run."""
         if login not in self._roles:
+
             def read() -> str:
                 try:
                     return str(self.repo.get_collaborator_role_name(login))
@@ -129,6 +164,7 @@ class GitHubForge:
         """Logins of a team's members; 1 request per team (per 100 members), cached for the run."""
         key = (org.lower(), slug.lower())
         if key not in self._teams:
+
             def read() -> frozenset[str]:
                 team = self.gh.get_organization(org).get_team_by_slug(slug)
                 return frozenset(member.login for member in team.get_members())
@@ -136,20 +172,29 @@ class GitHubForge:
             try:
                 self._teams[key] = self.retrier.call(f"read the members of team {org}/{slug}", read)
             except ForgeError as exc:
-                raise ForgeError(f"{exc} (does the team exist, and may this token read the organisation's "
-                                 "teams? GITHUB_TOKEN cannot: use a token with read:org)") from exc
+                raise ForgeError(
+                    f"{exc} (does the team exist, and may this token read the organisation's "
+                    "teams? GITHUB_TOKEN cannot: use a token with read:org)"
+                ) from exc
         return self._teams[key]
 
     def history(self, path: str, ref: str | None = None, limit: int = 100) -> list[HistoryEntry]:
         """Commits touching `path`, newest first. 1 request per 100 commits."""
+
         def read() -> list[HistoryEntry]:
             commits = self.repo.get_commits(path=path, sha=ref) if ref else self.repo.get_commits(path=path)
             out: list[HistoryEntry] = []
             for commit in itertools.islice(commits, limit):
                 author = commit.commit.author
-                out.append(HistoryEntry(commit.sha, commit.commit.message,
-                                        commit.author.login if commit.author else None, author.name,
-                                        author.date.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                out.append(
+                    HistoryEntry(
+                        commit.sha,
+                        commit.commit.message,
+                        commit.author.login if commit.author else None,
+                        author.name,
+                        author.date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    )
+                )
             return out
 
         return self.retrier.call(f"read the history of {path}", read)
@@ -164,14 +209,16 @@ class GitHubForge:
     def _comment_with(self, number: int, marker: str, fresh: bool = False) -> Any:
         for comment in self._comments(number, fresh):
             if has_marker(comment.body, marker) and (
-                    self.bot_login is None or (comment.user and comment.user.login == self.bot_login)):
+                self.bot_login is None or (comment.user and comment.user.login == self.bot_login)
+            ):
                 return comment
         return None
 
     def find_comment(self, number: int, marker: str) -> Comment | None:
         """The bot's comment carrying `marker`. 1 request per 100 comments, the first time in a run."""
-        found = self.retrier.call(f"look for the comment {marker} on #{number}",
-                                  lambda: self._comment_with(number, marker))
+        found = self.retrier.call(
+            f"look for the comment {marker} on #{number}", lambda: self._comment_with(number, marker)
+        )
         return to_comment(found) if found is not None else None
 
     def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult:
@@ -192,17 +239,21 @@ class GitHubForge:
                     raise
                 return self._upsert(number, marker, text, relisted=True)  # deleted since we listed: list again
             return CommentResult(to_comment(existing), "updated")
-        created = self.retrier.create_once(f"post the {what}",
-                                           lambda: self.repo.get_issue(number).create_comment(text),
-                                           lambda: self._comment_with(number, marker, fresh=True))
+        created = self.retrier.create_once(
+            f"post the {what}",
+            lambda: self.repo.get_issue(number).create_comment(text),
+            lambda: self._comment_with(number, marker, fresh=True),
+        )
         self.cache.remember_comment(number, created)
         return CommentResult(to_comment(created), "created")
 
     def react(self, comment_id: int, content: str) -> None:
         """Add a reaction to an issue comment (GitHub keeps one per user and content). 1 request."""
         url = f"{self.repo.url}/issues/comments/{comment_id}/reactions"
-        self.retrier.call(f"react {content} to comment {comment_id}",
-                          lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"content": content}))
+        self.retrier.call(
+            f"react {content} to comment {comment_id}",
+            lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"content": content}),
+        )
 
     def add_labels(self, number: int, labels: Sequence[str]) -> None:
         """Add labels (idempotent on GitHub's side). 1 request."""
@@ -210,17 +261,20 @@ class GitHubForge:
             self.retrier.call(f"label #{number}", lambda: self.repo.get_issue(number).add_to_labels(*labels))
 
     # --- statuses and checks ----------------------------------------------------------------------------------
-    def set_status(self, sha: str, state: CommitState, context: str, description: str = "",
-                   target_url: str | None = None) -> None:
+    def set_status(
+        self, sha: str, state: CommitState, context: str, description: str = "", target_url: str | None = None
+    ) -> None:
         """A commit status; GitHub keeps the latest per context, so a repeat is harmless. 1 request."""
         fields: dict[str, Any] = {"state": state, "context": context, "description": description[:140]}
         if target_url:
             fields["target_url"] = target_url
-        self.retrier.call(f"set status {context} on {sha[:12]}",
-                          lambda: self.repo.get_commit(sha).create_status(**fields))
+        self.retrier.call(
+            f"set status {context} on {sha[:12]}", lambda: self.repo.get_commit(sha).create_status(**fields)
+        )
 
-    def set_check_run(self, sha: str, name: str, conclusion: str | None, title: str, summary: str,
-                      details_url: str | None = None) -> int:
+    def set_check_run(
+        self, sha: str, name: str, conclusion: str | None, title: str, summary: str, details_url: str | None = None
+    ) -> int:
         """Create or update the check run `name` on `sha`: in progress while conclusion is None. 2 requests;
         1 on a commit this run created (nothing to look for) or once the run knows the check run."""
         output = {"title": title, "summary": summary[:65535]}
@@ -242,8 +296,8 @@ class GitHubForge:
             known = self.retrier.call(f"look for check run {name}", find)
         if known is None:
             known = self.retrier.create_once(
-                f"create check run {name}", lambda: self.repo.create_check_run(name=name, head_sha=sha, **fields),
-                find)
+                f"create check run {name}", lambda: self.repo.create_check_run(name=name, head_sha=sha, **fields), find
+            )
         else:
             existing = known
             self.retrier.call(f"update check run {name}", lambda: existing.edit(**fields))
@@ -258,8 +312,9 @@ class GitHubForge:
                 return item
         return None
 
-    def create_deployment(self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None,
-                          description: str = "") -> Deployment:
+    def create_deployment(
+        self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None, description: str = ""
+    ) -> Deployment:
         """The deployment identified by `key` (e.g. `churn:production:7`), created once. 2 requests."""
         what = f"deployment {key} to {environment}"
         existing = self.retrier.call(f"look for the {what}", lambda: self._deployment_with(ref, environment, key))
@@ -267,16 +322,30 @@ class GitHubForge:
             body = {**(payload or {}), DEPLOY_KEY: key}
             existing = self.retrier.create_once(
                 f"create the {what}",
-                lambda: self.repo.create_deployment(ref=ref, environment=environment, payload=body,
-                                                    description=description, auto_merge=False,
-                                                    required_contexts=[], transient_environment=False,
-                                                    production_environment=environment == "production"),
-                lambda: self._deployment_with(ref, environment, key))
-        return Deployment(int(existing.id), existing.sha, existing.ref, existing.environment,
-                          dict(existing.payload or {}))
+                lambda: self.repo.create_deployment(
+                    ref=ref,
+                    environment=environment,
+                    payload=body,
+                    description=description,
+                    auto_merge=False,
+                    required_contexts=[],
+                    transient_environment=False,
+                    production_environment=environment == "production",
+                ),
+                lambda: self._deployment_with(ref, environment, key),
+            )
+        return Deployment(
+            int(existing.id), existing.sha, existing.ref, existing.environment, dict(existing.payload or {})
+        )
 
-    def set_deployment_status(self, deployment_id: int, state: DeploymentState, description: str = "",
-                              environment_url: str | None = None, log_url: str | None = None) -> None:
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: DeploymentState,
+        description: str = "",
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
         """Add a status to a deployment unless its latest status already says the same. 2 requests."""
         deployment = self.repo.get_deployment(deployment_id)
         fields: dict[str, Any] = {"state": state, "description": description[:140]}
@@ -300,22 +369,33 @@ class GitHubForge:
 
         Raw POST: PyGithub's create_git_commit wants loaded parent objects, one extra GET each."""
         url = f"{self.repo.url}/git/commits"
-        _, data = self.retrier.call("write the commit", lambda: self.gh.requester.requestJsonAndCheck(
-            "POST", url, input={"message": message, "tree": tree, "parents": list(parents)}))
+        _, data = self.retrier.call(
+            "write the commit",
+            lambda: self.gh.requester.requestJsonAndCheck(
+                "POST", url, input={"message": message, "tree": tree, "parents": list(parents)}
+            ),
+        )
         sha = str(data["sha"])
         self.cache.own_commits.add(sha)
         return sha
 
     # --- pull requests --------------------------------------------------------------------------------------------
-    def promotion_pr(self, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
-                     base: str | None = None, labels: Sequence[str] = (),
-                     base_tip: BaseTip | None = None) -> PromotionPR:
+    def promotion_pr(
+        self,
+        model: str,
+        stage: str,
+        files: Mapping[str, str],
+        title: str,
+        body: str,
+        base: str | None = None,
+        labels: Sequence[str] = (),
+        base_tip: BaseTip | None = None,
+    ) -> PromotionPR:
         """See `promotion.py`; `base_tip` (the base's commit and tree as the caller's checkout has them) saves
         reading the base branch and puts the edit on the revision it was computed from."""
         from bot.github.promotion import find_or_create
 
-        return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels,
-                              base_tip)
+        return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels, base_tip)
 
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull
@@ -326,9 +406,18 @@ class GitHubForge:
 def to_pull(pr: Any) -> PullRequest:
     """Plain values from a PyGithub pull request, reading only fields that list answers carry too."""
     return PullRequest(
-        number=pr.number, title=pr.title, body=pr.body or "", state=pr.state, merged=pr.merged_at is not None,
-        author=pr.user.login if pr.user else "", head_ref=pr.head.ref, head_sha=pr.head.sha,
-        base_ref=pr.base.ref, base_sha=pr.base.sha, merge_commit_sha=pr.merge_commit_sha, html_url=pr.html_url,
+        number=pr.number,
+        title=pr.title,
+        body=pr.body or "",
+        state=pr.state,
+        merged=pr.merged_at is not None,
+        author=pr.user.login if pr.user else "",
+        head_ref=pr.head.ref,
+        head_sha=pr.head.sha,
+        base_ref=pr.base.ref,
+        base_sha=pr.base.sha,
+        merge_commit_sha=pr.merge_commit_sha,
+        html_url=pr.html_url,
         labels=tuple(label.name for label in pr.labels),
     )
 

@@ -107,19 +107,31 @@ class Forge(Protocol):
 
     def pull_files(self, number: int) -> list[str]: ...
 
-    def promotion_pr(self, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
-                     base: str | None = None, labels: Sequence[str] = (),
-                     base_tip: BaseTip | None = None) -> PromotionPR: ...
+    def close_pull(self, number: int, delete_branch: bool = True) -> None: ...
+
+    def promotion_pr(
+        self,
+        model: str,
+        stage: str,
+        files: Mapping[str, str],
+        title: str,
+        body: str,
+        base: str | None = None,
+        labels: Sequence[str] = (),
+        base_tip: BaseTip | None = None,
+    ) -> PromotionPR: ...
 
     def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult: ...
 
     def find_comment(self, number: int, marker: str) -> Comment | None: ...
 
-    def set_status(self, sha: str, state: CommitState, context: str, description: str = "",
-                   target_url: str | None = None) -> None: ...
+    def set_status(
+        self, sha: str, state: CommitState, context: str, description: str = "", target_url: str | None = None
+    ) -> None: ...
 
-    def set_check_run(self, sha: str, name: str, conclusion: str | None, title: str, summary: str,
-                      details_url: str | None = None) -> int: ...
+    def set_check_run(
+        self, sha: str, name: str, conclusion: str | None, title: str, summary: str, details_url: str | None = None
+    ) -> int: ...
 
     def reviews(self, number: int) -> list[Review]: ...
 
@@ -131,11 +143,18 @@ class Forge(Protocol):
 
     def react(self, comment_id: int, content: str) -> None: ...
 
-    def create_deployment(self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None,
-                          description: str = "") -> Deployment: ...
+    def create_deployment(
+        self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None, description: str = ""
+    ) -> Deployment: ...
 
-    def set_deployment_status(self, deployment_id: int, state: DeploymentState, description: str = "",
-                              environment_url: str | None = None, log_url: str | None = None) -> None: ...
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: DeploymentState,
+        description: str = "",
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None: ...
 
     def history(self, path: str, ref: str | None = None, limit: int = 100) -> list[HistoryEntry]: ...
 

@@ -99,3 +99,22 @@ def test_rollback_opens_the_revert_pr_under_the_rollback_rules(hub, ctx, tmp_pat
     assert revert["title"] == 'Revert "Promote diabetes-progression 1 to production"'
     assert [label["name"] for label in revert["labels"]] == ["rollback"]
     assert "Approvals: oncall 0/1" in reply.text
+
+
+def test_cancel_closes_the_promotion_pr_and_deletes_its_branch(hub, ctx, tmp_path, diabetes_v1):
+    from bot.flows.propose import propose
+
+    pull = propose(ctx, "diabetes-progression", "1", "production").pull.pull
+    posted = hub.hub.as_user("lena-ml").comment(pull.number, "/cancel")
+    reply = handle_comment(
+        next_run(hub, tmp_path), CommentEvent(posted.id, "/cancel", "lena-ml", False, pull.number, True)
+    )
+    assert reply.outcome == "done", reply.text
+    state = hub.request("GET", f"/repos/acme/models/pulls/{pull.number}", "pat-platform")[2]["state"]
+    status, _, _ = hub.request("GET", f"/repos/acme/models/git/ref/heads/{pull.head_ref}", "pat-platform")
+    assert (state, status) == ("closed", 404)
+
+
+def test_cancel_outside_a_promotion_pr_is_refused(hub, ctx):
+    event = comment(hub, "lena-ml", "/cancel")
+    assert handle_comment(ctx, event).outcome == "refused"
