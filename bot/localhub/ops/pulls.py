@@ -137,7 +137,8 @@ def _required_checks(hub: Hub, branch: str, sha: str) -> None:
         if state is None:
             raise ApiError(405, f'Required status check "{context}" is expected.')
         if state not in ("success", "neutral", "skipped"):
-            raise ApiError(405, f'Required status check "{context}" is {"in progress" if state == "pending" else "failing"}.')
+            how = "in progress" if state == "pending" else "failing"
+            raise ApiError(405, f'Required status check "{context}" is {how}.')
 
 
 def mark_merged_by_push(hub: Hub, actor: str, issue: Issue, base_tip: str) -> None:
