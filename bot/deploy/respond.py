@@ -1,5 +1,6 @@
 """When a deployment fails its smoke check on GitHub: open the revert pull request of the promotion (labelled
-`rollback`) and say so on the promotion's pull request, with what failed and the run that saw it."""
+`rollback`), say so on the promotion's pull request, and open an incident issue, with what failed and the run
+that saw it."""
 
 from __future__ import annotations
 
@@ -19,9 +20,15 @@ class Response:
     revert_pr: int | None
     commented_on: int | None
     reason: str
+    incident: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"revert_pr": self.revert_pr, "commented_on": self.commented_on, "reason": self.reason}
+        return {
+            "revert_pr": self.revert_pr,
+            "commented_on": self.commented_on,
+            "reason": self.reason,
+            "incident": self.incident,
+        }
 
 
 def marker(model: str, stage: str) -> str:
@@ -30,13 +37,19 @@ def marker(model: str, stage: str) -> str:
 
 def comment_body(record: TransitionRecord, revert_pr: int | None, run_url: str | None) -> str:
     change = record.change
-    lines = [f"### Deployment of {change.model} {change.version} to {change.stage} failed",
-             "", f"**{record.failed}** failed: {record.reason}", ""]
+    lines = [
+        f"### Deployment of {change.model} {change.version} to {change.stage} failed",
+        "",
+        f"**{record.failed}** failed: {record.reason}",
+        "",
+    ]
     if record.done:
         lines.append(f"Done before it: {', '.join(record.done)}.")
     if revert_pr is not None:
-        lines.append(f"The revert is #{revert_pr} (labelled `rollback`): merge it to return {change.stage} to "
-                     f"version {change.previous or 'nothing'}.")
+        lines.append(
+            f"The revert is #{revert_pr} (labelled `rollback`): merge it to return {change.stage} to "
+            f"version {change.previous or 'nothing'}."
+        )
     if run_url:
         lines.append(f"Run: {run_url}")
     return "\n".join(lines)
@@ -59,4 +72,10 @@ def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, r
     if target.pr is not None:
         forge.upsert_comment(target.pr, marker(change.model, change.stage), body)
         commented = target.pr
-    return Response(revert_pr, commented, reason)
+    incident = forge.open_issue(
+        f"Incident: {change.model} {change.version} failed its {record.failed} in {change.stage}",
+        body,
+        f"<!-- {marker(change.model, change.stage)}:{after} -->",
+        ["incident"],
+    )
+    return Response(revert_pr, commented, reason, incident)

@@ -14,9 +14,14 @@ if TYPE_CHECKING:
     from bot.github.retry import Retrier
 
 
-def connect(api_url: str | None = None, repository: str | None = None, token: str | None = None,
-            environ: Mapping[str, str] | None = None, retrier: Retrier | None = None,
-            bot_login: str | None = None) -> GitHubForge:
+def connect(
+    api_url: str | None = None,
+    repository: str | None = None,
+    token: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    retrier: Retrier | None = None,
+    bot_login: str | None = None,
+) -> GitHubForge:
     """A GitHubForge for GITHUB_API_URL / GITHUB_REPOSITORY / GITHUB_TOKEN, explicit values winning.
 
     The bot edits only comments it wrote itself: its login is `bot_login`, else MODELBOT_BOT_LOGIN, else
@@ -27,6 +32,9 @@ def connect(api_url: str | None = None, repository: str | None = None, token: st
     from bot.github.config import resolve
 
     env = os.environ if environ is None else environ
-    login = bot_login or env.get("MODELBOT_BOT_LOGIN") or (
-        "github-actions[bot]" if env.get("GITHUB_ACTIONS") == "true" else None)
+    login = (
+        bot_login
+        or env.get("MODELBOT_BOT_LOGIN")
+        or ("github-actions[bot]" if env.get("GITHUB_ACTIONS") == "true" else None)
+    )
     return GitHubForge(resolve(api_url, repository, token, environ), retrier=retrier, bot_login=login)

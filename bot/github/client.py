@@ -99,6 +99,26 @@ class GitHubForge:
 
             self.retrier.call(f"delete the branch of #{number}", delete)
 
+    def open_issue(self, title: str, body: str, marker: str, labels: Sequence[str] = ()) -> int:
+        """The open issue carrying `marker`, or a new one: one incident per cause, never two. 1-2 requests."""
+        text = with_marker(body, marker)
+
+        def find() -> Any:
+            for issue in self.repo.get_issues(state="open"):
+                if issue.pull_request is None and has_marker(issue.body, marker):
+                    return issue
+            return None
+
+        existing = self.retrier.call("look for the issue", find)
+        if existing is not None:
+            return int(existing.number)
+        created = self.retrier.create_once(
+            f"open the issue {title!r}",
+            lambda: self.repo.create_issue(title=title, body=text, labels=list(labels)),
+            find,
+        )
+        return int(created.number)
+
     def open_pull_for(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` in this repository. 1 request."""
         head = f"{self.config.owner}:{branch}"

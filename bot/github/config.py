@@ -30,8 +30,12 @@ class GitHubConfig:
         return f"GitHubConfig(api_url={self.api_url!r}, repository={self.repository!r}, token='***')"
 
 
-def resolve(api_url: str | None = None, repository: str | None = None, token: str | None = None,
-            environ: Mapping[str, str] | None = None) -> GitHubConfig:
+def resolve(
+    api_url: str | None = None,
+    repository: str | None = None,
+    token: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> GitHubConfig:
     """Explicit values win over GITHUB_API_URL, GITHUB_REPOSITORY and GITHUB_TOKEN; each must end up set."""
     env = os.environ if environ is None else environ
     api = (api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
@@ -42,6 +46,8 @@ def resolve(api_url: str | None = None, repository: str | None = None, token: st
     if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo):
         raise UsageError(f"GITHUB_REPOSITORY {repo!r}: expected owner/name (set it, or pass --repository)")
     if not secret:
-        raise UsageError("GITHUB_TOKEN is not set: pass it to the step (env: GITHUB_TOKEN: "
-                         "${{ secrets.GITHUB_TOKEN }}) or use --token")
+        raise UsageError(
+            "GITHUB_TOKEN is not set: pass it to the step (env: GITHUB_TOKEN: "
+            "${{ secrets.GITHUB_TOKEN }}) or use --token"
+        )
     return GitHubConfig(api, repo, secret)

@@ -109,6 +109,8 @@ class Forge(Protocol):
 
     def close_pull(self, number: int, delete_branch: bool = True) -> None: ...
 
+    def open_issue(self, title: str, body: str, marker: str, labels: Sequence[str] = ()) -> int: ...
+
     def promotion_pr(
         self,
         model: str,

@@ -22,8 +22,17 @@ if TYPE_CHECKING:
     from bot.github.client import GitHubForge
 
 
-def find_or_create(forge: GitHubForge, model: str, stage: str, files: Mapping[str, str], title: str, body: str,
-                   base: str, labels: Sequence[str], tip: BaseTip | None = None) -> PromotionPR:
+def find_or_create(
+    forge: GitHubForge,
+    model: str,
+    stage: str,
+    files: Mapping[str, str],
+    title: str,
+    body: str,
+    base: str,
+    labels: Sequence[str],
+    tip: BaseTip | None = None,
+) -> PromotionPR:
     branch = promotion_branch(model, stage)
     text = with_marker(body, marker(model, stage, "promotion"))
     existing = forge.open_pull_for(branch)
@@ -48,19 +57,25 @@ def find_or_create(forge: GitHubForge, model: str, stage: str, files: Mapping[st
     return PromotionPR(pull, "updated", superseded)
 
 
-def _commit_on_base(forge: GitHubForge, base: str, files: Mapping[str, str], title: str,
-                    superseded: Superseded | None, tip: BaseTip | None) -> str:
+def _commit_on_base(
+    forge: GitHubForge,
+    base: str,
+    files: Mapping[str, str],
+    title: str,
+    superseded: Superseded | None,
+    tip: BaseTip | None,
+) -> str:
     """One commit on the tip of `base` writing `files`, through the git data API: 3 requests, 2 when the
     caller names the tip (a tree and a commit are content-addressed, so retrying them is harmless)."""
     if tip is None:
         tip = forge.retrier.call(f"read branch {base}", lambda: _branch_tip(forge, base))
-    elements = [{"path": path, "mode": "100644", "type": "blob", "content": content}
-                for path, content in files.items()]
+    elements = [{"path": path, "mode": "100644", "type": "blob", "content": content} for path, content in files.items()]
     url = f"{forge.repo.url}/git/trees"
-    _, tree = forge.retrier.call("write the tree", lambda: forge.gh.requester.requestJsonAndCheck(
-        "POST", url, input={"tree": elements, "base_tree": tip.tree}))
-    message = title if superseded is None else (
-        f"{title}\n\nSupersedes {superseded.head_sha} ({superseded.title}).")
+    _, tree = forge.retrier.call(
+        "write the tree",
+        lambda: forge.gh.requester.requestJsonAndCheck("POST", url, input={"tree": elements, "base_tree": tip.tree}),
+    )
+    message = title if superseded is None else (f"{title}\n\nSupersedes {superseded.head_sha} ({superseded.title}).")
     return forge.create_commit(message, str(tree["sha"]), [tip.commit])
 
 
@@ -76,13 +91,18 @@ def _ref_url(forge: GitHubForge, branch: str) -> str:
 
 def _force_branch(forge: GitHubForge, branch: str, sha: str) -> None:
     """PATCH the branch to `sha` (forced: the branch holds only the bot's commit). 1 request."""
-    forge.retrier.call(f"move {branch}", lambda: forge.gh.requester.requestJsonAndCheck(
-        "PATCH", _ref_url(forge, branch), input={"sha": sha, "force": True}))
+    forge.retrier.call(
+        f"move {branch}",
+        lambda: forge.gh.requester.requestJsonAndCheck(
+            "PATCH", _ref_url(forge, branch), input={"sha": sha, "force": True}
+        ),
+    )
 
 
 def _point_branch(forge: GitHubForge, branch: str, sha: str) -> None:
     """Create the branch at `sha`; if it already exists (left by a closed PR, or by our own earlier attempt
     that GitHub applied before failing), move it instead. 1 request, 2 in that case."""
+
     def create() -> None:
         try:
             forge.repo.create_git_ref(f"refs/heads/{branch}", sha)
@@ -106,8 +126,9 @@ def _open(forge: GitHubForge, branch: str, base: str, title: str, body: str) -> 
         posted.append(pull.number)
         return pull
 
-    created = forge.retrier.create_once(f"open the pull request for {branch}", create,
-                                        lambda: forge.open_pull_for(branch))
+    created = forge.retrier.create_once(
+        f"open the pull request for {branch}", create, lambda: forge.open_pull_for(branch)
+    )
     if created.number in posted:
         forge.cache.opened(created.number)
     return created

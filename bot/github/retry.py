@@ -46,7 +46,7 @@ def delay_for(policy: RetryPolicy, attempt: int, failure: Failure, now: float) -
         return None
     headers = {k.lower(): v for k, v in failure.headers.items()}
     if failure.status is None or failure.status in TRANSIENT_STATUSES:
-        return min(policy.base_delay * 2.0 ** attempt, policy.max_backoff)
+        return min(policy.base_delay * 2.0**attempt, policy.max_backoff)
     if failure.status not in (403, 429):
         return None
     if "retry-after" in headers:
@@ -81,8 +81,12 @@ def failure_of(exc: BaseException) -> Failure | None:
 
 
 class Retrier:
-    def __init__(self, policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.clock = clock

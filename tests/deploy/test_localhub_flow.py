@@ -131,3 +131,8 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
     [comment] = [c for c in hub.hub.state.comments.values() if c.issue_number == number]
     assert "**verify** failed" in comment.body and f"#{response.revert_pr}" in comment.body
     assert RUN_URL in comment.body
+    incident = hub.hub.state.issues[response.incident]
+    assert incident.title.startswith("Incident: tumor-malignancy 4 failed its verify in production")
+    assert incident.labels == ["incident"] and f"#{response.revert_pr}" in incident.body
+    again = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL)
+    assert again.incident == response.incident  # a re-run opens no second incident
