@@ -6,6 +6,7 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bot.workspace import find_root
 
@@ -40,3 +41,26 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def model_and_policies(args: argparse.Namespace) -> tuple[Path, Any, Any]:
+    """(root, model, policies) for verbs that judge one model, where an unreadable registry or policy, or an
+    unknown model, is a configuration error (exit 2), not a verdict."""
+    from bot.errors import InvalidFile, ModelbotError, UsageError, names
+    from bot.policy import load_policies
+    from bot.workspace import read_registry_file
+
+    try:
+        root = repo_root(args)
+        _, registry = read_registry_file(root)
+        model = registry.model(args.model)
+        if model is None:
+            raise UsageError(f"no model '{args.model}' in {root / 'models.yaml'}; models: {names(registry.models)}")
+        return root, model, load_policies(root)
+    except InvalidFile as exc:
+        exc.exit_code = 2
+        raise
+    except UsageError:
+        raise
+    except ModelbotError as exc:
+        raise UsageError(str(exc)) from None

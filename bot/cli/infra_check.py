@@ -17,16 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import common, output
-from bot.errors import InvalidFile, ModelbotError, UsageError
+from bot.errors import ModelbotError, UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model name in models.yaml")
     parser.add_argument("version", help="the candidate version id")
-    parser.add_argument("--stage", help="target stage (default: the stage after the last one the version holds); "
-                                        "its current version is the champion")
-    parser.add_argument("--out", type=Path, default=Path("modelbot-infra"), metavar="DIR",
-                        help="where infra.json and the replay answers are written (default: ./modelbot-infra)")
+    parser.add_argument(
+        "--stage",
+        help="target stage (default: the stage after the last one the version holds); "
+        "its current version is the champion",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("modelbot-infra"),
+        metavar="DIR",
+        help="where infra.json and the replay answers are written (default: ./modelbot-infra)",
+    )
     common.add_repo(parser)
     common.add_json(parser)
 
@@ -38,24 +46,42 @@ def run(args: argparse.Namespace) -> int:
     root, model, policy = _load(args)
     version = model.version(args.version)
     if version is None:
-        raise UsageError(f"model '{model.name}' has no version '{args.version}' in {root / 'models.yaml'}; "
-                         f"versions: {', '.join(v.id for v in model.versions) or 'none'}")
+        raise UsageError(
+            f"model '{model.name}' has no version '{args.version}' in {root / 'models.yaml'}; "
+            f"versions: {', '.join(v.id for v in model.versions) or 'none'}"
+        )
     stage = args.stage or target_stage(policy.stage_names, model.stage_of(version.id))
     if not policy.has_stage(stage):
         raise UsageError(f"policy '{policy.name}' has no stage '{stage}'; stages: {', '.join(policy.stage_names)}")
     infra = dict(policy.stage(stage).gates.get("infra") or {})
     champion = _champion(model, stage, version.id)
     frame, replay_log = _data(model, root, bool(infra.get("replay")))
-    output.progress(f"infra-check {model.name} {version.id} for {stage}"
-                    + (f" against champion {champion.id}" if champion else " (no champion)"))
-    outcome = check.run(infra, version.uri, frame, champion_uri=champion.uri if champion else None,
-                        target=model.evaluation.target, replay_log=replay_log,
-                        options=check.Options(artifacts=args.out), progress=output.progress)
+    output.progress(
+        f"infra-check {model.name} {version.id} for {stage}"
+        + (f" against champion {champion.id}" if champion else " (no champion)")
+    )
+    outcome = check.run(
+        infra,
+        version.uri,
+        frame,
+        champion_uri=champion.uri if champion else None,
+        target=model.evaluation.target,
+        replay_log=replay_log,
+        options=check.Options(artifacts=args.out),
+        progress=output.progress,
+    )
     status = overall(outcome.gates)
-    record = {"ok": status is Status.PASS, "status": status.value, "model": model.name, "version": version.id,
-              "stage": stage, "champion": champion.id if champion else None,
-              "policy_names_infra": bool(policy.stage(stage).gates.get("infra")),
-              "gates": [g.as_dict() for g in outcome.gates], "figures": outcome.figures}
+    record = {
+        "ok": status is Status.PASS,
+        "status": status.value,
+        "model": model.name,
+        "version": version.id,
+        "stage": stage,
+        "champion": champion.id if champion else None,
+        "policy_names_infra": bool(policy.stage(stage).gates.get("infra")),
+        "gates": [g.as_dict() for g in outcome.gates],
+        "figures": outcome.figures,
+    }
     path = _write(args.out, record)
     _show(record, path, args.json)
     return 0 if status is Status.PASS else 1
@@ -70,24 +96,8 @@ def target_stage(order: tuple[str, ...], held: list[str]) -> str:
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, Any, Any]:
-    from bot.policy import load_policies
-    from bot.workspace import read_registry_file
-
-    try:
-        root = common.repo_root(args)
-        _, registry = read_registry_file(root)
-        model = registry.model(args.model)
-        if model is None:
-            raise UsageError(f"no model '{args.model}' in {root / 'models.yaml'}; "
-                             f"models: {', '.join(registry.models) or 'none'}")
-        return root, model, load_policies(root).resolve(model)
-    except InvalidFile as exc:
-        exc.exit_code = 2  # a registry or policy that cannot be read is a configuration error here
-        raise
-    except UsageError:
-        raise
-    except ModelbotError as exc:
-        raise UsageError(str(exc)) from None
+    root, model, policies = common.model_and_policies(args)
+    return root, model, policies.resolve(model)
 
 
 def _champion(model: Any, stage: str, candidate: str) -> Any:
@@ -126,8 +136,9 @@ def _show(record: dict[str, Any], path: Path, json_mode: bool) -> None:
         output.emit_json({**record, "infra_json": str(path)})
         return
     champion = f" vs champion {record['champion']}" if record["champion"] else ""
-    output.line(f"infra-check {record['model']} {record['version']} for {record['stage']}{champion}: "
-                f"{record['status']}")
+    output.line(
+        f"infra-check {record['model']} {record['version']} for {record['stage']}{champion}: {record['status']}"
+    )
     if not record["policy_names_infra"]:
         output.line("  (the policy names no infra gates for this stage: ran the defaults)")
     for gate in record["gates"]:

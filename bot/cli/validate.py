@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import common, output
-from bot.errors import InvalidFile, ModelbotError, UsageError
+from bot.errors import UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,29 +52,12 @@ def _inputs(root: Path, policy: Any, fingerprint: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from bot.evidence import Status
-    from bot.policy import load_policies
     from bot.report import render
     from bot.validation import engine, memory
-    from bot.workspace import read_registry_file
 
     memory.return_freed_arrays()
-    try:
-        root = common.repo_root(args)
-        _, registry = read_registry_file(root)
-        model = registry.model(args.model)
-        if model is None:
-            raise UsageError(
-                f"no model '{args.model}' in {root / 'models.yaml'}; models: {', '.join(registry.models) or 'none'}"
-            )
-        policies = load_policies(root)
-        policy = policies.resolve(model)
-    except InvalidFile as exc:
-        exc.exit_code = 2  # a registry or policy that cannot be read is a configuration error here
-        raise
-    except UsageError:
-        raise
-    except ModelbotError as exc:
-        raise UsageError(str(exc)) from None
+    root, model, policies = common.model_and_policies(args)
+    policy = policies.resolve(model)
     if not policy.has_stage(args.stage):
         raise UsageError(f"policy '{policy.name}' has no stage '{args.stage}'; stages: {', '.join(policy.stage_names)}")
     subject = engine.Subject.of(model, args.version, args.stage)

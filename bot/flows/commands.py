@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.chatops import HELP_TEXT, Command, CommandError, Decision, authorize, parse
-from bot.evidence import Status
 from bot.flows.context import BotContext, policies_at
 from bot.github.forge import PullRequest
 from bot.github.markers import marker
@@ -101,36 +100,22 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     if not result.ok or result.pull is None:
         return Reply("refused", render("command_reply.md.j2", command=command, refusals=result.refusals))
     pull = result.pull.pull
-    if result.pull.action == "unchanged":
-        return Reply(
-            "done",
-            render(
-                "command_reply.md.j2",
-                command=command,
-                refusals=(),
-                pull=pull,
-                action="unchanged",
-                superseded=None,
-                validation=None,
-                Status=Status,
-            ),
-            rewrite=False,
-        )
-    # A pull request opened with the workflow's token starts no workflow run: validate it here, now.
-    validation = validate_pull(ctx, pull, files=["models.yaml"])
-    return Reply(
-        "done",
-        render(
+
+    def reply(validation: Any) -> str:
+        return render(
             "command_reply.md.j2",
             command=command,
             refusals=(),
             pull=pull,
             action=result.pull.action,
-            superseded=result.pull.superseded,
+            superseded=result.pull.superseded if result.pull else None,
             validation=validation,
-            Status=Status,
-        ),
-    )
+        )
+
+    if result.pull.action == "unchanged":
+        return Reply("done", reply(None), rewrite=False)
+    # A pull request opened with the workflow's token starts no workflow run: validate it here, now.
+    return Reply("done", reply(validate_pull(ctx, pull, files=["models.yaml"])))
 
 
 def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
