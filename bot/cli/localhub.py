@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     users = _users(args.user)
     with tempfile.TemporaryDirectory(prefix="localhub-") as tmp:
         state = args.state or Path(tmp)
-        hub = Hub.create(state, owner=args.owner, name=args.name or args.repo.resolve().name, seed=args.repo)
+        name = args.name or args.repo.resolve().name.removesuffix(".git")
+        hub = Hub.create(state, owner=args.owner, name=name, seed=args.repo)
         for login, role in users:
             hub.add_user(login, role=role)
         try:
