@@ -215,6 +215,21 @@ def _deployment(r: _Reader, name: str) -> DeploymentEvent:
     )
 
 
+def _schedule(r: _Reader, name: str) -> DispatchEvent:
+    """A scheduled run: GitHub's payload carries little more than the cron line; it is a sync."""
+    full_name = r.get("repository.full_name", str, required=False) or ""
+    branch = r.get("repository.default_branch", str, required=False) or "main"
+    return DispatchEvent(
+        name=name,
+        action=None,
+        repository=Repository(full_name, branch),
+        sender=r.get("sender.login", str, required=False) or "schedule",
+        ref=f"refs/heads/{branch}",
+        workflow=r.get("workflow", str, required=False) or "",
+        inputs={"task": "sync"},
+    )
+
+
 PARSERS = {
     "issue_comment": _comment,
     "pull_request": _pull,
@@ -224,6 +239,7 @@ PARSERS = {
     "workflow_dispatch": _dispatch,
     "deployment": _deployment,
     "deployment_status": _deployment,
+    "schedule": _schedule,
 }
 
 

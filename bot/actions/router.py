@@ -38,6 +38,7 @@ ROUTES: dict[tuple[str, str | None], str] = {
     ("pull_request_review", "dismissed"): "bot.actions.promotion:on_review",
     ("push", None): "bot.actions.promotion:on_push",
     ("workflow_dispatch", None): "bot.actions.promotion:on_dispatch",
+    ("schedule", None): "bot.actions.promotion:on_dispatch",
     ("deployment", "created"): "bot.actions.handlers:acknowledge",
     ("deployment_status", "created"): "bot.actions.handlers:acknowledge",
 }

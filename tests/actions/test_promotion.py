@@ -2,8 +2,10 @@
 do, with the environment GitHub Actions sets: comment -> PR and report; review -> approvals; edits ignored."""
 
 import json
+import os
 
 import pytest
+from sklearn.linear_model import Ridge
 
 from bot.actions import run
 from bot.actions.runtime import Runtime, read_outputs
@@ -11,6 +13,7 @@ from bot.localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import diabetes_v1, hub  # noqa: F401
 from tests.flows.test_validate_pr import statuses
 from tests.support.localhub import git, localhub_factory  # noqa: F401
+from tests.support.mlflow_models import MlflowStore, dataset
 
 
 @pytest.fixture
@@ -76,3 +79,17 @@ def test_an_edited_comment_never_fires_a_command(hub, actions_env, tmp_path):  #
     result = deliver(hub, tmp_path, "issue_comment")
     assert not result.handled and "issue_comment.edited" in result.message
     assert hub.log.since(mark) == []
+
+
+def test_a_scheduled_run_opens_one_registration_pr_for_what_mlflow_has(
+    hub, actions_env, tmp_path, diabetes_v1, monkeypatch
+):
+    store = MlflowStore(tmp_path / "mlflow")
+    store.register("diabetes-progression", Ridge(alpha=0.5), dataset("regression"))  # version 2, not listed yet
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+    path = tmp_path / "schedule.json"
+    path.write_text(json.dumps({"schedule": "17 6 * * 1-5"}))
+    result = run(Runtime.from_env({**os.environ, "GITHUB_EVENT_NAME": "schedule", "GITHUB_EVENT_PATH": str(path)}))
+    assert result.handled and result.outputs["result"] == "opened", result.message
+    pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
+    assert [p["title"] for p in pulls] == ["Register 1 model version(s) from MLflow"]
