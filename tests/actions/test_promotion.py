@@ -10,14 +10,13 @@ from sklearn.linear_model import Ridge
 from bot.actions import run
 from bot.actions.runtime import Runtime, read_outputs
 from bot.localhub.hub import ACTIONS_BOT
-from tests.flows.conftest import diabetes_v1, hub  # noqa: F401
 from tests.flows.test_validate_pr import statuses
-from tests.support.localhub import git, localhub_factory  # noqa: F401
+from tests.support.localhub import git
 from tests.support.mlflow_models import MlflowStore, dataset
 
 
 @pytest.fixture
-def actions_env(hub, tmp_path, monkeypatch):  # noqa: F811
+def actions_env(hub, tmp_path, monkeypatch):
     """What GitHub Actions hands the step; the workspace is a clone of the default branch."""
     workspace = tmp_path / "workspace"
     git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(workspace))
@@ -38,7 +37,7 @@ def actions_env(hub, tmp_path, monkeypatch):  # noqa: F811
     return env
 
 
-def deliver(hub, tmp_path, event):  # noqa: F811
+def deliver(hub, tmp_path, event):
     """The latest webhook payload of `event`, handed to the entrypoint as GITHUB_EVENT_PATH."""
     delivery = next(d for d in reversed(hub.hub.deliveries) if d.event == event)
     path = tmp_path / f"{event}-{delivery.id}.json"
@@ -48,7 +47,7 @@ def deliver(hub, tmp_path, event):  # noqa: F811
     )
 
 
-def test_a_promote_comment_opens_and_validates_the_pr(hub, actions_env, tmp_path, diabetes_v1):  # noqa: F811
+def test_a_promote_comment_opens_and_validates_the_pr(hub, actions_env, tmp_path, diabetes_v1):
     number = hub.hub.as_user("dana-ds").open_issue("Promotions")
     hub.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
     result = deliver(hub, tmp_path, "issue_comment")
@@ -60,7 +59,7 @@ def test_a_promote_comment_opens_and_validates_the_pr(hub, actions_env, tmp_path
     assert read_outputs((tmp_path / "output").read_text())["result"] == "done"
 
 
-def test_a_review_event_moves_the_approvals(hub, actions_env, tmp_path, diabetes_v1):  # noqa: F811
+def test_a_review_event_moves_the_approvals(hub, actions_env, tmp_path, diabetes_v1):
     number = hub.hub.as_user("dana-ds").open_issue("Promotions")
     hub.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
     deliver(hub, tmp_path, "issue_comment")
@@ -71,7 +70,7 @@ def test_a_review_event_moves_the_approvals(hub, actions_env, tmp_path, diabetes
     assert statuses(hub, pull["head"]["sha"])["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 1/1")
 
 
-def test_an_edited_comment_never_fires_a_command(hub, actions_env, tmp_path):  # noqa: F811
+def test_an_edited_comment_never_fires_a_command(hub, actions_env, tmp_path):
     number = hub.hub.as_user("dana-ds").open_issue("Promotions")
     posted = hub.hub.as_user("lena-ml").comment(number, "thanks")
     hub.hub.as_user("lena-ml").edit_comment(posted.id, "/promote diabetes-progression 1 to production")
