@@ -118,3 +118,45 @@ def test_cancel_closes_the_promotion_pr_and_deletes_its_branch(hub, ctx, tmp_pat
 def test_cancel_outside_a_promotion_pr_is_refused(hub, ctx):
     event = comment(hub, "lena-ml", "/cancel")
     assert handle_comment(ctx, event).outcome == "refused"
+
+
+def test_history_names_the_approvers_and_the_evidence_of_each_promotion(
+    hub, ctx, tmp_path, diabetes_v1, monkeypatch, capsys
+):
+    import json
+
+    from bot.cli import main
+    from bot.localhub.hub import ACTIONS_BOT
+
+    assert (
+        handle_comment(ctx, comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")).outcome == "done"
+    )
+    number = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]["number"]
+    for reviewer in ("lena-ml", "rita-risk"):
+        hub.hub.as_user(reviewer).review(number, "APPROVE")
+    hub.hub.as_user("pat-platform").merge(number)
+    run = next_run(hub, tmp_path)
+    for name, value in {
+        "GITHUB_API_URL": hub.url,
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert (
+        main(
+            [
+                "history",
+                "diabetes-progression",
+                "--stage",
+                "production",
+                "--github",
+                "--json",
+                "--repo",
+                str(run.workspace),
+            ]
+        )
+        == 0
+    )
+    [event] = json.loads(capsys.readouterr().out)["events"]
+    assert (event["kind"], event["pr"], event["approvers"]) == ("promote", number, ["lena-ml", "rita-risk"])
+    assert f"/{number}#issuecomment-" in event["evidence"]
