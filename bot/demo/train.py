@@ -9,6 +9,8 @@ tuned gradient boosting (a good candidate), v4 a model trained on data where one
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,5 +179,6 @@ def train_all(workdir: Path, progress: Callable[[str], None] = lambda _: None) -
     trained = []
     for label, make in plans:
         progress(f"training {label}")
-        trained.append(make())
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints each registration on stderr
+            trained.append(make())
     return trained
