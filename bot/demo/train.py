@@ -38,6 +38,29 @@ def _features(frame: pd.DataFrame, target: str, slices: tuple[str, ...]) -> list
     return [c for c in frame.columns if c != target and c not in slices and pd.api.types.is_numeric_dtype(frame[c])]
 
 
+def log_sklearn(name: str, fitted: Any, example: pd.DataFrame, proba: bool) -> str:
+    """Register a fitted scikit-learn model in the active MLflow run, with the signature inferred from `example`
+    and the prediction method pyfunc answers with; returns the new version."""
+    import mlflow
+    import skops.io
+    from mlflow.models import infer_signature
+
+    method = "predict_proba" if proba else "predict"
+    signature = infer_signature(example, getattr(fitted, method)(example.head(5)))
+    # MLflow saves with skops, which refuses types it cannot audit (tree node arrays); these models are ours.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(fitted))
+    info = mlflow.sklearn.log_model(
+        fitted,
+        name="model",
+        signature=signature,
+        pyfunc_predict_fn=method,
+        registered_model_name=name,
+        pip_requirements=["scikit-learn"],
+        skops_trusted_types=trusted,
+    )
+    return str(info.registered_model_version)
+
+
 def _log(
     name: str,
     estimator: Any,
@@ -50,13 +73,8 @@ def _log(
     data_path: Path,
 ) -> Trained:
     import mlflow
-    import skops.io
-    from mlflow.models import infer_signature
 
     estimator.fit(train[features], train[target])
-    method = "predict_proba" if proba else "predict"
-    signature = infer_signature(train[features].head(20), getattr(estimator, method)(train[features].head(20)))
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
     with mlflow.start_run(run_name=f"{name} {description}") as run:
         mlflow.log_params(params)
         mlflow.log_input(
@@ -66,16 +84,7 @@ def _log(
         score = estimator.score(train[features], train[target])
         mlflow.log_metric("training_accuracy" if proba else "training_r2", float(score))
         mlflow.set_tag("mlflow.source.git.commit", "3f9a2c1d5e7b")
-        info = mlflow.sklearn.log_model(
-            estimator,
-            name="model",
-            signature=signature,
-            pyfunc_predict_fn=method,
-            registered_model_name=name,
-            pip_requirements=["scikit-learn"],
-            skops_trusted_types=trusted,
-        )
-    version = str(info.registered_model_version)
+        version = log_sklearn(name, estimator, train[features].head(20), proba)
     from mlflow.tracking import MlflowClient
 
     MlflowClient().update_model_version(name, version, description=description)

@@ -127,22 +127,9 @@ class MlflowStore:
     def log(self, name: str, fitted: Any, example: pd.DataFrame, *, proba: bool = False) -> RegisteredModel:
         """Register an already fitted scikit-learn model; its signature is inferred from `example`."""
         import mlflow
-        import skops.io
-        from mlflow.models import infer_signature
 
-        method = "predict_proba" if proba else "predict"
-        # MLflow saves with skops, which refuses types it cannot audit (tree node arrays); these models are ours.
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(fitted))
-        signature = infer_signature(example, getattr(fitted, method)(example.head(5)))
+        from bot.demo.train import log_sklearn
+
         with mlflow.start_run(experiment_id=self.experiment_id) as run:
-            info = mlflow.sklearn.log_model(
-                fitted,
-                name="model",
-                signature=signature,
-                pyfunc_predict_fn=method,
-                registered_model_name=name,
-                pip_requirements=["scikit-learn"],
-                skops_trusted_types=trusted,
-            )
-        version = str(info.registered_model_version)
+            version = log_sklearn(name, fitted, example, proba)
         return RegisteredModel(name, version, f"models:/{name}/{version}", run.info.run_id)
