@@ -6,12 +6,13 @@ import json
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import Location, Problem
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 MAX_PROBLEMS = 50
 
@@ -25,6 +26,9 @@ def schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    """The full validator, imported only when a document is invalid and its problems must be named."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(name))
 
 

@@ -381,9 +381,7 @@ class Story:
 
     def protect_main(self) -> None:
         """Branch protection as a platform team would set it: both bot checks required."""
-        protect = getattr(self.hub, "protect_branch", None)
-        if protect is not None:
-            protect("main", ["modelbot/validation", "modelbot/approvals"])
+        self.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
 
     def run(self) -> DemoResult:
         start = time.perf_counter()
