@@ -19,6 +19,7 @@ from bot.actions.router import Outcome
 if TYPE_CHECKING:
     from bot.flows.context import BotContext
     from bot.github.forge import Forge, PullRequest
+    from bot.registry.model import Registry
 
 ForgeFactory = Callable[[], "Forge"]
 
@@ -131,7 +132,7 @@ def on_push(event: Event, forge: ForgeFactory) -> Outcome:
     url = run_url(env)
     record = Runner(
         Context(repo=repo, environ=env, forge=connected, tracking_uri=tracking), url, SmokeCheck(tracking, repo)
-    ).run(event.before, event.after)
+    ).run(event.before, event.after, _tip(connected, event.repository.default_branch))
     failure = record.failure
     summary = "\n".join(f"- {item.status}: {item.change}" for item in record.transitions) or "nothing to deploy"
     if failure is not None and failure.failed == "verify":
@@ -144,6 +145,18 @@ def on_push(event: Event, forge: ForgeFactory) -> Outcome:
         {"result": "success" if record.ok else "failure"},
         summary,
     )
+
+
+def _tip(forge: Forge, branch: str) -> Registry | None:
+    """models.yaml at the branch's tip now (runs queue, so a push may be old news by the time it deploys)."""
+    from bot.errors import InvalidFile
+    from bot.registry.load import parse
+
+    text = forge.file_text("models.yaml", ref=branch)
+    try:
+        return parse(text, f"models.yaml@{branch}") if text is not None else None
+    except InvalidFile:
+        return None
 
 
 def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:

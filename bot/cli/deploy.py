@@ -18,6 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--before", required=True, metavar="REV",
                         help="the revision before the push (all zeros for a new branch)")
     parser.add_argument("--after", required=True, metavar="REV", help="the pushed revision")
+    parser.add_argument("--tip", default="HEAD", metavar="REV",
+                        help="the branch's revision now (default HEAD): a change it no longer holds is superseded, "
+                             "never deployed")
     parser.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     parser.add_argument("--run-url", metavar="URL", help="link to this run (default: the Actions run, if any)")
     parser.add_argument("--github", action="store_true",
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.deploy.catalog import Context
     from bot.deploy.runner import Runner
     from bot.deploy.verify import SmokeCheck
-    from bot.gitio import toplevel
+    from bot.gitio import resolve, toplevel
 
     environ = dict(os.environ)
     repo = toplevel(common.repo_root(args))
@@ -49,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         forge = connect(environ=environ)
     url = args.run_url or run_url(environ)
     verifier = None if args.no_verify else SmokeCheck(tracking, repo)
+    from bot.workspace import registry_at
+
+    tip = registry_at(repo, resolve(repo, args.tip))
     record = Runner(Context(repo=repo, environ=environ, forge=forge, tracking_uri=tracking), url, verifier).run(
-        args.before, args.after)
+        args.before, args.after, tip.registry if tip else None)
     result = record.as_dict()
     failure = record.failure
     if forge is not None and failure is not None and failure.failed == "verify":
@@ -70,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             output.line(f"  {step.deployer}: {step.status}: {step.detail}")
         if item.failed:
             output.line(f"  FAILED at {item.failed}: {item.reason}")
+        elif item.reason:
+            output.line(f"  {item.reason}")
     if "response" in result:
         output.line(f"response: {result['response']['reason']}")
     return 0 if record.ok else 1

@@ -27,7 +27,7 @@ from bot.registry.model import Model, Registry
 from bot.workspace import REGISTRY_FILE, policies_at, registry_at
 
 Verifier = Callable[[Deployment, Model, str], GateResult]
-RecordStatus = Literal["deployed", "unchanged", "failed", "not_attempted"]
+RecordStatus = Literal["deployed", "unchanged", "failed", "not_attempted", "superseded"]
 NULL_SHA = "0" * 40
 
 
@@ -114,7 +114,7 @@ class RunRecord:
 
     @property
     def ok(self) -> bool:
-        return all(t.status in ("deployed", "unchanged") for t in self.transitions)
+        return all(t.status in ("deployed", "unchanged", "superseded") for t in self.transitions)
 
     def named(self, *statuses: str) -> list[str]:
         return [f"{t.change.model} {t.change.stage} {t.change.version or '-'}"
@@ -132,7 +132,7 @@ class RunRecord:
             "failed": None if failure is None else {
                 "model": failure.change.model, "stage": failure.change.stage, "deployer": failure.failed,
                 "reason": failure.reason, "succeeded_deployers": failure.done},
-            "not_attempted": self.named("not_attempted"),
+            "not_attempted": self.named("not_attempted"), "superseded": self.named("superseded"),
             "transitions": [t.as_dict() for t in self.transitions],
         }
 
@@ -156,11 +156,27 @@ class Revisions:
         return self._cache[rev]
 
     def key_state(self, rev: str | None, model: str, stage: str) -> tuple[Any, ...]:
-        found = self.at(rev)
-        held = found.model(model) if found else None
-        if held is None:
-            return (None, None)
-        return (held.stages.get(stage), held.deployment.get(stage))
+        return stage_state(self.at(rev), model, stage)
+
+
+def stage_state(registry: Registry | None, model: str, stage: str) -> tuple[Any, ...]:
+    """What a deploy of (model, stage) acts on: the version the stage holds and its rollout state."""
+    held = registry.model(model) if registry else None
+    if held is None:
+        return (None, None)
+    return (held.stages.get(stage), held.deployment.get(stage))
+
+
+def _superseded(change: Change, new: Registry, tip: Registry | None) -> str | None:
+    """Why a change is no longer the branch's state (a later push changed the stage again), else None: deploying
+    it would move the stage away from what the branch holds, e.g. forward again after its rollback."""
+    if tip is None:
+        return None
+    now = stage_state(tip, change.model, change.stage)
+    if now == stage_state(new, change.model, change.stage):
+        return None
+    return (f"the branch has moved on: {change.model} {change.stage} is {now[0] or '-'} there now, "
+            "and the deploy of that revision takes it there")
 
 
 def origin(repo: Path, before: str | None, after: str, model: str, stage: str,
@@ -223,7 +239,9 @@ class Runner:
         self.run_url = run_url
         self.verifier = verifier
 
-    def run(self, before: str | None, after: str) -> RunRecord:
+    def run(self, before: str | None, after: str, tip: Registry | None = None) -> RunRecord:
+        """Deploy before..after. With `tip`, the registry at the branch's tip now, a change the branch has since
+        undone or replaced is left alone (`superseded`): an old run never moves a stage off the branch's state."""
         repo = self.ctx.repo
         after_sha = gitio.resolve(repo, after)
         before_sha = None if before in (None, "", NULL_SHA) else gitio.resolve(repo, str(before))
@@ -236,6 +254,9 @@ class Runner:
         for change in changes(old, new):
             if any(r.status == "failed" for r in records):
                 records.append(TransitionRecord(change, "not_attempted"))
+                continue
+            if (reason := _superseded(change, new, tip)) is not None:
+                records.append(TransitionRecord(change, "superseded", reason=reason))
                 continue
             earlier = [f"{r.change.model} {r.change.stage} {r.change.version or '-'}"
                        for r in records if r.status == "deployed"]

@@ -236,3 +236,28 @@ def test_a_webhook_that_times_out_is_recorded_after_the_stages_before_it(
     assert record["failed"]["reason"].endswith("did not answer within 0.3s")
     assert record["failed"]["succeeded_deployers"] == ["mlflow-alias"]
     assert len(hook_server.received) == 1
+
+
+def test_an_old_run_after_a_rollback_never_moves_the_stage_off_the_branch(
+        make_repo: Callable[..., Repo], mlflow_registry: Registry) -> None:
+    from bot.workspace import registry_at
+
+    repo = make_repo({"production": DIRECT, "staging": {"deployers": ["mlflow-alias"]}})
+    start = repo.head()
+    repo.promote("staging", "1", "Stage 1 again")
+    promoted = repo.promote("production", "2")
+    Runner(context(repo, mlflow_registry, "t13-")).run(start, promoted)
+    repo.git.git("revert", "--no-edit", promoted)
+    Runner(context(repo, mlflow_registry, "t13-")).run(promoted, repo.head())
+    assert mlflow_registry.aliases("t13-")["production"] == "1"
+    tip = registry_at(repo.path, repo.head())
+    assert tip is not None
+
+    late = Runner(context(repo, mlflow_registry, "t13-")).run(start, promoted, tip.registry)
+
+    assert sorted((t.change.stage, t.status) for t in late.transitions) == [("production", "superseded"),
+                                                                            ("staging", "unchanged")]
+    assert late.ok and late.named("superseded") == [f"{MODEL} production 2"]
+    [superseded] = [t for t in late.transitions if t.status == "superseded"]
+    assert "production is 1 there now" in (superseded.reason or "")
+    assert mlflow_registry.aliases("t13-")["production"] == "1"
