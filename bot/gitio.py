@@ -105,3 +105,21 @@ def commit(repo: Path, rev: str) -> Commit:
     out = git(repo, "show", "-s", f"--format={_LOG_FORMAT}", rev).decode("utf-8", "replace").strip("\n\x1e")
     sha, author, email, when, parents, subject, body = out.split("\x1f")
     return Commit(sha, author, email, datetime.fromisoformat(when), subject, body.strip(), tuple(parents.split()))
+
+
+def merge_file(ours: str, base: str, theirs: str, labels: tuple[str, str, str]) -> tuple[str, int]:
+    """git's three-way merge of one file's texts: (the merged text, with conflict markers where the two sides
+    changed the same or neighbouring lines; the number of conflicts)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="modelbot-merge-") as tmp:
+        paths = []
+        for name, text in zip(("ours", "base", "theirs"), (ours, base, theirs), strict=True):
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        proc = subprocess.run(["git", "merge-file", "-p", *(a for label in labels for a in ("-L", label)), *paths],
+                              capture_output=True, check=False)
+    if proc.returncode < 0 or proc.returncode > 127:
+        raise GitError(f"git merge-file failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout.decode("utf-8"), proc.returncode

@@ -157,10 +157,22 @@ def _check_depth(text: str, file: str) -> None:
         return  # the real parse reports it with its position
 
 
+def conflict_lines(text: str) -> tuple[int, ...]:
+    """1-based numbers of the lines holding git's conflict markers (a merge or revert left for a person)."""
+    if "\n<<<<<<< " not in f"\n{text}" or "\n>>>>>>> " not in f"\n{text}":
+        return ()
+    return tuple(n for n, line in enumerate(text.splitlines(), 1)
+                 if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======")
+
+
 def parse_document(text: str, file: str) -> tuple[Any, yaml.Node | None]:
     """Parse one YAML document strictly: its data, and its node tree (positions) from the same pass."""
     if not text.strip():
         raise InvalidFile([Problem(Location(file), "file is empty; expected a YAML mapping")])
+    if marked := conflict_lines(text):
+        raise InvalidFile([Problem(Location(file, marked[0]),
+                                   f"unresolved merge conflict: git's conflict markers at lines "
+                                   f"{', '.join(map(str, marked))}; keep the side you want and delete the markers")])
     _check_depth(text, file)
     loader = (AliasGuardLoader if "&" in text else StrictLoader)(text)
     try:

@@ -75,3 +75,17 @@ def test_absurd_nesting_is_a_clear_error_not_a_crash():
 
 def test_deep_block_nesting_on_one_line_is_refused_too():
     assert "nested too deeply" in problem("a:\n  " + "- " * 60_000 + "x\n")
+
+
+def test_git_conflict_markers_are_named_with_their_lines_not_parsed_as_yaml() -> None:
+    text = "models:\n<<<<<<< main\n  a: 1\n=======\n  a: 2\n>>>>>>> before abc\n"
+    with pytest.raises(InvalidFile) as caught:
+        yamlio.load(text, "models.yaml")
+    [problem] = caught.value.problems
+    assert problem.location.line == 2
+    assert "unresolved merge conflict" in problem.message and "lines 2, 4, 6" in problem.message
+
+
+def test_a_marker_like_line_alone_is_ordinary_text() -> None:
+    assert yamlio.conflict_lines("a: |\n  =======\n  <<<<<<< not a conflict\n") == ()
+    assert yamlio.load("a: |\n  x\n=======: 1\n", "f.yaml") == {"a": "x\n", "=======": 1}

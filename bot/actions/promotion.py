@@ -138,7 +138,7 @@ def on_push(event: Event, forge: ForgeFactory) -> Outcome:
     if failure is not None and failure.failed == "verify":
         from bot.deploy.respond import on_failure
 
-        response = on_failure(connected, repo, record.after, failure, url)
+        response = on_failure(connected, repo, record.after, failure, url, event.repository.default_branch)
         summary += f"\n\nThe smoke check failed: {response.reason}"
     return Outcome(
         f"deploy {event.after[:12]}: {'ok' if record.ok else 'failed'}",

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if forge is not None and failure is not None and failure.failed == "verify":
         from bot.deploy.respond import on_failure
 
-        result["response"] = on_failure(forge, repo, record.after, failure, url).as_dict()
+        result["response"] = on_failure(forge, repo, record.after, failure, url, forge.default_branch()).as_dict()
     if args.record:
         args.record.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     if args.json:

@@ -1,7 +1,8 @@
 """Roll back MODEL in a stage by reverting the change that made its current promotion: `--local` creates the
 revert commit in this repository (push it, and the deploy returns the stage to the previous version);
 `--github` opens the revert as a pull request labelled `rollback`. A revert that conflicts with later changes
-is reported with the files and the command to resolve it; nothing is left half-applied.
+is reported with the files and the command to resolve it (--local; nothing is left half-applied), or opened on
+GitHub with git's conflict markers for a person to resolve (--github).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--local", action="store_true", help="create the revert commit in this repository")
     where.add_argument("--github", action="store_true", help="open the revert pull request on GitHub")
+    parser.add_argument("--base", metavar="BRANCH", help="with --github: the branch to revert on (default: the "
+                        "repository's default branch)")
     common.add_repo(parser)
     common.add_json(parser)
 
@@ -34,11 +37,13 @@ def run(args: argparse.Namespace) -> int:
         result["revert_commit"] = sha
         text = f"created {sha[:12]}: {target.message().splitlines()[0]}; push it to deploy"
     else:
+        from bot.deploy.rollback_pr import open_rollback
         from bot.github import connect
 
-        pull = rollback.revert_github(connect(environ=dict(os.environ)), target)
-        result["revert_pr"] = {"number": pull.number, "url": pull.html_url}
-        text = f"opened #{pull.number} ({pull.html_url}): {pull.title}"
+        forge = connect(environ=dict(os.environ))
+        opened = open_rollback(forge, repo, target, args.base or forge.default_branch())
+        result["revert_pr"] = opened.as_dict()
+        text = f"opened {opened.describe()} ({opened.pull.html_url}): {opened.pull.title}"
     event = target.event.transition
     if args.json:
         output.emit_json({"ok": True, **result})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.deploy import rollback
+from bot.deploy.rollback_pr import open_rollback
 from bot.deploy.runner import TransitionRecord
 
 if TYPE_CHECKING:
@@ -55,14 +56,15 @@ def comment_body(record: TransitionRecord, revert_pr: int | None, run_url: str |
     return "\n".join(lines)
 
 
-def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, run_url: str | None) -> Response:
+def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, run_url: str | None,
+               base: str) -> Response:
     """Revert PR and comment for a failed (model, stage); a revert that cannot be opened is said in the comment."""
     change = record.change
     target = rollback.find(repo, change.model, change.stage, after)
     revert_pr: int | None = None
     reason = "revert opened"
     try:
-        revert_pr = rollback.revert_github(forge, target).number
+        revert_pr = open_rollback(forge, repo, target, base).pull.number
     except Exception as exc:  # the comment must still say what failed, and why no revert was opened
         reason = f"no revert opened: {exc}"
     body = comment_body(record, revert_pr, run_url)

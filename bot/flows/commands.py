@@ -13,7 +13,6 @@ from typing import Any
 
 from bot.chatops import HELP_TEXT, Command, CommandError, Decision, authorize, parse
 from bot.flows.context import BotContext, policies_at
-from bot.github.forge import PullRequest
 from bot.github.markers import marker
 from bot.policy import DEFAULT_POLICY, Policies
 from bot.texts import code, render
@@ -120,12 +119,13 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
 
 def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     """Revert the change that made the stage's current promotion, as a PR labelled `rollback`, then validate it
-    (a rollback has the policy's rollback rules: its approvals, its reduced gates)."""
-    from bot.deploy.rollback import find, revert_github
+    (a rollback has the policy's rollback rules: its approvals, its reduced gates). A revert that conflicts with
+    later changes is opened all the same, for a person to resolve, and the reply says so."""
+    from bot.deploy.rollback import find
+    from bot.deploy.rollback_pr import open_rollback
     from bot.errors import RefusedError
     from bot.flows.propose import base_revision
     from bot.flows.validate_pr import validate_pull
-    from bot.github.revert import RevertConflict
 
     assert command.model
     if ctx.workspace is None:
@@ -138,13 +138,13 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
         return Reply("refused", f"{code(command.model)} serves no stage: nothing to roll back.")
     try:
         target = find(ctx.workspace, command.model, stage)
-        try:
-            pull = revert_github(ctx.forge, target)
-        except RevertConflict:
-            pull = _revert_stage_line(ctx, target)
+        opened = open_rollback(ctx.forge, ctx.workspace, target, ctx.default_branch)
     except RefusedError as exc:
         return Reply("refused", f"Cannot roll back {code(command.model)} {code(stage)}: {exc}")
+    pull = opened.pull
     validation = validate_pull(ctx, pull, files=["models.yaml"])
+    if opened.how == "conflict":
+        return Reply("done", f"Opened {opened.describe()}.")
     approvals = validation.approvals.description if validation.approvals else "-"
     return Reply(
         "done",
@@ -152,42 +152,6 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
         f"head {code(pull.head_sha[:12])}. Validation: {validation.status.value}. "
         f"Approvals: {approvals}.",
     )
-
-
-def _revert_stage_line(ctx: BotContext, target: Any) -> PullRequest:
-    """The revert of a promotion whose lines git cannot restore on its own because a later change touched the
-    line next to it (git treats adjacent lines as one hunk): the promotion changed one stage line, so its
-    revert sets that line back, and only that line. Refused if the stage has moved on since."""
-    from bot.deploy.rollback import ROLLBACK_LABEL
-    from bot.errors import RefusedError
-    from bot.flows.propose import base_revision
-    from bot.registry.edit import set_stage
-
-    t = target.event.transition
-    base = base_revision(ctx)
-    model = base.registry.models[t.model]
-    if model.stages.get(t.stage) != t.to_version:
-        raise RefusedError(
-            f"{t.model} {t.stage} has changed since {target.commit[:12]} (it serves "
-            f"{model.stages.get(t.stage) or 'nothing'} now): resolve the revert by hand"
-        )
-    new_text, _ = set_stage(base.text, t.model, t.stage, t.from_version)
-    title = f'Revert "{target.title}"'
-    body = (
-        f"This reverts commit {target.commit}.\n\nA later change touched the neighbouring line, so git "
-        f"could not revert the commit on its own; this sets {t.model} {t.stage} back to "
-        f"{t.from_version or 'nothing'} and changes nothing else."
-    )
-    result = ctx.forge.promotion_pr(
-        t.model,
-        f"{t.stage}-rollback",
-        {"models.yaml": new_text},
-        title,
-        body,
-        base=ctx.default_branch,
-        labels=[ROLLBACK_LABEL],
-    )
-    return result.pull
 
 
 def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:

@@ -122,7 +122,7 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
     failure = record.failure
     assert failure is not None and failure.failed == "verify"
 
-    response = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL)
+    response = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL, "main")
 
     assert response.commented_on == number and response.revert_pr is not None
     revert = hub.hub.state.issues[response.revert_pr]
@@ -134,5 +134,5 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
     incident = hub.hub.state.issues[response.incident]
     assert incident.title.startswith("Incident: tumor-malignancy 4 failed its verify in production")
     assert incident.labels == ["incident"] and f"#{response.revert_pr}" in incident.body
-    again = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL)
+    again = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL, "main")
     assert again.incident == response.incident  # a re-run opens no second incident
