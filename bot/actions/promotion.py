@@ -45,6 +45,7 @@ def context(event: Event, forge: ForgeFactory) -> BotContext:
         run_url(env),
         env.get("MODELBOT_BOT_LOGIN") or "github-actions[bot]",
         reports,
+        deploy_workflow=env.get("MODELBOT_DEPLOY_WORKFLOW") or "modelbot-deploy.yml",
     )
 
 
@@ -118,13 +119,18 @@ def on_review(event: Event, forge: ForgeFactory) -> Outcome:
 
 
 def on_push(event: Event, forge: ForgeFactory) -> Outcome:
+    assert isinstance(event, PushEvent)
+    if event.ref != f"refs/heads/{event.repository.default_branch}" or event.deleted:
+        return Outcome(f"push to {event.ref}: not the default branch", {"result": "ignored"})
+    return _deploy(forge, event.before, event.after, event.repository.default_branch)
+
+
+def _deploy(forge: ForgeFactory, before: str | None, after: str, branch: str) -> Outcome:
+    """Deploy before..after of the checked-out default branch, verify it, and respond to a failed smoke check."""
     from bot.deploy.catalog import Context
     from bot.deploy.runner import Runner
     from bot.deploy.verify import SmokeCheck
 
-    assert isinstance(event, PushEvent)
-    if event.ref != f"refs/heads/{event.repository.default_branch}" or event.deleted:
-        return Outcome(f"push to {event.ref}: not the default branch", {"result": "ignored"})
     env = dict(os.environ)
     repo = Path(env.get("GITHUB_WORKSPACE") or ".")
     tracking = env.get("MLFLOW_TRACKING_URI")
@@ -132,19 +138,41 @@ def on_push(event: Event, forge: ForgeFactory) -> Outcome:
     url = run_url(env)
     record = Runner(
         Context(repo=repo, environ=env, forge=connected, tracking_uri=tracking), url, SmokeCheck(tracking, repo)
-    ).run(event.before, event.after, _tip(connected, event.repository.default_branch))
+    ).run(before, after, _tip(connected, branch))
     failure = record.failure
     summary = "\n".join(f"- {item.status}: {item.change}" for item in record.transitions) or "nothing to deploy"
     if failure is not None and failure.failed == "verify":
         from bot.deploy.respond import on_failure
 
-        response = on_failure(connected, repo, record.after, failure, url, event.repository.default_branch)
+        response = on_failure(connected, repo, record.after, failure, url, branch)
         summary += f"\n\nThe smoke check failed: {response.reason}"
     return Outcome(
-        f"deploy {event.after[:12]}: {'ok' if record.ok else 'failed'}",
+        f"deploy {after[:12]}: {'ok' if record.ok else 'failed'}",
         {"result": "success" if record.ok else "failure"},
         summary,
     )
+
+
+def _dispatched_deploy(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
+    """`task: deploy` with `after`, a commit of the default branch (the bot dispatches it after merging a
+    rollback itself): deploy what that commit changed against its first parent."""
+    import re
+
+    from bot import gitio
+
+    after = str(event.inputs.get("after") or "")
+    branch = event.repository.default_branch
+    repo = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
+    if event.ref != f"refs/heads/{branch}":
+        return Outcome(f"workflow_dispatch deploy on {event.ref[:80]}: deploys run on {branch} only",
+                       {"result": "refused"})
+    if not re.fullmatch(r"[0-9a-f]{40}", after):
+        return Outcome(f"workflow_dispatch deploy: `after` must be a full commit sha, got {after[:60]!r}",
+                       {"result": "refused"})
+    if not gitio.is_ancestor(repo, after):
+        return Outcome(f"workflow_dispatch deploy: {after[:12]} is not a commit of {branch}", {"result": "refused"})
+    parents = gitio.commit(repo, after).parents
+    return _deploy(forge, parents[0] if parents else None, after, branch)
 
 
 def _tip(forge: Forge, branch: str) -> Registry | None:
@@ -167,8 +195,11 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
     task = str(event.inputs.get("task") or "propose")
     if task == "sync":
         return _sync(event, forge)
+    if task == "deploy":
+        return _dispatched_deploy(event, forge)
     if task != "propose":
-        return Outcome(f"workflow_dispatch task {task!r}: expected propose or sync", {"result": "refused"})
+        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync or deploy",
+                       {"result": "refused"})
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
     from bot.chatops import CommandError, parse
 

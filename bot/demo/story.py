@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.demo.train import DIABETES, TUMOR, train_all
 from bot.errors import ModelbotError
+from bot.localhub.errors import ApiError
 
 PROJECT_FILES = ("models.yaml", "policies", "data", ".github", "action.yml", "pyproject.toml", "README.md")
 PEOPLE = {  # login: (permission, what they do in the story)
@@ -117,7 +118,7 @@ class Story:
         start = time.perf_counter()
         try:
             yield record
-        except (StoryBroken, ModelbotError, AssertionError, OSError) as exc:
+        except (StoryBroken, ModelbotError, AssertionError, OSError, ApiError) as exc:
             record.outcome, record.detail = "failed", str(exc) or type(exc).__name__
         finally:
             record.seconds = round(time.perf_counter() - start, 2)
@@ -362,7 +363,8 @@ class Story:
         return True
 
     def rollback(self, issue: int) -> None:
-        with self.step("/rollback tumor-malignancy production: the revert PR, its merge, the alias back") as record:
+        with self.step("/rollback tumor-malignancy production: merged by the bot, alias back") \
+                as record:
             self.comment("omar-oncall", issue, f"/rollback {TUMOR} production")
             title = f'Revert "Promote {TUMOR} 2 to production"'
             check(
@@ -372,12 +374,15 @@ class Story:
             sha = revert["head"]["sha"]
             check(self.status(sha, "modelbot/approvals")[1] == "oncall 0/1", "rollback rules not applied")
             self.as_user("omar-oncall").review(revert["number"], "APPROVE")
-            self.act()
+            runs = self.act()  # the review run merges it (rollback.auto_merge) and dispatches the deploy
             check(self.status(sha, "modelbot/approvals")[0] == "success", "oncall approval not counted")
-            self.as_user("pat-platform").merge(revert["number"])
-            self.act()
+            merged = self.api(f"/repos/acme/models/pulls/{revert['number']}")
+            check(bool(merged["merged"]), "the approved rollback did not merge itself (policy rollback.auto_merge)")
+            deployed = any(r.event == "workflow_dispatch" and r.conclusion == "success" for r in runs)
+            check(deployed, "no deploy run after the merge")
             check(self.alias(TUMOR, "production") == "1", f"production alias on {self.alias(TUMOR, 'production')}")
-            record.detail = f"#{revert['number']} reverted the promotion; production alias back on version 1"
+            record.detail = (f"#{revert['number']} approved by on-call, merged by the bot "
+                             f"({merged['merge_commit_sha'][:12]}); production alias back on version 1")
 
     def protect_main(self) -> None:
         """Branch protection as a platform team would set it: both bot checks required."""

@@ -28,6 +28,7 @@ class BotContext:
     bot_login: str = "github-actions[bot]"
     reports: Path = field(default_factory=lambda: Path("modelbot-reports"))
     files: dict[tuple[str, str], str | None] = field(default_factory=dict, compare=False)
+    deploy_workflow: str = "modelbot-deploy.yml"  # dispatched after the bot merges a rollback itself
 
     def remember(self, path: str, sha: str, text: str | None) -> None:
         """A file's text at a commit never changes: keep it for the rest of the run."""

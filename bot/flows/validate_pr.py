@@ -12,6 +12,7 @@ from typing import Any
 from bot.errors import InvalidFile
 from bot.evidence import Status
 from bot.flows import approvals
+from bot.flows.automerge import try_merge
 from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
 from bot.github.forge import PullRequest
 from bot.github.markers import marker
@@ -49,6 +50,7 @@ class PullValidation:
     outcomes: tuple[StepOutcome, ...] = ()
     approvals: Any = None
     plan: Plan | None = field(default=None, repr=False)
+    automerge: Any = None
 
     @property
     def conclusion(self) -> str:
@@ -174,7 +176,8 @@ def validate_pull(
     title = outcomes[0].verdict if len(outcomes) == 1 else f"{len(outcomes)} transitions: {status.value}"
     ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, summary, ctx.run_url)
     state = publish_approvals(ctx, pull, planned, inconclusive)
-    return PullValidation(status, summary, (), tuple(outcomes), state, result)
+    merged = try_merge(ctx, pull, result, planned.policies, state, CONCLUSIONS[status])
+    return PullValidation(status, summary, (), tuple(outcomes), state, result, merged)
 
 
 def inconclusive_reports(ctx: BotContext, pull: PullRequest, result: Plan) -> set[tuple[str, str]]:
@@ -194,11 +197,14 @@ def _verdict_line(body: str) -> str:
 
 
 def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:
-    """On a review or a push: the approval state again, without re-running the evidence."""
+    """On a review or a push: the approval state again, without re-running the evidence; and a rollback the
+    policy lets merge itself is merged once that state and its validation allow."""
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
         return None
-    return publish_approvals(ctx, pull, planned, inconclusive_reports(ctx, pull, planned.plan))
+    state = publish_approvals(ctx, pull, planned, inconclusive_reports(ctx, pull, planned.plan))
+    try_merge(ctx, pull, planned.plan, planned.policies, state)
+    return state
 
 
 def publish_approvals(ctx: BotContext, pull: PullRequest, planned: PullPlan, inconclusive: set[tuple[str, str]]) -> Any:

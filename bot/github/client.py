@@ -417,6 +417,40 @@ class GitHubForge:
 
         return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels, base_tip)
 
+    def check_conclusion(self, sha: str, name: str) -> str | None:
+        """The conclusion of check run `name` on `sha` (None while absent or running). 0 requests when this run
+        set it, else 1."""
+        known = self.cache.check_runs.get((sha, name))
+        if known is None:
+            runs = self.retrier.call(f"read check run {name}",
+                                     lambda: list(self.repo.get_commit(sha).get_check_runs(check_name=name)))
+            known = runs[0] if runs else None
+        return None if known is None else known.conclusion
+
+    def merge_pull(self, number: int, sha: str, title: str, message: str) -> str:
+        """Merge #number only if its head is still `sha` (GitHub refuses otherwise); a merge commit, so the
+        history names the pull request. Returns the merge commit. 1 request; 2 when the answer was lost and
+        the pull request has to be read to learn whether the merge happened."""
+        url = f"{self.repo.url}/pulls/{number}/merge"
+        fields = {"sha": sha, "merge_method": "merge", "commit_title": title, "commit_message": message}
+        try:
+            _, data = self.retrier.call(f"merge #{number}",
+                                        lambda: self.gh.requester.requestJsonAndCheck("PUT", url, input=fields))
+            return str(data["sha"])
+        except ForgeError as exc:
+            pull = self.pull_request(number)
+            if pull.merged and pull.merge_commit_sha and pull.head_sha == sha:
+                return pull.merge_commit_sha
+            reason = "its head moved" if pull.head_sha != sha else str(exc)
+            raise ForgeError(f"#{number} cannot be merged: {reason}") from exc
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
+        """Start `workflow` (its file name) on `ref`: the one kind of run a workflow's own token may start.
+        1 request."""
+        url = f"{self.repo.url}/actions/workflows/{workflow}/dispatches"
+        self.retrier.call(f"dispatch {workflow}", lambda: self.gh.requester.requestJsonAndCheck(
+            "POST", url, input={"ref": ref, "inputs": dict(inputs)}))
+
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull
 

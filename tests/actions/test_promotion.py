@@ -92,3 +92,27 @@ def test_a_scheduled_run_opens_one_registration_pr_for_what_mlflow_has(
     assert result.handled and result.outputs["result"] == "opened", result.message
     pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
     assert [p["title"] for p in pulls] == ["Register 1 model version(s) from MLflow"]
+
+
+@pytest.mark.parametrize("ref, after, says", [
+    ("refs/heads/main", "HEAD; curl evil.example", "`after` must be a full commit sha"),
+    ("refs/heads/main", "branch-only", "is not a commit of main"),
+    ("refs/heads/feature", "main", "deploys run on main only"),
+])
+def test_a_dispatched_deploy_runs_only_a_commit_of_the_default_branch(hub, actions_env, tmp_path, ref, after, says):
+    from bot.localhub import webhooks
+
+    if after in ("branch-only", "main"):
+        pushed = hub.hub.as_user("lena-ml").push("feature", {"notes.txt": "x"}, "Not merged")
+        after = pushed if after == "branch-only" else hub.hub.git.resolve_commit("refs/heads/main")
+    payload = webhooks.workflow_dispatch(hub.hub, ref, ".github/workflows/modelbot-deploy.yml",
+                                         {"task": "deploy", "after": after}, "pat-platform")
+    path = tmp_path / "dispatch.json"
+    path.write_text(json.dumps(payload))
+    mark = hub.log.mark()
+
+    result = run(Runtime.from_env({**os.environ, "GITHUB_EVENT_NAME": "workflow_dispatch",
+                                   "GITHUB_EVENT_PATH": str(path)}))
+
+    assert result.outputs["result"] == "refused" and says in result.message, result.message
+    assert hub.log.since(mark) == []  # refused before any request

@@ -1,0 +1,98 @@
+"""A rollback merges itself when the base branch's policy says `rollback.auto_merge: true`, its approvals (the
+rollback rules) hold on the head commit and its validation passed there: restoring service should not wait
+for someone to press a button.
+
+Only a change whose every transition takes a stage back qualifies, judged from the plan (the base policy
+against the change itself), never from a label anyone with triage rights can add. The merge is bound to the
+head SHA that was judged. A merge made with the workflow's own token starts no workflow run, so the bot
+dispatches the deploy workflow itself (`workflow_dispatch` is the one event such a token may start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from bot.github.forge import ForgeError
+from bot.github.markers import marker
+from bot.plan import Plan
+from bot.policy import Policies
+
+if TYPE_CHECKING:
+    from bot.flows.context import BotContext
+    from bot.github.forge import PullRequest
+
+ROLLBACK_KINDS = ("rollback", "demote")
+DEPLOY_WORKFLOW = "modelbot-deploy.yml"
+
+Result = Literal["merged", "waiting", "failed"]
+
+
+@dataclass(frozen=True)
+class AutoMerge:
+    result: Result
+    reason: str
+    merge_sha: str | None = None
+    deploy_dispatched: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"result": self.result, "reason": self.reason, "merge_sha": self.merge_sha,
+                "deploy_dispatched": self.deploy_dispatched}
+
+
+def allowed(plan: Plan, policies: Policies) -> bool:
+    """True when the change is a rollback and every policy it falls under lets rollbacks merge themselves."""
+    if not plan.ok or not plan.steps or plan.policy_change_approvals:
+        return False
+    if any(step.transition.kind not in ROLLBACK_KINDS for step in plan.steps):
+        return False
+    return all(step.policy is not None and policies.get(step.policy, step.transition.model).rollback.auto_merge
+               for step in plan.steps)
+
+
+def waiting_for(approved: bool, validation: str | None, sha: str) -> str | None:
+    """What the merge still waits for, or None when nothing."""
+    missing = []
+    if validation != "success":
+        missing.append(f"its validation to pass on {sha[:12]} (it is {validation or 'not reported'})")
+    if not approved:
+        missing.append("the approvals the rollback rules require")
+    return " and ".join(missing) or None
+
+
+def try_merge(ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies, approvals: Any,
+              validation: str | None = None) -> AutoMerge | None:
+    """Merge the rollback `pull` and dispatch its deploy when it may; None when it is no self-merging rollback.
+    `validation` is this run's conclusion on the head, when this run validated it."""
+    from bot.flows.validate_pr import CHECK
+
+    if pull.state != "open" or not allowed(plan, policies):
+        return None
+    conclusion = validation if validation is not None else ctx.forge.check_conclusion(pull.head_sha, CHECK)
+    missing = waiting_for(bool(approvals is not None and approvals.approved), conclusion, pull.head_sha)
+    if missing is not None:
+        return AutoMerge("waiting", f"merges itself once it has {missing}")
+    try:
+        sha = ctx.forge.merge_pull(pull.number, pull.head_sha, f"Merge pull request #{pull.number} from "
+                                   f"{pull.head_ref}", pull.title)
+    except ForgeError as exc:
+        outcome = AutoMerge("failed", f"the policy lets it merge itself, but GitHub refused: {exc}; merge it by hand")
+        _say(ctx, pull, outcome)
+        return outcome
+    try:
+        ctx.forge.dispatch_workflow(ctx.deploy_workflow, ctx.default_branch, {"task": "deploy", "after": sha})
+        outcome = AutoMerge("merged", f"merged as {sha[:12]}; the deploy workflow was started", sha, True)
+    except ForgeError as exc:
+        outcome = AutoMerge("merged", f"merged as {sha[:12]}, but the deploy workflow could not be started "
+                            f"({exc}): run it by hand with task `deploy` and after `{sha}`", sha)
+    _say(ctx, pull, outcome)
+    return outcome
+
+
+def _say(ctx: BotContext, pull: PullRequest, outcome: AutoMerge) -> None:
+    head = "Merged by modelbot" if outcome.result == "merged" else "Not merged"
+    body = (f"**{head}**: the rollback policy allows a rollback to merge itself once approved and validated on "
+            f"its head; {outcome.reason}.")
+    if ctx.run_url:
+        body += f"\n\nRun: {ctx.run_url}"
+    ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "automerge"), body)
