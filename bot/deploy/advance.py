@@ -8,10 +8,11 @@ belongs to an earlier rollout). Each step is one commit to models.yaml, so a rev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot import gitio
 from bot.deploy import rollback, strategies
@@ -21,6 +22,9 @@ from bot.errors import RefusedError
 from bot.evidence import GateResult, Status, overall
 from bot.registry.edit import set_deployment
 from bot.workspace import REGISTRY_FILE, policies_at
+
+if TYPE_CHECKING:
+    from bot.github.forge import Forge
 
 Decision = Literal["advanced", "completed", "halted", "aborted"]
 
@@ -63,6 +67,7 @@ class Result:
     after: strategies.Rollout | None = None
     commit: str | None = None
     revert: rollback.Target | None = None
+    pull: Mapping[str, Any] | None = None  # the pull request opened on GitHub (--github)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +77,7 @@ class Result:
             "to": self.after.as_state() if self.after else None,
             "commit": self.commit,
             "revert": self.revert.as_dict() if self.revert else None,
+            "pull_request": dict(self.pull) if self.pull else None,
         }
 
 
@@ -83,11 +89,18 @@ def _commit(repo: Path, message: str, text: str) -> str:
     return gitio.resolve(repo, "HEAD")
 
 
-def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Result:
-    """Decide on the running rollout and act: one commit to models.yaml (advanced/completed), or the revert of
-    the promotion (aborted), or nothing (halted). `force` skips the analysis (a person decided)."""
-    if gitio.git(repo, "status", "--porcelain", "--untracked-files=no", "--", REGISTRY_FILE).strip():
-        raise RefusedError(f"{REGISTRY_FILE} has uncommitted changes; commit or discard them first")
+@dataclass(frozen=True)
+class Decided:
+    """The verdict on the running rollout, before anything is written."""
+
+    running: Current
+    gates: tuple[GateResult, ...]
+    verdict: Status
+    following: strategies.Rollout | None  # the next step when the verdict passes
+
+
+def decide(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Decided:
+    """Analyse the rollout running in (model, stage) at HEAD of `repo`. `force` skips the analysis."""
     running = current(repo, model, stage)
     if running.rollout.complete:
         raise RefusedError(f"the rollout of {model} {stage} is complete ({running.rollout.describe()}); "
@@ -97,16 +110,67 @@ def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bo
         gates = analyse(running.rollout, running.deploy,
                         source.traffic(model, stage, running.rollout, running.since))
     verdict = overall(gates)
-    if verdict == Status.INCONCLUSIVE:
-        return Result("halted", tuple(gates), running.rollout)
-    if verdict == Status.FAIL:
+    following = strategies.advance(running.rollout, running.deploy) if verdict == Status.PASS else None
+    return Decided(running, tuple(gates), verdict, following)
+
+
+def step_message(model: str, stage: str, following: strategies.Rollout) -> str:
+    verb = "Complete" if following.complete else "Advance"
+    return f"{verb} the {following.strategy} of {model} {following.candidate} in {stage}: {following.describe()}"
+
+
+def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Result:
+    """Decide on the running rollout and act: one commit to models.yaml (advanced/completed), or the revert of
+    the promotion (aborted), or nothing (halted). `force` skips the analysis (a person decided)."""
+    if gitio.git(repo, "status", "--porcelain", "--untracked-files=no", "--", REGISTRY_FILE).strip():
+        raise RefusedError(f"{REGISTRY_FILE} has uncommitted changes; commit or discard them first")
+    decided = decide(repo, model, stage, source, force)
+    before = decided.running.rollout
+    if decided.verdict == Status.INCONCLUSIVE:
+        return Result("halted", decided.gates, before)
+    if decided.following is None:
         target = rollback.find(repo, model, stage)
         sha = rollback.revert_local(repo, target)
-        return Result("aborted", tuple(gates), running.rollout, commit=sha, revert=target)
-    following = strategies.advance(running.rollout, running.deploy)
+        return Result("aborted", decided.gates, before, commit=sha, revert=target)
+    following = decided.following
     text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage, following.as_state())
+    sha = _commit(repo, step_message(model, stage, following), text)
     decision: Decision = "completed" if following.complete else "advanced"
-    verb = "Complete" if following.complete else "Advance"
-    sha = _commit(repo, f"{verb} the {following.strategy} of {model} {following.candidate} in {stage}: "
-                        f"{following.describe()}", text)
-    return Result(decision, tuple(gates), running.rollout, following, sha)
+    return Result(decision, decided.gates, before, following, sha)
+
+
+ROLLOUT_LABEL = "rollout"
+
+
+def advance_github(forge: Forge, repo: Path, model: str, stage: str, source: MetricsSource, base: str,
+                   force: bool = False) -> Result:
+    """The same decision, acted on through pull requests against `base` (whose tip `repo` has checked out):
+    the next step as a pull request labelled `rollout`, or the rollback pull request when the analysis fails.
+    Merging the step's pull request deploys it, like any change to models.yaml."""
+    from bot.deploy.rollback_pr import open_rollback
+    from bot.github.forge import BaseTip
+
+    decided = decide(repo, model, stage, source, force)
+    before = decided.running.rollout
+    if decided.verdict == Status.INCONCLUSIVE:
+        return Result("halted", decided.gates, before)
+    if decided.following is None:
+        target = rollback.find(repo, model, stage)
+        opened = open_rollback(forge, repo, target, base)
+        return Result("aborted", decided.gates, before, revert=target, pull=opened.as_dict())
+    following = decided.following
+    head = gitio.resolve(repo, "HEAD")
+    raw = gitio.show(repo, head, REGISTRY_FILE) or b""
+    text, _ = set_deployment(raw.decode("utf-8"), model, stage, following.as_state())
+    tree = gitio.git(repo, "rev-parse", f"{head}^{{tree}}").decode().strip()
+    lines = [f"- {g.gate}: {g.status.value}: {g.reason}" for g in decided.gates] or ["- no analysis: a person decided"]
+    body = (f"{before.describe()} -> {following.describe()}, computed at {head[:12]}.\n\nAnalysis:\n"
+            + "\n".join(lines) + "\n\nMerging this pull request deploys the step.")
+    result = forge.promotion_pr(model, f"{stage}-rollout", {REGISTRY_FILE: text},
+                                step_message(model, stage, following), body, base=base, labels=[ROLLOUT_LABEL],
+                                base_tip=BaseTip(head, tree))
+    pull = result.pull
+    decision: Decision = "completed" if following.complete else "advanced"
+    return Result(decision, decided.gates, before, following,
+                  pull={"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha,
+                        "action": result.action})

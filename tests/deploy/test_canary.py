@@ -96,3 +96,39 @@ def test_a_failing_canary_is_aborted_by_reverting_the_promotion_and_its_steps(
     assert mlflow_registry.aliases("c2-") == {"production": "1", "production-previous": "2"}
     assert "canaryTrafficPercent" not in predictor(repo)
     assert predictor(repo)["model"]["storageUri"] == f"models:/{MODEL}/1"
+
+
+def test_on_github_a_step_is_a_pull_request_and_an_abort_is_the_rollback_pull_request(
+        make_repo: Callable[..., Repo], localhub_factory: Callable[..., Any], tmp_path: Path) -> None:
+    from bot.deploy.rollback import ROLLBACK_LABEL
+    from tests.support.localhub import git
+
+    seed = make_repo({"production": CANARY})
+    promotion = seed.promote("production", "2", "Promote tumor-malignancy 2 to production")
+    hub = localhub_factory(seed=seed.path)
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
+
+    step = advance.advance_github(hub.forge(), checkout, MODEL, "production",
+                                  write_log(tmp_path / "good.jsonl", "2", 80), "main")
+
+    assert step.decision == "advanced" and step.commit is None and step.pull is not None
+    pull = hub.hub.state.issues[step.pull["number"]]
+    assert pull.labels == [advance.ROLLOUT_LABEL]
+    assert step.after is not None
+    assert pull.title == f"Advance the canary of tumor-malignancy 2 in production: {step.after.describe()}"
+    branch = "modelbot/promote/tumor-malignancy/production-rollout"
+    proposed = yaml.safe_load(hub.forge().file_text("models.yaml", ref=branch) or "")
+    assert proposed["models"][MODEL]["deployment"]["production"] == {
+        "strategy": "canary", "step": 1, "traffic": {"1": 50, "2": 50}, "fallback": 1}
+    assert git(checkout, "rev-parse", "HEAD").strip() == promotion  # nothing committed locally
+
+    aborted = advance.advance_github(hub.forge(), checkout, MODEL, "production",
+                                     write_log(tmp_path / "bad.jsonl", "2", 60, errors=9), "main")
+
+    assert aborted.decision == "aborted" and aborted.pull is not None
+    revert = hub.hub.state.issues[aborted.pull["number"]]
+    assert revert.labels == [ROLLBACK_LABEL] and revert.title == 'Revert "Promote tumor-malignancy 2 to production"'
+    rollback_branch = "modelbot/promote/tumor-malignancy/production-rollback"
+    assert hub.forge().file_text("models.yaml", ref=rollback_branch) == git(checkout, "show",
+                                                                            f"{promotion}^:models.yaml")
