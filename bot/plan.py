@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.errors import InvalidFile
 from bot.policy import Approval, Policies, Policy
-from bot.registry.diff import Transition, VersionChange, diff, version_changes
+from bot.registry.diff import Transition, VersionChange, diff, rollout_steps, version_changes
 from bot.registry.model import Registry
 
 EnteredAt = Mapping[tuple[str, str], datetime]
@@ -141,6 +141,8 @@ def plan_step(
         if t.to_version is not None:
             gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
         approvals = policy.rollback.approvals or stage.approvals
+    if t.kind == "step":  # moving traffic to a version already approved for the stage: the operators' call
+        approvals = policy.rollback.approvals or stage.approvals
     return Step(
         transition=t,
         policy=policy.name,
@@ -162,7 +164,8 @@ def plan(
     head_policies: Policies | None = None,
 ) -> Plan:
     """The plan of a change. `policies` are the base branch's; `head_policies` those the change proposes."""
-    steps = tuple(plan_step(t, policies, before, after, now, entered_at or {}) for t in diff(before, after))
+    transitions = [*diff(before, after), *rollout_steps(before, after)]
+    steps = tuple(plan_step(t, policies, before, after, now, entered_at or {}) for t in transitions)
     changes = tuple(version_changes(before, after))
     refusals = [
         f"{c.model} version {c.version} was {c.change}; registered versions are immutable "

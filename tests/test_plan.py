@@ -148,3 +148,14 @@ def test_a_change_to_policies_needs_the_base_policy_admin_role():
 def test_emptying_a_stage_takes_it_back_under_the_rollback_rules():
     [step] = plan_of(("      staging: 2\n", "      staging: null\n"), now=SATURDAY).steps
     assert step.transition.kind == "demote" and step.approvals == (Approval("oncall", 1),) and step.gates == {}
+
+
+def test_moving_traffic_without_changing_the_version_is_a_step_under_the_rollback_approvals():
+    state = ("      production: 1\n\n", "      production: 1\n    deployment:\n"
+             "      production: {strategy: canary, step: 1, traffic: {'1': 50, '2': 50}}\n\n")
+    result = plan_of(state)
+    [step] = result.steps
+    assert str(step.transition) == "tumor-malignancy production: 1 -> 1 (step)"
+    assert step.approvals == (Approval("oncall", 1),) and step.gates == {} and result.ok
+    [frozen] = plan_of(state, now=SATURDAY).steps
+    assert frozen.refusals == ("'production' is frozen: No production changes at weekends.",)

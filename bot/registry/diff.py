@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from bot.registry.model import Model, Registry
 
-Kind = Literal["promote", "rollback", "demote", "new_model", "retire"]
+Kind = Literal["promote", "rollback", "demote", "new_model", "retire", "step"]
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,8 @@ class Transition:
 
     Kinds: `promote` (a newer version, or a stage that had none), `rollback` (an older version than the one it
     replaces), `demote` (the stage is emptied), `new_model` (a stage of a model new to the file), `retire` (a stage
-    of a model removed from the file).
+    of a model removed from the file). `step` is no version change but a change of the stage's rollout state
+    (traffic weights of a canary, a mirror): see `rollout_steps`.
     """
 
     model: str
@@ -81,4 +82,18 @@ def version_changes(before: Registry | None, after: Registry) -> list[VersionCha
                 out.append(VersionChange(name, version.id, "modified"))
         current = {v.id for v in model.versions}
         out.extend(VersionChange(name, vid, "removed") for vid in old if vid not in current)
+    return out
+
+
+def rollout_steps(before: Registry | None, after: Registry) -> list[Transition]:
+    """Stages whose version stayed and whose deployment state changed (kind `step`): traffic moves too."""
+    out: list[Transition] = []
+    for name, model in after.models.items():
+        old = before.model(name) if before else None
+        if old is None:
+            continue
+        for stage in dict.fromkeys([*old.deployment, *model.deployment]):
+            version = model.stages.get(stage)
+            if old.stages.get(stage) == version and old.deployment.get(stage) != model.deployment.get(stage):
+                out.append(Transition(name, stage, version, version, "step"))
     return out
