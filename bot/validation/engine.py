@@ -129,32 +129,39 @@ def validate(
             reference, _ = data.load(evaluation.reference.data, evaluation.reference.sha256, root, "reference data")
         except DataProblem as exc:
             reference_problem = str(exc)
-    allowed = {subject.candidate_uri, *([subject.champion_uri] if subject.champion_uri else [])}
-    progress(f"loading {subject.candidate_uri}")
-    try:
-        candidate = models.load(subject.candidate_uri, allowed)
-    except models.ModelProblem as exc:
-        evidence.add("candidate", None, [gates.failed("candidate.load", str(exc))])
+    uris = [subject.candidate_uri, *([subject.champion_uri] if subject.champion_uri else [])]
+    progress(f"loading {' and champion '.join(uris)}")
+    answers = models.load_many(uris, set(uris))
+    candidate = answers[0]
+    champion: models.LoadedModel | None = None
+    champion_problem: str | None = None
+    if len(answers) > 1:
+        if isinstance(answers[1], models.ModelProblem):
+            champion_problem = str(answers[1])
+        else:
+            champion = answers[1]
+    if isinstance(candidate, models.ModelProblem):
+        if champion is not None:
+            champion.close()
+        evidence.add("candidate", None, [gates.failed("candidate.load", str(candidate))])
         return evidence
-    champion, champion_problem = None, None
-    if subject.champion_uri:
-        progress(f"loading champion {subject.champion_uri}")
-        try:
-            champion = models.load(subject.champion_uri, allowed)
-        except models.ModelProblem as exc:
-            champion_problem = str(exc)
-    evidence = assess(
-        subject,
-        gate_spec,
-        frame,
-        candidate,
-        champion,
-        reference,
-        evidence=evidence,
-        champion_problem=champion_problem,
-        reference_problem=reference_problem,
-        progress=progress,
-    )
+    try:
+        evidence = assess(
+            subject,
+            gate_spec,
+            frame,
+            candidate,
+            champion,
+            reference,
+            evidence=evidence,
+            champion_problem=champion_problem,
+            reference_problem=reference_problem,
+            progress=progress,
+        )
+    finally:
+        for loaded in (candidate, champion):
+            if loaded is not None:
+                loaded.close()
     if gate_spec.get("infra") is not None:
         _infra(subject, gate_spec["infra"], frame, evidence, evaluation, root, progress)
     return evidence

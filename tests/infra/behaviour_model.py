@@ -10,6 +10,8 @@ server needs nothing from the test suite. Keys of model_config:
   wrong_shape    answer half as many rows as asked
   crash_after    os._exit(3) on predict call number N+1 (a server that dies mid-test)
   serving_skew   add 0.5 to every answer when running inside MLflow's scoring server
+  token_probe    answer the length of $GITHUB_TOKEN as seen by the model (0 when the bot hid it)
+  chatty         print to stdout in every predict (noise a host protocol must survive)
 Healthy answer: 2 * x + y for every row.
 """
 
@@ -45,6 +47,10 @@ class Behaviour(mlflow.pyfunc.PythonModel):
         answer = (2 * model_input["x"] + model_input["y"]).astype("float64").to_numpy()
         if config.get("serving_skew") and os.environ.get("_MLFLOW_IS_IN_SERVING_ENVIRONMENT") == "true":
             answer = answer + 0.5
+        if config.get("chatty"):
+            print("behaviour model: predicting", len(model_input), "rows")
+        if config.get("token_probe"):
+            answer = answer * 0 + len(os.environ.get("GITHUB_TOKEN", ""))
         if config.get("wrong_shape"):
             answer = answer[: max(1, len(answer) // 2)]
         return answer

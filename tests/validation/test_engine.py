@@ -74,7 +74,7 @@ def test_a_good_candidate_passes_every_configured_gate(evidence: Any) -> None:
 def test_reported_metrics_equal_scikit_learn_on_the_same_predictions(zoo: Zoo, evidence: Any) -> None:
     frame, d = zoo.binary.evaluation, zoo.binary
     scores = {
-        role: models.load(uri).pyfunc.predict(frame[list(d.features)])[:, 1]
+        role: models.predict(models.load(uri), frame[list(d.features)])[:, 1]
         for role, uri in (("candidate", zoo.forest.uri), ("champion", zoo.logistic.uri))
     }
     table = evidence.sections["metrics"].data["metrics"]
