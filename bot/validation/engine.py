@@ -292,6 +292,7 @@ def _answers(
     """Each model's parsed answer on the whole frame (the champion's problem as text); None when the
     candidate cannot answer, after recording the failed gate."""
     found: dict[str, tuple[outputs.Answer | str, models.LoadedModel]] = {}
+    # One after the other: models such as gradient boosting already use every core while they predict.
     for role, model in ((CANDIDATE, candidate), (CHAMPION, champion)):
         if model is None:
             continue

@@ -113,7 +113,8 @@ def predict(model: LoadedModel, frame: Any, timeout_s: float = PREDICT_TIMEOUT_S
     """The model's raw answer for `frame` (an array, Series or DataFrame, as the model gave it), or ModelProblem
     with the reason it gave, or that it died or did not answer in time."""
     assert model.host is not None, "this model was not loaded by models.load"
-    tag, payload = model.host.ask(frame, timeout_s)
+    model.host.send(frame)
+    tag, payload = model.host.receive(timeout_s, "predict")
     if tag != b"A":
         raise ModelProblem(f"{model.uri} failed to predict: {payload.decode('utf-8', 'replace')}")
     try:
@@ -173,14 +174,15 @@ class ModelHost:
         )
         _LIVE.add(self)
 
-    def ask(self, frame: Any, timeout_s: float) -> tuple[bytes, bytes]:
-        assert self._proc.stdin is not None
+    def send(self, frame: Any) -> None:
+        """Hand the child a frame to predict on (it reads while this writes)."""
+        if self._proc.stdin is None or self._proc.stdin.closed:
+            raise ModelProblem(f"{self.uri} failed to predict: its process was stopped earlier")
         try:
             pickle.dump(frame, self._proc.stdin, protocol=5)
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._died("predict") from None
-        return self.receive(timeout_s, "predict")
 
     def receive(self, timeout_s: float, doing: str) -> tuple[bytes, bytes]:
         deadline = time.monotonic() + timeout_s
