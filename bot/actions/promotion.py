@@ -138,7 +138,7 @@ def _deploy(forge: ForgeFactory, before: str | None, after: str, branch: str) ->
     url = run_url(env)
     record = Runner(
         Context(repo=repo, environ=env, forge=connected, tracking_uri=tracking), url, SmokeCheck(tracking, repo)
-    ).run(before, after, _tip(connected, branch))
+    ).run(before, after, branch_tip(connected, branch))
     failure = record.failure
     summary = "\n".join(f"- {item.status}: {item.change}" for item in record.transitions) or "nothing to deploy"
     if failure is not None and failure.failed == "verify":
@@ -175,7 +175,7 @@ def _dispatched_deploy(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
     return _deploy(forge, parents[0] if parents else None, after, branch)
 
 
-def _tip(forge: Forge, branch: str) -> Registry | None:
+def branch_tip(forge: Forge, branch: str) -> Registry | None:
     """models.yaml at the branch's tip now (runs queue, so a push may be old news by the time it deploys)."""
     from bot.errors import InvalidFile
     from bot.registry.load import parse

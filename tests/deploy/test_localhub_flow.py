@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.actions.promotion import branch_tip
 from bot.deploy import respond, rollback
 from bot.deploy.catalog import Context
 from bot.deploy.runner import Runner
@@ -37,8 +38,10 @@ def deploy_push(hub: RunningHub, checkout: Path, registry: Registry, prefix: str
     before = git(checkout, "rev-parse", "HEAD").strip()
     git(checkout, "pull", "-q", "--ff-only")
     after = git(checkout, "rev-parse", "HEAD").strip()
-    ctx = Context(repo=checkout, tracking_uri=registry.tracking_uri, alias_prefix=prefix, forge=hub.forge())
-    return Runner(ctx, RUN_URL, SmokeCheck(registry.tracking_uri, checkout)).run(before, after), after
+    forge = hub.forge()
+    ctx = Context(repo=checkout, tracking_uri=registry.tracking_uri, alias_prefix=prefix, forge=forge)
+    tip = branch_tip(forge, "main")  # as the workflow does: the branch may have moved on since this push
+    return Runner(ctx, RUN_URL, SmokeCheck(registry.tracking_uri, checkout)).run(before, after, tip), after
 
 
 def test_merge_deploys_and_a_rollback_pr_restores(make_repo: Callable[..., Repo], mlflow_registry: Registry,
