@@ -30,6 +30,10 @@ def run_url(environ: os._Environ[str] | dict[str, str]) -> str | None:
 
 
 def context(event: Event, forge: ForgeFactory) -> BotContext:
+    return bot_context(forge(), event.repository.default_branch)
+
+
+def bot_context(connected: Forge, default_branch: str) -> BotContext:
     from bot.flows.context import BotContext
 
     env = os.environ
@@ -38,8 +42,8 @@ def context(event: Event, forge: ForgeFactory) -> BotContext:
         workspace = None
     reports = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "modelbot-reports"
     return BotContext(
-        forge(),
-        event.repository.default_branch,
+        connected,
+        default_branch,
         datetime.now(UTC),
         workspace,
         run_url(env),
@@ -146,11 +150,23 @@ def _deploy(forge: ForgeFactory, before: str | None, after: str, branch: str) ->
 
         response = on_failure(connected, repo, record.after, failure, url, branch)
         summary += f"\n\nThe smoke check failed: {response.reason}"
+        if response.revert_pr is not None:
+            summary += "\n\n" + _validate_revert(connected, branch, response.revert_pr)
     return Outcome(
         f"deploy {after[:12]}: {'ok' if record.ok else 'failed'}",
         {"result": "success" if record.ok else "failure"},
         summary,
     )
+
+
+def _validate_revert(connected: Forge, branch: str, number: int) -> str:
+    """A pull request the bot opened starts no workflow run: validate the revert here, under the rollback rules
+    (and let it merge itself if the policy allows and nothing more is needed)."""
+    from bot.flows.validate_pr import validate_pull
+
+    validation = validate_pull(bot_context(connected, branch), connected.pull_request(number), files=["models.yaml"])
+    approvals = validation.approvals.description if validation.approvals else "-"
+    return f"The revert #{number}: validation {validation.status.value}; approvals {approvals}."
 
 
 def _dispatched_deploy(event: DispatchEvent, forge: ForgeFactory) -> Outcome:

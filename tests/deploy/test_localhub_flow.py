@@ -139,3 +139,44 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
     assert incident.labels == ["incident"] and f"#{response.revert_pr}" in incident.body
     again = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL, "main")
     assert again.incident == response.incident  # a re-run opens no second incident
+
+
+def test_the_deploy_workflow_validates_the_revert_it_opens_under_the_rollback_rules(
+        make_repo: Callable[..., Repo], mlflow_registry: Registry, localhub_factory: Callable[..., RunningHub],
+        tmp_path: Path, monkeypatch: Any) -> None:
+    from bot.actions.events import PushEvent, Repository
+    from bot.actions.promotion import on_push
+    from bot.localhub.hub import ACTIONS_BOT
+
+    seed = make_repo({"production": {"strategy": "direct", "deployers": ["mlflow-alias"]}})
+    entry = {"version": 4, "uri": f"models:/{MODEL}/4", "created_at": "2026-11-21T10:00:00Z", "created_by": "dana"}
+    text, _ = add_version(seed.git.read("models.yaml"), MODEL, entry)
+    seed.git.write("models.yaml", text)
+    seed.git.commit("Register version 4")
+    hub = localhub_factory(seed=seed.path)
+    hub.hub.add_user("dana", role="write")
+    text, _ = set_stage(text, MODEL, "production", "4")
+    dana = hub.hub.as_user("dana")
+    dana.push("promote", {"models.yaml": text}, "Promote tumor-malignancy 4 to production")
+    number = dana.open_pull("promote", "main", "Promote tumor-malignancy 4 to production")
+    before = hub.hub.git.resolve_commit("refs/heads/main")
+    dana.merge(number, "merge")
+    after = hub.hub.git.resolve_commit("refs/heads/main")
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
+    for name, value in {
+        "GITHUB_API_URL": hub.url, "GITHUB_REPOSITORY": "acme/models", "GITHUB_WORKSPACE": str(checkout),
+        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT), "MLFLOW_TRACKING_URI": mlflow_registry.tracking_uri,
+        "RUNNER_TEMP": str(tmp_path / "runner"),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    outcome = on_push(PushEvent("push", None, Repository("acme/models", "main"), "dana", "refs/heads/main", before,
+                                after, False), hub.forge)
+
+    assert outcome.outputs["result"] == "failure"
+    [revert] = [p for p in hub.hub.state.issues.values() if p.title.startswith("Revert")]
+    assert rollback.ROLLBACK_LABEL in revert.labels
+    head = hub.forge().pull_request(revert.number).head_sha
+    assert hub.forge().check_conclusion(head, "modelbot/validation") == "success"  # version 1 passes the reduced gates
+    assert f"The revert #{revert.number}: validation" in outcome.summary and "approvals oncall 0/1" in outcome.summary
