@@ -213,8 +213,10 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         return _sync(event, forge)
     if task == "deploy":
         return _dispatched_deploy(event, forge)
+    if task == "advance":
+        return _advance(event, forge)
     if task != "propose":
-        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync or deploy",
+        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync, advance or deploy",
                        {"result": "refused"})
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
     from bot.chatops import CommandError, parse
@@ -242,6 +244,33 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
         validation.summary,
     )
+
+
+def _advance(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
+    """`task: advance`: the rollout of (model, stage) to its next step as a pull request when Prometheus says its
+    traffic passes; the rollback pull request when it fails; nothing when traffic is too thin."""
+    from bot.chatops import NAME
+    from bot.deploy.advance import advance_github
+    from bot.deploy.analysis import Prometheus
+    from bot.errors import ModelbotError
+
+    model, stage = (str(event.inputs.get(k) or "") for k in ("model", "stage"))
+    if not NAME.match(model) or not NAME.match(stage):
+        return Outcome(f"workflow_dispatch advance: model and stage must be names like `churn` and `production`, got "
+                       f"{model[:40]!r} and {stage[:40]!r}", {"result": "refused"})
+    url = os.environ.get("MODELBOT_PROMETHEUS_URL") or ""
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
+    if not url:
+        return Outcome("workflow_dispatch advance: set the MODELBOT_PROMETHEUS_URL variable (the action's "
+                       "prometheus-url) to say where the rollout's metrics are", {"result": "refused"})
+    try:
+        result = advance_github(forge(), workspace, model, stage, Prometheus(url), event.repository.default_branch)
+    except ModelbotError as exc:
+        return Outcome(f"advance {model} {stage}: {exc}", {"result": "refused"}, f"Refused: {exc}")
+    pull = f" #{result.pull['number']}" if result.pull else ""
+    gates = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
+    return Outcome(f"advance {model} {stage}: {result.decision}{pull}", {"result": result.decision},
+                   f"{result.decision}{pull}\n\n{gates}")
 
 
 def _sync(event: Event, forge: ForgeFactory) -> Outcome:

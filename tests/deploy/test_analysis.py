@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-import urllib.parse
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,39 +81,6 @@ def test_a_broken_log_line_is_named(tmp_path: Path) -> None:
     path.write_text('{"version": "7"}\nnot json\n', encoding="utf-8")
     with pytest.raises(ModelbotError, match=r"log.jsonl:2: not a JSON prediction record"):
         JsonLinesLog(path).traffic("churn", "production", ROLLOUT, None)
-
-
-@pytest.fixture
-def prometheus() -> Iterator[tuple[str, list[str]]]:
-    """Answers /api/v1/query like Prometheus: a vector for request and error counts, NaN latency for version 8."""
-    queries: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["query"][0]
-            queries.append(query)
-            value = "NaN" if 'version="8"' in query and "histogram_quantile" in query else (
-                "412" if "requests_total" in query else "3" if "errors_total" in query else "37.5")
-            body = {"status": "success", "data": {"resultType": "vector",
-                                                  "result": [{"metric": {}, "value": [1763892000.0, value]}]}}
-            if "bad" in query:
-                self.send_response(400)
-                body = {"status": "error", "errorType": "bad_data", "error": "parse error"}
-            else:
-                self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps(body).encode())
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", queries
-    server.shutdown()
-    server.server_close()
 
 
 def test_prometheus_queries_are_scoped_to_the_candidate_and_the_steps_window(

@@ -132,3 +132,35 @@ def test_on_github_a_step_is_a_pull_request_and_an_abort_is_the_rollback_pull_re
     rollback_branch = "modelbot/promote/tumor-malignancy/production-rollback"
     assert hub.forge().file_text("models.yaml", ref=rollback_branch) == git(checkout, "show",
                                                                             f"{promotion}^:models.yaml")
+
+
+def test_the_maintenance_workflow_advances_a_canary_on_prometheus_figures(
+        make_repo: Callable[..., Repo], localhub_factory: Callable[..., Any], tmp_path: Path,
+        prometheus: tuple[str, list[str]], monkeypatch: Any) -> None:
+    from bot.actions.events import DispatchEvent, Repository
+    from bot.actions.promotion import on_dispatch
+    from tests.support.localhub import git
+
+    seed = make_repo({"production": CANARY})
+    seed.promote("production", "2", "Promote tumor-malignancy 2 to production")
+    hub = localhub_factory(seed=seed.path)
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
+    url, queries = prometheus
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(checkout))
+    monkeypatch.setenv("MODELBOT_PROMETHEUS_URL", url)
+
+    def dispatch(**inputs: str) -> Any:
+        event = DispatchEvent("workflow_dispatch", None, Repository("acme/models", "main"), "omar", "refs/heads/main",
+                              ".github/workflows/modelbot-maintenance.yml", {"task": "advance", **inputs})
+        return on_dispatch(event, hub.forge)
+
+    outcome = dispatch(model=MODEL, stage="production")
+
+    assert outcome.outputs["result"] == "advanced", outcome.message
+    assert any('version="2"' in q and "requests_total" in q for q in queries)
+    [step] = [p for p in hub.hub.state.issues.values() if p.labels == [advance.ROLLOUT_LABEL]]
+    assert step.title.startswith("Advance the canary of tumor-malignancy 2 in production")
+    assert f"#{step.number}" in outcome.message
+    refused = dispatch(model="../etc", stage="production")
+    assert refused.outputs["result"] == "refused" and "must be names" in refused.message
