@@ -43,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
         f"{result.api_requests} API requests to the local GitHub."
     )
     output.line("")
-    output.line(f"{'step':<78} {'s':>6} {'requests':>8}")
+    width = max([len(step.name) + 2 for step in result.steps] + [4])
+    output.line(f"{'step':<{width}} {'s':>6} {'requests':>8}")
     for step in result.steps:
-        output.line(
-            f"{('✔ ' if step.outcome == 'ok' else '✘ ') + step.name:<78} {step.seconds:>6.1f} {step.api_requests:>8}"
-        )
+        mark = "✔ " if step.outcome == "ok" else "✘ "
+        output.line(f"{mark + step.name:<{width}} {step.seconds:>6.1f} {step.api_requests:>8}")
     output.line("")
     output.line(
         f"Where to look: the repository {result.repository} (browse it with "
