@@ -49,6 +49,11 @@ def resolve(repo: Path, rev: str) -> str:
         raise GitError(f"unknown revision {rev!r} in {repo}") from None
 
 
+def tree(repo: Path, rev: str) -> str:
+    """The tree id of a commit."""
+    return git(repo, "rev-parse", f"{rev}^{{tree}}").decode().strip()
+
+
 def show(repo: Path, rev: str, path: str) -> bytes | None:
     """A file's bytes at a revision, or None when it does not exist there."""
     proc = subprocess.run(

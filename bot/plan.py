@@ -17,6 +17,7 @@ from bot.registry.diff import Transition, VersionChange, diff, rollout_steps, ve
 from bot.registry.model import Registry
 
 EnteredAt = Mapping[tuple[str, str], datetime]
+ROLLBACK_KINDS = ("rollback", "demote")  # kinds that take a stage back: the policy's rollback rules apply
 
 
 @dataclass(frozen=True)
@@ -130,18 +131,16 @@ def plan_step(
     stage = policy.stage(t.stage)
     refusals: list[str] = []
     freeze = policy.frozen(t.stage, now)
-    rollback = t.kind in ("rollback", "demote")  # taking a stage back follows the rollback rules
+    rollback = t.kind in ROLLBACK_KINDS
     if freeze and not (rollback and policy.rollback.during_freeze):
         refusals.append(f"'{t.stage}' is frozen: {freeze.reason}")
     if t.kind in ("promote", "new_model"):
         refusals.extend(_promotion_refusals(t, policy, before, now, entered_at))
     gates = stage.gates if t.kind in ("promote", "new_model") else {}
     approvals = stage.approvals
-    if rollback:
-        if t.to_version is not None:
-            gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
-        approvals = policy.rollback.approvals or stage.approvals
-    if t.kind == "step":  # moving traffic to a version already approved for the stage: the operators' call
+    if rollback and t.to_version is not None:
+        gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
+    if rollback or t.kind == "step":  # a step moves traffic to a version approved for the stage: operators decide
         approvals = policy.rollback.approvals or stage.approvals
     return Step(
         transition=t,

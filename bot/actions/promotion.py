@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.actions.events import CommentEvent, DispatchEvent, Event, PullRequestEvent, PushEvent, ReviewEvent
 from bot.actions.router import Outcome
+from bot.workspace import REGISTRY_FILE
 
 if TYPE_CHECKING:
     from bot.flows.context import BotContext
@@ -150,8 +151,8 @@ def _deploy(forge: ForgeFactory, before: str | None, after: str, branch: str) ->
 
         response = on_failure(connected, repo, record.after, failure, url, branch)
         summary += f"\n\nThe smoke check failed: {response.reason}"
-        if response.revert_pr is not None:
-            summary += "\n\n" + _validate_revert(connected, branch, response.revert_pr)
+        if response.revert is not None:
+            summary += "\n\n" + _validate_revert(connected, branch, response.revert)
     return Outcome(
         f"deploy {after[:12]}: {'ok' if record.ok else 'failed'}",
         {"result": "success" if record.ok else "failure"},
@@ -159,14 +160,14 @@ def _deploy(forge: ForgeFactory, before: str | None, after: str, branch: str) ->
     )
 
 
-def _validate_revert(connected: Forge, branch: str, number: int) -> str:
+def _validate_revert(connected: Forge, branch: str, revert: PullRequest) -> str:
     """A pull request the bot opened starts no workflow run: validate the revert here, under the rollback rules
     (and let it merge itself if the policy allows and nothing more is needed)."""
     from bot.flows.validate_pr import validate_pull
 
-    validation = validate_pull(bot_context(connected, branch), connected.pull_request(number), files=["models.yaml"])
+    validation = validate_pull(bot_context(connected, branch), revert, files=[REGISTRY_FILE])
     approvals = validation.approvals.description if validation.approvals else "-"
-    return f"The revert #{number}: validation {validation.status.value}; approvals {approvals}."
+    return f"The revert #{revert.number}: validation {validation.status.value}; approvals {approvals}."
 
 
 def _dispatched_deploy(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
@@ -196,9 +197,9 @@ def branch_tip(forge: Forge, branch: str) -> Registry | None:
     from bot.errors import InvalidFile
     from bot.registry.load import parse
 
-    text = forge.file_text("models.yaml", ref=branch)
+    text = forge.file_text(REGISTRY_FILE, ref=branch)
     try:
-        return parse(text, f"models.yaml@{branch}") if text is not None else None
+        return parse(text, f"{REGISTRY_FILE}@{branch}") if text is not None else None
     except InvalidFile:
         return None
 

@@ -8,7 +8,7 @@ belongs to an earlier rollout). Each step is one commit to models.yaml, so a rev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,24 +119,36 @@ def step_message(model: str, stage: str, following: strategies.Rollout) -> str:
     return f"{verb} the {following.strategy} of {model} {following.candidate} in {stage}: {following.describe()}"
 
 
-def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Result:
-    """Decide on the running rollout and act: one commit to models.yaml (advanced/completed), or the revert of
-    the promotion (aborted), or nothing (halted). `force` skips the analysis (a person decided)."""
-    if gitio.git(repo, "status", "--porcelain", "--untracked-files=no", "--", REGISTRY_FILE).strip():
-        raise RefusedError(f"{REGISTRY_FILE} has uncommitted changes; commit or discard them first")
+def _act(repo: Path, model: str, stage: str, source: MetricsSource, force: bool,
+         abort: Callable[[rollback.Target], dict[str, Any]],
+         step: Callable[[Decided, strategies.Rollout], dict[str, Any]]) -> Result:
+    """Decide, then act through `abort` (the revert of the promotion) or `step` (the next step); each returns
+    what it made (`commit` or `pull`) for the Result."""
     decided = decide(repo, model, stage, source, force)
     before = decided.running.rollout
     if decided.verdict == Status.INCONCLUSIVE:
         return Result("halted", decided.gates, before)
     if decided.following is None:
         target = rollback.find(repo, model, stage)
-        sha = rollback.revert_local(repo, target)
-        return Result("aborted", decided.gates, before, commit=sha, revert=target)
+        return Result("aborted", decided.gates, before, revert=target, **abort(target))
     following = decided.following
-    text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage, following.as_state())
-    sha = _commit(repo, step_message(model, stage, following), text)
     decision: Decision = "completed" if following.complete else "advanced"
-    return Result(decision, decided.gates, before, following, sha)
+    return Result(decision, decided.gates, before, following, **step(decided, following))
+
+
+def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Result:
+    """Decide on the running rollout and act: one commit to models.yaml (advanced/completed), or the revert of
+    the promotion (aborted), or nothing (halted). `force` skips the analysis (a person decided)."""
+    if gitio.git(repo, "status", "--porcelain", "--untracked-files=no", "--", REGISTRY_FILE).strip():
+        raise RefusedError(f"{REGISTRY_FILE} has uncommitted changes; commit or discard them first")
+
+    def step(decided: Decided, following: strategies.Rollout) -> dict[str, Any]:
+        text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage,
+                                 following.as_state())
+        return {"commit": _commit(repo, step_message(model, stage, following), text)}
+
+    return _act(repo, model, stage, source, force, lambda target: {"commit": rollback.revert_local(repo, target)},
+                step)
 
 
 ROLLOUT_LABEL = "rollout"
@@ -150,27 +162,20 @@ def advance_github(forge: Forge, repo: Path, model: str, stage: str, source: Met
     from bot.deploy.rollback_pr import open_rollback
     from bot.github.forge import BaseTip
 
-    decided = decide(repo, model, stage, source, force)
-    before = decided.running.rollout
-    if decided.verdict == Status.INCONCLUSIVE:
-        return Result("halted", decided.gates, before)
-    if decided.following is None:
-        target = rollback.find(repo, model, stage)
-        opened = open_rollback(forge, repo, target, base)
-        return Result("aborted", decided.gates, before, revert=target, pull=opened.as_dict())
-    following = decided.following
-    head = gitio.resolve(repo, "HEAD")
-    raw = gitio.show(repo, head, REGISTRY_FILE) or b""
-    text, _ = set_deployment(raw.decode("utf-8"), model, stage, following.as_state())
-    tree = gitio.git(repo, "rev-parse", f"{head}^{{tree}}").decode().strip()
-    lines = [f"- {g.gate}: {g.status.value}: {g.reason}" for g in decided.gates] or ["- no analysis: a person decided"]
-    body = (f"{before.describe()} -> {following.describe()}, computed at {head[:12]}.\n\nAnalysis:\n"
-            + "\n".join(lines) + "\n\nMerging this pull request deploys the step.")
-    result = forge.promotion_pr(model, f"{stage}-rollout", {REGISTRY_FILE: text},
-                                step_message(model, stage, following), body, base=base, labels=[ROLLOUT_LABEL],
-                                base_tip=BaseTip(head, tree))
-    pull = result.pull
-    decision: Decision = "completed" if following.complete else "advanced"
-    return Result(decision, decided.gates, before, following,
-                  pull={"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha,
-                        "action": result.action})
+    def step(decided: Decided, following: strategies.Rollout) -> dict[str, Any]:
+        head = gitio.resolve(repo, "HEAD")
+        raw = gitio.show(repo, head, REGISTRY_FILE) or b""
+        text, _ = set_deployment(raw.decode("utf-8"), model, stage, following.as_state())
+        lines = [f"- {g.gate}: {g.status.value}: {g.reason}" for g in decided.gates] or [
+            "- no analysis: a person decided"]
+        body = (f"{decided.running.rollout.describe()} -> {following.describe()}, computed at {head[:12]}.\n\n"
+                "Analysis:\n" + "\n".join(lines) + "\n\nMerging this pull request deploys the step.")
+        result = forge.promotion_pr(model, f"{stage}-rollout", {REGISTRY_FILE: text},
+                                    step_message(model, stage, following), body, base=base, labels=[ROLLOUT_LABEL],
+                                    base_tip=BaseTip(head, gitio.tree(repo, head)))
+        pull = result.pull
+        return {"pull": {"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha,
+                         "action": result.action}}
+
+    return _act(repo, model, stage, source, force,
+                lambda target: {"pull": open_rollback(forge, repo, target, base).as_dict()}, step)

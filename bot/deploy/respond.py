@@ -13,15 +13,19 @@ from bot.deploy.rollback_pr import open_rollback
 from bot.deploy.runner import TransitionRecord
 
 if TYPE_CHECKING:
-    from bot.github.forge import Forge
+    from bot.github.forge import Forge, PullRequest
 
 
 @dataclass(frozen=True)
 class Response:
-    revert_pr: int | None
+    revert: PullRequest | None
     commented_on: int | None
     reason: str
     incident: int | None = None
+
+    @property
+    def revert_pr(self) -> int | None:
+        return self.revert.number if self.revert else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,14 +65,14 @@ def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, r
     """Revert PR and comment for a failed (model, stage); a revert that cannot be opened is said in the comment."""
     change = record.change
     target = rollback.find(repo, change.model, change.stage, after)
-    revert_pr: int | None = None
+    revert: PullRequest | None = None
     reason = "revert opened"
     try:
-        revert_pr = open_rollback(forge, repo, target, base).pull.number
+        revert = open_rollback(forge, repo, target, base).pull
     except Exception as exc:  # the comment must still say what failed, and why no revert was opened
         reason = f"no revert opened: {exc}"
-    body = comment_body(record, revert_pr, run_url)
-    if revert_pr is None:
+    body = comment_body(record, revert.number if revert else None, run_url)
+    if revert is None:
         body += f"\n\n{reason}"
     commented = None
     if target.pr is not None:
@@ -80,4 +84,4 @@ def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, r
         f"<!-- {marker(change.model, change.stage)}:{after} -->",
         ["incident"],
     )
-    return Response(revert_pr, commented, reason, incident)
+    return Response(revert, commented, reason, incident)

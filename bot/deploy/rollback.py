@@ -3,8 +3,9 @@
 The revert is a true `git revert` (`Revert "<title>"`, `This reverts commit <sha>.`), so the history is the
 audit log and reverting the revert promotes again. Rollout steps committed after the promotion for the same
 stage (a canary's `modelbot advance` commits) belong to it and are reverted in the same commit, newest first;
-otherwise they would conflict with it. A revert that conflicts with later changes is refused with the files
-and the command to resolve it by hand; nothing is left half-applied.
+otherwise they would conflict with it. Locally, a revert that conflicts with later changes is refused with the
+files and the command to resolve it by hand, and nothing is left half-applied; on GitHub, `rollback_pr.py`
+opens it for a person instead.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import gitio, yamlio
 from bot.errors import GitError, RefusedError
 from bot.history import Event, events
 from bot.workspace import REGISTRY_FILE
-
-if TYPE_CHECKING:
-    from bot.github.forge import Forge, PullRequest
 
 ROLLBACK_LABEL = "rollback"
 BOT_IDENTITY = ("-c", "user.name=modelbot", "-c", "user.email=modelbot@users.noreply.github.com")
@@ -152,20 +150,3 @@ def revert_local(repo: Path, target: Target) -> str:
         gitio.git(repo, "reset", "--merge", check=False)
         raise
     return gitio.resolve(repo, "HEAD")
-
-
-def revert_github(forge: Forge, target: Target) -> PullRequest:
-    """Open (or find) the revert pull request of the promotion on GitHub, labelled `rollback`."""
-    if target.pr is None:
-        raise RefusedError(
-            f"{target.commit[:12]} ({target.title}) names no pull request, so GitHub cannot revert it as one; "
-            "roll back with --local and push the revert"
-        )
-    if target.steps:
-        raise RefusedError(
-            f"the promotion #{target.pr} was followed by rollout steps ({', '.join(s[:12] for s in target.steps)}); "
-            "reverting the pull request alone would conflict with them: roll back with --local and push the revert"
-        )
-    pull = forge.revert_pull(target.pr)
-    forge.add_labels(pull.number, [ROLLBACK_LABEL])
-    return pull

@@ -22,7 +22,7 @@ from bot.deploy.base import Deployer, Deployment, Ledger, Outcome, Recorder
 from bot.errors import InvalidFile, ModelbotError
 from bot.evidence import GateResult, Status
 from bot.history import pr_number
-from bot.registry.diff import diff
+from bot.registry.diff import diff, rollout_steps
 from bot.registry.model import Model, Registry
 from bot.workspace import REGISTRY_FILE, policies_at, registry_at
 
@@ -55,18 +55,9 @@ def changes(before: Registry | None, after: Registry) -> list[Change]:
         found = registry.model(model) if registry else None
         return found.deployment.get(stage) if found else None
 
-    out = [Change(t.model, t.stage, t.kind, t.from_version, t.to_version, state(before, t.model, t.stage),
-                  state(after, t.model, t.stage)) for t in diff(before, after)]
-    seen = {(c.model, c.stage) for c in out}
-    for name, model in after.models.items():
-        old = before.model(name) if before else None
-        if old is None:
-            continue
-        for stage in dict.fromkeys([*old.deployment, *model.deployment]):
-            was, now = old.deployment.get(stage), model.deployment.get(stage)
-            if (name, stage) not in seen and was != now and stage in model.stages:
-                out.append(Change(name, stage, "step", model.stages[stage], model.stages[stage], was, now))
-    return out
+    steps = [t for t in rollout_steps(before, after) if t.stage in after.models[t.model].stages]
+    return [Change(t.model, t.stage, t.kind, t.from_version, t.to_version, state(before, t.model, t.stage),
+                   state(after, t.model, t.stage)) for t in [*diff(before, after), *steps]]
 
 
 @dataclass(frozen=True)

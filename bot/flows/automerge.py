@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bot.github.forge import ForgeError
 from bot.github.markers import marker
-from bot.plan import Plan
+from bot.plan import ROLLBACK_KINDS, Plan
 from bot.policy import Policies
 
 if TYPE_CHECKING:
     from bot.flows.context import BotContext
     from bot.github.forge import PullRequest
 
-ROLLBACK_KINDS = ("rollback", "demote")
 DEPLOY_WORKFLOW = "modelbot-deploy.yml"
 
 Result = Literal["merged", "waiting", "failed"]

@@ -71,7 +71,7 @@ def _tip(ctx: BotContext, ref: str) -> BaseTip | None:
         return None
     from bot import gitio
 
-    return BaseTip(ref, gitio.git(ctx.workspace, "rev-parse", f"{ref}^{{tree}}").decode().strip())
+    return BaseTip(ref, gitio.tree(ctx.workspace, ref))
 
 
 def base_revision(ctx: BotContext) -> RegistryAt:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import RefusedError
-from bot.validation.host import HEADER
+from bot.infra import procs
+from bot.validation.host import HEADER, MAX_MESSAGE, first_line
 
-_MAX_MESSAGE = 300
 LOAD_TIMEOUT_S = 300.0
 PREDICT_TIMEOUT_S = 600.0
 
@@ -46,7 +46,7 @@ class InputColumn:
 @dataclass(frozen=True)
 class LoadedModel:
     uri: str
-    host: ModelHost | None
+    host: ModelHost
     inputs: tuple[InputColumn, ...] | None = None
     classes: tuple[Any, ...] | None = None
 
@@ -55,15 +55,7 @@ class LoadedModel:
         return [c.name for c in self.inputs] if self.inputs else None
 
     def close(self) -> None:
-        if self.host is not None:
-            self.host.close()
-
-
-def first_line(exc: BaseException) -> str:
-    """A short reason: MLflow and scikit-learn messages can embed a whole data frame."""
-    text = str(getattr(exc, "message", None) or exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "…"
+        self.host.close()
 
 
 def load(uri: str, allowed: Collection[str] | None = None, timeout_s: float = LOAD_TIMEOUT_S) -> LoadedModel:
@@ -112,7 +104,6 @@ def _ready(host: ModelHost, deadline: float) -> LoadedModel | ModelProblem:
 def predict(model: LoadedModel, frame: Any, timeout_s: float = PREDICT_TIMEOUT_S) -> Any:
     """The model's raw answer for `frame` (an array, Series or DataFrame, as the model gave it), or ModelProblem
     with the reason it gave, or that it died or did not answer in time."""
-    assert model.host is not None, "this model was not loaded by models.load"
     model.host.send(frame)
     tag, payload = model.host.receive(timeout_s, "predict")
     if tag != b"A":
@@ -222,12 +213,11 @@ class ModelHost:
             lines = [line for line in self._log.read()[-4000:].decode("utf-8", "replace").splitlines() if line.strip()]
         except (OSError, ValueError):
             return ""
-        return f"; last output: {lines[-1].strip()[:_MAX_MESSAGE]}" if lines else ""
+        return f"; last output: {lines[-1].strip()[:MAX_MESSAGE]}" if lines else ""
 
     def _stop(self) -> None:
         if self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+            procs.signal_group(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
 
     def close(self) -> None:

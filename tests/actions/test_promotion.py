@@ -9,7 +9,6 @@ from sklearn.linear_model import Ridge
 
 from bot.actions import run
 from bot.actions.runtime import Runtime, read_outputs
-from bot.localhub.hub import ACTIONS_BOT
 from tests.flows.test_validate_pr import statuses
 from tests.support.localhub import git
 from tests.support.mlflow_models import MlflowStore, dataset
@@ -21,9 +20,7 @@ def actions_env(hub, tmp_path, monkeypatch):
     workspace = tmp_path / "workspace"
     git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(workspace))
     env = {
-        "GITHUB_API_URL": hub.url,
-        "GITHUB_REPOSITORY": "acme/models",
-        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT),
+        **hub.bot_env(),
         "GITHUB_WORKSPACE": str(workspace),
         "GITHUB_SERVER_URL": hub.url,
         "GITHUB_RUN_ID": "7",

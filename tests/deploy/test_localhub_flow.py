@@ -13,6 +13,7 @@ from typing import Any
 from bot.actions.promotion import branch_tip
 from bot.deploy import respond, rollback
 from bot.deploy.catalog import Context
+from bot.deploy.rollback_pr import open_rollback
 from bot.deploy.runner import Runner
 from bot.deploy.verify import SmokeCheck
 from bot.registry.edit import add_version, set_stage
@@ -84,7 +85,7 @@ def test_merge_deploys_and_a_rollback_pr_restores(make_repo: Callable[..., Repo]
     started = time.perf_counter()
     target = rollback.find(checkout, MODEL, "production")
     assert (target.pr, target.title) == (number, "Promote tumor-malignancy 2 to production")
-    pull = rollback.revert_github(hub.forge(), target)
+    pull = open_rollback(hub.forge(), checkout, target, "main").pull
     assert pull.title == 'Revert "Promote tumor-malignancy 2 to production"'
     assert rollback.ROLLBACK_LABEL in hub.hub.state.issues[pull.number].labels
     hub.hub.as_user("omar").merge(pull.number)
@@ -104,9 +105,10 @@ def test_merge_deploys_and_a_rollback_pr_restores(make_repo: Callable[..., Repo]
     }))
 
 
-def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
-        make_repo: Callable[..., Repo], mlflow_registry: Registry, localhub_factory: Callable[..., RunningHub],
-        tmp_path: Path) -> None:
+def broken_promotion(make_repo: Callable[..., Repo], localhub_factory: Callable[..., RunningHub], tmp_path: Path,
+                     method: str) -> tuple[RunningHub, int, Path]:
+    """Version 4 (it cannot answer the evaluation rows) promoted to production by dana's pull request, merged
+    with `method`: the hub, the pull request's number, and a checkout of main from before the merge."""
     seed = make_repo({"production": {"strategy": "direct", "deployers": ["mlflow-alias"]}})
     entry = {"version": 4, "uri": f"models:/{MODEL}/4", "created_at": "2026-11-21T10:00:00Z", "created_by": "dana"}
     text, _ = add_version(seed.git.read("models.yaml"), MODEL, entry)
@@ -116,11 +118,18 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
     hub.hub.add_user("dana", role="write")
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
-    text, _ = set_stage((checkout / "models.yaml").read_text(), MODEL, "production", "4")
+    text, _ = set_stage(text, MODEL, "production", "4")
     dana = hub.hub.as_user("dana")
     dana.push("promote", {"models.yaml": text}, "Promote tumor-malignancy 4 to production")
     number = dana.open_pull("promote", "main", "Promote tumor-malignancy 4 to production")
-    dana.merge(number, "squash")
+    dana.merge(number, method)
+    return hub, number, checkout
+
+
+def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
+        make_repo: Callable[..., Repo], mlflow_registry: Registry, localhub_factory: Callable[..., RunningHub],
+        tmp_path: Path) -> None:
+    hub, number, checkout = broken_promotion(make_repo, localhub_factory, tmp_path, "squash")
     record, after = deploy_push(hub, checkout, mlflow_registry, "h2-")
     failure = record.failure
     assert failure is not None and failure.failed == "verify"
@@ -146,27 +155,12 @@ def test_the_deploy_workflow_validates_the_revert_it_opens_under_the_rollback_ru
         tmp_path: Path, monkeypatch: Any) -> None:
     from bot.actions.events import PushEvent, Repository
     from bot.actions.promotion import on_push
-    from bot.localhub.hub import ACTIONS_BOT
-
-    seed = make_repo({"production": {"strategy": "direct", "deployers": ["mlflow-alias"]}})
-    entry = {"version": 4, "uri": f"models:/{MODEL}/4", "created_at": "2026-11-21T10:00:00Z", "created_by": "dana"}
-    text, _ = add_version(seed.git.read("models.yaml"), MODEL, entry)
-    seed.git.write("models.yaml", text)
-    seed.git.commit("Register version 4")
-    hub = localhub_factory(seed=seed.path)
-    hub.hub.add_user("dana", role="write")
-    text, _ = set_stage(text, MODEL, "production", "4")
-    dana = hub.hub.as_user("dana")
-    dana.push("promote", {"models.yaml": text}, "Promote tumor-malignancy 4 to production")
-    number = dana.open_pull("promote", "main", "Promote tumor-malignancy 4 to production")
-    before = hub.hub.git.resolve_commit("refs/heads/main")
-    dana.merge(number, "merge")
-    after = hub.hub.git.resolve_commit("refs/heads/main")
-    checkout = tmp_path / "checkout"
-    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
+    hub, _, checkout = broken_promotion(make_repo, localhub_factory, tmp_path, "merge")
+    before = git(checkout, "rev-parse", "HEAD").strip()
+    git(checkout, "pull", "-q", "--ff-only")
+    after = git(checkout, "rev-parse", "HEAD").strip()
     for name, value in {
-        "GITHUB_API_URL": hub.url, "GITHUB_REPOSITORY": "acme/models", "GITHUB_WORKSPACE": str(checkout),
-        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT), "MLFLOW_TRACKING_URI": mlflow_registry.tracking_uri,
+        **hub.bot_env(), "GITHUB_WORKSPACE": str(checkout), "MLFLOW_TRACKING_URI": mlflow_registry.tracking_uri,
         "RUNNER_TEMP": str(tmp_path / "runner"),
     }.items():
         monkeypatch.setenv(name, value)

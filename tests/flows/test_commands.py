@@ -126,7 +126,6 @@ def test_history_names_the_approvers_and_the_evidence_of_each_promotion(
     import json
 
     from bot.cli import main
-    from bot.localhub.hub import ACTIONS_BOT
 
     assert (
         handle_comment(ctx, comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")).outcome == "done"
@@ -136,11 +135,7 @@ def test_history_names_the_approvers_and_the_evidence_of_each_promotion(
         hub.hub.as_user(reviewer).review(number, "APPROVE")
     hub.hub.as_user("pat-platform").merge(number)
     run = next_run(hub, tmp_path)
-    for name, value in {
-        "GITHUB_API_URL": hub.url,
-        "GITHUB_REPOSITORY": "acme/models",
-        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT),
-    }.items():
+    for name, value in hub.bot_env().items():
         monkeypatch.setenv(name, value)
     assert (
         main(

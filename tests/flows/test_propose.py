@@ -45,16 +45,11 @@ def test_an_unregistered_version_is_refused_with_the_registered_ones(ctx):
 
 def test_the_cli_opens_the_promotion_pr_on_github(hub, tmp_path, monkeypatch, capsys, diabetes_v1):
     from bot.cli import main
-    from bot.localhub.hub import ACTIONS_BOT
     from tests.support.localhub import git
 
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
-    for name, value in {
-        "GITHUB_API_URL": hub.url,
-        "GITHUB_REPOSITORY": "acme/models",
-        "GITHUB_TOKEN": hub.hub.token_for(ACTIONS_BOT),
-    }.items():
+    for name, value in hub.bot_env().items():
         monkeypatch.setenv(name, value)
     code = main(
         ["propose", "diabetes-progression", "1", "--to", "production", "--github", "--repo", str(checkout), "--json"]

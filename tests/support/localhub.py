@@ -62,6 +62,13 @@ class RunningHub:
     def url(self) -> str:
         return self.server.url
 
+    def bot_env(self) -> dict[str, str]:
+        """What `bot.github.connect` reads to act as the workflow's bot on this hub."""
+        from bot.localhub.hub import ACTIONS_BOT
+
+        return {"GITHUB_API_URL": self.url, "GITHUB_REPOSITORY": self.hub.state.repo.full_name,
+                "GITHUB_TOKEN": self.hub.token_for(ACTIONS_BOT)}
+
     @property
     def log(self) -> RequestLog:
         return self.server.log

@@ -3,10 +3,13 @@ or prints is a ModelProblem with the reason, its process is gone, and its answer
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from bot.infra import procs
 from bot.validation import models
 from bot.validation.host import encode
 from tests.infra.conftest import InfraStore, group_gone, xy_frame
@@ -26,15 +29,17 @@ def _pointed(store: InfraStore, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_model_answers_from_its_own_process_as_it_would_in_ours(store: InfraStore) -> None:
     model = models.load(store.behaviour(chatty=True))
+    pid = model.host._proc.pid
     try:
         frame = xy_frame(7)
         answer = models.predict(model, frame)
         assert isinstance(answer, np.ndarray) and answer.dtype == np.float64
         assert answer.tolist() == (2 * frame["x"] + frame["y"]).tolist()  # the prints did not get in the way
         assert [c.name for c in model.inputs or ()] == ["x", "y"]
-        assert model.host is not None and model.host._proc.pid != 0
+        assert pid != os.getpid() and procs.running(pid)
     finally:
         model.close()
+    assert group_gone(pid)
 
 
 def test_the_model_never_sees_the_workflow_token(store: InfraStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,7 +58,6 @@ def test_the_model_never_sees_the_workflow_token(store: InfraStore, monkeypatch:
 
 def test_a_model_that_hangs_is_stopped_at_the_time_limit(store: InfraStore) -> None:
     model = models.load(store.behaviour(delay_s=30))
-    assert model.host is not None
     pid = model.host._proc.pid
     with pytest.raises(models.ModelProblem, match="did not predict within the time limit; its process was stopped"):
         models.predict(model, xy_frame(2), timeout_s=1.0)
