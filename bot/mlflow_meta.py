@@ -31,6 +31,36 @@ def _scalar(value: str) -> str | int | float | bool | None:
     return value
 
 
+def author(*recorded: str | None) -> str:
+    """Who made a version: the user MLflow recorded, unless that is only this machine's login name (what
+    MLflow records when no identity is set), else the git identity; never the login name (issue 13)."""
+    import getpass
+
+    login = {getpass.getuser(), "root"}
+    for name in recorded:
+        if name and name not in login:
+            return name
+    return git_identity() or "unknown"
+
+
+def git_identity() -> str | None:
+    """`git config user.name` and `user.email`, as "Name <email>" (either alone if only one is set)."""
+    import subprocess
+
+    found = []
+    for key in ("user.name", "user.email"):
+        try:
+            done = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True, timeout=10,
+                                  check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        found.append(done.stdout.strip() if done.returncode == 0 else "")
+    name, email = found
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or None
+
+
 def version_entry(uri: str, version: str, tracking_uri: str | None = None) -> dict[str, Any]:
     """Metadata and lineage of a registered MLflow model version, as a models.yaml version block."""
     match = _URI.match(uri)
@@ -49,7 +79,7 @@ def version_entry(uri: str, version: str, tracking_uri: str | None = None) -> di
         "version": int(version) if version.isdigit() else version,
         "uri": uri,
         "created_at": _iso(mv.creation_timestamp),
-        "created_by": (run.info.user_id if run else None) or mv.user_id or "unknown",
+        "created_by": author(mv.user_id, run.info.user_id if run else None),
     }
     if mv.run_id:
         entry["run_id"] = mv.run_id

@@ -7,12 +7,12 @@ come from the MLflow registry at MLFLOW_TRACKING_URI; otherwise give them as opt
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli import common, output
+from bot.mlflow_meta import git_identity
 from bot.errors import UsageError, names
 
 
@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uri", required=True, help="where the model is loaded from, e.g. models:/churn/7")
     parser.add_argument("--from-mlflow", action="store_true", help="fill metadata and lineage from MLflow")
     parser.add_argument("--run-id", help="MLflow run id")
-    parser.add_argument("--created-by", help="author (default: the current user)")
+    parser.add_argument("--created-by", help="author (default: the git identity, user.name <user.email>)")
     parser.add_argument("--description", help="what is new in this version")
     parser.add_argument("--metric", action="append", default=[], metavar="NAME=VALUE", help="repeatable")
     parser.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")
@@ -53,7 +53,7 @@ def _entry(args: argparse.Namespace) -> dict[str, Any]:
             "version": int(args.version) if args.version.isdigit() else args.version,
             "uri": args.uri,
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "created_by": args.created_by or getpass.getuser(),
+            "created_by": args.created_by or git_identity() or "unknown",
         }
     if args.run_id:
         entry["run_id"] = args.run_id

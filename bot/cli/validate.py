@@ -3,8 +3,8 @@ names (metrics against floors, the champion and a naive baseline, slices, error 
 data checks), judged on confidence intervals.
 
 Writes report.md (the pull-request comment) and report.json (the evidence record) to --out. Exit 0 when every
-gate passes; 1 when a gate fails or the outcome is inconclusive (never a pass); 2 on a usage or configuration
-error. Models load through MLflow (MLFLOW_TRACKING_URI) from the registry URIs in models.yaml only.
+gate passes; 1 when a gate fails (refused); 3 when the outcome is inconclusive (needs a person; never a pass);
+2 on a usage or configuration error. Models load through MLflow (MLFLOW_TRACKING_URI) from the registry URIs in models.yaml only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ from typing import Any
 
 from bot.cli import common, output
 from bot.errors import UsageError
+
+
+def _exit_codes() -> dict[Any, int]:
+    from bot.evidence import Status
+
+    return {Status.PASS: 0, Status.SKIPPED: 0, Status.FAIL: 1, Status.INCONCLUSIVE: INCONCLUSIVE}
+
+
+INCONCLUSIVE = 3  # distinct from a refusal (1) and a usage error (2): CI can tell "needs a person" apart
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -88,4 +97,4 @@ def run(args: argparse.Namespace) -> int:
                 output.line(f"  {gate.status.value:<12} {gate.gate}: {gate.reason}")
         output.line(f"report: {md_path}")
         output.line(f"evidence: {json_path}")
-    return 0 if passed else 1
+    return _exit_codes()[evidence.status]

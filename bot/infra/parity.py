@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import sandboxing
 from bot.errors import ModelbotError
 from bot.infra import procs
 
@@ -112,13 +113,16 @@ class LocalRun:
         self.uri = uri
         self.deadline = time.monotonic() + deadline_s
         self.deadline_s = deadline_s
-        self._tmp = Path(tempfile.mkdtemp(prefix="modelbot-parity-"))
-        frame.to_pickle(self._tmp / "frame.pkl")
-        args = [sys.executable, "-m", "bot.infra.local_predict", uri, str(self._tmp / "frame.pkl"),
-                str(self._tmp / "out.json")]
+        self._tmp = Path(tempfile.mkdtemp(prefix="modelbot-parity-"))  # the bot's: the log
+        isolation = sandboxing.current()
+        self._work = sandboxing.home(isolation, "modelbot-parity-model-")  # the model's: its input and answer
+        frame.to_pickle(self._work / "frame.pkl")
+        args = sandboxing.launcher(isolation, self._work, [
+            sys.executable, "-m", "bot.infra.local_predict", "{model}", str(self._work / "frame.pkl"),
+            str(self._work / "out.json")], fetch=uri)
+        kwargs = sandboxing.popen_kwargs(self._work, {**os.environ, **(env or {})})
         with open(self._tmp / "log.txt", "wb") as log:
-            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                          env={**os.environ, **(env or {})}, start_new_session=True)
+            self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
 
     def __enter__(self) -> LocalRun:
         return self
@@ -136,8 +140,9 @@ class LocalRun:
             last = [row for row in text.splitlines() if row.strip()][-5:]
             raise ParityError(f"{self.uri}: the in-process prediction failed (exit {code}): "
                               + (" | ".join(last) or "no output"))
-        return json.loads((self._tmp / "out.json").read_text(encoding="utf-8"))["predictions"]
+        return json.loads((self._work / "out.json").read_text(encoding="utf-8"))["predictions"]
 
     def close(self) -> None:
         procs.end_group(self._proc.pid, self._proc.poll, grace_s=1.0)
         shutil.rmtree(self._tmp, ignore_errors=True)
+        shutil.rmtree(self._work, ignore_errors=True)

@@ -1,7 +1,8 @@
 """The sandbox: the candidate in the real model server a deployment would use, `mlflow models serve`.
 
 One server runs in its own session (so its process group names the whole tree) on a free loopback port, with
-a load deadline, a bounded number of tries, and a memory limit. It is always ended: by the context manager,
+a load deadline, a bounded number of tries, and a memory limit, isolated by `bot.sandboxing` (scrubbed
+environment, its own user where the bot can switch, its own directory). It is always ended: by the context manager,
 also on an exception or Ctrl-C; by an atexit hook; by SIGTERM, which `serve` turns into SystemExit while a
 server is up (main thread only); and by PR_SET_PDEATHSIG if the bot itself is killed outright.
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from bot import sandboxing
 from bot.errors import ModelbotError
 from bot.infra import procs
 
@@ -37,16 +39,6 @@ HOST = "127.0.0.1"
 LOG_LINES = 20
 _SAMPLE_S = 0.1
 _MEMBERS_EVERY = 10
-
-# Runs between fork and the server: ask the kernel to SIGTERM us when the bot dies, unless it already has.
-_LAUNCHER = (
-    "import ctypes, os, signal, sys\n"
-    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
-    "if os.getppid() != int(sys.argv[1]):\n"
-    "    sys.exit('modelbot sandbox: the bot exited before the server started')\n"
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
-)
-
 
 class SandboxError(ModelbotError):
     """The server could not be brought up in any try; carries each try's reason and the server's last lines."""
@@ -105,6 +97,7 @@ class Server:
         self.attempts: tuple[Attempt, ...] = ()
         self.final_log: list[str] | None = None
         self.serving_pid: int | None = None
+        self.workdir: Path | None = None
         self._watch = _Watchdog(self.pgid, spec.memory_mb)
 
     @property
@@ -147,6 +140,8 @@ class Server:
         left = procs.end_group(self.pgid, self.proc.poll)
         self.final_log = tail(self.log_path, LOG_LINES * 5)
         _LIVE.discard(self)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         return left
 
 
@@ -213,21 +208,25 @@ def start(spec: SandboxSpec, log_dir: Path) -> Server:
                        f"{last.reason}", tuple(attempts))
 
 
-def command(spec: SandboxSpec, port: int) -> list[str]:
-    serve_args = ["-m", "mlflow", "models", "serve", "-m", spec.model_uri, "--env-manager", "local",
-                  "-h", HOST, "-p", str(port), "-w", str(spec.workers), "-t", str(spec.request_timeout_s)]
-    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *serve_args]
+def command(spec: SandboxSpec, port: int, model: str | None = None) -> list[str]:
+    """`mlflow models serve` for `model` (default: the spec's URI)."""
+    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model or spec.model_uri, "--env-manager", "local",
+            "-h", HOST, "-p", str(port), "-w", str(spec.workers), "-t", str(spec.request_timeout_s)]
 
 
 def _launch(spec: SandboxSpec, port: int, log_path: Path) -> Server:
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
-    # `mlflow models serve` runs `uvicorn` by name: the bot's own environment must come first on PATH.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    """The server through `bot.sandboxing`'s launcher: the model downloaded as the bot's user, then served
+    as the model's user in a directory of its own, SIGTERMed if the bot dies."""
+    isolation = sandboxing.current()
+    workdir = sandboxing.home(isolation, "modelbot-serve-")
+    argv = sandboxing.launcher(isolation, workdir, command(spec, port, "{model}"), fetch=spec.model_uri)
+    # `mlflow models serve` runs `uvicorn` by name: `environment` puts this Python's bin first on PATH.
+    kwargs = sandboxing.popen_kwargs(workdir, {**os.environ, **spec.env}, PYTHONUNBUFFERED="1")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command(spec, port), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
     server = Server(spec, port, proc, log_path)
+    server.workdir = workdir
     _track(server)
     server._watch.start()
     return server

@@ -113,12 +113,27 @@ def _splice_version(root: yaml.Node | None, text: str, file: str, model: str, en
     versions = _model_node(root, file, model, "versions")
     if not isinstance(versions, yaml.SequenceNode):
         raise EditError(f"{file}: models.{model}.versions is not a list")
+    if versions.flow_style and not versions.value:
+        return _empty_to_block(text, versions, entry)
     if versions.flow_style:
         close = versions.end_mark.index - 1
         sep = ", " if versions.value else ""
         return text[:close] + sep + json.dumps(entry) + text[close:]
     at = _after_node(text, versions.value[-1])
     return text[:at] + render_block(entry, versions.start_mark.column) + text[at:]
+
+
+def _empty_to_block(text: str, versions: yaml.SequenceNode, entry: Mapping[str, Any]) -> str:
+    """`versions: []` becomes a block list with the entry, as the rest of the file is written (issue 13); a
+    comment after the brackets stays on the key's line."""
+    start, end = versions.start_mark.index, versions.end_mark.index
+    line_start = text.rfind("\n", 0, start) + 1
+    line = text[line_start:start]
+    indent = len(line) - len(line.lstrip(" "))
+    eol = text.find("\n", end)
+    eol = len(text) if eol < 0 else eol
+    head = text[:start].rstrip(" ") + text[end:eol]
+    return head + "\n" + render_block(entry, indent + 2) + text[eol + 1 :]
 
 
 def _verified(

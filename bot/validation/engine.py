@@ -113,10 +113,15 @@ def validate(
 
     evidence = _evidence(subject, inputs)
     evidence.inputs["evaluation_data"] = {"location": evaluation.data, "sha256": evaluation.sha256}
+    uris = [subject.candidate_uri, *([subject.champion_uri] if subject.champion_uri else [])]
+    progress(f"loading {' and champion '.join(uris)}")
+    started = models.start(uris, set(uris))  # the models load while the data is read and verified
+    evidence.inputs["isolation"] = models.isolation()
     progress(f"reading {evaluation.data}")
     try:
         frame, _ = data.load(evaluation.data, evaluation.sha256, root)
     except DataProblem as exc:
+        models.discard(started)
         evidence.add("data", Section("Data checks", str(exc)), [gates.failed("data.integrity", str(exc))])
         return evidence
     reference, reference_problem = None, None
@@ -129,9 +134,7 @@ def validate(
             reference, _ = data.load(evaluation.reference.data, evaluation.reference.sha256, root, "reference data")
         except DataProblem as exc:
             reference_problem = str(exc)
-    uris = [subject.candidate_uri, *([subject.champion_uri] if subject.champion_uri else [])]
-    progress(f"loading {' and champion '.join(uris)}")
-    answers = models.load_many(uris, set(uris))
+    answers = models.ready(started)
     candidate = answers[0]
     champion: models.LoadedModel | None = None
     champion_problem: str | None = None
@@ -223,14 +226,23 @@ def assess(
         subject, gate_spec, compare.Settings.from_gates(gate_spec), evidence or _evidence(subject, inputs), progress
     )
     ev = run.evidence
-    if champion_problem:
-        ev.notes.append(f"champion unusable: {champion_problem}")
+    ev.inputs.setdefault("isolation", models.isolation())
     structure = datachecks.structure(frame, subject.target, candidate.inputs, subject.task)
     if not structure.usable:
         ev.add("data", Section("Data checks", structure.gate.reason), [structure.gate])
         return ev
     features = frame[structure.features]
-    answered = _answers(run, features, candidate, champion)
+    columns = {CANDIDATE: structure.features}
+    if champion is not None and not champion_problem:
+        # The champion gets the columns its own signature asks for, from the same rows (issue 13).
+        own = datachecks.structure(frame, subject.target, champion.inputs, subject.task)
+        if own.usable:
+            columns[CHAMPION] = own.features
+        else:
+            champion_problem = f"champion {champion.uri}: {own.gate.reason}"
+    if champion_problem:
+        ev.notes.append(f"champion unusable: {champion_problem}")
+    answered = _answers(run, frame, columns, candidate, champion if CHAMPION in columns else None)
     if answered is None:
         ev.add("data", Section("Data checks", structure.gate.reason), [structure.gate])
         return ev
@@ -271,7 +283,7 @@ def assess(
     overall.paired.update(ranked.paired)
     overall.methods.update(ranked.methods)
     _metrics(run, overall, preds, champion_problem)
-    _judge_slices(run, measured_slices, overall)
+    _judge_slices(run, measured_slices, overall, champion_problem)
     ev.add("errors", errors[1], errors[0])
     if robust is not None:
         ev.add("robustness", robust[1], robust[0])
@@ -287,15 +299,20 @@ def _num(x: Any) -> float | None:
 
 
 def _answers(
-    run: _Run, features: pd.DataFrame, candidate: models.LoadedModel, champion: models.LoadedModel | None
+    run: _Run,
+    frame: pd.DataFrame,
+    columns: Mapping[str, list[str]],
+    candidate: models.LoadedModel,
+    champion: models.LoadedModel | None,
 ) -> dict[str, tuple[outputs.Answer | str, models.LoadedModel]] | None:
-    """Each model's parsed answer on the whole frame (the champion's problem as text); None when the
-    candidate cannot answer, after recording the failed gate."""
+    """Each model's parsed answer on the whole frame, each given its own columns (the champion's problem as
+    text); None when the candidate cannot answer, after recording the failed gate."""
     found: dict[str, tuple[outputs.Answer | str, models.LoadedModel]] = {}
     # One after the other: models such as gradient boosting already use every core while they predict.
     for role, model in ((CANDIDATE, candidate), (CHAMPION, champion)):
         if model is None:
             continue
+        features = frame[columns[role]]
         run.progress(f"predicting {role} {model.uri} on {features.shape[0]} rows")
         try:
             found[role] = (outputs.parse(models.predict(model, features), run.subject.task, features.shape[0]), model)
@@ -462,6 +479,7 @@ def _metric_section(
     )
     champ_text = (
         f"champion version {run.subject.champion_version}"
+        + ("" if CHAMPION in preds else " (unusable: see the notes)")
         if run.subject.champion_uri
         else f"no champion: first deployment to {run.subject.stage}"
     )
@@ -510,7 +528,10 @@ def _slice_rows(
 
 
 def _judge_slices(
-    run: _Run, measured: tuple[list[slices.Row], list[str]] | None, overall: compare.Measurements
+    run: _Run,
+    measured: tuple[list[slices.Row], list[str]] | None,
+    overall: compare.Measurements,
+    champion_problem: str | None = None,
 ) -> None:
     subject, spec = run.subject, run.spec.get("slices", {})
     if not subject.slices:
@@ -537,8 +558,10 @@ def _judge_slices(
             )
         )
     if spec:
+        has_champion = CHAMPION in {role for _, role in overall.single}
+        problem = (champion_problem or "the champion gave no usable answer") if subject.champion_uri else None
         rows, judged = slices.judge(
-            rows, metric, overall_value, spec, run.settings.confidence, CHAMPION in {role for _, role in overall.single}
+            rows, metric, overall_value, spec, run.settings.confidence, has_champion, None if has_champion else problem
         )
         results.extend(judged)
     run.evidence.add("slices", slices.section(rows, metric, overall_value, missing, run.settings.confidence), results)

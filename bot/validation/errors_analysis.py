@@ -40,6 +40,11 @@ def _loss(target: Target, pred: Predictions, rows: np.ndarray | None) -> np.ndar
     return np.abs(values - y)
 
 
+def _bound(x: float) -> str:
+    """A segment's edge: the open ends are -inf and inf (never n/a, which reads as a missing value)."""
+    return ("-inf" if x < 0 else "inf") if np.isinf(x) else fmt(x)
+
+
 def _segments(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
     """Integer codes and labels of a column's segments, or None for a column that cannot be segmented."""
     import pandas as pd
@@ -53,7 +58,7 @@ def _segments(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
         edges = np.unique(np.nanquantile(values, [0.2, 0.4, 0.6, 0.8]))
         codes = np.searchsorted(edges, values, side="right").astype(np.int64)
         bounds = [-np.inf, *edges.tolist(), np.inf]
-        labels = [f"{series.name} in ({fmt(bounds[i])}, {fmt(bounds[i + 1])}]" for i in range(len(bounds) - 1)]
+        labels = [f"{series.name} in ({_bound(bounds[i])}, {_bound(bounds[i + 1])}]" for i in range(len(bounds) - 1)]
         nan = np.isnan(values)
         if nan.any():
             codes[nan] = len(labels)

@@ -1,5 +1,6 @@
 """The only place that loads models: `mlflow.pyfunc` from the registry URIs that models.yaml lists, each in a
-child process without the workflow's tokens, with a time limit on loading and on every prediction (`host.py`).
+child process of the model-host server (`host.py`), isolated by `bot.sandboxing` (no workflow token, its own
+user where the bot can switch, its own directory), with a time limit on loading and on every prediction.
 
 Loading and predicting errors become ModelProblem with MLflow's first line, so a model that does not load,
 does not answer, hangs or crashes is a failed gate with a reason, never a traceback or a stuck bot.
@@ -14,14 +15,17 @@ import os
 import pickle
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot import sandboxing
 from bot.errors import RefusedError
 from bot.infra import procs
 from bot.validation.host import HEADER, MAX_MESSAGE, first_line
@@ -69,17 +73,38 @@ def load(uri: str, allowed: Collection[str] | None = None, timeout_s: float = LO
 
 def load_many(uris: Sequence[str], allowed: Collection[str] | None = None,
               timeout_s: float = LOAD_TIMEOUT_S) -> list[LoadedModel | ModelProblem]:
-    """Load several models side by side (each process imports MLflow and loads its artifact at the same
-    time); each entry is the model or why it did not load."""
-    hosts: list[ModelHost | ModelProblem] = []
+    """Load several models side by side; each entry is the model or why it did not load."""
+    return ready(start(uris, allowed), timeout_s)
+
+
+Started = list["ModelHost | ModelProblem"]
+
+
+def start(uris: Sequence[str], allowed: Collection[str] | None = None) -> Started:
+    """Start loading each model (in processes forked from the model-host server, side by side) and return
+    at once: the caller reads its data meanwhile, then calls `ready`."""
+    hosts: Started = []
     for uri in uris:
         if allowed is not None and uri not in allowed:
             hosts.append(ModelProblem(
                 f"{uri} is not a URI listed in models.yaml; models load only from the registry entries"))
         else:
-            hosts.append(ModelHost(uri))
+            try:
+                hosts.append(ModelHost(uri))
+            except ModelProblem as exc:
+                hosts.append(exc)
+    return hosts
+
+
+def ready(hosts: Started, timeout_s: float = LOAD_TIMEOUT_S) -> list[LoadedModel | ModelProblem]:
     deadline = time.monotonic() + timeout_s
     return [host if isinstance(host, ModelProblem) else _ready(host, deadline) for host in hosts]
+
+
+def discard(hosts: Started) -> None:
+    for host in hosts:
+        if isinstance(host, ModelHost):
+            host.close()
 
 
 def _ready(host: ModelHost, deadline: float) -> LoadedModel | ModelProblem:
@@ -143,14 +168,102 @@ def _metadata(payload: bytes) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The bot's environment without what lets a process act on GitHub: a model needs MLflow's settings, never
-    the workflow's token."""
-    def secret(name: str) -> bool:
-        upper = name.upper()
-        return (upper in ("GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN") or upper.startswith(("ACTIONS_", "INPUT_"))
-                or (upper.startswith(("GITHUB_", "MODELBOT_")) and any(w in upper for w in ("TOKEN", "SECRET", "KEY"))))
-    return {k: v for k, v in environ.items() if not secret(k)}
+def prepare() -> None:
+    """Start the model-host server now (it imports MLflow while the caller does other work)."""
+    _server()
+
+
+class _Server:
+    """The bot's end of the model-host server (`host.py --server`): asks it to fork a child per model and
+    to reap it. Started once per bot process with the sandbox's scrubbed environment."""
+
+    def __init__(self) -> None:
+        self.isolation = sandboxing.current()
+        self.home = sandboxing.home(self.isolation, "modelbot-hosts-")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.validation.host", "--server", str(theirs.fileno()), self.isolation.to_json()],
+            pass_fds=(theirs.fileno(),), stdout=self._log, stderr=self._log,
+            **sandboxing.popen_kwargs(self.home),  # type: ignore[call-overload]
+        )
+        theirs.close()
+        self._sock = ours
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def _ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
+        with self._lock:
+            try:
+                if not self._ready:
+                    self._receive()  # the server's "ready": MLflow is imported
+                    self._ready = True
+                socket.send_fds(self._sock, [json.dumps(request).encode()], list(fds))
+                return self._receive()
+            except OSError as exc:
+                raise ModelProblem(f"the model-host server is gone ({exc}){self._last_line()}") from None
+
+    def _receive(self) -> dict[str, Any]:
+        if not select.select([self._sock], [], [], LOAD_TIMEOUT_S)[0]:
+            raise OSError("no answer")
+        data = self._sock.recv(1 << 16)
+        if not data:
+            raise OSError(f"it exited with code {self._proc.wait()}")
+        found = json.loads(data)
+        return found if isinstance(found, dict) else {}
+
+    def spawn(self, uri: str, log: Any) -> tuple[int, int, int]:
+        """A child for one model: its pid, and the bot's ends of its stdin and stdout."""
+        child_in, bot_in = os.pipe()
+        bot_out, child_out = os.pipe()
+        try:
+            answer = self._ask({"uri": uri}, [child_in, child_out, log.fileno()])
+        except ModelProblem:
+            for fd in (bot_in, bot_out):
+                os.close(fd)
+            raise
+        finally:
+            os.close(child_in), os.close(child_out)
+        return int(answer["pid"]), bot_in, bot_out
+
+    def reap(self, pid: int, wait_s: float = 5.0) -> int | None:
+        try:
+            code = self._ask({"reap": pid, "wait": wait_s}).get("code")
+        except ModelProblem:
+            return None
+        return int(code) if code is not None else None
+
+    def _last_line(self) -> str:
+        self._log.seek(0)
+        lines = [x for x in self._log.read()[-4000:].decode("utf-8", "replace").splitlines() if x.strip()]
+        return f"; last output: {lines[-1].strip()[:MAX_MESSAGE]}" if lines else ""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        if self._proc.poll() is None:
+            procs.signal_group(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        self._log.close()
+
+
+_SERVERS: list[_Server] = []
+
+
+def _server() -> _Server:
+    if _SERVERS and not _SERVERS[0].alive():
+        _SERVERS.pop().close()
+    if not _SERVERS:
+        _SERVERS.append(_Server())
+    return _SERVERS[0]
+
+
+def isolation() -> dict[str, str]:
+    """The isolation level the models run at, for the evidence."""
+    return sandboxing.current().as_dict()
 
 
 class ModelHost:
@@ -159,19 +272,21 @@ class ModelHost:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process it logs)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.validation.host", uri], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._log, env=child_environment(os.environ), start_new_session=True,
-        )
+        self._server = _server()
+        self.pid, stdin, stdout = self._server.spawn(uri, self._log)
+        self._stdin = os.fdopen(stdin, "wb")
+        self._stdout = os.fdopen(stdout, "rb", buffering=0)
+        self._gone = False
+        self._code: int | None = None
         _LIVE.add(self)
 
     def send(self, frame: Any) -> None:
         """Hand the child a frame to predict on (it reads while this writes)."""
-        if self._proc.stdin is None or self._proc.stdin.closed:
+        if self._stdin.closed:
             raise ModelProblem(f"{self.uri} failed to predict: its process was stopped earlier")
         try:
-            pickle.dump(frame, self._proc.stdin, protocol=5)
-            self._proc.stdin.flush()
+            pickle.dump(frame, self._stdin, protocol=5)
+            self._stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._died("predict") from None
 
@@ -182,8 +297,7 @@ class ModelHost:
         return tag, self._read(size, deadline, doing)
 
     def _read(self, size: int, deadline: float, doing: str) -> bytes:
-        assert self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
+        fd = self._stdout.fileno()
         chunks: list[bytes] = []
         left = size
         while left:
@@ -202,7 +316,7 @@ class ModelHost:
         return b"".join(chunks)
 
     def _died(self, doing: str) -> ModelProblem:
-        code = self._proc.wait(timeout=5) if self._proc.poll() is None else self._proc.returncode
+        code = self._reap(5.0)
         problem = ModelProblem(f"{self.uri} failed to {doing}: its process ended (exit {code}){self._last_lines()}")
         self.close()
         return problem
@@ -215,15 +329,21 @@ class ModelHost:
             return ""
         return f"; last output: {lines[-1].strip()[:MAX_MESSAGE]}" if lines else ""
 
+    def _reap(self, wait_s: float) -> int | None:
+        if not self._gone:
+            self._code = self._server.reap(self.pid, wait_s)
+            self._gone = self._code is not None or not self._server.alive()
+        return self._code
+
     def _stop(self) -> None:
-        if self._proc.poll() is None:
-            procs.signal_group(self._proc.pid, signal.SIGKILL)
-            self._proc.wait()
+        if not self._gone:
+            procs.signal_group(self.pid, signal.SIGKILL)
+            self._reap(5.0)
 
     def close(self) -> None:
         _LIVE.discard(self)
         self._stop()
-        for stream in (self._proc.stdin, self._proc.stdout, self._log):
+        for stream in (self._stdin, self._stdout, self._log):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
@@ -236,3 +356,5 @@ _LIVE: set[ModelHost] = set()
 def _close_all() -> None:
     for host in list(_LIVE):
         host.close()
+    for server in _SERVERS:
+        server.close()

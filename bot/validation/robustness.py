@@ -148,8 +148,8 @@ def run(
         rows = frames[name]
         gate = f"robustness.{name}"
         if rows is None:
-            results.append(GateResult(gate, Status.PASS, f"{name}: no column to probe", 0))
-            table_rows.append([name, 0, "pass", "no applicable column"])
+            results.append(GateResult(gate, Status.SKIPPED, f"{name}: no column to probe", 0))
+            table_rows.append([name, 0, "skipped", "no applicable column"])
             continue
         reason = None if all_clean else _answers(model, rows, task)
         if reason is None:
@@ -166,7 +166,10 @@ def run(
         )
         table_rows.append([name, rows.shape[0], "fail", f"{why} — row {shown}"])
     failed = sum(r.status == Status.FAIL for r in results)
-    summary = f"{len(results) - failed} of {len(results)} probes answered cleanly."
+    skipped = sum(r.status == Status.SKIPPED for r in results)
+    tested = len(results) - skipped
+    summary = f"{tested - failed} of {tested} probes answered cleanly" + (
+        f"; {skipped} skipped (no column to probe)." if skipped else ".")
     return results, Section(
         "Robustness", summary, tables=[Table("Probes", ["Probe", "Rows", "Status", "Detail"], table_rows)]
     )

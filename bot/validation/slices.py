@@ -165,9 +165,11 @@ def _family_gate(
 
 
 def judge(
-    rows: list[Row], metric: str, overall: float, spec: Mapping[str, Any], level: float, has_champion: bool
+    rows: list[Row], metric: str, overall: float, spec: Mapping[str, Any], level: float, has_champion: bool,
+    champion_problem: str | None = None,
 ) -> tuple[list[Row], list[GateResult]]:
-    """Mark insufficient slices and run the worst-ratio and per-slice-regression gates."""
+    """Mark insufficient slices and run the worst-ratio and per-slice-regression gates; with a champion the
+    stage holds but that could not answer (`champion_problem`), the regression gate is inconclusive."""
     min_rows = int(spec.get("min_rows", 30))
     method = str(spec.get("correction", "holm"))
     sign = 1.0 if METRICS[metric].greater_is_better else -1.0
@@ -220,6 +222,10 @@ def judge(
                 limit,
                 {"metric": metric, "correction": method, "min_rows": min_rows},
             )
+        )
+    elif "max_regression" in spec and champion_problem:
+        results.append(
+            GateResult("slices.max_regression", Status.INCONCLUSIVE, champion_problem, None, spec["max_regression"])
         )
     elif "max_regression" in spec:
         results.append(

@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import shutil
+import tempfile
 import textwrap
 import threading
 import time
@@ -100,7 +102,11 @@ def _attempt(server_spec: sandbox.SandboxSpec) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def starts(store: InfraStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     """Every failing start, run three at a time (each mostly waits for Python to import MLflow)."""
-    marker = tmp_path_factory.mktemp("flaky") / "fail-once"
+    # The model deletes the marker, so it lives where the model's own user may write (pytest's folders are
+    # closed to it when the bot runs as root and models run as another user).
+    shared = Path(tempfile.mkdtemp(prefix="modelbot-flaky-", dir="/tmp"))
+    shared.chmod(0o777)
+    marker = shared / "fail-once"
     marker.write_text("")
     impostor = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Impostor)
     threading.Thread(target=impostor.serve_forever, daemon=True).start()
@@ -117,6 +123,7 @@ def starts(store: InfraStore, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield {name: future.result() for name, future in futures.items()}
     finally:
         impostor.shutdown()
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def _no_orphans(error: sandbox.SandboxError) -> None:
@@ -223,7 +230,7 @@ def test_logs_are_read_from_the_end(tmp_path: Path) -> None:
 
 def test_the_server_command_is_mlflow_models_serve_on_loopback_with_the_local_env_manager() -> None:
     argv = sandbox.command(sandbox.SandboxSpec("models:/m/3", workers=2, request_timeout_s=7), 5123)
-    serve = argv[argv.index("-m", 4):]
+    serve = argv[1:]
     assert serve[:4] == ["-m", "mlflow", "models", "serve"]
     flags = dict(zip(serve[4::2], serve[5::2], strict=True))
     assert flags == {"-m": "models:/m/3", "--env-manager": "local", "-h": "127.0.0.1", "-p": "5123", "-w": "2",

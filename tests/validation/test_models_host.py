@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot import sandboxing
 from bot.infra import procs
 from bot.validation import models
 from bot.validation.host import encode
@@ -29,7 +30,7 @@ def _pointed(store: InfraStore, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_model_answers_from_its_own_process_as_it_would_in_ours(store: InfraStore) -> None:
     model = models.load(store.behaviour(chatty=True))
-    pid = model.host._proc.pid
+    pid = model.host.pid
     try:
         frame = xy_frame(7)
         answer = models.predict(model, frame)
@@ -50,15 +51,20 @@ def test_the_model_never_sees_the_workflow_token(store: InfraStore, monkeypatch:
         assert models.predict(model, xy_frame(3)).tolist() == [0.0, 0.0, 0.0]
     finally:
         model.close()
-    environment = models.child_environment({
+    environment = sandboxing.environment("/tmp/home", {
         "GITHUB_TOKEN": "t", "INPUT_GITHUB-TOKEN": "t", "ACTIONS_RUNTIME_TOKEN": "t", "MODELBOT_WEBHOOK_SECRET": "s",
-        "MLFLOW_TRACKING_URI": "u", "PATH": "p", "GITHUB_REPOSITORY": "acme/models"})
-    assert environment == {"MLFLOW_TRACKING_URI": "u", "PATH": "p", "GITHUB_REPOSITORY": "acme/models"}
+        "MLFLOW_TRACKING_URI": "u", "MLFLOW_TRACKING_TOKEN": "m", "PATH": "p", "GITHUB_REPOSITORY": "acme/models",
+        "AWS_SECRET_ACCESS_KEY": "k", "DB_PASSWORD": "x", "LANG": "C.UTF-8"})
+    assert {k: v for k, v in environment.items() if k != "PATH"} == {
+        "MLFLOW_TRACKING_URI": "u", "LANG": "C.UTF-8", "HOME": "/tmp/home", "TMPDIR": "/tmp/home",
+        "PYTHONNOUSERSITE": "1"}
+    assert environment["PATH"].endswith(os.pathsep + "p")
+    assert "MLFLOW_TRACKING_TOKEN" in sandboxing.environment("/h", {"MLFLOW_TRACKING_TOKEN": "m"}, credentials=True)
 
 
 def test_a_model_that_hangs_is_stopped_at_the_time_limit(store: InfraStore) -> None:
     model = models.load(store.behaviour(delay_s=30))
-    pid = model.host._proc.pid
+    pid = model.host.pid
     with pytest.raises(models.ModelProblem, match="did not predict within the time limit; its process was stopped"):
         models.predict(model, xy_frame(2), timeout_s=1.0)
     assert group_gone(pid)
