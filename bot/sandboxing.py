@@ -60,6 +60,7 @@ class Isolation:
     uid: int | None = None
     gid: int | None = None
     expose: tuple[str, ...] = ()
+    namespace: bool = False
 
     def as_dict(self) -> dict[str, str]:
         return {"level": self.level, "reason": self.reason}
@@ -70,7 +71,8 @@ class Isolation:
     @classmethod
     def from_json(cls, text: str) -> Isolation:
         found = json.loads(text)
-        return cls(found["level"], found["reason"], found.get("uid"), found.get("gid"), tuple(found.get("expose", ())))
+        return cls(found["level"], found["reason"], found.get("uid"), found.get("gid"), tuple(found.get("expose", ())),
+                   bool(found.get("namespace")))
 
 
 _DECIDED: list[Isolation] = []
@@ -96,12 +98,14 @@ def decide() -> Isolation:
     except KeyError:
         return Isolation(SAME_USER, f"there is no '{UNPRIVILEGED}' user to run models as")
     expose = tuple(p for p in _outermost(needed_paths()) if blocked_ancestor(p) is not None)
-    if expose and not _namespaces_work():
+    namespace = _namespaces_work()
+    if expose and not namespace:
         return Isolation(SAME_USER, f"{expose[0]} is not reachable by '{UNPRIVILEGED}' and this machine does not "
                                     "allow a private mount namespace to expose it")
-    how = f" in a private mount namespace exposing {', '.join(expose)} read-only" if expose else ""
-    return Isolation(SEPARATE_USER, f"models run as '{UNPRIVILEGED}' (uid {user.pw_uid}), without groups{how}",
-                     user.pw_uid, user.pw_gid, expose)
+    how = (", in a private mount namespace with its own /tmp" + (f" exposing {', '.join(expose)} read-only"
+                                                                 if expose else "")) if namespace else ""
+    return Isolation(SEPARATE_USER, f"models run as '{UNPRIVILEGED}' (uid {user.pw_uid}) without groups{how}",
+                     user.pw_uid, user.pw_gid, expose, namespace)
 
 
 def _libc() -> ctypes.CDLL:
@@ -179,8 +183,8 @@ def enter(isolation: Isolation, workdir: Path | str, death_signal: int | None = 
     its own working directory. Raises OSError when a step fails (the caller must not run the model then).
     `death_signal` is set again after the switch, which clears it."""
     if isolation.level == SEPARATE_USER and isolation.uid is not None and isolation.gid is not None:
-        if isolation.expose:
-            _expose(isolation.expose)
+        if isolation.namespace:
+            _expose(isolation.expose, str(workdir))
         os.setgroups([])
         os.setgid(isolation.gid)
         os.setuid(isolation.uid)
@@ -295,33 +299,33 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
 
 
-def _expose(paths: tuple[str, ...]) -> None:
-    """A private mount namespace where each closed ancestor of `paths` is an empty tmpfs (mode 0755) with
-    only `paths` bound back, read-only."""
+_PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _expose(paths: tuple[str, ...], workdir: str) -> None:
+    """A private mount namespace: each closed ancestor of `paths` becomes an empty tmpfs (mode 0755) with
+    only `paths` bound back, read-only; the shared temporary folders become empty ones of the model's own,
+    with only its `workdir` bound back (so it can write nowhere else)."""
     libc = _libc()
     if libc.unshare(_CLONE_NEWNS) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"unshare(CLONE_NEWNS): {os.strerror(errno)}")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    staging = tempfile.mkdtemp(prefix="modelbot-expose-", dir="/tmp")
-    binds = []
-    for index, path in enumerate(paths):
-        held = os.path.join(staging, str(index))
-        os.mkdir(held)
-        _mount(path, held, None, _MS_BIND | _MS_REC)
-        binds.append((path, held))
+    # Held open before anything is covered, bound back from /proc/self/fd afterwards.
+    held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY), True) for path in paths]
+    held.append((workdir, os.open(workdir, os.O_PATH | os.O_DIRECTORY), False))
     for closed in sorted({a for a in (blocked_ancestor(p) for p in paths) if a is not None}):
         _mount("tmpfs", closed, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
-    for path, held in binds:
+    for shared in _PRIVATE_TMP:
+        if os.path.isdir(shared):
+            _mount("tmpfs", shared, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
+    for path, fd, read_only in held:
         os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(held, path, None, _MS_BIND | _MS_REC)
-        with contextlib.suppress(OSError):
-            _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
-        libc.umount2(held.encode(), _MNT_DETACH)
-        with contextlib.suppress(OSError):
-            os.rmdir(held)
-    with contextlib.suppress(OSError):
-        os.rmdir(staging)
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        if read_only:
+            with contextlib.suppress(OSError):
+                _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+        os.close(fd)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot import sandboxing
 from bot.evidence import GateResult
 from bot.infra import gates, loadtest, parity, query, replay, sandbox, signature
 from bot.infra.client import encode_split, prepare
@@ -85,7 +86,9 @@ def run(infra: Mapping[str, Any], candidate_uri: str, frame: Any, *, champion_ur
             theirs = _serve(plan, champion_uri, None, candidate=False)
         outcome = _replay_outcome(plan, mine, theirs) if infra.get("replay") else None
         results = replace(results, champion=theirs.run if theirs else None, replay=outcome)
-    return InfraCheck(gates.evaluate(infra, results), results.figures(), results)
+    # The level the model's code ran at is part of the evidence, never silent (issue 12).
+    figures = {**results.figures(), "isolation": sandboxing.current().level}
+    return InfraCheck(gates.evaluate(infra, results), figures, results)
 
 
 def tracking_env() -> dict[str, str]:
