@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli import common, output
-from bot.mlflow_meta import git_identity
 from bot.errors import UsageError, names
+from bot.mlflow_meta import git_identity
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

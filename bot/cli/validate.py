@@ -4,7 +4,8 @@ data checks), judged on confidence intervals.
 
 Writes report.md (the pull-request comment) and report.json (the evidence record) to --out. Exit 0 when every
 gate passes; 1 when a gate fails (refused); 3 when the outcome is inconclusive (needs a person; never a pass);
-2 on a usage or configuration error. Models load through MLflow (MLFLOW_TRACKING_URI) from the registry URIs in models.yaml only.
+2 on a usage or configuration error. Models load through MLflow (MLFLOW_TRACKING_URI) from the registry URIs
+in models.yaml only.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ from code"; its model_config lists `targets`, folders it tries to write a file i
 What it tries: the workflow token in its own environment and in /proc/PID/environ of every process it can
 list (its parent's first); a file in each target (the checkout, the bot's working directory, the workspace);
 writing into any pipe or file another process holds (/proc/PID/fd/*, where the bot's pickle and Arrow pipes
-are; its own process tree and /dev/null do not count). Everything it got, it prints to its stderr (which the bot keeps as the model's log) as one line
-`HOSTILE {json}` and writes to a file in its own home, as a model sending a secret out would.
+are; its own process tree and /dev/null do not count). Everything it got, it prints to its stderr (which
+the bot keeps as the model's log) as one line `HOSTILE {json}` and writes to a file in its own home, as a
+model sending a secret out would.
 """
 
 import json

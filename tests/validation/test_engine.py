@@ -238,3 +238,41 @@ def test_robustness_probes_name_the_row_that_broke_the_model(zoo: Zoo) -> None:
         and nulls.details["row"]["mean_radius"] != nulls.details["row"]["mean_radius"]
     )
     assert _gate(ev, "robustness.extra_columns").status is Status.PASS
+
+
+def test_each_model_gets_its_own_signatures_columns_and_a_clearly_worse_candidate_fails(zoo: Zoo) -> None:
+    """Issue 13: the candidate (two features) and the champion (all ten) each answer on their own columns
+    from the same rows; the worse candidate fails against the champion instead of leaving it inconclusive."""
+    r = zoo.regression
+    candidate, champion = models.load(zoo.ridge_weak.uri), models.load(zoo.ridge.uri)
+    assert [c.name for c in candidate.inputs or ()] == ["bmi", "bp"]
+    assert len(champion.inputs or ()) == len(r.features) > 2
+    subject = engine.Subject(
+        "diabetes", "2", "production", r.task, r.target, zoo.ridge_weak.uri, "1", zoo.ridge.uri, r.slices
+    )
+    spec = {
+        "champion": {"rmse": {"non_inferiority": 0.0}},
+        "slices": {"metric": "mae", "min_rows": 10, "max_regression": 0.0},
+    }
+    ev = engine.assess(subject, spec, r.evaluation, candidate, champion)
+    assert not [n for n in ev.notes if "unusable" in n], ev.notes
+    metrics_data = ev.sections["metrics"].data["metrics"]["rmse"]
+    assert metrics_data["champion"]["value"] < metrics_data["candidate"]["value"]
+    assert _gate(ev, "champion.rmse.non_inferiority").status is Status.FAIL
+    regression = _gate(ev, "slices.max_regression")
+    assert "first deployment" not in regression.reason and regression.status is not Status.SKIPPED
+    assert "no champion" not in ev.sections["metrics"].summary
+
+
+def test_a_champion_whose_columns_are_missing_is_named_and_never_called_a_first_deployment(zoo: Zoo) -> None:
+    r = zoo.regression
+    frame = r.evaluation.drop(columns=["s1"])
+    subject = engine.Subject(
+        "diabetes", "2", "production", r.task, r.target, zoo.ridge_weak.uri, "1", zoo.ridge.uri, r.slices
+    )
+    spec = {"champion": {"rmse": {"non_inferiority": 0.0}}, "slices": {"metric": "mae", "max_regression": 0.1}}
+    ev = engine.assess(subject, spec, frame, models.load(zoo.ridge_weak.uri), models.load(zoo.ridge.uri))
+    gate = _gate(ev, "champion.rmse.non_inferiority")
+    assert gate.status is Status.INCONCLUSIVE and "s1" in gate.reason
+    regression = _gate(ev, "slices.max_regression")
+    assert regression.status is Status.INCONCLUSIVE and "first deployment" not in regression.reason
