@@ -17,6 +17,12 @@ through mlflow.pyfunc), and prints one JSON object:
   peak_rss_over_frame    (peak RSS during validation - RSS before the frame existed) / frame size (target <= 3)
 Loading the CSV/Parquet file and verifying its sha256 are not part of validate_s (reported as load_s when
 --with-file is given).
+And the fixed cost, on SMALL_ROWS rows, in the same run:
+  small_validate_s          `modelbot validate` as a user runs it (a fresh process: registry, policy, data
+                            file and its sha256, both models loaded in their isolated processes, every gate)
+  small_floor_s             a cold `import mlflow.pyfunc` in a fresh process + the two models' predict on
+                            those rows (what any tool that loads these models must pay)
+  small_validate_over_floor small_validate_s / small_floor_s                  (target <= 2)
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ FEATURES = [f"x{i}" for i in range(8)]
 SLICES = ("region", "segment")
 TARGET = "label"
 TRAIN_ROWS = 50_000
+SMALL_ROWS = 5_000
 REFERENCE_ROWS = 100_000
 
 GATES: dict[str, Any] = {
@@ -176,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
 
         mlflow_s = mlflow_evaluate(frame, own, tracking)
         candidate.close(), champion.close()
+        del frame
+        gc.collect()
+        small = small_validate(root, tracking, candidate_uri, champion_uri, own)
     result = {
         "rows": args.rows,
         "predict_s": round(predict_s, 3),
@@ -187,10 +197,54 @@ def main(argv: list[str] | None = None) -> int:
         "frame_mb": round(frame_bytes / 2**20, 1),
         "gates": statuses,
         "peak_measure": "VmHWM reset before validation" if exact_peak else "process VmHWM",
+        **small,
     }
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
+
+
+def small_validate(root: Path, tracking: str, candidate_uri: str, champion_uri: str, own: list[Any]) -> dict[str, Any]:
+    """`modelbot validate` on SMALL_ROWS rows in a fresh process, against the floor measured beside it."""
+    import hashlib
+    import subprocess
+
+    import yaml
+
+    repo = root / "registry"
+    (repo / "data").mkdir(parents=True)
+    (repo / "policies").mkdir()
+    frame = frame_of(SMALL_ROWS, 4)
+    frame.to_csv(repo / "data" / "eval.csv", index=False)
+    sha = hashlib.sha256((repo / "data" / "eval.csv").read_bytes()).hexdigest()
+    versions = [{"version": int(uri.rsplit("/", 1)[1]), "uri": uri, "created_at": "2026-11-16T14:40:00Z",
+                 "created_by": "bench"} for uri in (champion_uri, candidate_uri)]
+    registry = {"version": 1, "models": {"bench": {
+        "description": "bench", "owners": ["bench"], "task": "binary_classification",
+        "evaluation": {"data": "data/eval.csv", "sha256": sha, "target": TARGET, "slices": list(SLICES),
+                       "slice_crosses": [list(SLICES)]},
+        "versions": versions, "stages": {"production": versions[0]["version"]}}}}
+    (repo / "models.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+    (repo / "policies" / "default.yaml").write_text(yaml.safe_dump({"version": 1, "stages": {
+        "production": {"gates": {k: v for k, v in GATES.items() if k != "data"}}}}, sort_keys=False))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_REGISTRY_URI": tracking}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bot", "validate", "bench", versions[1]["uri"].rsplit("/", 1)[1],
+                           "--stage", "production", "--repo", str(repo), "--out", str(root / "small-report"),
+                           "--json"], env=env, capture_output=True, text=True, check=False)
+    validate_s = time.perf_counter() - started
+    status = json.loads(done.stdout).get("status") if done.stdout.strip().startswith("{") else done.stderr[-300:]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import mlflow.pyfunc"], env=env, check=True)
+    import_s = time.perf_counter() - started
+    features = frame[FEATURES]
+    started = time.perf_counter()
+    for model in own:
+        model.predict(features)
+    floor_s = import_s + time.perf_counter() - started
+    return {"small_rows": SMALL_ROWS, "small_validate_s": round(validate_s, 3), "small_status": status,
+            "small_floor_s": round(floor_s, 3), "small_import_s": round(import_s, 3),
+            "small_validate_over_floor": round(validate_s / floor_s, 3)}
 
 
 def mlflow_evaluate(frame: Any, own: list[Any], tracking: str) -> float:

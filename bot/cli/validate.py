@@ -63,8 +63,9 @@ def _inputs(root: Path, policy: Any, fingerprint: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from bot.evidence import Status
     from bot.report import render
-    from bot.validation import engine, memory
+    from bot.validation import engine, memory, models
 
+    models.prepare()  # the model-host server imports MLflow while the registry, policies and data are read
     memory.return_freed_arrays()
     root, model, policies = common.model_and_policies(args)
     policy = policies.resolve(model)
