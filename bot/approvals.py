@@ -120,16 +120,20 @@ def approval_state(
     author: str,
     head_sha: str,
     bots: frozenset[str] = frozenset(),
+    authors: frozenset[str] = frozenset(),
 ) -> ApprovalState:
-    """The approval state of a PR. `members` maps each role to its users (teams already resolved), lower-case."""
+    """The approval state of a PR. `members` maps each role to its users (teams already resolved), lower-case.
+    `authors` are people who count as the PR's author besides `author` (who asked the bot to open it, who
+    pushed its head): nobody approves their own change."""
     author = author.lower()
+    excluded = {author, *authors}
     in_any_role = frozenset().union(*(members.get(rule.role, frozenset()) for rule in rules)) if rules else frozenset()
     valid: set[str] = set()
     blocked: list[str] = []
     stale: list[str] = []
     ignored: list[str] = []
     for user, review in standing(reviews).items():
-        if user == author or review.is_bot or user in bots or user.endswith("[bot]"):
+        if user in excluded or review.is_bot or user in bots or user.endswith("[bot]"):
             ignored.append(user)
             continue
         if review.state == "CHANGES_REQUESTED" and user in in_any_role:
@@ -145,6 +149,6 @@ def approval_state(
     assigned = _assign(candidates, rules)
     states = []
     for i, rule in enumerate(rules):
-        others = sorted(members.get(rule.role, frozenset()) - {author} - set(assigned[i]) - bots)
+        others = sorted(members.get(rule.role, frozenset()) - excluded - set(assigned[i]) - bots)
         states.append(RuleState(rule.role, rule.count, tuple(assigned[i]), tuple(others)))
     return ApprovalState(tuple(states), tuple(sorted(blocked)), tuple(sorted(stale)), tuple(sorted(ignored)))

@@ -14,7 +14,7 @@ import yaml
 from bot import gitio, yamlio
 from bot.errors import InvalidFile
 from bot.registry import Registry, read
-from bot.registry.diff import Transition, diff
+from bot.registry.diff import Served, Transition, diff
 from bot.workspace import REGISTRY_FILE
 
 _PR_PATTERNS = (re.compile(r"\(#(\d+)\)\s*$"), re.compile(r"^Merge pull request #(\d+)\b"))
@@ -90,4 +90,52 @@ def entered_at(
         line = yamlio.key_line(root, ["models", model, "stages", stage])
         if line is not None:
             out[(model, stage)] = gitio.blame_line(repo, rev, REGISTRY_FILE, line).committed_at
+    return out
+
+
+def served_before(repo: Path, rev: str, keys: Iterable[tuple[str, str]] | None = None) -> Served:
+    """Which versions each (model, stage) has held along the first-parent history of `rev` (the default
+    branch): the only authority for calling a move back a rollback. A version that sat only on a merged
+    branch's own commits never served, so merged side branches are not read."""
+    wanted = None if keys is None else set(keys)
+    shas = gitio.git(repo, "log", "--first-parent", "--format=%H", rev, "--", REGISTRY_FILE).decode().split()
+    if not shas:
+        return {}
+    request = "".join(f"{sha}:{REGISTRY_FILE}\n" for sha in shas).encode()
+    out = gitio.git(repo, "cat-file", "--batch", input=request)
+    served: dict[tuple[str, str], set[str]] = {}
+    seen: set[bytes] = set()
+    pos = 0
+    for _ in shas:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        if len(header) < 3 or header[1] != b"blob":
+            pos = header_end + 1
+            continue
+        size = int(header[2])
+        blob = out[header_end + 1 : header_end + 1 + size]
+        pos = header_end + 1 + size + 1
+        if header[0] in seen:
+            continue
+        seen.add(header[0])
+        for key, version in _stages(blob):
+            if wanted is None or key in wanted:
+                served.setdefault(key, set()).add(version)
+    return {key: frozenset(versions) for key, versions in served.items()}
+
+
+def _stages(blob: bytes) -> list[tuple[tuple[str, str], str]]:
+    """(model, stage) -> version pairs of one revision of models.yaml; nothing from a revision that does not
+    parse (it served nothing the bot can stand behind)."""
+    try:
+        data = yamlio.load_bytes(blob, REGISTRY_FILE)
+    except InvalidFile:
+        return []
+    models = data.get("models") if isinstance(data, dict) else None
+    out = []
+    for name, model in (models or {}).items() if isinstance(models, dict) else ():
+        stages = model.get("stages") if isinstance(model, dict) else None
+        for stage, version in (stages or {}).items() if isinstance(stages, dict) else ():
+            if version is not None and not isinstance(version, dict | list):
+                out.append(((str(name), str(stage)), str(version)))
     return out

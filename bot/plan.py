@@ -13,11 +13,14 @@ from typing import Any
 
 from bot.errors import InvalidFile
 from bot.policy import Approval, Policies, Policy
-from bot.registry.diff import Transition, VersionChange, diff, rollout_steps, version_changes
-from bot.registry.model import Registry
+from bot.policy.model import uri_problem
+from bot.registry.diff import Served, Transition, VersionChange, diff, rollout_steps, version_changes
+from bot.registry.model import Model, Registry
 
 EnteredAt = Mapping[tuple[str, str], datetime]
 ROLLBACK_KINDS = ("rollback", "demote")  # kinds that take a stage back: the policy's rollback rules apply
+# Only a return to a version that served the stage before (or emptying it) may merge itself, never a promotion.
+SELF_MERGING_KINDS = ("rollback", "demote")
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,16 @@ class Plan:
     version_changes: tuple[VersionChange, ...] = ()
     policy_change_approvals: tuple[Approval, ...] = ()
     refusals: tuple[str, ...] = ()
+    governance: tuple[str, ...] = ()  # what the change does to authority (policies, owners, evaluation...)
+    owner_approvals: tuple[str, ...] = ()  # models whose current owners must approve (their owners change)
 
     @property
     def ok(self) -> bool:
         return not self.refusals and all(step.ok for step in self.steps)
+
+    @property
+    def is_governance_change(self) -> bool:
+        return bool(self.governance)
 
     @property
     def all_refusals(self) -> list[str]:
@@ -73,6 +82,8 @@ class Plan:
             "transitions": [s.as_dict() for s in self.steps],
             "registered": [f"{c.model} {c.version}" for c in self.version_changes if c.change == "registered"],
             "policy_change_approvals": [a.as_dict() for a in self.policy_change_approvals],
+            "governance": list(self.governance),
+            "owner_approvals": list(self.owner_approvals),
             "refusals": self.all_refusals,
         }
 
@@ -116,7 +127,9 @@ def _promotion_refusals(
 def plan_step(
     t: Transition, policies: Policies, before: Registry | None, after: Registry, now: datetime, entered_at: EnteredAt
 ) -> Step:
-    model = after.model(t.model) or (before.model(t.model) if before else None)
+    # Which policy governs a model is the base's word: a change that moves a model onto another policy is a
+    # governance change, judged under the rules the model has today.
+    model = (before.model(t.model) if before else None) or after.model(t.model)
     assert model is not None
     try:
         policy = policies.resolve(model)
@@ -136,6 +149,10 @@ def plan_step(
         refusals.append(f"'{t.stage}' is frozen: {freeze.reason}")
     if t.kind in ("promote", "new_model"):
         refusals.extend(_promotion_refusals(t, policy, before, now, entered_at))
+    target = after.model(t.model)
+    version = target.version(t.to_version) if target is not None and t.to_version is not None else None
+    if version is not None and t.kind != "step" and (problem := uri_problem(version.uri, policy.model_uris)):
+        refusals.append(f"version {version.id}: {problem}")
     gates = stage.gates if t.kind in ("promote", "new_model") else {}
     approvals = stage.approvals
     if rollback and t.to_version is not None:
@@ -161,9 +178,13 @@ def plan(
     now: datetime,
     entered_at: EnteredAt | None = None,
     head_policies: Policies | None = None,
+    served: Served | None = None,
+    changed_policy_files: tuple[str, ...] = (),
 ) -> Plan:
-    """The plan of a change. `policies` are the base branch's; `head_policies` those the change proposes."""
-    transitions = [*diff(before, after), *rollout_steps(before, after)]
+    """The plan of a change. `policies` are the base branch's; `head_policies` those the change proposes;
+    `served` the versions each (model, stage) held along the base branch's history (without it, no move is a
+    rollback); `changed_policy_files` the files under policies/ the change touches."""
+    transitions = [*diff(before, after, served or {}), *rollout_steps(before, after)]
     steps = tuple(plan_step(t, policies, before, after, now, entered_at or {}) for t in transitions)
     changes = tuple(version_changes(before, after))
     refusals = [
@@ -172,14 +193,47 @@ def plan(
         for c in changes
         if c.change == "modified" or (c.change == "removed" and c.model in after.models)
     ]
+    governance = list(governance_changes(before, after))
+    if changed_policy_files or (head_policies is not None and head_policies.fingerprint() != policies.fingerprint()):
+        governance.insert(0, f"edits {', '.join(changed_policy_files) or 'policies/'}")
     policy_approvals: tuple[Approval, ...] = ()
-    if head_policies is not None and head_policies.fingerprint() != policies.fingerprint():
+    if governance:
         admin = _admin_role(policies)
         if admin is None:
-            refusals.append("this change edits policies/, and the base policy names no admin_role to approve it")
+            refusals.append("this change is a governance change (it " + "; it ".join(governance)
+                            + "), and the base policy names no admin_role to approve it")
         else:
             policy_approvals = (Approval(admin, 1),)
-    return Plan(steps, changes, policy_approvals, tuple(refusals))
+    old_models = before.models if before else {}
+    owners_changed = tuple(m for m, old in old_models.items()
+                           if m in after.models and after.models[m].owners != old.owners)
+    return Plan(steps, changes, policy_approvals, tuple(refusals), tuple(governance), owners_changed)
+
+
+def governance_changes(before: Registry | None, after: Registry) -> list[str]:
+    """What a change does to authority in models.yaml: who owns a model, which policy governs it, and how it is
+    evaluated all come from the base branch; a change to any of them is for the policy's admin role."""
+    old_models = before.models if before else {}
+    out: list[str] = []
+    for name, model in after.models.items():
+        old = old_models.get(name)
+        if old is None:
+            out.append(f"adds the model {name} (its owners, policy and evaluation settings)")
+            continue
+        out.extend(f"changes the {what} of {name}" for what in _authority_fields(old, model))
+    out.extend(f"removes the model {name}" for name in old_models if name not in after.models)
+    return out
+
+
+def _authority_fields(old: Model, new: Model) -> list[str]:
+    fields = []
+    if old.owners != new.owners:
+        fields.append("owners")
+    if old.policy != new.policy:
+        fields.append("policy")
+    if old.evaluation != new.evaluation:
+        fields.append("evaluation settings")
+    return fields
 
 
 def _admin_role(policies: Policies) -> str | None:

@@ -142,19 +142,21 @@ def _check_depth(text: str, file: str) -> None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    raise InvalidFile(
-                        [
-                            Problem(
-                                Location(file, mark.line + 1, mark.column + 1),
-                                f"YAML nested too deeply (more than {MAX_DEPTH} levels)",
-                            )
-                        ]
-                    )
+                    raise _too_deep(file, event.start_mark)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.MarkedYAMLError as exc:
+        # PyYAML >= 6.0.4 limits nesting in its scanner, which reads ahead of the events: same refusal, our words.
+        if "nesting depth" in (exc.problem or ""):
+            raise _too_deep(file, exc.problem_mark) from None
         return  # the real parse reports it with its position
+    except yaml.YAMLError:
+        return
+
+
+def _too_deep(file: str, mark: yaml.Mark | None) -> InvalidFile:
+    loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+    return InvalidFile([Problem(loc, f"YAML nested too deeply (more than {MAX_DEPTH} levels)")])
 
 
 def conflict_lines(text: str) -> tuple[int, ...]:

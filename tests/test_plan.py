@@ -28,8 +28,17 @@ def changed(*replacements):
     return parse(text)
 
 
-def plan_of(*replacements, now=WEDNESDAY, entered_at=LONG_AGO, **kw):
-    return plan(parse(EXAMPLE), changed(*replacements), POLICIES, now=now, entered_at=entered_at, **kw)
+# What the base branch's history says each stage has served (version 1 served staging before version 2).
+SERVED = {
+    ("tumor-malignancy", "staging"): frozenset({"1", "2"}),
+    ("tumor-malignancy", "production"): frozenset({"1"}),
+    ("diabetes-progression", "staging"): frozenset({"1"}),
+}
+
+
+def plan_of(*replacements, now=WEDNESDAY, entered_at=LONG_AGO, served=SERVED, **kw):
+    return plan(parse(EXAMPLE), changed(*replacements), POLICIES, now=now, entered_at=entered_at, served=served,
+                **kw)
 
 
 PROMOTE_TUMOR = ("      production: 1\n", "      production: 2\n")
@@ -126,9 +135,11 @@ def test_a_new_model_must_enter_at_the_first_stage():
     }
 
 
-def test_a_model_naming_a_missing_policy_is_refused():
+def test_moving_a_model_onto_another_policy_is_a_governance_change_judged_by_its_current_policy():
     result = plan_of(("    policy: regression\n", "    policy: fast-track\n"), PROMOTE_DIABETES)
-    assert any("policy 'fast-track' does not exist" in r for r in result.all_refusals)
+    [step] = result.steps
+    assert step.policy == "regression" and result.governance == ("changes the policy of diabetes-progression",)
+    assert result.policy_change_approvals == (Approval("platform", 1),)
 
 
 def test_a_change_to_policies_needs_the_base_policy_admin_role():

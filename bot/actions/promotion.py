@@ -96,7 +96,9 @@ def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
         event.base_ref,
         event.base_sha,
     )
-    result = validate_pull(ctx, pull, files=ctx.forge.pull_files(event.number))
+    # Who opened or pushed this head counts as its author: their approval of it does not count.
+    pusher = [event.sender] if event.action in ("opened", "synchronize") else []
+    result = validate_pull(ctx, pull, files=ctx.forge.pull_files(event.number), actors=pusher)
     return Outcome(
         f"#{event.number} at {event.head_sha[:12]}: {result.status.value}",
         {"result": result.conclusion},
@@ -239,7 +241,7 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
     if not result.ok or result.pull is None:
         text = "\n".join(f"- {r}" for r in result.refusals)
         return Outcome(f"propose refused: {'; '.join(result.refusals)}", {"result": "refused"}, f"Refused:\n{text}")
-    validation = validate_pull(ctx, result.pull.pull, files=["models.yaml"])
+    validation = validate_pull(ctx, result.pull.pull, files=["models.yaml"], actors=[event.sender])
     return Outcome(
         f"#{result.pull.pull.number} {result.pull.action}: {validation.status.value}",
         {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},

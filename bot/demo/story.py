@@ -162,12 +162,13 @@ class Story:
         check(bool(found), f"no pull request titled {title!r}")
         return found[0]
 
-    def status(self, sha: str, context: str) -> tuple[str, str]:
-        statuses = {
-            s["context"]: (s["state"], s["description"])
-            for s in self.api(f"/repos/acme/models/commits/{sha}/status")["statuses"]
-        }
-        return statuses.get(context, ("missing", ""))
+    def approvals(self, sha: str) -> tuple[str, str]:
+        """The `modelbot/approvals` check run: its conclusion (`pending` while in progress) and its title."""
+        runs = self.api(f"/repos/acme/models/commits/{sha}/check-runs")["check_runs"]
+        found = [r for r in runs if r["name"] == "modelbot/approvals"]
+        if not found:
+            return ("missing", "")
+        return (found[-1]["conclusion"] or "pending", found[-1]["output"]["title"] or "")
 
     def check_conclusion(self, sha: str) -> str | None:
         runs = self.api(f"/repos/acme/models/commits/{sha}/check-runs")["check_runs"]
@@ -290,22 +291,22 @@ class Story:
             sha = pull["head"]["sha"]
             check(self.check_conclusion(sha) == "success", f"validation: {self.check_conclusion(sha)}")
             check(
-                self.status(sha, "modelbot/approvals") == ("pending", "ml-lead 0/1, risk 0/1"),
-                f"approvals: {self.status(sha, 'modelbot/approvals')}",
+                self.approvals(sha) == ("pending", "ml-lead 0/1, risk 0/1"),
+                f"approvals: {self.approvals(sha)}",
             )
             record.detail = f"#{pull['number']} opened; validation passed; approvals ml-lead 0/1, risk 0/1"
         with self.step("an approval from someone outside the roles does not count") as record:
             self.as_user("wes-writer").review(pull["number"], "APPROVE")
             self.act()
-            check(self.status(sha, "modelbot/approvals")[1] == "ml-lead 0/1, risk 0/1", "wes's approval counted")
+            check(self.approvals(sha)[1] == "ml-lead 0/1, risk 0/1", "wes's approval counted")
             record.detail = "wes-writer approved; still ml-lead 0/1, risk 0/1"
         with self.step("the ML lead and risk approve") as record:
             for reviewer in ("lena-ml", "rita-risk"):
                 self.as_user(reviewer).review(pull["number"], "APPROVE")
                 self.act()
             check(
-                self.status(sha, "modelbot/approvals") == ("success", "ml-lead 1/1, risk 1/1"),
-                f"approvals: {self.status(sha, 'modelbot/approvals')}",
+                self.approvals(sha) == ("success", "ml-lead 1/1, risk 1/1"),
+                f"approvals: {self.approvals(sha)}",
             )
             record.detail = "modelbot/approvals: ml-lead 1/1, risk 1/1"
         with self.step("merge: the deployment moves the production alias") as record:
@@ -326,7 +327,7 @@ class Story:
             for reviewer in ("dana-ds", "lena-ml"):
                 self.as_user(reviewer).review(pull["number"], "APPROVE")
                 self.act()
-            state = self.status(sha, "modelbot/approvals")
+            state = self.approvals(sha)
             check(state[0] == "success", f"approvals: {state}")
             check(conclusion == "success" or "ml-lead 1/1" in state[1], f"inconclusive without the extra role: {state}")
             self.as_user("pat-platform").merge(pull["number"])
@@ -365,17 +366,18 @@ class Story:
     def rollback(self, issue: int) -> None:
         with self.step("/rollback tumor-malignancy production: merged by the bot, alias back") \
                 as record:
-            self.comment("omar-oncall", issue, f"/rollback {TUMOR} production")
+            # lena (ml-lead) asks; omar (on-call) approves: who asks for a change never approves it
+            self.comment("lena-ml", issue, f"/rollback {TUMOR} production")
             title = f'Revert "Promote {TUMOR} 2 to production"'
             check(
                 any(p["title"] == title for p in self.pulls()), f"no revert PR; the bot said: {self.bot_reply(issue)}"
             )
             revert = self.pull_titled(title)
             sha = revert["head"]["sha"]
-            check(self.status(sha, "modelbot/approvals")[1] == "oncall 0/1", "rollback rules not applied")
+            check(self.approvals(sha)[1] == "oncall 0/1", "rollback rules not applied")
             self.as_user("omar-oncall").review(revert["number"], "APPROVE")
             runs = self.act()  # the review run merges it (rollback.auto_merge) and dispatches the deploy
-            check(self.status(sha, "modelbot/approvals")[0] == "success", "oncall approval not counted")
+            check(self.approvals(sha)[0] == "success", "oncall approval not counted")
             merged = self.api(f"/repos/acme/models/pulls/{revert['number']}")
             check(bool(merged["merged"]), "the approved rollback did not merge itself (policy rollback.auto_merge)")
             deployed = any(r.event == "workflow_dispatch" and r.conclusion == "success" for r in runs)

@@ -1,4 +1,5 @@
-"""The approval state of a promotion PR, published as the `modelbot/approvals` status and one PR comment
+"""The approval state of a promotion PR, published as the `modelbot/approvals` check run (a commit status could
+be posted by any writer; a check run is the bot's app's own) and one PR comment
 kept up to date. The rules come from the plan (base-branch policy); people from roles and their teams."""
 
 from __future__ import annotations
@@ -29,13 +30,23 @@ class Rule:
     owners: tuple[str, ...] = ()
 
 
-def rules(plan: Plan, after: Registry, inconclusive: Collection[tuple[str, str]] = ()) -> list[Rule]:
-    """Every approval a PR needs: each transition's, plus its inconclusive extras, plus a policy change's."""
-    models = {s.transition.model for s in plan.steps}
+def rules(
+    plan: Plan, after: Registry, inconclusive: Collection[tuple[str, str]] = (), before: Registry | None = None
+) -> list[Rule]:
+    """Every approval a PR needs: each transition's, plus its inconclusive extras, plus a governance change's
+    (the admin role; and the current owners of a model whose owners change). A model's owners are the base's
+    (`before`): a change cannot name its own approvers; only a model new to the file has its owners from it."""
+    models = {s.transition.model for s in plan.steps} | set(plan.owner_approvals)
     needed: dict[str, Rule] = {}
 
+    def owners_of(model: str) -> tuple[str, ...]:
+        known = before.models.get(model) if before is not None else None
+        if known is not None:
+            return known.owners
+        return after.models[model].owners if model in after.models else ()
+
     def add(approval: Approval, policy: str, model: str | None) -> None:
-        owners = after.models[model].owners if model and model in after.models else ()
+        owners = owners_of(model) if model else ()
         label = approval.role
         if approval.role == OWNERS_ROLE and len(models) > 1 and model:
             label = f"{OWNERS_ROLE}:{model}"
@@ -52,6 +63,9 @@ def rules(plan: Plan, after: Registry, inconclusive: Collection[tuple[str, str]]
             add(approval, step.policy or "default", step.transition.model)
     for approval in plan.policy_change_approvals:
         add(approval, "default", None)
+    for model in plan.owner_approvals:
+        policy = before.models[model].policy if before is not None and model in before.models else "default"
+        add(Approval(OWNERS_ROLE, 1), policy, model)
     return list(needed.values())
 
 
@@ -73,7 +87,11 @@ def teams(policies: Policies, rule: Rule) -> tuple[str, ...]:
     return tuple(f"@{t}" for t in policies.get(rule.policy).role_members(rule.role, rule.owners).teams)
 
 
-def state(forge: Forge, pull: PullRequest, needed: Iterable[Rule], policies: Policies, bot_login: str) -> ApprovalState:
+def state(
+    forge: Forge, pull: PullRequest, needed: Iterable[Rule], policies: Policies, bot_login: str,
+    actors: Iterable[str] = (),
+) -> ApprovalState:
+    """The approval state; `actors` (who asked for the change, who pushed it) count as its authors."""
     needed = list(needed)
     reviews = [Review(r.author, r.state, r.commit_id or "", r.submitted_at or "") for r in forge.reviews(pull.number)]
     reviewers = {r.user for r in reviews}
@@ -85,6 +103,7 @@ def state(forge: Forge, pull: PullRequest, needed: Iterable[Rule], policies: Pol
         pull.author,
         pull.head_sha,
         bots=frozenset({bot_login.lower()}),
+        authors=frozenset(a.lower() for a in actors),
     )
     from dataclasses import replace
 
@@ -107,6 +126,6 @@ def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: t
     existing = ctx.forge.find_comment(pull.number, mark)
     if existing is not None and existing.body == with_marker(body, mark):
         return
-    status = "success" if result.approved else ("failure" if result.blocked_by else "pending")
-    ctx.forge.set_status(pull.head_sha, status, CONTEXT, result.description)
+    conclusion = "success" if result.approved else ("failure" if result.blocked_by else None)
+    ctx.forge.set_check_run(pull.head_sha, CONTEXT, conclusion, result.description, body, ctx.run_url)
     ctx.forge.upsert_comment(pull.number, mark, body)

@@ -2,7 +2,8 @@
 rollback rules) hold on the head commit and its validation passed there: restoring service should not wait
 for someone to press a button.
 
-Only a change whose every transition takes a stage back qualifies, judged from the plan (the base policy
+Only a change whose every transition returns a stage to a version that served it before qualifies, judged from the
+plan (the base policy
 against the change itself), never from a label anyone with triage rights can add. The merge is bound to the
 head SHA that was judged. A merge made with the workflow's own token starts no workflow run, so the bot
 dispatches the deploy workflow itself (`workflow_dispatch` is the one event such a token may start).
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bot.github.forge import ForgeError
 from bot.github.markers import marker
-from bot.plan import ROLLBACK_KINDS, Plan
+from bot.plan import SELF_MERGING_KINDS, Plan
 from bot.policy import Policies
 
 if TYPE_CHECKING:
@@ -40,10 +41,12 @@ class AutoMerge:
 
 
 def allowed(plan: Plan, policies: Policies) -> bool:
-    """True when the change is a rollback and every policy it falls under lets rollbacks merge themselves."""
-    if not plan.ok or not plan.steps or plan.policy_change_approvals:
+    """True when every transition of the change returns a stage to a version that served it before (the base
+    branch's history says so), the change touches no authority, and every policy it falls under lets rollbacks
+    merge themselves."""
+    if not plan.ok or not plan.steps or plan.policy_change_approvals or plan.is_governance_change:
         return False
-    if any(step.transition.kind not in ROLLBACK_KINDS for step in plan.steps):
+    if plan.version_changes or any(step.transition.kind not in SELF_MERGING_KINDS for step in plan.steps):
         return False
     return all(step.policy is not None and policies.get(step.policy, step.transition.model).rollback.auto_merge
                for step in plan.steps)

@@ -85,7 +85,7 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
 
 def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import validate_pull
+    from bot.flows.validate_pr import recorded_state, validate_pull
 
     assert command.model and command.version and command.stage
     result = propose(
@@ -111,10 +111,15 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
             validation=validation,
         )
 
+    requester = event.actor.lower()
     if result.pull.action == "unchanged":
-        return Reply("done", reply(None), rewrite=False)
+        recorded = recorded_state(ctx, pull)
+        if recorded is not None and requester in recorded.get("actors", ()):
+            return Reply("done", reply(None), rewrite=False)
+        # Not validated on this head yet (a run killed before it could), or asked for by someone new: validate,
+        # and record the requester, who counts as the change's author.
     # A pull request opened with the workflow's token starts no workflow run: validate it here, now.
-    return Reply("done", reply(validate_pull(ctx, pull, files=["models.yaml"])))
+    return Reply("done", reply(validate_pull(ctx, pull, files=["models.yaml"], actors=[requester])))
 
 
 def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
@@ -142,7 +147,7 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     except RefusedError as exc:
         return Reply("refused", f"Cannot roll back {code(command.model)} {code(stage)}: {exc}")
     pull = opened.pull
-    validation = validate_pull(ctx, pull, files=["models.yaml"])
+    validation = validate_pull(ctx, pull, files=["models.yaml"], actors=[event.actor])
     if opened.how == "conflict":
         return Reply("done", f"Opened {opened.describe()}.")
     approvals = validation.approvals.description if validation.approvals else "-"

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.errors import InvalidFile
+from bot.errors import GitError, InvalidFile
 from bot.evidence import Status
 from bot.flows import approvals
 from bot.flows.automerge import try_merge
 from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
 from bot.github.forge import PullRequest
-from bot.github.markers import marker
+from bot.github.markers import marker, state_of, with_state
+from bot.history import served_before
 from bot.plan import Plan, Step, plan
 from bot.policy import POLICY_DIR
 from bot.texts import render
@@ -76,8 +77,12 @@ def _validate_step(
     t = step.transition
     model = head.registry.models[t.model]
     champion_side = base.registry.model(t.model) if base is not None else None
-    # The champion is what the stage serves on the base branch (the head already names the candidate there).
-    model = replace(model, stages=champion_side.stages if champion_side else {})
+    # The champion is what the stage serves on the base branch (the head already names the candidate there), and
+    # how a model is evaluated (data, target, slices, reference) is the base's word, never the change's.
+    if champion_side is not None:
+        model = replace(model, stages=champion_side.stages, evaluation=champion_side.evaluation)
+    else:
+        model = replace(model, stages={})
     assert t.to_version is not None
     subject = engine.Subject.of(model, t.to_version, t.stage)
     root = ctx.workspace or Path.cwd()
@@ -97,11 +102,21 @@ def _worst(statuses: Sequence[Status]) -> Status:
     return Status.PASS
 
 
-def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str]) -> PullValidation:
+def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str], actors: Sequence[str] = ()) -> PullValidation:
     summary = render("refusal.md.j2", refusals=refusals, head_sha=pull.head_sha)
     ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "plan"), summary)
-    ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", summary, ctx.run_url)
+    record = {"head": pull.head_sha, "inconclusive": [], "actors": list(actors), "refused": True}
+    ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", with_state(summary, record), ctx.run_url)
     return PullValidation(Status.FAIL, summary, tuple(refusals))
+
+
+def recorded_state(ctx: BotContext, pull: PullRequest) -> dict[str, Any] | None:
+    """What the bot's own validation of this head recorded (inconclusive transitions, the people whose
+    approvals do not count), from its check run: the one place no other writer can edit. None before the
+    bot validated this head."""
+    found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
+    state = state_of(found[1]) if found is not None else None
+    return state if state is not None and state.get("head") == pull.head_sha else None
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,9 @@ class PullPlan:
 
 def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -> PullPlan | list[str]:
     """The plan of a PR from its base and head models.yaml (as data) and the base's policies; or refusals."""
-    outside = foreign_files(files or [])
+    if files is None:
+        files = ctx.forge.pull_files(pull.number)
+    outside = foreign_files(files)
     if outside:
         return [
             f"this pull request changes {', '.join(outside[:5])}; a promotion may change only "
@@ -125,10 +142,10 @@ def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -
         head = registry_at(ctx, pull.head_sha)
         if head is None:
             return [f"{REGISTRY_FILE} does not exist at the head of this pull request"]
-        names = _policy_names(base, head)
+        # The base's policies govern the models the base knows; a model new to the file falls under its own.
+        names = _policy_names(base) | {m.policy for n, m in head.registry.models.items()
+                                       if base is None or n not in base.registry.models}
         policies = policies_at(ctx, pull.base_sha, names)
-        changes_policy = files is None or any(f.startswith(f"{POLICY_DIR}/") for f in files)
-        head_policies = policies_at(ctx, pull.head_sha, names) if changes_policy else policies
     except InvalidFile as exc:
         return [str(p) for p in exc.problems]
     keys = [(m, s) for m, model in (base.registry.models.items() if base else ()) for s in model.stages]
@@ -138,21 +155,41 @@ def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -
         policies,
         now=ctx.now,
         entered_at=soak_clock(ctx, base, keys) if base else {},
-        head_policies=head_policies,
+        served=served_history(ctx, base, keys),
+        changed_policy_files=tuple(f for f in files if f.startswith(f"{POLICY_DIR}/")),
     )
     return PullPlan(base, head, policies, result)
 
 
+def served_history(ctx: BotContext, base: RegistryAt | None, keys: Sequence[tuple[str, str]]) -> dict[Any, Any]:
+    """The versions each stage held along the base branch's history; empty (so no move counts as a rollback)
+    when the workspace does not hold that history."""
+    if base is None or ctx.workspace is None:
+        return {}
+    try:
+        return dict(served_before(ctx.workspace, base.ref, keys))
+    except GitError:
+        return {}
+
+
 def validate_pull(
-    ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None, progress: Progress = lambda _: None
+    ctx: BotContext,
+    pull: PullRequest,
+    files: Sequence[str] | None = None,
+    progress: Progress = lambda _: None,
+    actors: Sequence[str] = (),
 ) -> PullValidation:
-    """Everything the bot says about a PR's head commit. `files` are the paths the PR changes, when known."""
+    """Everything the bot says about a PR's head commit. `files` are the paths the PR changes, when known;
+    `actors` the people who made this head what it is besides its author (who asked the bot for it, who
+    pushed it): like the author, their approvals do not count."""
+    recorded = recorded_state(ctx, pull)
+    people = sorted({a.lower() for a in (*actors, *(recorded or {}).get("actors", ())) if a})
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
-        return _refuse(ctx, pull, planned)
+        return _refuse(ctx, pull, planned, people)
     result = planned.plan
     if not result.ok:
-        return _refuse(ctx, pull, result.all_refusals)
+        return _refuse(ctx, pull, result.all_refusals, people)
     inputs = {
         "models_yaml": {"base": pull.base_sha, "head": pull.head_sha},
         "policy_fingerprint": planned.policies.fingerprint(),
@@ -174,26 +211,12 @@ def validate_pull(
     inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}
     summary = render("validation_summary.md.j2", outcomes=outcomes, plan=result, head_sha=pull.head_sha)
     title = outcomes[0].verdict if len(outcomes) == 1 else f"{len(outcomes)} transitions: {status.value}"
-    ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, summary, ctx.run_url)
-    state = publish_approvals(ctx, pull, planned, inconclusive)
+    record = {"head": pull.head_sha, "inconclusive": sorted([m, s] for m, s in inconclusive), "actors": people}
+    ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, with_state(summary, record),
+                            ctx.run_url)
+    state = publish_approvals(ctx, pull, planned, inconclusive, people)
     merged = try_merge(ctx, pull, result, planned.policies, state, CONCLUSIONS[status])
     return PullValidation(status, summary, (), tuple(outcomes), state, result, merged)
-
-
-def inconclusive_reports(ctx: BotContext, pull: PullRequest, result: Plan) -> set[tuple[str, str]]:
-    """Which transitions the bot's own report comments call inconclusive (their verdict line says so)."""
-    found = set()
-    for step in result.steps:
-        t = step.transition
-        comment = ctx.forge.find_comment(pull.number, marker(t.model, t.stage, REPORT)) if step.gates else None
-        if comment is not None and "inconclusive" in _verdict_line(comment.body).lower():
-            found.add((t.model, t.stage))
-    return found
-
-
-def _verdict_line(body: str) -> str:
-    """A report's verdict: its first line that is not a hidden marker."""
-    return next((line for line in body.splitlines() if line.strip() and not line.startswith("<!--")), "")
 
 
 def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:
@@ -202,15 +225,26 @@ def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] |
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
         return None
-    state = publish_approvals(ctx, pull, planned, inconclusive_reports(ctx, pull, planned.plan))
+    recorded = recorded_state(ctx, pull)
+    if recorded is None:  # not validated on this head (yet): every extra a gated transition may need applies
+        inconclusive = {(s.transition.model, s.transition.stage) for s in planned.plan.steps if s.gates}
+        actors: list[str] = []
+    else:
+        inconclusive = {(str(m), str(s)) for m, s in recorded.get("inconclusive", [])}
+        actors = [str(a) for a in recorded.get("actors", [])]
+    state = publish_approvals(ctx, pull, planned, inconclusive, actors)
     try_merge(ctx, pull, planned.plan, planned.policies, state)
     return state
 
 
-def publish_approvals(ctx: BotContext, pull: PullRequest, planned: PullPlan, inconclusive: set[tuple[str, str]]) -> Any:
+def publish_approvals(
+    ctx: BotContext, pull: PullRequest, planned: PullPlan, inconclusive: set[tuple[str, str]],
+    actors: Sequence[str] = (),
+) -> Any:
     result = planned.plan
-    needed = approvals.rules(result, planned.head.registry, inconclusive)
-    state = approvals.state(ctx.forge, pull, needed, planned.policies, ctx.bot_login)
+    base = planned.base.registry if planned.base is not None else None
+    needed = approvals.rules(result, planned.head.registry, inconclusive, base)
+    state = approvals.state(ctx.forge, pull, needed, planned.policies, ctx.bot_login, actors)
     anchor = (
         (result.steps[0].transition.model, result.steps[0].transition.stage)
         if result.steps

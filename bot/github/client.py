@@ -42,6 +42,7 @@ class GitHubForge:
         self.config = config
         self.retrier = retrier or Retrier()
         self.bot_login = bot_login
+        self._check_runs_read: set[str] = set()  # commits whose every check run this run has read
         self.gh = Github(
             auth=Auth.Token(config.token),
             base_url=config.api_url,
@@ -308,11 +309,11 @@ class GitHubForge:
 
         def find() -> Any:
             runs = list(self.repo.get_commit(sha).get_check_runs(check_name=name))
-            return runs[0] if runs else None
+            return next((run for run in runs if self._own_app(run)), None)
 
         key = (sha, name)
         known = self.cache.check_runs.get(key)
-        if known is None and sha not in self.cache.own_commits:
+        if known is None and sha not in self.cache.own_commits and sha not in self._check_runs_read:
             known = self.retrier.call(f"look for check run {name}", find)
         if known is None:
             known = self.retrier.create_once(
@@ -426,6 +427,32 @@ class GitHubForge:
                                      lambda: list(self.repo.get_commit(sha).get_check_runs(check_name=name)))
             known = runs[0] if runs else None
         return None if known is None else known.conclusion
+
+    def check_run_summary(self, sha: str, name: str) -> tuple[str | None, str] | None:
+        """(conclusion, summary) of the bot's own check run `name` on `sha`, or None. Only a check run the
+        bot's identity created counts: it is the one record on a commit that no other writer can edit.
+        0 requests when this run set it, else 1."""
+        known = self.cache.check_runs.get((sha, name))
+        if known is None:
+            if sha in self.cache.own_commits or sha in self._check_runs_read:
+                return None  # a commit this run made, or whose check runs it read, has none by that name
+            runs = self.retrier.call(f"read the check runs of {sha[:12]}",
+                                     lambda: list(self.repo.get_commit(sha).get_check_runs()))
+            for run in runs:  # every check run of the bot on this commit, read once (GitHub lists newest first)
+                if self._own_app(run):
+                    self.cache.check_runs.setdefault((sha, run.name), run)
+            self._check_runs_read.add(sha)
+            known = self.cache.check_runs.get((sha, name))
+            if known is None:
+                return None
+        output = known.output
+        return known.conclusion, (getattr(output, "summary", None) or "")
+
+    def _own_app(self, run: Any) -> bool:
+        app = getattr(run, "app", None)
+        slug = getattr(app, "slug", None)
+        expected = (self.bot_login or "github-actions[bot]").removesuffix("[bot]")
+        return slug == expected
 
     def merge_pull(self, number: int, sha: str, title: str, message: str) -> str:
         """Merge #number only if its head is still `sha` (GitHub refuses otherwise); a merge commit, so the

@@ -3,7 +3,9 @@ edits it instead of posting a copy (the way CPython's bedevere tags its comments
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _MARKER = re.compile(r"<!-- modelbot:([^\s>]+) -->")
 _PART = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -36,3 +38,24 @@ def promotion_branch(model: str, stage: str) -> str:
         if not _PART.match(value) or ".." in value or value.startswith(("-", "/")) or value.endswith("/"):
             raise ValueError(f"{name} {value!r}: not usable in a branch name")
     return f"modelbot/promote/{model}/{stage}"
+
+
+_STATE = re.compile(r"<!-- modelbot-state (\{.*?\}) -->")
+
+
+def with_state(body: str, state: dict[str, Any]) -> str:
+    """`body` carrying facts a later run needs as hidden JSON. Only for text where no other writer can edit
+    it (the bot's own check run output): never read back from a comment or a PR body."""
+    data = json.dumps(state, sort_keys=True, separators=(",", ":")).replace("--", "\\u002d\\u002d")
+    return f"<!-- modelbot-state {data} -->\n{body}"
+
+
+def state_of(body: str | None) -> dict[str, Any] | None:
+    match = _STATE.search(body or "")
+    if match is None:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

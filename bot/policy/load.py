@@ -14,6 +14,7 @@ from typing import Any
 from bot import schema, yamlio
 from bot.errors import InvalidFile, Location, Problem, names
 from bot.policy.model import (
+    DEFAULT_MODEL_URIS,
     OWNERS_ROLE,
     WEEKDAYS,
     Approval,
@@ -260,6 +261,7 @@ def build(policies: Policies, name: str, model: str | None) -> Policy:
             for r, v in data.get("roles", {}).items()
         },
         admin_role=data.get("admin_role"),
+        model_uris=tuple(data.get("model_uris", DEFAULT_MODEL_URIS)),
         freeze=tuple(_freeze(f) for f in data.get("freeze", ())),
         rollback=RollbackRules(
             roles=tuple(rollback.get("roles", ())),

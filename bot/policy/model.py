@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 OWNERS_ROLE = "model-owners"
+DEFAULT_MODEL_URIS = ("models", "runs")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -88,6 +89,7 @@ class Policy:
     stages: tuple[StagePolicy, ...]
     roles: Mapping[str, Role] = field(default_factory=dict)
     admin_role: str | None = None
+    model_uris: tuple[str, ...] = DEFAULT_MODEL_URIS
     freeze: tuple[Freeze, ...] = ()
     rollback: RollbackRules = field(default_factory=RollbackRules)
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -120,3 +122,15 @@ class Policy:
             teams = tuple(o[1:] for o in owners if o.startswith("@"))
             return Role(role, users, teams)
         return self.roles.get(role, Role(role))
+
+
+def uri_problem(uri: str, schemes: tuple[str, ...]) -> str | None:
+    """Why a version's `uri` may not be loaded, or None. Only the tracking server's own stores are allowed: a
+    `scheme:/path` URI of an allowed scheme, with no authority (`models://profile@host/...` names another
+    server) and no parent steps."""
+    scheme, sep, rest = uri.partition(":")
+    if not sep or scheme not in schemes or not rest.startswith("/") or rest.startswith("//") or "/../" in f"{rest}/":
+        allowed = ", ".join(f"{s}:/..." for s in schemes)
+        return (f"uri '{uri}' is not an allowed model URI (the policy allows {allowed} on the tracking server); "
+                "register the model in MLflow and use its models:/NAME/VERSION URI")
+    return None

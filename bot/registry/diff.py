@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -14,8 +15,9 @@ Kind = Literal["promote", "rollback", "demote", "new_model", "retire", "step"]
 class Transition:
     """One stage of one model changing the version it serves.
 
-    Kinds: `promote` (a newer version, or a stage that had none), `rollback` (an older version than the one it
-    replaces), `demote` (the stage is emptied), `new_model` (a stage of a model new to the file), `retire` (a stage
+    Kinds: `promote` (a newer version, a stage that had none, or any version that never served the stage),
+    `rollback` (an older version, registered before the one it replaces, that served the stage before),
+    `demote` (the stage is emptied), `new_model` (a stage of a model new to the file), `retire` (a stage
     of a model removed from the file). `step` is no version change but a change of the stage's rollout state
     (traffic weights of a canary, a mirror): see `rollout_steps`.
     """
@@ -42,16 +44,25 @@ class VersionChange:
     change: Literal["registered", "removed", "modified"]
 
 
-def _kind(model: Model, old: str | None, new: str | None) -> Kind:
+Served = Mapping[tuple[str, str], frozenset[str]]
+
+
+def _kind(model: Model, stage: str, old: str | None, new: str | None, served: Served | None) -> Kind:
+    """A move back to an older version is a rollback only when that version served the stage before (`served`,
+    from the base branch's history). With `served=None` (no history at hand: descriptions, the deploy's choice
+    of strategy) registration age alone decides; never the position of a version in the file."""
     if new is None:
         return "demote"
-    if old is None or model.order(new) > model.order(old):
+    if old is None or not model.registered_before(new, old):
+        return "promote"
+    if served is not None and new not in served.get((model.name, stage), frozenset()):
         return "promote"
     return "rollback"
 
 
-def diff(before: Registry | None, after: Registry) -> list[Transition]:
-    """Stage transitions from `before` to `after`, in file order of models then stages."""
+def diff(before: Registry | None, after: Registry, served: Served | None = None) -> list[Transition]:
+    """Stage transitions from `before` to `after`, in file order of models then stages. `served` lists, per
+    (model, stage), the versions that served it before (the authority for calling a transition a rollback)."""
     old_models = before.models if before else {}
     out: list[Transition] = []
     for name, model in after.models.items():
@@ -62,7 +73,7 @@ def diff(before: Registry | None, after: Registry) -> list[Transition]:
         for stage in dict.fromkeys([*old.stages, *model.stages]):
             was, now = old.stages.get(stage), model.stages.get(stage)
             if was != now:
-                out.append(Transition(name, stage, was, now, _kind(model, was, now)))
+                out.append(Transition(name, stage, was, now, _kind(model, stage, was, now, served)))
     for name, old in old_models.items():
         if name not in after.models:
             out.extend(Transition(name, s, v, None, "retire") for s, v in old.stages.items() if v is not None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 TASKS = ("binary_classification", "multiclass_classification", "regression")
@@ -44,6 +45,16 @@ class Version:
     lineage: Mapping[str, Any] = field(default_factory=dict)
 
 
+def registration_key(version: Version) -> tuple[float, int, int | str]:
+    """How versions sort by registration: time first (unparseable times sort first), then the identifier."""
+    try:
+        when = datetime.fromisoformat(version.created_at.replace("Z", "+00:00"))
+        stamp = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    except ValueError:
+        stamp = float("-inf")
+    return (stamp, 0, int(version.id)) if version.id.isdigit() else (stamp, 1, version.id)
+
+
 @dataclass(frozen=True)
 class Model:
     name: str
@@ -60,10 +71,14 @@ class Model:
         key = version_key(version_id)
         return next((v for v in self.versions if v.id == key), None)
 
-    def order(self, version_id: object) -> int:
-        """Registration order of a version (0 = oldest); -1 when it is not registered."""
-        key = version_key(version_id)
-        return next((i for i, v in enumerate(self.versions) if v.id == key), -1)
+    def registered_before(self, a: object, b: object) -> bool:
+        """True when version `a` was registered before version `b`: by their registration times, then by their
+        identifiers (numerically where both are numbers). Never by their position in the file, which any
+        editor can change."""
+        first, second = self.version(a), self.version(b)
+        if first is None or second is None:
+            return False
+        return registration_key(first) < registration_key(second)
 
     def stage_of(self, version_id: object) -> list[str]:
         key = version_key(version_id)

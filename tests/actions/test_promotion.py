@@ -9,7 +9,7 @@ from sklearn.linear_model import Ridge
 
 from bot.actions import run
 from bot.actions.runtime import Runtime, read_outputs
-from tests.flows.test_validate_pr import statuses
+from tests.flows.test_validate_pr import approvals_check
 from tests.support.localhub import git
 from tests.support.mlflow_models import MlflowStore, dataset
 
@@ -51,7 +51,7 @@ def test_a_promote_comment_opens_and_validates_the_pr(hub, actions_env, tmp_path
     assert result.handled and result.outputs["result"] == "done", result.message
     pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
     assert [p["title"] for p in pulls] == ["Promote diabetes-progression 1 to production"]
-    assert statuses(hub, pulls[0]["head"]["sha"])["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 0/1")
+    assert approvals_check(hub, pulls[0]["head"]["sha"]) == ("pending", "ml-lead 0/1, risk 0/1")
     assert "Opened #" in (tmp_path / "summary").read_text()
     assert read_outputs((tmp_path / "output").read_text())["result"] == "done"
 
@@ -64,7 +64,7 @@ def test_a_review_event_moves_the_approvals(hub, actions_env, tmp_path, diabetes
     hub.hub.as_user("rita-risk").review(pull["number"], "APPROVE")
     result = deliver(hub, tmp_path, "pull_request_review")
     assert result.outputs["result"] == "pending"
-    assert statuses(hub, pull["head"]["sha"])["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 1/1")
+    assert approvals_check(hub, pull["head"]["sha"]) == ("pending", "ml-lead 0/1, risk 1/1")
 
 
 def test_an_edited_comment_never_fires_a_command(hub, actions_env, tmp_path):

@@ -44,13 +44,13 @@ def open_rollback(hub, tmp_path: Path) -> int:
     from bot.flows.commands import handle_comment
 
     ctx = bot_context(hub, tmp_path)
-    promote = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")
+    promote = comment(hub, "dana-ds", "/promote diabetes-progression 1 to production")
     assert handle_comment(ctx, promote).outcome == "done"
     number = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]["number"]
     for reviewer in ("lena-ml", "rita-risk"):
         hub.hub.as_user(reviewer).review(number, "APPROVE")
     hub.hub.as_user("pat-platform").merge(number)
-    reply = handle_comment(bot_context(hub, tmp_path), comment(hub, "omar-oncall", "/rollback diabetes-progression"))
+    reply = handle_comment(bot_context(hub, tmp_path), comment(hub, "lena-ml", "/rollback diabetes-progression"))
     assert reply.outcome == "done", reply.text
     pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
     return next(p["number"] for p in pulls if p["title"].startswith("Revert"))

@@ -14,7 +14,7 @@ BUDGET = 25
 def test_a_full_promotion_stays_within_the_request_budget(hub, ctx, tmp_path, diabetes_v1, capsys):
     as_person = GitHubForge(GitHubConfig(hub.url, "acme/models", hub.hub.token_for("pat-platform")))
     start = hub.log.mark()
-    event = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")
+    event = comment(hub, "dana-ds", "/promote diabetes-progression 1 to production")
 
     def flow():
         """One run per event, as Actions runs them: the command, then each review."""

@@ -82,7 +82,7 @@ def test_rollback_opens_the_revert_pr_under_the_rollback_rules(hub, ctx, tmp_pat
     from bot.flows.validate_pr import refresh_approvals
     from tests.flows.conftest import bot_context
 
-    promote = comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")
+    promote = comment(hub, "dana-ds", "/promote diabetes-progression 1 to production")
     assert handle_comment(ctx, promote).outcome == "done"
     number = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]["number"]
     for reviewer in ("lena-ml", "rita-risk"):
@@ -91,7 +91,7 @@ def test_rollback_opens_the_revert_pr_under_the_rollback_rules(hub, ctx, tmp_pat
     assert refresh_approvals(run, run.forge.pull_request(number), ["models.yaml"]).approved
     hub.hub.as_user("pat-platform").merge(number)
     ctx = bot_context(hub, tmp_path)  # the next run's checkout holds the merge
-    event = comment(hub, "omar-oncall", "/rollback diabetes-progression production")
+    event = comment(hub, "lena-ml", "/rollback diabetes-progression production")
     reply = handle_comment(ctx, event)
     assert reply.outcome == "done", reply.text
     pulls = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2]
@@ -128,7 +128,7 @@ def test_history_names_the_approvers_and_the_evidence_of_each_promotion(
     from bot.cli import main
 
     assert (
-        handle_comment(ctx, comment(hub, "lena-ml", "/promote diabetes-progression 1 to production")).outcome == "done"
+        handle_comment(ctx, comment(hub, "dana-ds", "/promote diabetes-progression 1 to production")).outcome == "done"
     )
     number = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]["number"]
     for reviewer in ("lena-ml", "rita-risk"):

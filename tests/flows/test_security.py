@@ -9,6 +9,7 @@ def test_a_team_member_counts_for_the_teams_role(hub, ctx, tmp_path, diabetes_v1
     hub.hub.add_user("lars-lead", role="write")
     hub.hub.add_team("acme", "ml-leads", ["lena-ml", "lars-lead"])
     pull = promote_diabetes(ctx)
+    validate_pull(ctx, pull, files=["models.yaml"])
     hub.hub.as_user("lars-lead").review(pull.number, "APPROVE")
     state = refresh_approvals(run := next_run(hub, tmp_path), run.forge.pull_request(pull.number), ["models.yaml"])
     assert state.description == "ml-lead 1/1, risk 0/1"

@@ -17,11 +17,11 @@ def promote_diabetes(ctx):
     return result.pull.pull
 
 
-def statuses(hub, sha):
-    return {
-        s["context"]: (s["state"], s["description"])
-        for s in hub.request("GET", f"/repos/acme/models/commits/{sha}/status", "pat-platform")[2]["statuses"]
-    }
+def approvals_check(hub, sha):
+    """The `modelbot/approvals` check run: (conclusion or `pending` while in progress, its title)."""
+    runs = hub.request("GET", f"/repos/acme/models/commits/{sha}/check-runs", "pat-platform")[2]["check_runs"]
+    [run] = [r for r in runs if r["name"] == "modelbot/approvals"]
+    return (run["conclusion"] or "pending", run["output"]["title"])
 
 
 def check_runs(hub, sha):
@@ -36,7 +36,7 @@ def test_a_good_candidate_gets_a_report_a_green_check_and_waits_for_roles(hub, c
     report = ctx.forge.find_comment(pull.number, marker("diabetes-progression", "production", "report"))
     assert report is not None and "Validation passed" in report.body
     assert check_runs(hub, pull.head_sha)[CHECK] == "success"
-    assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("pending", "ml-lead 0/1, risk 0/1")
+    assert approvals_check(hub, pull.head_sha) == ("pending", "ml-lead 0/1, risk 0/1")
 
 
 def test_a_pr_touching_other_files_is_refused_with_the_reason(hub, ctx, diabetes_v1):
@@ -65,11 +65,11 @@ def test_approvals_count_role_members_on_the_head_commit_only(hub, ctx, tmp_path
     hub.hub.as_user("lena-ml").review(pull.number, "APPROVE")
     state = refresh_approvals(run := next_run(hub, tmp_path), run.forge.pull_request(pull.number), ["models.yaml"])
     assert (state.approved, state.description) == (False, "ml-lead 1/1, risk 0/1")
-    assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("pending", "ml-lead 1/1, risk 0/1")
+    assert approvals_check(hub, pull.head_sha) == ("pending", "ml-lead 1/1, risk 0/1")
     hub.hub.as_user("rita-risk").review(pull.number, "APPROVE")
     state = refresh_approvals(run := next_run(hub, tmp_path), run.forge.pull_request(pull.number), ["models.yaml"])
     assert state.approved
-    assert statuses(hub, pull.head_sha)["modelbot/approvals"] == ("success", "ml-lead 1/1, risk 1/1")
+    assert approvals_check(hub, pull.head_sha) == ("success", "ml-lead 1/1, risk 1/1")
     section = ctx.forge.find_comment(pull.number, marker("diabetes-progression", "production", "approvals"))
     assert "`lena-ml`" in section.body and "`rita-risk`" in section.body and "`wes-writer`" not in section.body
 
@@ -89,11 +89,23 @@ def test_an_approval_before_a_push_does_not_count_after_it(hub, ctx, tmp_path, d
     assert not state.approved and set(state.stale) == {"lena-ml", "rita-risk"}
 
 
-def test_an_inconclusive_report_keeps_asking_for_the_extra_role_on_later_reviews(hub, ctx, tmp_path, diabetes_v1):
+def test_an_edited_report_comment_changes_no_rule_the_check_run_record_decides(hub, ctx, tmp_path, diabetes_v1):
+    """A writer edits the bot's report to say "inconclusive" (or anything): the approvals follow what the bot
+    recorded in its own check run, which no other writer can edit."""
     pull = promote_diabetes(ctx)
     validate_pull(ctx, pull, files=["models.yaml"])
     report = marker("diabetes-progression", "production", "report")
     ctx.forge.upsert_comment(pull.number, report, "## ⚠️ Validation inconclusive: 1 gate(s) cannot be decided\n")
     run = next_run(hub, tmp_path)
     state = refresh_approvals(run, run.forge.pull_request(pull.number), ["models.yaml"])
+    assert state.description == "ml-lead 0/1, risk 0/1"
+
+
+def test_before_the_bot_validated_a_head_every_extra_role_is_asked(hub, ctx, tmp_path, diabetes_v1):
+    """No record of this head yet (a review came before the validation): the inconclusive extra applies."""
+    pull = promote_diabetes(ctx)
+    run = next_run(hub, tmp_path)
+    state = refresh_approvals(run, run.forge.pull_request(pull.number), ["models.yaml"])
     assert state.description == "ml-lead 0/1, risk 0/1, platform 0/1"
+
+
