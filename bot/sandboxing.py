@@ -97,7 +97,9 @@ def decide() -> Isolation:
         user = pwd.getpwnam(UNPRIVILEGED)
     except KeyError:
         return Isolation(SAME_USER, f"there is no '{UNPRIVILEGED}' user to run models as")
-    expose = tuple(p for p in _outermost(needed_paths()) if blocked_ancestor(p) is not None)
+    # Paths the model cannot reach as `nobody`, and those under the temporary folders its namespace replaces
+    # (a virtualenv or a checkout under /tmp), are bound back read-only.
+    expose = tuple(p for p in _outermost(needed_paths()) if blocked_ancestor(p) is not None or _in_private_tmp(p))
     namespace = _namespaces_work()
     if expose and not namespace:
         return Isolation(SAME_USER, f"{expose[0]} is not reachable by '{UNPRIVILEGED}' and this machine does not "
@@ -267,6 +269,10 @@ def _outermost(paths: Iterable[str]) -> list[str]:
         if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
             kept.append(path)
     return kept
+
+
+def _in_private_tmp(path: str) -> bool:
+    return any(path == t or path.startswith(t + "/") for t in _PRIVATE_TMP)
 
 
 def blocked_ancestor(path: str) -> str | None:

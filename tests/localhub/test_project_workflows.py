@@ -207,8 +207,9 @@ def test_a_review_runs_the_approvals_workflow(project: RunningHub, runner: Actio
     bot = assert_ran_the_bot(project, run, python, "pull_request_review")
     assert bot.env["MLFLOW_TRACKING_URI"] == ""  # this workflow passes no tracking URI: the input's default
     head = project.hub.state.issues[number].pull.head_sha  # type: ignore[union-attr]
-    statuses = [(s.context, s.sha, s.creator) for s in project.hub.state.statuses]
-    assert statuses == [("modelbot/approvals", head, ACTIONS_BOT)], run.log()
+    assert project.hub.state.statuses == [], run.log()  # the approvals are a check run, not a status
+    runs = project.request("GET", f"/repos/acme/models/commits/{head}/check-runs", "pat-platform")[2]["check_runs"]
+    assert [(r["name"], r["app"]["slug"]) for r in runs] == [("modelbot/approvals", "github-actions")], run.log()
 
 
 def test_a_push_of_models_yaml_to_main_runs_the_deploy_workflow(project: RunningHub, runner: ActionsRunner,
