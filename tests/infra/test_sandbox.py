@@ -102,9 +102,10 @@ def _attempt(server_spec: sandbox.SandboxSpec) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def starts(store: InfraStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     """Every failing start, run three at a time (each mostly waits for Python to import MLflow)."""
-    # The model deletes the marker, so it lives where the model's own user may write (pytest's folders are
-    # closed to it when the bot runs as root and models run as another user).
-    shared = Path(tempfile.mkdtemp(prefix="modelbot-flaky-", dir="/tmp"))
+    # The model deletes the marker, so it lives where the model's own user may write: not in pytest's folders
+    # (closed to it when the bot runs as root and models run as another user), nor in /tmp (private to each
+    # model's mount namespace); /run is neither.
+    shared = Path(tempfile.mkdtemp(prefix="modelbot-flaky-", dir="/run" if os.path.isdir("/run") else None))
     shared.chmod(0o777)
     marker = shared / "fail-once"
     marker.write_text("")
