@@ -167,6 +167,9 @@ def serve(control: int, isolation_json: str) -> int:
             code = 70
             try:
                 sock.close()
+                for name in [n for n in os.environ if n.upper().startswith("MLFLOW_")]:
+                    del os.environ[name]
+                os.environ.update(request.get("env") or {})
                 code = _child(str(request["uri"]), fds, isolation)
             except BaseException:
                 traceback.print_exc()

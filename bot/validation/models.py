@@ -220,7 +220,10 @@ class _Server:
         child_in, bot_in = os.pipe()
         bot_out, child_out = os.pipe()
         try:
-            answer = self._ask({"uri": uri}, [child_in, child_out, log.fileno()])
+            # MLflow's settings as they are now (the server's were those of its start): the registry to fetch from.
+            settings = {k: v for k, v in sandboxing.environment(self.home, credentials=True).items()
+                        if k.upper().startswith("MLFLOW_")}
+            answer = self._ask({"uri": uri, "env": settings}, [child_in, child_out, log.fileno()])
         except ModelProblem:
             for fd in (bot_in, bot_out):
                 os.close(fd)
