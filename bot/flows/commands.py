@@ -85,7 +85,7 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
 
 def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import recorded_state, validate_pull
+    from bot.flows.validate_pr import finish_validated, recorded_state, validate_pull
 
     assert command.model and command.version and command.stage
     result = propose(
@@ -115,7 +115,9 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     if result.pull.action == "unchanged":
         recorded = recorded_state(ctx, pull)
         if recorded is not None and requester in recorded.get("actors", ()):
-            return Reply("done", reply(None), rewrite=False)
+            # Validated on this head already: finish what a run killed after that left (the approvals), and
+            # answer as it would have.
+            return Reply("done", reply(finish_validated(ctx, pull, recorded, ["models.yaml"])), rewrite=False)
         # Not validated on this head yet (a run killed before it could), or asked for by someone new: validate,
         # and record the requester, who counts as the change's author.
     # A pull request opened with the workflow's token starts no workflow run: validate it here, now.

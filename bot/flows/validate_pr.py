@@ -105,7 +105,8 @@ def _worst(statuses: Sequence[Status]) -> Status:
 def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str], actors: Sequence[str] = ()) -> PullValidation:
     summary = render("refusal.md.j2", refusals=refusals, head_sha=pull.head_sha)
     ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "plan"), summary)
-    record = {"head": pull.head_sha, "inconclusive": [], "actors": list(actors), "refused": True}
+    record = {"head": pull.head_sha, "inconclusive": [], "actors": list(actors), "refused": True,
+              "status": Status.FAIL.value, "refusals": list(refusals)}
     ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", with_state(summary, record), ctx.run_url)
     return PullValidation(Status.FAIL, summary, tuple(refusals))
 
@@ -211,7 +212,8 @@ def validate_pull(
     inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}
     summary = render("validation_summary.md.j2", outcomes=outcomes, plan=result, head_sha=pull.head_sha)
     title = outcomes[0].verdict if len(outcomes) == 1 else f"{len(outcomes)} transitions: {status.value}"
-    record = {"head": pull.head_sha, "inconclusive": sorted([m, s] for m, s in inconclusive), "actors": people}
+    record = {"head": pull.head_sha, "inconclusive": sorted([m, s] for m, s in inconclusive), "actors": people,
+              "status": status.value, "verdict": outcomes[0].verdict if outcomes else status.value}
     ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, with_state(summary, record),
                             ctx.run_url)
     state = publish_approvals(ctx, pull, planned, inconclusive, people)
@@ -235,6 +237,20 @@ def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] |
     state = publish_approvals(ctx, pull, planned, inconclusive, actors)
     try_merge(ctx, pull, planned.plan, planned.policies, state)
     return state
+
+
+def finish_validated(ctx: BotContext, pull: PullRequest, recorded: dict[str, Any],
+                     files: Sequence[str] | None = None) -> PullValidation | None:
+    """A head the bot's check run says it validated: finish what a run killed after that check left (the
+    approval state, its check run and comment, a rollback's merge; nothing is written where they stand), and
+    the validation as that run would have answered it (None for a record older than the verdict)."""
+    state = refresh_approvals(ctx, pull, files)
+    if "verdict" not in recorded and "refusals" not in recorded:
+        return None
+    status = Status(recorded.get("status", Status.FAIL.value))
+    outcomes = () if "verdict" not in recorded else (StepOutcome("", "", None, status, str(recorded["verdict"])),)
+    refusals = tuple(str(r) for r in recorded.get("refusals", ()))
+    return PullValidation(status, "", refusals, outcomes, state)
 
 
 def publish_approvals(

@@ -6,6 +6,7 @@ Each request is authenticated from its token, answered under the hub's lock, log
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -79,6 +80,8 @@ class LocalHubServer:
         response = self._dispatch(method, path, query, body, actor)
         if fault:
             return _fault_response(fault), actor, fault.kind
+        if self.faults.kills_after(actor):
+            return response, actor, "job-killed"
         return response, actor, None
 
     def _actor(self, headers: dict[str, str]) -> str | None:
@@ -160,6 +163,11 @@ def _handler_class(server: LocalHubServer) -> type[BaseHTTPRequestHandler]:
             server.log.record(self.command, parts.path, parts.query, response.status, actor, fault)
             for observer in list(server.observers):
                 observer(self.command, self.path, response.status, response.body, response.headers)
+            if fault == "job-killed":  # answered to a process that no longer exists
+                with contextlib.suppress(OSError):
+                    self._send(response)
+                self.close_connection = True
+                return
             self._send(response)
 
         def _send(self, response: Response) -> None:

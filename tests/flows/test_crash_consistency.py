@@ -1,0 +1,158 @@
+"""Crash consistency (issue 20): a bot run killed right after its k-th API request, then re-run as GitHub's
+"Re-run job" does (the same event, a fresh run), ends where an uninterrupted run ends.
+
+The killed run is a job of its own (tests.support.jobs): localhub applies its k-th request, then SIGKILLs it and
+everything it started (bot.localhub.faults.JobKill). The story then goes on as it would on GitHub: the re-run,
+the approvals of the ML lead and risk (each review a run of its own), the merge under branch protection. Its end
+state (pull requests, bot comments by marker, reactions, check runs and statuses by commit, labels, branches,
+deployments) is compared with the uninterrupted story's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bot.flows.commands import handle_comment
+from bot.flows.validate_pr import refresh_approvals
+from bot.github.client import GitHubForge
+from bot.github.config import GitHubConfig
+from bot.github.markers import markers_in
+from bot.localhub.hub import ACTIONS_BOT
+from tests.flows.conftest import PEOPLE, WEDNESDAY, next_run
+from tests.flows.test_commands import comment
+from tests.support.gitrepo import example_repo
+from tests.support.jobs import run_job
+
+PROMOTE = "/promote diabetes-progression 1 to production"
+BRANCH = "modelbot/promote/diabetes-progression/production"
+REQUESTS = 14  # API requests of an uninterrupted `/promote` run (measured by the first test)
+_BASELINE: dict[str, Any] = {}
+
+
+def _hub(localhub_factory: Any, tmp_path: Any) -> Any:
+    """The `hub` fixture's repository and people, for a second, independent story."""
+    seed = example_repo(tmp_path / "seed", when="2026-11-02T09:00:00Z")
+    running = localhub_factory(seed=seed.path)
+    for login, role in PEOPLE.items():
+        running.hub.add_user(login, role=role)
+    running.hub.add_team("acme", "ml-leads", ["lena-ml"])
+    running.hub.add_team("acme", "oncall", ["omar-oncall"])
+    running.hub.add_team("acme", "diagnostics", ["dana-ds"])
+    return running
+
+
+def end_state(running: Any) -> dict[str, Any]:
+    """What GitHub shows at the end, with commits named by what they are (the bot's commits carry the time
+    they were made, so their ids differ from one story to another)."""
+    state = running.hub.state
+    names = {running.hub.git.resolve("main"): "main"}
+    for issue in state.issues.values():
+        if issue.pull is not None:
+            names[issue.pull.head_sha] = f"head of #{issue.number}"
+            if issue.pull.merge_commit_sha:
+                names[issue.pull.merge_commit_sha] = f"merge of #{issue.number}"
+    issues = sorted(
+        (i.number, "pull" if i.pull else "issue", i.title, i.state, tuple(sorted(i.labels)),
+         (i.pull.head_ref, i.pull.merged) if i.pull else None)
+        for i in state.issues.values()
+    )
+    def text(body: str | None) -> str:
+        for sha, name in names.items():
+            body = (body or "").replace(sha, f"<{name}>").replace(sha[:12], f"<{name}>")
+        # The one wording a re-run may not share: it finds the pull request its killed run opened.
+        return body.replace("Already open, unchanged: #", "Opened #")
+
+    comments = Counter((c.issue_number, c.user, *markers_in(c.body)) for c in state.comments.values())
+    bodies = {(c.issue_number, *markers_in(c.body)): text(c.body) for c in state.comments.values()
+              if c.user == ACTIONS_BOT}
+    reactions = Counter((c.issue_number, r.user, r.content) for c in state.comments.values() for r in c.reactions)
+    checks = Counter((names.get(r.head_sha, r.head_sha), r.name, r.status, r.conclusion, r.creator,
+                      r.output.get("title"), text(r.output.get("summary"))) for r in state.check_runs.values())
+    statuses = Counter((names.get(s.sha, s.sha), s.context, s.state, s.creator) for s in state.statuses)
+    deployments = Counter((names.get(d.sha, d.sha), d.environment, tuple(s.state for s in d.statuses))
+                          for d in state.deployments.values())
+    return {
+        "issues": issues,
+        "bot comments": sorted(Counter({k: v for k, v in comments.items() if k[1] == ACTIONS_BOT}).items()),
+        "bot comment bodies": sorted(bodies.items()),
+        "reactions": sorted(reactions.items()),
+        "check runs": sorted(checks.items(), key=repr),
+        "statuses": sorted(statuses.items(), key=repr),
+        "deployments": sorted(deployments.items(), key=repr),
+        "labels": sorted(state.labels),
+        "branches": sorted(running.hub.git.refs("refs/heads/")),
+    }
+
+
+def story(running: Any, tmp_path: Any, store: Any, kill_after: int | None) -> tuple[list[dict[str, Any]], int]:
+    """The promotion as a team lives it; the command's first run killed after `kill_after` requests (then
+    re-run), or not. Returns the states after the command and at the end, and the requests of the command's
+    first run."""
+    running.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
+    as_person = GitHubForge(GitHubConfig(running.url, "acme/models", running.hub.token_for("pat-platform")))
+    event = comment(running, "dana-ds", PROMOTE)
+    start = running.log.mark()
+    first = run_job(running, tmp_path / "job", handle_comment, event, now=WEDNESDAY, env=store.env(),
+                    kill_after=kill_after)
+    requests = len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])
+    if kill_after is not None:
+        assert first.killed and requests == kill_after, (first, requests)
+        assert handle_comment(next_run(running, tmp_path), event).outcome == "done"  # "Re-run job"
+    else:
+        assert first.outcome == "done", first
+    after_command = end_state(running)
+    number = as_person.open_pull_for(BRANCH).number
+    for reviewer in ("lena-ml", "rita-risk"):
+        running.hub.as_user(reviewer).review(number, "APPROVE")
+        refresh_approvals(next_run(running, tmp_path), as_person.pull_request(number), ["models.yaml"])
+    try:
+        running.hub.as_user("pat-platform").merge(number)
+    except Exception as exc:  # the end state says it was not merged
+        print(f"merge refused: {exc}")
+    return [after_command, end_state(running)], requests
+
+
+def baseline(localhub_factory: Any, tmp_path: Any, store: Any) -> dict[str, Any]:
+    if not _BASELINE:
+        state, requests = story(_hub(localhub_factory, tmp_path / "baseline"), tmp_path / "baseline", store, None)
+        _BASELINE.update(state=state, requests=requests)
+    return _BASELINE
+
+
+def test_an_uninterrupted_promote_makes_the_requests_the_kill_points_cover(localhub_factory, tmp_path, diabetes_v1):
+    store, _ = diabetes_v1
+    found = baseline(localhub_factory, tmp_path, store)
+    assert found["requests"] == REQUESTS
+    state = found["state"][1]
+    assert [i[2:5] for i in state["issues"] if i[1] == "pull"] == [
+        ("Promote diabetes-progression 1 to production", "closed",
+         ("model:diabetes-progression", "promotion", "stage:production"))]
+    assert ("head of #2", "modelbot/validation", "completed", "success") in [c[0][:4] for c in state["check runs"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(1, REQUESTS + 1))
+def test_a_promote_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
+    localhub_factory, hub, tmp_path, diabetes_v1, k
+):
+    store, _ = diabetes_v1
+    expected = baseline(localhub_factory, tmp_path, store)["state"]
+    got, _ = story(hub, tmp_path, store, k)
+    assert_same(got[0], expected[0], "after the re-run of the command")
+    assert_same(got[1], expected[1], "at the end of the story")
+
+
+def assert_same(got: dict[str, Any], expected: dict[str, Any], when: str) -> None:
+    import difflib
+    import pprint
+
+    diffs = [
+        f"{key}:\n" + "\n".join(difflib.unified_diff(pprint.pformat(expected[key], width=160).splitlines(),
+                                                      pprint.pformat(got[key], width=160).splitlines(),
+                                                      "uninterrupted", "killed and re-run", lineterm="", n=1))
+        for key in expected if got.get(key) != expected[key]
+    ]
+    assert not diffs, f"{when}, unlike an uninterrupted run:\n" + "\n".join(diffs)
