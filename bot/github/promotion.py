@@ -44,10 +44,12 @@ def find_or_create(
             forge.add_labels(pull.number, labels)
             pull = PullRequest(**{**pull.__dict__, "labels": tuple(dict.fromkeys([*pull.labels, *labels]))})
         return PromotionPR(pull, "opened")
+    # A pull request found open may lack its labels (a run killed between opening and labelling it): add them.
+    missing = [name for name in labels if name not in existing.labels]
+    forge.add_labels(existing.number, missing)
+    existing = PullRequest(**{**existing.__dict__, "labels": tuple(dict.fromkeys([*existing.labels, *missing]))})
     if all(forge.file_text(path, existing.head_sha) == content for path, content in files.items()):
         if (existing.title, existing.body) == (title, text):
-            missing = [name for name in labels if name not in existing.labels]
-            forge.add_labels(existing.number, missing)
             return PromotionPR(existing, "unchanged")
         return PromotionPR(_edit(forge, existing, title, text), "updated")
     superseded = Superseded(existing.head_sha, existing.title)

@@ -156,3 +156,28 @@ def assert_same(got: dict[str, Any], expected: dict[str, Any], when: str) -> Non
         for key in expected if got.get(key) != expected[key]
     ]
     assert not diffs, f"{when}, unlike an uninterrupted run:\n" + "\n".join(diffs)
+
+
+def test_a_promote_killed_before_labelling_then_delivered_again_labels_and_validates_the_pr(
+    hub, tmp_path, diabetes_v1
+):
+    """A new delivery of the event (a new run, so a new run URL in the PR body: the PR is "updated", not
+    "unchanged") after a run killed between opening the PR (request 8) and labelling it (request 9)."""
+    from dataclasses import replace
+
+    store, _ = diabetes_v1
+    event = comment(hub, "dana-ds", PROMOTE)
+    assert run_job(hub, tmp_path / "job", handle_comment, event, now=WEDNESDAY, env=store.env(), kill_after=8).killed
+    pull = hub.hub.state.issues[2]
+    assert pull.pull is not None and pull.labels == []
+    again = next_run(hub, tmp_path)
+    again = replace(again, run_url=again.run_url.replace("/runs/1", "/runs/2"))
+    reply = handle_comment(again, event)
+    assert reply.outcome == "done" and "Updated #2" in reply.text and "Validation passed" in reply.text, reply.text
+    assert sorted(pull.labels) == ["model:diabetes-progression", "promotion", "stage:production"]
+    state = end_state(hub)
+    assert [c[0][1:4] for c in state["check runs"]] == [
+        ("modelbot/approvals", "in_progress", None), ("modelbot/validation", "completed", "success")]
+    assert [k[2] for k, n in state["bot comments"] if n == 1] == [
+        "<!-- modelbot:command:1015:reply -->", "<!-- modelbot:diabetes-progression:production:approvals -->",
+        "<!-- modelbot:diabetes-progression:production:report -->"]
