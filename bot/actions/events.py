@@ -78,6 +78,7 @@ class PullRequestEvent(Event):
     merged: bool
     merge_commit_sha: str | None
     labels: tuple[str, ...] = ()
+    before: str | None = None  # the head before a push (synchronize)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def _pull(r: _Reader, name: str) -> PullRequestEvent:
             for label in r.get("pull_request.labels", list, required=False) or []
             if isinstance(label, Mapping)
         ),
+        before=r.get("before", str, required=False),
     )
 
 

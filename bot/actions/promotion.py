@@ -7,6 +7,7 @@ receive it as a BotContext and never look at the environment themselves.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -82,7 +83,7 @@ def on_comment(event: Event, forge: ForgeFactory) -> Outcome:
 
 
 def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
-    from bot.flows.validate_pr import validate_pull
+    from bot.flows.validate_pr import recorded_actors, validate_pull
 
     assert isinstance(event, PullRequestEvent)
     ctx = context(event, forge)
@@ -96,9 +97,12 @@ def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
         event.base_ref,
         event.base_sha,
     )
-    # Who opened or pushed this head counts as its author: their approval of it does not count.
-    pusher = [event.sender] if event.action in ("opened", "synchronize") else []
-    result = validate_pull(ctx, pull, files=ctx.forge.pull_files(event.number), actors=pusher)
+    # Who opened or pushed this head counts as its author, and so does everyone the bot recorded as an author
+    # of the head it replaced (who asked for the promotion): a push on top launders nobody's approval.
+    actors = [event.sender] if event.action in ("opened", "synchronize") else []
+    if event.action == "synchronize" and event.before and re.fullmatch(r"[0-9a-f]{40}", event.before):
+        actors += recorded_actors(ctx, event.before)
+    result = validate_pull(ctx, pull, files=ctx.forge.pull_files(event.number), actors=actors)
     return Outcome(
         f"#{event.number} at {event.head_sha[:12]}: {result.status.value}",
         {"result": result.conclusion},

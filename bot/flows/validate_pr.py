@@ -111,6 +111,13 @@ def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str], actors:
     return PullValidation(Status.FAIL, summary, tuple(refusals))
 
 
+def recorded_actors(ctx: BotContext, sha: str) -> list[str]:
+    """The people the bot recorded as authors of the commit `sha` (an earlier head of a pull request)."""
+    found = ctx.forge.check_run_summary(sha, CHECK)
+    state = state_of(found[1]) if found is not None else None
+    return [str(a) for a in (state or {}).get("actors", []) if state and state.get("head") == sha]
+
+
 def recorded_state(ctx: BotContext, pull: PullRequest) -> dict[str, Any] | None:
     """What the bot's own validation of this head recorded (inconclusive transitions, the people whose
     approvals do not count), from its check run: the one place no other writer can edit. None before the

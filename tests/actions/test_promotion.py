@@ -113,3 +113,24 @@ def test_a_dispatched_deploy_runs_only_a_commit_of_the_default_branch(hub, actio
 
     assert result.outputs["result"] == "refused" and says in result.message, result.message
     assert hub.log.since(mark) == []  # refused before any request
+
+
+def test_a_push_on_top_of_a_promotion_launders_no_one_s_approval(hub, actions_env, tmp_path, diabetes_v1):
+    """lena asks for the promotion; wes pushes a trivial commit on the bot's branch; lena approves the new head:
+    her approval still does not count (the bot carries its record from the head the push replaced)."""
+    number = hub.hub.as_user("dana-ds").open_issue("Promotions")
+    hub.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
+    deliver(hub, tmp_path, "issue_comment")
+    pull = hub.request("GET", "/repos/acme/models/pulls", "pat-platform")[2][0]
+    text = hub.forge().file_text("models.yaml", pull["head"]["sha"])
+    hub.hub.as_user("wes-writer").push(pull["head"]["ref"], {"models.yaml": text.replace("Ridge regression.",
+                                                                                          "Ridge.")}, "tweak")
+    result = deliver(hub, tmp_path, "pull_request")
+    assert result.handled, result.message
+    head = hub.request("GET", f"/repos/acme/models/pulls/{pull['number']}", "pat-platform")[2]["head"]["sha"]
+    assert head != pull["head"]["sha"]
+    for reviewer in ("lena-ml", "rita-risk"):
+        hub.hub.as_user(reviewer).review(pull["number"], "APPROVE")
+    result = deliver(hub, tmp_path, "pull_request_review")
+    assert result.outputs["result"] == "pending"
+    assert approvals_check(hub, head) == ("pending", "ml-lead 0/1, risk 1/1")
