@@ -70,6 +70,9 @@ def try_merge(ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies
 
     if pull.state != "open" or not allowed(plan, policies):
         return None
+    said = ctx.forge.find_comment(pull.number, marker("pull", str(pull.number), "automerge"))
+    if said is not None and "**Merged by modelbot**" in said.body:  # a run killed after it merged and deployed
+        return AutoMerge("merged", "merged by an earlier run, which started the deploy workflow")
     conclusion = validation if validation is not None else ctx.forge.check_conclusion(pull.head_sha, CHECK)
     missing = waiting_for(bool(approvals is not None and approvals.approved), conclusion, pull.head_sha)
     if missing is not None:

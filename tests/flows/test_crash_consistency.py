@@ -10,6 +10,7 @@ deployments) is compared with the uninterrupted story's.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.support.jobs import run_job
 PROMOTE = "/promote diabetes-progression 1 to production"
 BRANCH = "modelbot/promote/diabetes-progression/production"
 REQUESTS = 14  # API requests of an uninterrupted `/promote` run (measured by the first test)
+REVIEW_REQUESTS = 6  # and of the run for the review that completes the approvals
 _BASELINE: dict[str, Any] = {}
 
 
@@ -63,7 +65,8 @@ def end_state(running: Any) -> dict[str, Any]:
         for sha, name in names.items():
             body = (body or "").replace(sha, f"<{name}>").replace(sha[:12], f"<{name}>")
         # The one wording a re-run may not share: it finds the pull request its killed run opened.
-        return body.replace("Already open, unchanged: #", "Opened #")
+        body = body.replace("Already open, unchanged: #", "Opened #")
+        return re.sub(r"http://127\.0\.0\.1:\d+", "<hub>", body)
 
     comments = Counter((c.issue_number, c.user, *markers_in(c.body)) for c in state.comments.values())
     bodies = {(c.issue_number, *markers_in(c.body)): text(c.body) for c in state.comments.values()
@@ -72,6 +75,9 @@ def end_state(running: Any) -> dict[str, Any]:
     checks = Counter((names.get(r.head_sha, r.head_sha), r.name, r.status, r.conclusion, r.creator,
                       r.output.get("title"), text(r.output.get("summary"))) for r in state.check_runs.values())
     statuses = Counter((names.get(s.sha, s.sha), s.context, s.state, s.creator) for s in state.statuses)
+    dispatches = Counter((d.payload["workflow"], tuple(sorted((k, names.get(v, v))
+                                                              for k, v in d.payload["inputs"].items())))
+                         for d in running.hub.deliveries if d.event == "workflow_dispatch")
     deployments = Counter((names.get(d.sha, d.sha), d.environment, tuple(s.state for s in d.statuses))
                           for d in state.deployments.values())
     return {
@@ -82,24 +88,31 @@ def end_state(running: Any) -> dict[str, Any]:
         "check runs": sorted(checks.items(), key=repr),
         "statuses": sorted(statuses.items(), key=repr),
         "deployments": sorted(deployments.items(), key=repr),
+        "workflow dispatches": sorted(dispatches.items()),
         "labels": sorted(state.labels),
         "branches": sorted(running.hub.git.refs("refs/heads/")),
     }
 
 
-def story(running: Any, tmp_path: Any, store: Any, kill_after: int | None) -> tuple[list[dict[str, Any]], int]:
+def review_run(ctx: Any, pull: Any) -> Any:
+    """The review workflow's run: the approval state again (and a merge where the policy allows one)."""
+    return refresh_approvals(ctx, pull, ["models.yaml"])
+
+
+def story(running: Any, tmp_path: Any, store: Any, kill_after: int | None,
+          kill_review_after: int | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The promotion as a team lives it; the command's first run killed after `kill_after` requests (then
-    re-run), or not. Returns the states after the command and at the end, and the requests of the command's
-    first run."""
+    re-run), or not; the last review's run likewise after `kill_review_after`. Returns the states after the
+    command and at the end, and the requests of the command's first run and of the last review's first run."""
     running.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
     as_person = GitHubForge(GitHubConfig(running.url, "acme/models", running.hub.token_for("pat-platform")))
     event = comment(running, "dana-ds", PROMOTE)
     start = running.log.mark()
     first = run_job(running, tmp_path / "job", handle_comment, event, now=WEDNESDAY, env=store.env(),
                     kill_after=kill_after)
-    requests = len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])
+    requests = {"command": len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])}
     if kill_after is not None:
-        assert first.killed and requests == kill_after, (first, requests)
+        assert first.killed and requests["command"] == kill_after, (first, requests)
         assert handle_comment(next_run(running, tmp_path), event).outcome == "done"  # "Re-run job"
     else:
         assert first.outcome == "done", first
@@ -107,7 +120,17 @@ def story(running: Any, tmp_path: Any, store: Any, kill_after: int | None) -> tu
     number = as_person.open_pull_for(BRANCH).number
     for reviewer in ("lena-ml", "rita-risk"):
         running.hub.as_user(reviewer).review(number, "APPROVE")
-        refresh_approvals(next_run(running, tmp_path), as_person.pull_request(number), ["models.yaml"])
+        payload = as_person.pull_request(number)  # the pull request as the review event carries it
+        if reviewer == "rita-risk" and kill_review_after is not None:
+            start = running.log.mark()
+            killed = run_job(running, tmp_path / "review-job", review_run, payload,
+                             now=WEDNESDAY, env=store.env(), kill_after=kill_review_after)
+            requests["review"] = len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])
+            assert killed.killed and requests["review"] == kill_review_after, (killed, requests)
+        start = running.log.mark()
+        review_run(next_run(running, tmp_path), payload)
+        if reviewer == "rita-risk":
+            requests.setdefault("review", len([r for r in running.log.since(start) if r.user == ACTIONS_BOT]))
     try:
         running.hub.as_user("pat-platform").merge(number)
     except Exception as exc:  # the end state says it was not merged
@@ -118,14 +141,14 @@ def story(running: Any, tmp_path: Any, store: Any, kill_after: int | None) -> tu
 def baseline(localhub_factory: Any, tmp_path: Any, store: Any) -> dict[str, Any]:
     if not _BASELINE:
         state, requests = story(_hub(localhub_factory, tmp_path / "baseline"), tmp_path / "baseline", store, None)
-        _BASELINE.update(state=state, requests=requests)
+        _BASELINE.update(state=state, requests=requests["command"], review_requests=requests["review"])
     return _BASELINE
 
 
 def test_an_uninterrupted_promote_makes_the_requests_the_kill_points_cover(localhub_factory, tmp_path, diabetes_v1):
     store, _ = diabetes_v1
     found = baseline(localhub_factory, tmp_path, store)
-    assert found["requests"] == REQUESTS
+    assert (found["requests"], found["review_requests"]) == (REQUESTS, REVIEW_REQUESTS)
     state = found["state"][1]
     assert [i[2:5] for i in state["issues"] if i[1] == "pull"] == [
         ("Promote diabetes-progression 1 to production", "closed",
@@ -181,3 +204,67 @@ def test_a_promote_killed_before_labelling_then_delivered_again_labels_and_valid
     assert [k[2] for k, n in state["bot comments"] if n == 1] == [
         "<!-- modelbot:command:1015:reply -->", "<!-- modelbot:diabetes-progression:production:approvals -->",
         "<!-- modelbot:diabetes-progression:production:report -->"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(1, REVIEW_REQUESTS + 1))
+def test_the_review_run_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
+    localhub_factory, hub, tmp_path, diabetes_v1, k
+):
+    store, _ = diabetes_v1
+    expected = baseline(localhub_factory, tmp_path, store)["state"]
+    got, _ = story(hub, tmp_path, store, None, kill_review_after=k)
+    assert_same(got[1], expected[1], "at the end of the story")
+
+
+ROLLBACK_REVIEW_REQUESTS = 8  # the on-call review's run that merges the rollback and dispatches its deploy
+_ROLLBACK_BASELINE: dict[str, Any] = {}
+
+
+def rollback_story(running: Any, tmp_path: Any, store: Any, kill_after: int | None) -> tuple[dict[str, Any], int]:
+    """diabetes-progression 1 promoted and merged, `/rollback` opened; on-call approves and the review's run
+    merges the rollback and dispatches the deploy: that run killed after `kill_after` requests, then re-run
+    with the same event."""
+    from tests.flows.test_automerge import open_rollback
+
+    number = open_rollback(running, tmp_path)
+    running.hub.as_user("omar-oncall").review(number, "APPROVE")
+    as_person = GitHubForge(GitHubConfig(running.url, "acme/models", running.hub.token_for("pat-platform")))
+    payload = as_person.pull_request(number)
+    start = running.log.mark()
+    job = run_job(running, tmp_path / "review-job", review_run, payload, now=WEDNESDAY, env=store.env(),
+                  kill_after=kill_after)
+    requests = len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])
+    if kill_after is not None:
+        assert job.killed and requests == kill_after, (job, requests)
+        review_run(next_run(running, tmp_path), payload)  # "Re-run job": the same event
+    return end_state(running), requests
+
+
+def test_an_uninterrupted_rollback_review_run_makes_the_requests_the_kill_points_cover(
+    localhub_factory, tmp_path, diabetes_v1
+):
+    store, _ = diabetes_v1
+    if not _ROLLBACK_BASELINE:
+        state, requests = rollback_story(_hub(localhub_factory, tmp_path / "rb"), tmp_path / "rb", store, None)
+        _ROLLBACK_BASELINE.update(state=state, requests=requests)
+    assert _ROLLBACK_BASELINE["requests"] == ROLLBACK_REVIEW_REQUESTS
+    assert len(_ROLLBACK_BASELINE["state"]["workflow dispatches"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [
+    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=(
+        "killed between dispatching the deploy and saying so: the re-run cannot see the dispatch (localhub "
+        "lists no workflow runs) and dispatches it again"))) if k == 7 else k
+    for k in range(1, ROLLBACK_REVIEW_REQUESTS + 1)
+])
+def test_a_rollback_review_run_killed_after_each_request_then_re_run_merges_and_deploys_once(
+    localhub_factory, hub, tmp_path, diabetes_v1, k
+):
+    store, _ = diabetes_v1
+    if not _ROLLBACK_BASELINE:
+        test_an_uninterrupted_rollback_review_run_makes_the_requests_the_kill_points_cover(
+            localhub_factory, tmp_path, diabetes_v1)
+    got, _ = rollback_story(hub, tmp_path, store, k)
+    assert_same(got, _ROLLBACK_BASELINE["state"], "after the re-run of the review")
