@@ -268,3 +268,60 @@ def test_a_rollback_review_run_killed_after_each_request_then_re_run_merges_and_
             localhub_factory, tmp_path, diabetes_v1)
     got, _ = rollback_story(hub, tmp_path, store, k)
     assert_same(got, _ROLLBACK_BASELINE["state"], "after the re-run of the review")
+
+
+ROLLBACK_COMMAND_REQUESTS = 17  # API requests of an uninterrupted `/rollback` run (measured by the test below)
+_ROLLBACK_COMMAND_BASELINE: dict[str, Any] = {}
+
+
+def rollback_command_story(running: Any, tmp_path: Any, store: Any, kill_after: int | None
+                           ) -> tuple[dict[str, Any], int]:
+    """diabetes-progression 1 promoted and merged; `/rollback diabetes-progression` by the ML lead, its run
+    killed after `kill_after` requests and re-run (or not); then on-call approves and the review's run merges
+    the rollback itself."""
+    from bot.flows.commands import handle_comment as handle
+
+    promote = comment(running, "dana-ds", PROMOTE)
+    assert handle(next_run(running, tmp_path), promote).outcome == "done"
+    number = running.hub.state.issues[2].number
+    for reviewer in ("lena-ml", "rita-risk"):
+        running.hub.as_user(reviewer).review(number, "APPROVE")
+    running.hub.as_user("pat-platform").merge(number)
+    event = comment(running, "lena-ml", "/rollback diabetes-progression")
+    start = running.log.mark()
+    job = run_job(running, tmp_path / "rollback-job", handle, event, now=WEDNESDAY, env=store.env(),
+                  kill_after=kill_after)
+    requests = len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])
+    if kill_after is not None:
+        assert job.killed and requests == kill_after, (job, requests)
+        assert handle(next_run(running, tmp_path), event).outcome == "done"  # "Re-run job"
+    as_person = GitHubForge(GitHubConfig(running.url, "acme/models", running.hub.token_for("pat-platform")))
+    revert = next(i.number for i in running.hub.state.issues.values() if i.title.startswith("Revert"))
+    running.hub.as_user("omar-oncall").review(revert, "APPROVE")
+    review_run(next_run(running, tmp_path), as_person.pull_request(revert))
+    return end_state(running), requests
+
+
+def test_an_uninterrupted_rollback_command_makes_the_requests_the_kill_points_cover(
+    localhub_factory, tmp_path, diabetes_v1
+):
+    store, _ = diabetes_v1
+    if not _ROLLBACK_COMMAND_BASELINE:
+        state, requests = rollback_command_story(_hub(localhub_factory, tmp_path / "rc"), tmp_path / "rc", store,
+                                                 None)
+        _ROLLBACK_COMMAND_BASELINE.update(state=state, requests=requests)
+    assert _ROLLBACK_COMMAND_BASELINE["requests"] == ROLLBACK_COMMAND_REQUESTS
+    assert len(_ROLLBACK_COMMAND_BASELINE["state"]["workflow dispatches"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(1, ROLLBACK_COMMAND_REQUESTS + 1))
+def test_a_rollback_command_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
+    localhub_factory, hub, tmp_path, diabetes_v1, k
+):
+    store, _ = diabetes_v1
+    if not _ROLLBACK_COMMAND_BASELINE:
+        test_an_uninterrupted_rollback_command_makes_the_requests_the_kill_points_cover(
+            localhub_factory, tmp_path, diabetes_v1)
+    got, _ = rollback_command_story(hub, tmp_path, store, k)
+    assert_same(got, _ROLLBACK_COMMAND_BASELINE["state"], "after the re-run of /rollback and the review")
