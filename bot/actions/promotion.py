@@ -52,7 +52,39 @@ def bot_context(connected: Forge, default_branch: str) -> BotContext:
         env.get("MODELBOT_BOT_LOGIN") or "github-actions[bot]",
         reports,
         deploy_workflow=env.get("MODELBOT_DEPLOY_WORKFLOW") or "modelbot-deploy.yml",
+        validate_workflow=env.get("MODELBOT_VALIDATE_WORKFLOW") or "modelbot-pull-request.yml",
+        validate_by_dispatch=env.get("MODELBOT_VALIDATE") == "dispatch",
     )
+
+
+def validate_in_job(ctx: BotContext, pull: PullRequest, files: list[str] | None, actors: list[str]) -> Outcome:
+    """Validate `pull` as this job's part says (MODELBOT_JOB): `evaluate` loads the models and hands the
+    evaluation over as files (MODELBOT_EVIDENCE); `publish` posts what it was handed and loads no model; unset,
+    both in this process (outside Actions, and where a workflow keeps one job)."""
+    from bot.flows import handoff
+    from bot.flows.validate_pr import Evaluation, evaluate_pull, publish_pull, validate_pull
+
+    job = os.environ.get("MODELBOT_JOB", "")
+    folder = Path(os.environ.get("MODELBOT_EVIDENCE") or Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
+                  / "modelbot-evidence")
+    if job == "evaluate":
+        evaluation = evaluate_pull(ctx, pull, files)
+        handoff.write(folder, evaluation)
+        verdict = "refused" if evaluation.refusals else ", ".join(o.status.value for o in evaluation.outcomes)
+        return Outcome(f"#{pull.number} at {pull.head_sha[:12]} evaluated: {verdict or 'nothing to judge'}",
+                       {"result": "evaluated"}, f"Evaluated #{pull.number} at `{pull.head_sha[:12]}`: {verdict}.")
+    if job == "publish":
+        try:
+            evaluation = handoff.read(folder)
+        except handoff.HandoffError as exc:
+            evaluation = Evaluation(pull.head_sha, (f"the evaluation job handed over nothing usable: {exc}",))
+        result = publish_pull(ctx, pull, evaluation, actors, files)
+    elif job == "":
+        result = validate_pull(ctx, pull, files=files, actors=actors)
+    else:
+        return Outcome(f"MODELBOT_JOB {job[:40]!r}: expected evaluate, publish or nothing", {"result": "refused"})
+    return Outcome(f"#{pull.number} at {pull.head_sha[:12]}: {result.status.value}", {"result": result.conclusion},
+                   result.summary)
 
 
 def _pull(
@@ -83,7 +115,7 @@ def on_comment(event: Event, forge: ForgeFactory) -> Outcome:
 
 
 def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
-    from bot.flows.validate_pr import recorded_actors, validate_pull
+    from bot.flows.validate_pr import recorded_actors
 
     assert isinstance(event, PullRequestEvent)
     ctx = context(event, forge)
@@ -102,12 +134,7 @@ def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
     actors = [event.sender] if event.action in ("opened", "synchronize") else []
     if event.action == "synchronize" and event.before and re.fullmatch(r"[0-9a-f]{40}", event.before):
         actors += recorded_actors(ctx, event.before)
-    result = validate_pull(ctx, pull, files=ctx.forge.pull_files(event.number), actors=actors)
-    return Outcome(
-        f"#{event.number} at {event.head_sha[:12]}: {result.status.value}",
-        {"result": result.conclusion},
-        result.summary,
-    )
+    return validate_in_job(ctx, pull, ctx.forge.pull_files(event.number), actors)
 
 
 def on_review(event: Event, forge: ForgeFactory) -> Outcome:
@@ -169,9 +196,11 @@ def _deploy(forge: ForgeFactory, before: str | None, after: str, branch: str) ->
 def _validate_revert(connected: Forge, branch: str, revert: PullRequest) -> str:
     """A pull request the bot opened starts no workflow run: validate the revert here, under the rollback rules
     (and let it merge itself if the policy allows and nothing more is needed)."""
-    from bot.flows.validate_pr import validate_pull
+    from bot.flows.validate_pr import validate_or_request
 
-    validation = validate_pull(bot_context(connected, branch), revert, files=[REGISTRY_FILE])
+    validation = validate_or_request(bot_context(connected, branch), revert, files=[REGISTRY_FILE])
+    if validation is None:
+        return f"The revert #{revert.number}: its validation was requested."
     approvals = validation.approvals.description if validation.approvals else "-"
     return f"The revert #{revert.number}: validation {validation.status.value}; approvals {approvals}."
 
@@ -212,7 +241,7 @@ def branch_tip(forge: Forge, branch: str) -> Registry | None:
 
 def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import validate_pull
+    from bot.flows.validate_pr import validate_or_request
 
     assert isinstance(event, DispatchEvent)
     task = str(event.inputs.get("task") or "propose")
@@ -222,8 +251,10 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         return _dispatched_deploy(event, forge)
     if task == "advance":
         return _advance(event, forge)
+    if task == "validate":
+        return _dispatched_validation(event, forge)
     if task != "propose":
-        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync, advance or deploy",
+        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync, advance, validate or deploy",
                        {"result": "refused"})
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
     from bot.chatops import CommandError, parse
@@ -245,12 +276,29 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
     if not result.ok or result.pull is None:
         text = "\n".join(f"- {r}" for r in result.refusals)
         return Outcome(f"propose refused: {'; '.join(result.refusals)}", {"result": "refused"}, f"Refused:\n{text}")
-    validation = validate_pull(ctx, result.pull.pull, files=["models.yaml"], actors=[event.sender])
+    validation = validate_or_request(ctx, result.pull.pull, files=["models.yaml"], actors=[event.sender])
+    if validation is None:
+        return Outcome(f"#{result.pull.pull.number} {result.pull.action}: validation requested",
+                       {"result": "requested", "pull_request": str(result.pull.pull.number)},
+                       f"#{result.pull.pull.number} {result.pull.action}; its validation was requested.")
     return Outcome(
         f"#{result.pull.pull.number} {result.pull.action}: {validation.status.value}",
         {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
         validation.summary,
     )
+
+
+def _dispatched_validation(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
+    """`task: validate, pull: N`: the validation a job holding a write token asked for (it loads no model)."""
+    raw = str(event.inputs.get("pull") or "")
+    if not re.fullmatch(r"[1-9][0-9]{0,9}", raw):
+        return Outcome(f"workflow_dispatch validate: pull {raw[:40]!r} is not a pull request number",
+                       {"result": "refused"})
+    ctx = context(event, forge)
+    pull = ctx.forge.pull_request(int(raw))
+    if pull.state != "open":
+        return Outcome(f"#{raw} is {pull.state}: nothing to validate", {"result": "ignored"})
+    return validate_in_job(ctx, pull, None, [])
 
 
 def _advance(event: DispatchEvent, forge: ForgeFactory) -> Outcome:

@@ -85,7 +85,7 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
 
 def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import finish_validated, recorded_state, validate_pull
+    from bot.flows.validate_pr import finish_validated, recorded_state, validate_or_request
 
     assert command.model and command.version and command.stage
     result = propose(
@@ -100,7 +100,7 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
         return Reply("refused", render("command_reply.md.j2", command=command, refusals=result.refusals))
     pull = result.pull.pull
 
-    def reply(validation: Any) -> str:
+    def reply(validation: Any, requested: bool = False) -> str:
         return render(
             "command_reply.md.j2",
             command=command,
@@ -109,6 +109,7 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
             action=result.pull.action,
             superseded=result.pull.superseded if result.pull else None,
             validation=validation,
+            requested=requested,
         )
 
     requester = event.actor.lower()
@@ -120,8 +121,10 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
             return Reply("done", reply(finish_validated(ctx, pull, recorded, ["models.yaml"])), rewrite=False)
         # Not validated on this head yet (a run killed before it could), or asked for by someone new: validate,
         # and record the requester, who counts as the change's author.
-    # A pull request opened with the workflow's token starts no workflow run: validate it here, now.
-    return Reply("done", reply(validate_pull(ctx, pull, files=["models.yaml"], actors=[requester])))
+    # A pull request opened with the workflow's token starts no workflow run: validate it (in Actions, the pull
+    # request workflow does, in a job whose token cannot write).
+    validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[requester])
+    return Reply("done", reply(validation, requested=validation is None))
 
 
 def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
@@ -132,7 +135,7 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     from bot.deploy.rollback_pr import open_rollback
     from bot.errors import RefusedError
     from bot.flows.propose import base_revision
-    from bot.flows.validate_pr import validate_pull
+    from bot.flows.validate_pr import validate_or_request
 
     assert command.model
     if ctx.workspace is None:
@@ -149,25 +152,28 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     except RefusedError as exc:
         return Reply("refused", f"Cannot roll back {code(command.model)} {code(stage)}: {exc}")
     pull = opened.pull
-    validation = validate_pull(ctx, pull, files=["models.yaml"], actors=[event.actor])
+    validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[event.actor])
     if opened.how == "conflict":
         return Reply("done", f"Opened {opened.describe()}.")
-    approvals = validation.approvals.description if validation.approvals else "-"
+    said = (f"Validation: {validation.status.value}. Approvals: "
+            f"{validation.approvals.description if validation.approvals else '-'}."
+            if validation is not None else "Its validation was requested; the check run will say.")
     return Reply(
         "done",
         f"Opened #{pull.number} reverting {code(target.commit[:12])} ({target.title}); "
-        f"head {code(pull.head_sha[:12])}. Validation: {validation.status.value}. "
-        f"Approvals: {approvals}.",
+        f"head {code(pull.head_sha[:12])}. {said}",
     )
 
 
 def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
-    from bot.flows.validate_pr import validate_pull
+    from bot.flows.validate_pr import validate_or_request
 
     if not event.is_pull_request:
         return Reply("refused", "`/validate` works in a pull request's comments.")
     pull = ctx.forge.pull_request(event.number)
-    validation = validate_pull(ctx, pull, files=None)
+    validation = validate_or_request(ctx, pull, files=None)
+    if validation is None:
+        return Reply("done", f"Validation of head {code(pull.head_sha[:12])} requested; the check run will say.")
     return Reply(
         "done",
         f"Validated head {code(pull.head_sha[:12])}: {validation.status.value}. "

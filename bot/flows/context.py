@@ -29,6 +29,8 @@ class BotContext:
     reports: Path = field(default_factory=lambda: Path("modelbot-reports"))
     files: dict[tuple[str, str], str | None] = field(default_factory=dict, compare=False)
     deploy_workflow: str = "modelbot-deploy.yml"  # dispatched after the bot merges a rollback itself
+    validate_workflow: str = "modelbot-pull-request.yml"  # evaluates in a job whose token cannot write
+    validate_by_dispatch: bool = False  # in Actions: a job holding a write token never loads a model
 
     def remember(self, path: str, sha: str, text: str | None) -> None:
         """A file's text at a commit never changes: keep it for the rest of the run."""

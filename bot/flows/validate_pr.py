@@ -4,7 +4,7 @@ the approval state that follows from both."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -118,13 +118,15 @@ def recorded_actors(ctx: BotContext, sha: str) -> list[str]:
     return [str(a) for a in (state or {}).get("actors", []) if state and state.get("head") == sha]
 
 
-def recorded_state(ctx: BotContext, pull: PullRequest) -> dict[str, Any] | None:
+def recorded_state(ctx: BotContext, pull: PullRequest, validated_only: bool = True) -> dict[str, Any] | None:
     """What the bot's own validation of this head recorded (inconclusive transitions, the people whose
     approvals do not count), from its check run: the one place no other writer can edit. None before the
-    bot validated this head."""
+    bot validated this head; with `validated_only=False`, also the record of a validation requested."""
     found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
     state = state_of(found[1]) if found is not None else None
-    return state if state is not None and state.get("head") == pull.head_sha else None
+    if state is None or state.get("head") != pull.head_sha:
+        return None
+    return None if validated_only and state.get("pending") else state
 
 
 @dataclass(frozen=True)
@@ -187,22 +189,40 @@ def validate_pull(
     progress: Progress = lambda _: None,
     actors: Sequence[str] = (),
 ) -> PullValidation:
-    """Everything the bot says about a PR's head commit. `files` are the paths the PR changes, when known;
-    `actors` the people who made this head what it is besides its author (who asked the bot for it, who
-    pushed it): like the author, their approvals do not count."""
-    recorded = recorded_state(ctx, pull)
-    people = sorted({a.lower() for a in (*actors, *(recorded or {}).get("actors", ())) if a})
+    """Everything the bot says about a PR's head commit, in one process. `files` are the paths the PR changes,
+    when known; `actors` the people who made this head what it is besides its author (who asked the bot for it,
+    who pushed it): like the author, their approvals do not count. In Actions the two halves run in two jobs:
+    `evaluate_pull` (loads models; its token cannot write) and `publish_pull` (writes; never loads a model)."""
+    return publish_pull(ctx, pull, evaluate_pull(ctx, pull, files, progress), actors, files)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the evaluation of one head found: refusals, or each transition's outcome and report. Plain data,
+    handed from the job that loads models to the job that writes (`bot/flows/evidence.py`)."""
+
+    head_sha: str
+    refusals: tuple[str, ...] = ()
+    outcomes: tuple[StepOutcome, ...] = ()
+    reports: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+def evaluate_pull(
+    ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None, progress: Progress = lambda _: None
+) -> Evaluation:
+    """The plan and the evidence of each transition: reads the forge, writes nothing to it."""
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
-        return _refuse(ctx, pull, planned, people)
+        return Evaluation(pull.head_sha, tuple(planned))
     result = planned.plan
     if not result.ok:
-        return _refuse(ctx, pull, result.all_refusals, people)
+        return Evaluation(pull.head_sha, tuple(result.all_refusals))
     inputs = {
         "models_yaml": {"base": pull.base_sha, "head": pull.head_sha},
         "policy_fingerprint": planned.policies.fingerprint(),
     }
     outcomes: list[StepOutcome] = []
+    reports: dict[tuple[str, str], str] = {}
     for step in result.steps:
         t = step.transition
         if t.to_version is None or not step.gates:
@@ -213,7 +233,45 @@ def validate_pull(
             )
             continue
         outcome, body = _validate_step(ctx, step, planned.base, planned.head, inputs, progress)
-        ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
+        outcomes.append(outcome)
+        reports[(t.model, t.stage)] = body
+    return Evaluation(pull.head_sha, (), tuple(outcomes), reports)
+
+
+def publish_pull(
+    ctx: BotContext, pull: PullRequest, evaluation: Evaluation, actors: Sequence[str] = (),
+    files: Sequence[str] | None = None,
+) -> PullValidation:
+    """Post what an evaluation found: the report comments, the check run with the bot's record, the approvals,
+    and a rollback's self-merge. The plan is computed again here from the base (no model is loaded); an
+    evaluation of another head, or one that lacks a transition's evidence, fails."""
+    recorded = recorded_state(ctx, pull, validated_only=False)
+    people = sorted({a.lower() for a in (*actors, *(recorded or {}).get("actors", ())) if a})
+    if evaluation.head_sha != pull.head_sha:
+        return _refuse(ctx, pull, [f"the evaluation is of {evaluation.head_sha[:12]}, not of the head "
+                                   f"{pull.head_sha[:12]}: validate again"], people)
+    if evaluation.refusals:
+        return _refuse(ctx, pull, evaluation.refusals, people)
+    planned = plan_pull(ctx, pull, files)
+    if isinstance(planned, list):
+        return _refuse(ctx, pull, planned, people)
+    result = planned.plan
+    if not result.ok:
+        return _refuse(ctx, pull, result.all_refusals, people)
+    found = {(o.model, o.stage): o for o in evaluation.outcomes}
+    outcomes: list[StepOutcome] = []
+    for step in result.steps:
+        t = step.transition
+        outcome = found.get((t.model, t.stage))
+        body = evaluation.reports.get((t.model, t.stage))
+        if outcome is None or outcome.version != t.to_version:
+            outcome = StepOutcome(t.model, t.stage, t.to_version, Status.FAIL,
+                                  f"{t}: the evaluation brought no evidence for it")
+        elif t.to_version is not None and step.gates:
+            if body is None:
+                outcome = replace(outcome, status=Status.FAIL, verdict=f"{t}: the evaluation brought no report")
+            else:
+                ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
         outcomes.append(outcome)
     status = _worst([o.status for o in outcomes])
     inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}
@@ -228,16 +286,40 @@ def validate_pull(
     return PullValidation(status, summary, (), tuple(outcomes), state, result, merged)
 
 
+def validate_or_request(
+    ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None, actors: Sequence[str] = ()
+) -> PullValidation | None:
+    """Validate `pull` here, or (in Actions, `ctx.validate_by_dispatch`) ask the pull request workflow to: a job
+    holding a write token never loads a model. None when it was asked for."""
+    if ctx.validate_by_dispatch:
+        request_validation(ctx, pull, actors)
+        return None
+    return validate_pull(ctx, pull, files=files, actors=actors)
+
+
+def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str] = ()) -> None:
+    """Ask the pull request workflow to validate `pull` (its evaluation job loads the models with a token that
+    cannot write). The check run is set in progress first, carrying who asked, so that no approval of theirs
+    counts before the validation ends."""
+    recorded = recorded_state(ctx, pull, validated_only=False)
+    people = sorted({a.lower() for a in (*actors, *(recorded or {}).get("actors", ())) if a})
+    record = {"head": pull.head_sha, "inconclusive": [], "actors": people, "pending": True}
+    ctx.forge.set_check_run(pull.head_sha, CHECK, None, "Validation requested",
+                            with_state(f"Validation of {pull.head_sha[:12]} was requested.", record), ctx.run_url)
+    ctx.forge.dispatch_workflow(ctx.validate_workflow, ctx.default_branch,
+                                {"task": "validate", "pull": str(pull.number)})
+
+
 def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:
     """On a review or a push: the approval state again, without re-running the evidence; and a rollback the
     policy lets merge itself is merged once that state and its validation allow."""
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
         return None
-    recorded = recorded_state(ctx, pull)
-    if recorded is None:  # not validated on this head (yet): every extra a gated transition may need applies
+    recorded = recorded_state(ctx, pull, validated_only=False)
+    if recorded is None or recorded.get("pending"):  # not validated on this head (yet): every extra applies
         inconclusive = {(s.transition.model, s.transition.stage) for s in planned.plan.steps if s.gates}
-        actors: list[str] = []
+        actors = [str(a) for a in (recorded or {}).get("actors", [])]
     else:
         inconclusive = {(str(m), str(s)) for m, s in recorded.get("inconclusive", [])}
         actors = [str(a) for a in recorded.get("actors", [])]

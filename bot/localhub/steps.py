@@ -3,8 +3,9 @@ job's, GITHUB_ENV and GITHUB_PATH additions of earlier steps, the step's own `en
 `shell:` (GitHub's command lines, the script in a file under RUNNER_TEMP), `uses:` actions, step outputs and
 the job summary. The same executor runs a composite action's steps, in that action's own scope.
 
-`uses:` performed: `actions/checkout` (`checkout.py`), `actions/setup-python` (`setup_python.py`) and local
-composite actions `./path` (`composite.py`). Any other action fails the step loudly, never skipped.
+`uses:` performed: `actions/checkout` (`checkout.py`), `actions/setup-python` (`setup_python.py`),
+`actions/upload-artifact` and `actions/download-artifact` (`artifacts.py`) and local composite actions `./path`
+(`composite.py`). Any other action fails the step loudly, never skipped.
 """
 
 from __future__ import annotations
@@ -230,6 +231,12 @@ def _uses(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str
         from bot.localhub.setup_python import setup
 
         return setup(job, options, name)
+    if action.lower() in ("actions/upload-artifact", "actions/download-artifact"):
+        from bot.localhub import artifacts
+
+        act = artifacts.upload if action.lower() == "actions/upload-artifact" else artifacts.download
+        conclusion, log = act(job.root.parent, job.workspace, options)
+        return StepRun(name, conclusion, 0 if conclusion == "success" else 1, job.mask(log), env=env)
     return StepRun(name, "failure", None, f"uses: {uses} is not supported by localhub (it performs "
-                   "actions/checkout, actions/setup-python and local composite actions `uses: ./path`); "
-                   "replace it with run: steps")
+                   "actions/checkout, actions/setup-python, actions/upload-artifact, actions/download-artifact "
+                   "and local composite actions `uses: ./path`); replace it with run: steps")
