@@ -1,15 +1,11 @@
 """The smoke check after a deployment: the alias the candidate should carry resolves to it, and the model
-loaded through that alias answers sample rows of the model's evaluation data (in a child process, with a
-timeout), one finite answer per row."""
+loaded through that alias answers sample rows of the model's evaluation data (in an isolated model host, with
+time limits, like every model the bot runs), one finite answer per row."""
 
 from __future__ import annotations
 
 import io
-import json
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -84,18 +80,30 @@ class SmokeCheck:
             raise DeployError(f"cannot resolve {name}@{alias}: {str(exc).splitlines()[0][:300]}") from None
 
     def _answer(self, uri: str, frame: Any) -> dict[str, Any]:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri or "",
-               "MLFLOW_REGISTRY_URI": self.tracking_uri or ""}
-        with tempfile.TemporaryDirectory(prefix="modelbot-smoke-") as tmp:
-            rows = Path(tmp) / "rows.json"
-            frame.to_json(rows, orient="split", index=False)
+        """The model's answers to `frame`, from an isolated model host (the deploy job holds a write token: the
+        model runs as every model does, with no token in reach), summarised; or the error."""
+        import numpy as np
+
+        from bot.validation import models
+
+        names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        saved = {name: os.environ.get(name) for name in names}
+        if self.tracking_uri:
+            os.environ.update(dict.fromkeys(names, self.tracking_uri))
+        try:
+            model = models.load(uri, timeout_s=self.timeout_s)
             try:
-                proc = subprocess.run([sys.executable, "-m", "bot.deploy.smoke", uri, str(rows)], env=env,
-                                      capture_output=True, timeout=self.timeout_s, check=False)
-            except subprocess.TimeoutExpired:
-                return {"error": f"no answer within {self.timeout_s:g}s"}
-        if proc.returncode != 0:
-            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            return {"error": (lines[-1] if lines else f"exit {proc.returncode}")[:500]}
-        result: dict[str, Any] = json.loads(proc.stdout)
-        return result
+                answers = np.asarray(models.predict(model, frame, timeout_s=self.timeout_s))
+            finally:
+                model.close()
+        except models.ModelProblem as exc:
+            return {"error": str(exc)[:500]}
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        count = int(answers.shape[0]) if answers.ndim else 1
+        finite = bool(np.isfinite(answers).all()) if np.issubdtype(answers.dtype, np.number) else True
+        return {"rows": len(frame), "answers": count, "finite": finite, "isolation": models.isolation()}

@@ -129,3 +129,24 @@ def test_a_hostile_model_in_the_parity_run_gets_nothing(hostile: str, workspace:
         log = (run._tmp / "log.txt").read_text(encoding="utf-8", errors="replace")
     assert answer == [0.0, 2.25, 4.5, 6.75]
     _nothing_got_out(log, workspace)
+
+
+def test_a_hostile_model_in_the_deploy_s_smoke_check_gets_nothing(
+        store: InfraStore, hostile: str, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deploy job holds a write token: its smoke check runs the model like every other model run."""
+    from bot.deploy.verify import SmokeCheck
+
+    logs: list[str] = []
+    close = models.LoadedModel.close
+
+    def keep_log(model: models.LoadedModel) -> None:
+        model.host._log.seek(0)
+        logs.append(model.host._log.read().decode("utf-8", "replace"))
+        close(model)
+
+    monkeypatch.setattr(models.LoadedModel, "close", keep_log)
+    check = SmokeCheck(store.env().get("MLFLOW_TRACKING_URI"), workspace)
+    answered = check._answer(hostile, xy_frame(5))
+    assert answered["answers"] == 5 and answered["finite"] and answered["isolation"]["level"], answered
+    [log] = logs
+    _nothing_got_out(log, workspace)
