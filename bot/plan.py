@@ -193,6 +193,7 @@ def plan(
         for c in changes
         if c.change == "modified" or (c.change == "removed" and c.model in after.models)
     ]
+    refusals.extend(rollout_refusals(before, after, served or {}))
     governance = list(governance_changes(before, after))
     if changed_policy_files or (head_policies is not None and head_policies.fingerprint() != policies.fingerprint()):
         governance.insert(0, f"edits {', '.join(changed_policy_files) or 'policies/'}")
@@ -245,3 +246,23 @@ def _admin_role(policies: Policies) -> str | None:
         if admin:
             return admin
     return None
+
+
+def rollout_refusals(before: Registry | None, after: Registry, served: Served) -> list[str]:
+    """A rollout state the change writes may route traffic (weights, a shadow, a preview, a fallback) only to the
+    version the stage holds after it, the one it held before, or one that served the stage before: moving
+    traffic is an operator's step, never a way to serve a version that was not promoted to the stage."""
+    out = []
+    for name, model in after.models.items():
+        old = before.model(name) if before else None
+        for stage, state in model.deployment.items():
+            if old is not None and old.deployment.get(stage) == state:
+                continue
+            allowed = {model.stages.get(stage), old.stages.get(stage) if old else None,
+                       *served.get((name, stage), frozenset())}
+            referenced = [*map(str, state.get("traffic", {}) or {}),
+                          *(str(state[k]) for k in ("shadow", "preview", "fallback") if state.get(k) is not None)]
+            for version in dict.fromkeys(v for v in referenced if v not in allowed):
+                out.append(f"{name} {stage}: the rollout state sends traffic to version {version}, which neither "
+                           f"serves nor served '{stage}'; promote it to '{stage}' first")
+    return out

@@ -161,12 +161,27 @@ def test_emptying_a_stage_takes_it_back_under_the_rollback_rules():
     assert step.transition.kind == "demote" and step.approvals == (Approval("oncall", 1),) and step.gates == {}
 
 
+CANARY_AT = "      production: 2\n    deployment:\n      production: {strategy: canary, step: %d, traffic: %s}\n\n"
+
+
 def test_moving_traffic_without_changing_the_version_is_a_step_under_the_rollback_approvals():
+    """Version 2 is in production as a canary beside version 1 (which served production before); the next step
+    moves the weights."""
+    canary = parse(EXAMPLE.replace("      production: 1\n\n", CANARY_AT % (0, "{'1': 90, '2': 10}"), 1))
+    stepped = parse(EXAMPLE.replace("      production: 1\n\n", CANARY_AT % (1, "{'1': 50, '2': 50}"), 1))
+    result = plan(canary, stepped, POLICIES, now=WEDNESDAY, entered_at=LONG_AGO, served=SERVED)
+    [step] = result.steps
+    assert str(step.transition) == "tumor-malignancy production: 2 -> 2 (step)"
+    assert step.approvals == (Approval("oncall", 1),) and step.gates == {} and result.ok
+    [frozen] = plan(canary, stepped, POLICIES, now=SATURDAY, entered_at=LONG_AGO, served=SERVED).steps
+    assert frozen.refusals == ("'production' is frozen: No production changes at weekends.",)
+
+
+def test_a_rollout_state_cannot_send_traffic_to_a_version_never_promoted_to_the_stage():
+    """Production holds version 1; a 'step' that gives version 2 half the traffic would serve it unpromoted."""
     state = ("      production: 1\n\n", "      production: 1\n    deployment:\n"
              "      production: {strategy: canary, step: 1, traffic: {'1': 50, '2': 50}}\n\n")
     result = plan_of(state)
-    [step] = result.steps
-    assert str(step.transition) == "tumor-malignancy production: 1 -> 1 (step)"
-    assert step.approvals == (Approval("oncall", 1),) and step.gates == {} and result.ok
-    [frozen] = plan_of(state, now=SATURDAY).steps
-    assert frozen.refusals == ("'production' is frozen: No production changes at weekends.",)
+    assert not result.ok
+    assert result.refusals == ("tumor-malignancy production: the rollout state sends traffic to version 2, which "
+                               "neither serves nor served 'production'; promote it to 'production' first",)
