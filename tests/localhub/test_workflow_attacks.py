@@ -58,3 +58,18 @@ def test_a_local_model_path_is_refused_before_the_evaluation_loads_it(project: R
     assert check_runs(project, head)["modelbot/validation"] == ("failure", "Refused")
     [plan] = [c for c in project.hub.state.comments.values() if "modelbot:pull:" in c.body]
     assert "uri 'file:///tmp/evil-model' is not an allowed model URI" in plan.body
+
+
+def test_who_asked_for_a_promotion_cannot_approve_it_through_the_workflows(project: RunningHub,
+                                                                          runner: ActionsRunner) -> None:
+    """lena types /promote: the command job opens the PR and dispatches its validation; lena's approval, seen by
+    the review workflow, does not count (the bot recorded her in its check run before anyone could review)."""
+    number = project.hub.as_user("dana-ds").open_issue("Promotions")
+    project.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
+    runs = runner.run_pending()
+    assert [r.job for r in runs] == ["command", "evaluate", "publish"], [r.log() for r in runs]
+    [pull] = [i for i in project.hub.state.issues.values() if i.pull is not None]
+    project.hub.as_user("lena-ml").review(pull.number, "APPROVE")
+    project.hub.as_user("rita-risk").review(pull.number, "APPROVE")
+    runner.run_pending()
+    assert check_runs(project, pull.pull.head_sha)["modelbot/approvals"] == (None, "ml-lead 0/1, risk 1/1")
