@@ -26,13 +26,11 @@ class CheckoutResult:
 
 def checkout(hub: Hub, options: Mapping[str, str], env: Mapping[str, str], workspace: Path, sha: str,
              event_ref: str) -> CheckoutResult:
-    from bot.localhub.hub import ACTIONS_BOT
-
     dest = workspace / options.get("path", ".")
     if dest.exists() and dest != workspace:
         shutil.rmtree(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    token = options.get("token") or env.get("GITHUB_TOKEN") or hub.token_for(ACTIONS_BOT)
+    token = options.get("token") or env.get("GITHUB_TOKEN") or ""  # actions/checkout: `github.token`
     header = "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
     ref = options.get("ref") or event_ref
     if not ref.startswith("refs/") and len(ref) != 40:

@@ -1,6 +1,7 @@
 """Git smart HTTP (`git clone/fetch/push http://127.0.0.1:PORT/<owner>/<repo>.git`) through git's own
 `git http-backend`; pushes are authenticated with a token (Basic auth, as Actions' checkout does) and then
-announced like any other ref move (push webhook, pull request synchronize)."""
+announced like any other ref move (push webhook, pull request synchronize). A workflow job's token fetches
+with `contents: read` and pushes with `contents: write`, else 403."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
 from bot.localhub.ops.commits import announce_ref
+from bot.localhub.permissions import JobGrant
 from bot.localhub.state import role_at_least
 
 if TYPE_CHECKING:
@@ -25,12 +27,21 @@ def is_git_path(raw_path: str) -> bool:
     return bool(_GIT_PATH.match(urllib.parse.urlsplit(raw_path).path))
 
 
-def _actor(server: LocalHubServer, headers: dict[str, str]) -> str | None:
+def _token(headers: dict[str, str]) -> str | None:
     auth = headers.get("authorization", "")
     if not auth.lower().startswith("basic "):
         return None
-    password = base64.b64decode(auth[6:]).decode(errors="replace").partition(":")[2]
-    return server.hub.state.tokens.get(password)
+    return base64.b64decode(auth[6:]).decode(errors="replace").partition(":")[2]
+
+
+def _actor(server: LocalHubServer, headers: dict[str, str]) -> str | None:
+    token = _token(headers)
+    return server.hub.state.tokens.get(token) if token else None
+
+
+def _grant(server: LocalHubServer, headers: dict[str, str]) -> JobGrant | None:
+    token = _token(headers)
+    return server.hub.state.grants.get(token) if token else None
 
 
 def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes) -> None:
@@ -39,11 +50,13 @@ def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict
     match = _GIT_PATH.match(parts.path)
     assert match is not None
     actor = _actor(server, headers)
+    grant = _grant(server, headers)
+    job = grant.identity if grant else None
     pushing = "git-receive-pack" in (parts.path + parts.query)
-    status = _refuse(server, match, actor, pushing)
+    status = _refuse(server, match, actor, pushing, grant)
     if status:
         _send(handler, status, {"WWW-Authenticate": 'Basic realm="localhub"'} if status == 401 else {}, b"")
-        server.log.record(handler.command, parts.path, parts.query, status, actor, api=False)
+        server.log.record(handler.command, parts.path, parts.query, status, actor, api=False, job=job)
         return
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -65,14 +78,17 @@ def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict
     cgi_headers = dict(line.split(": ", 1) for line in head.decode(errors="replace").split("\r\n") if ": " in line)
     status = int(cgi_headers.pop("Status", "200").split()[0])
     _send(handler, status, cgi_headers, payload)
-    server.log.record(handler.command, parts.path, parts.query, status, actor, api=False)
+    server.log.record(handler.command, parts.path, parts.query, status, actor, api=False, job=job)
 
 
-def _refuse(server: LocalHubServer, match: re.Match[str], actor: str | None, pushing: bool) -> int:
+def _refuse(server: LocalHubServer, match: re.Match[str], actor: str | None, pushing: bool,
+            grant: JobGrant | None = None) -> int:
     hub = server.hub
     repo = hub.state.repo
     if (match.group("owner").lower(), match.group("repo").lower()) != (repo.owner.lower(), repo.name.lower()):
         return 404
+    if grant is not None and not grant.allows("contents", "write" if pushing else "read"):
+        return 403  # a job token: fetching needs `contents: read`, pushing `contents: write`
     if not pushing and not repo.private:
         return 0
     if actor is None:

@@ -21,6 +21,7 @@ from bot.localhub.state import ROLES, Org, Repo, State, Team, User
 
 if TYPE_CHECKING:
     from bot.localhub.actors import Actor
+    from bot.localhub.permissions import JobGrant
 
 ACTIONS_BOT = "github-actions[bot]"
 
@@ -126,6 +127,15 @@ class Hub:
                 raise UsageError(f"no user {login!r} on this hub")
             token = f"ghp_{secrets.token_hex(18)}"
             self.state.tokens[token] = login
+            return token
+
+    def token_for_job(self, grant: JobGrant) -> str:
+        """A workflow job's GITHUB_TOKEN: acts as github-actions[bot], but may do only what the job's
+        `permissions:` grant (`bot.localhub.permissions`)."""
+        with self.state.lock:
+            token = f"ghs_{secrets.token_hex(18)}"
+            self.state.tokens[token] = ACTIONS_BOT
+            self.state.grants[token] = grant
             return token
 
     def as_user(self, login: str) -> Actor:

@@ -18,6 +18,7 @@ class LoggedRequest:
     user: str | None  # the acting user, from the token; None when anonymous
     fault: str | None = None
     api: bool = True  # False for git smart-HTTP traffic (clone, fetch, push)
+    job: str | None = None  # a job token's holder, `workflow#run/job`; None for people's tokens
 
     @property
     def is_write(self) -> bool:
@@ -25,8 +26,9 @@ class LoggedRequest:
 
     def __str__(self) -> str:
         extra = f" [{self.fault}]" if self.fault else ""
+        holder = f"{self.user or 'anonymous'}{' in ' + self.job if self.job else ''}"
         return f"{self.method} {self.path}{'?' + self.query if self.query else ''} -> {self.status} " \
-               f"({self.user or 'anonymous'}){extra}"
+               f"({holder}){extra}"
 
 
 @dataclass
@@ -35,9 +37,9 @@ class RequestLog:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, method: str, path: str, query: str, status: int, user: str | None,
-               fault: str | None = None, api: bool = True) -> LoggedRequest:
+               fault: str | None = None, api: bool = True, job: str | None = None) -> LoggedRequest:
         with self._lock:
-            entry = LoggedRequest(len(self.entries) + 1, method, path, query, status, user, fault, api)
+            entry = LoggedRequest(len(self.entries) + 1, method, path, query, status, user, fault, api, job)
             self.entries.append(entry)
             return entry
 
@@ -52,3 +54,7 @@ class RequestLog:
 
     def writes(self, mark: int = 0) -> list[LoggedRequest]:
         return [e for e in self.since(mark) if e.is_write]
+
+    def by_job(self, job: str, mark: int = 0, api_only: bool = True) -> list[LoggedRequest]:
+        """What the token of one job (`workflow#run/job`, or a prefix such as `workflow#run/`) asked."""
+        return [e for e in self.since(mark, api_only) if e.job is not None and e.job.startswith(job)]

@@ -14,8 +14,11 @@ The runner's Python is the interpreter it is given (`python=`, by default its ow
 on every job's PATH, and setup-python serves it. A prepared environment (`pyenv.prepare`) where modelbot is
 installed spares each run the bot's installation.
 
-Not emulated: `permissions:` (the token can do what github-actions[bot] may), matrices, services,
-containers, concurrency, reusable workflows.
+Each job gets its own GITHUB_TOKEN holding exactly the job's `permissions:` (else the workflow's, else the
+repository default, taken as GitHub's restricted one: `contents: read`): see `permissions.py`. The request
+log names the job that held the token of each request (`workflow#run/job`).
+
+Not emulated: matrices, services, containers, concurrency, reusable workflows.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.localhub import permissions
 from bot.localhub.expressions import ExpressionError, condition, substitute
 from bot.localhub.hub import ACTIONS_BOT, Delivery, Hub
+from bot.localhub.permissions import JobGrant, PermissionsError
 from bot.localhub.steps import Job, Scope, StepRun, run_steps
 from bot.localhub.workflows import Workflow, WorkflowError, job_order, load, triggered
 
@@ -199,21 +204,24 @@ class ActionsRunner:
             job = JobRun(workflow.path, job_name, delivery.event, delivery.payload.get("action"), target.sha,
                          target.ref, delivery=delivery.id)
             needs = [spec["needs"]] if isinstance(spec.get("needs"), str) else list(spec.get("needs") or [])
-            context = self._contexts(delivery, target, workflow, run_id, results, needs)
             try:
+                context = self._contexts(delivery, target, workflow, run_id, results, needs, job_name, spec)
                 if _skipped(spec, [results[n] for n in needs], context):
                     job.conclusion = "skipped"
                 else:
                     self._run_job(job, spec, workflow, context, root / job_name, event_path, target)
-            except (ExpressionError, WorkflowError) as exc:
+            except (ExpressionError, WorkflowError, PermissionsError) as exc:
                 job.conclusion = "failure"
                 job.steps.append(StepRun("(set up job)", "failure", None, str(exc)))
             results[job_name] = job
         return list(results.values())
 
     def _contexts(self, delivery: Delivery, target: Target, workflow: Workflow, run_id: int,
-                  results: dict[str, JobRun], needs: list[str]) -> dict[str, Any]:
-        token = self.hub.token_for(ACTIONS_BOT)  # one per job, as GitHub issues one per job
+                  results: dict[str, JobRun], needs: list[str], job_name: str = "",
+                  spec: dict[str, Any] | None = None) -> dict[str, Any]:
+        # One token per job, as GitHub issues one per job, holding exactly the job's `permissions:`.
+        granted = permissions.for_job(workflow.permissions, (spec or {}).get("permissions"))
+        token = self.hub.token_for_job(JobGrant(granted, workflow.path, job_name, run_id))
         github = {
             "event_name": delivery.event, "event": delivery.payload, "sha": target.sha, "ref": target.ref,
             "ref_name": target.ref.rsplit("/", 1)[-1] if target.ref.startswith("refs/pull/") else

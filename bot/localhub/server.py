@@ -1,6 +1,7 @@
 """localhub over HTTP on loopback: REST under `/`, git smart HTTP under `/<owner>/<repo>.git/`.
 
-Each request is authenticated from its token, answered under the hub's lock, logged, and possibly faulted.
+Each request is authenticated from its token, answered under the hub's lock, logged, and possibly faulted. A
+workflow job's token may do only what its job's `permissions:` grant (`permissions.py`: 403 otherwise).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.localhub.api import Request, Response, Router, check_repo
 from bot.localhub.errors import ApiError
 from bot.localhub.faults import SECONDARY_DOCS, SECONDARY_MESSAGE, Fault, Faults
 from bot.localhub.hub import Hub
+from bot.localhub.permissions import JobGrant, authorize
 from bot.localhub.requestlog import RequestLog
 
 RATE_LIMIT = 5000
@@ -77,7 +79,7 @@ class LocalHubServer:
         fault = self.faults.decide(method)
         if fault and fault.kind != "502-after-write":
             return _fault_response(fault), actor, fault.kind
-        response = self._dispatch(method, path, query, body, actor)
+        response = self._dispatch(method, path, query, body, actor, self.grant(headers))
         if fault:
             return _fault_response(fault), actor, fault.kind
         if self.faults.kills_after(actor):
@@ -85,18 +87,22 @@ class LocalHubServer:
         return response, actor, None
 
     def _actor(self, headers: dict[str, str]) -> str | None:
-        auth = headers.get("authorization", "")
-        if not auth:
+        credential = _credential(headers)
+        if credential is None:
             return None
-        scheme, _, credential = auth.partition(" ")
-        if scheme.lower() == "basic":
-            credential = base64.b64decode(credential).decode().partition(":")[2]
-        login = self.hub.state.tokens.get(credential.strip())
+        login = self.hub.state.tokens.get(credential)
         if login is None:
             raise ApiError(401, "Bad credentials")
         return login
 
-    def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes, actor: str | None) -> Response:
+    def grant(self, headers: dict[str, str]) -> JobGrant | None:
+        """The job permissions the request's token carries (a workflow job's GITHUB_TOKEN); None for a
+        person's token or no token."""
+        credential = _credential(headers)
+        return self.hub.state.grants.get(credential) if credential else None
+
+    def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes, actor: str | None,
+                  grant: JobGrant | None = None) -> Response:
         try:
             payload = json.loads(body) if body.strip() else None
         except ValueError:
@@ -109,9 +115,22 @@ class LocalHubServer:
             check_repo(self.hub, params)
             request = Request(method, path, query, payload, actor, params)
             with self.hub.state.lock:
+                if grant is not None:
+                    authorize(self.hub, grant, method, route.template, params)
                 return route.handler(self.hub, request)
         except ApiError as exc:
             return Response(exc.status, exc.body(), exc.headers)
+
+
+def _credential(headers: dict[str, str]) -> str | None:
+    """The token of an `Authorization` header (`token X`, `Bearer X`, or Basic with the token as password)."""
+    auth = headers.get("authorization", "")
+    if not auth:
+        return None
+    scheme, _, credential = auth.partition(" ")
+    if scheme.lower() == "basic":
+        credential = base64.b64decode(credential).decode().partition(":")[2]
+    return credential.strip()
 
 
 def _fault_response(fault: Fault) -> Response:
@@ -160,7 +179,9 @@ def _handler_class(server: LocalHubServer) -> type[BaseHTTPRequestHandler]:
                 return
             response, actor, fault = server.answer(self.command, self.path, headers, body)
             parts = urllib.parse.urlsplit(self.path)
-            server.log.record(self.command, parts.path, parts.query, response.status, actor, fault)
+            grant = server.grant(headers)
+            server.log.record(self.command, parts.path, parts.query, response.status, actor, fault,
+                              job=grant.identity if grant else None)
             for observer in list(server.observers):
                 observer(self.command, self.path, response.status, response.body, response.headers)
             if fault == "job-killed":  # answered to a process that no longer exists

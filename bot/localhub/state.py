@@ -209,6 +209,7 @@ class State:
     repo: Repo
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login
+    grants: dict[str, Any] = field(default_factory=dict)  # job token -> permissions.JobGrant (people's: none)
     orgs: dict[str, Org] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)

@@ -29,6 +29,7 @@ class Workflow:
     env: Mapping[str, Any]
     jobs: Mapping[str, Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)  # `defaults:` (run: shell, working-directory)
+    permissions: Any = None  # the top-level `permissions:`; None when the workflow does not set it
 
 
 def load(path: str, text: str) -> Workflow:
@@ -43,7 +44,7 @@ def load(path: str, text: str) -> Workflow:
         raise WorkflowError(f"{path}: missing `on:`")
     triggers = {on: {}} if isinstance(on, str) else {e: {} for e in on} if isinstance(on, list) else dict(on)
     return Workflow(path, str(data.get("name") or path), {k: v or {} for k, v in triggers.items()},
-                    data.get("env") or {}, data["jobs"], data.get("defaults") or {})
+                    data.get("env") or {}, data["jobs"], data.get("defaults") or {}, data.get("permissions"))
 
 
 def _branch_ok(filters: Mapping[str, Any], branch: str | None) -> bool:

@@ -24,6 +24,7 @@ on:
   workflow_dispatch:
 permissions:
   contents: read
+  pull-requests: write  # the reply below, a comment on a pull request
 env:
   MODELBOT_STAGE: staging
 jobs:

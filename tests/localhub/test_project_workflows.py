@@ -180,6 +180,7 @@ def test_a_pull_request_runs_the_validation_workflow_on_the_base_revision(projec
     models = (PROJECT / "models.yaml").read_text().replace("      production: null", "      production: 1")
     dana.push(branch, {"models.yaml": models, "README.md": "also this\n"}, "Promote diabetes 1")
     number = dana.open_pull(branch, "main", f"Promote diabetes {INJECTION}", f"body {INJECTION}")
+    mark = project.log.mark()
     (evaluate, publish) = runner.run_pending()
     workflow = ".github/workflows/modelbot-pull-request.yml"
     assert [(r.workflow, r.job, r.event, r.action) for r in (evaluate, publish)] == [
@@ -192,6 +193,17 @@ def test_a_pull_request_runs_the_validation_workflow_on_the_base_revision(projec
     assert judge.env["MLFLOW_TRACKING_URI"] == TRACKING and judge.outputs["result"] == "evaluated"
     bot = assert_ran_the_bot(project, publish, python, "pull_request")
     assert bot.env["MLFLOW_TRACKING_URI"] == "" and bot.outputs["result"] == "failure"
+    # Each job's token holds exactly its `permissions:`; the one that loads models never writes, not even
+    # an attempt (a refused write would be a 403 in the log), and its checkout reads with its own token.
+    grants = project.hub.state.grants
+    judged, posted = grants[judge.env["GITHUB_TOKEN"]], grants[bot.env["GITHUB_TOKEN"]]
+    assert judged.permissions == {"contents": "read", "pull-requests": "read"}
+    assert posted.permissions == {"contents": "read", "pull-requests": "write", "checks": "write"}
+    evaluated = project.log.by_job(judged.identity, mark, api_only=False)
+    assert evaluated and not [r for r in evaluated if (r.api and r.is_write) or r.status >= 400 or
+                              "receive-pack" in r.path + r.query], [str(r) for r in evaluated]  # git fetches POST
+    published = project.log.by_job(posted.identity, mark)
+    assert {r.status for r in published} <= {200, 201} and any(r.is_write for r in published)
     workspace = Path(bot.env["GITHUB_WORKSPACE"])
     assert (workspace / "models.yaml").read_text() == (PROJECT / "models.yaml").read_text()  # base, not head
     (check,) = project.hub.state.check_runs.values()  # refused: the PR changes more than the registry
