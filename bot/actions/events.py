@@ -218,7 +218,8 @@ def _deployment(r: _Reader, name: str) -> DeploymentEvent:
 
 
 def _schedule(r: _Reader, name: str) -> DispatchEvent:
-    """A scheduled run: GitHub's payload carries little more than the cron line; it is a sync."""
+    """A scheduled run: GitHub's payload carries little more than the cron line; it syncs the registry and
+    finishes pull requests no run finished."""
     full_name = r.get("repository.full_name", str, required=False) or ""
     branch = r.get("repository.default_branch", str, required=False) or "main"
     return DispatchEvent(
@@ -228,7 +229,7 @@ def _schedule(r: _Reader, name: str) -> DispatchEvent:
         sender=r.get("sender.login", str, required=False) or "schedule",
         ref=f"refs/heads/{branch}",
         workflow=r.get("workflow", str, required=False) or "",
-        inputs={"task": "sync"},
+        inputs={"task": "scheduled"},
     )
 
 

@@ -253,9 +253,15 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         return _advance(event, forge)
     if task == "validate":
         return _dispatched_validation(event, forge)
+    if task == "sweep":
+        return _sweep(event, forge)
+    if task == "scheduled":
+        synced, swept = _sync(event, forge), _sweep(event, forge)
+        return Outcome(f"{synced.message}; {swept.message}", {**synced.outputs, "swept": swept.outputs["swept"]},
+                       "\n\n".join(part for part in (synced.summary, swept.summary) if part))
     if task != "propose":
-        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync, advance, validate or deploy",
-                       {"result": "refused"})
+        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync, sweep, advance, validate "
+                       "or deploy", {"result": "refused"})
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
     from bot.chatops import CommandError, parse
 
@@ -286,6 +292,22 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
         validation.summary,
     )
+
+
+def _have_validated(ctx: BotContext, number: int) -> None:
+    """A pull request the bot opened with the workflow's token starts no run: have it validated (dispatched in
+    Actions), so that the branch protection's required check is reported for it too."""
+    from bot.flows.validate_pr import validate_or_request
+
+    validate_or_request(ctx, ctx.forge.pull_request(number))
+
+
+def _sweep(event: Event, forge: ForgeFactory) -> Outcome:
+    """Ask again for the validation of open pull requests whose head no run judged (bot/flows/sweep.py)."""
+    from bot.flows.sweep import sweep
+
+    swept = sweep(context(event, forge))
+    return Outcome(swept.describe(), {"swept": ",".join(map(str, swept.finished))}, swept.describe())
 
 
 def _dispatched_validation(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
@@ -323,6 +345,8 @@ def _advance(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
     except ModelbotError as exc:
         return Outcome(f"advance {model} {stage}: {exc}", {"result": "refused"}, f"Refused: {exc}")
     pull = f" #{result.pull['number']}" if result.pull else ""
+    if result.pull and result.pull.get("action") != "unchanged":
+        _have_validated(context(event, forge), int(result.pull["number"]))
     gates = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
     return Outcome(f"advance {model} {stage}: {result.decision}{pull}", {"result": result.decision},
                    f"{result.decision}{pull}\n\n{gates}")
@@ -338,6 +362,8 @@ def _sync(event: Event, forge: ForgeFactory) -> Outcome:
     if not found:
         return Outcome("sync: models.yaml lists every version MLflow has", {"result": "unchanged"})
     pull = open_pull(ctx.forge, base.text, found, ctx.default_branch)
+    if pull.action != "unchanged":
+        _have_validated(ctx, pull.pull.number)
     listed = ", ".join(f"{f.model} {f.version}" for f in found)
     return Outcome(
         f"sync: #{pull.pull.number} {pull.action} registering {listed}",

@@ -58,6 +58,10 @@ class PullValidation:
         return CONCLUSIONS[self.status]
 
 
+def touches_registry(files: Sequence[str]) -> bool:
+    return any(f == REGISTRY_FILE or f.startswith(f"{POLICY_DIR}/") for f in files)
+
+
 def foreign_files(files: Sequence[str]) -> list[str]:
     """Files a promotion PR may not touch: anything but models.yaml and policies/."""
     return [f for f in files if f != REGISTRY_FILE and not f.startswith(f"{POLICY_DIR}/")]
@@ -211,6 +215,10 @@ def evaluate_pull(
     ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None, progress: Progress = lambda _: None
 ) -> Evaluation:
     """The plan and the evidence of each transition: reads the forge, writes nothing to it."""
+    if files is None:
+        files = ctx.forge.pull_files(pull.number)
+    if not touches_registry(files):
+        return Evaluation(pull.head_sha)
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
         return Evaluation(pull.head_sha, tuple(planned))
@@ -252,6 +260,17 @@ def publish_pull(
                                    f"{pull.head_sha[:12]}: validate again"], people)
     if evaluation.refusals:
         return _refuse(ctx, pull, evaluation.refusals, people)
+    if files is None:
+        files = ctx.forge.pull_files(pull.number)
+    if not touches_registry(files):
+        # Nothing for the bot to judge; a result all the same, so that a branch protection requiring this check
+        # does not wait for ever on pull requests that leave the registry alone.
+        summary = f"This pull request changes neither {REGISTRY_FILE} nor {POLICY_DIR}/: nothing to validate."
+        record = {"head": pull.head_sha, "inconclusive": [], "actors": people, "status": Status.SKIPPED.value,
+                  "verdict": "No registry change"}
+        ctx.forge.set_check_run(pull.head_sha, CHECK, "neutral", "No registry change", with_state(summary, record),
+                                ctx.run_url)
+        return PullValidation(Status.SKIPPED, summary)
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
         return _refuse(ctx, pull, planned, people)

@@ -120,6 +120,15 @@ class GitHubForge:
         )
         return int(created.number)
 
+    def open_pulls(self, base: str, limit: int = 100) -> list[PullRequest]:
+        """Open pull requests into `base`, least recently updated first, at most `limit`. 1 request per 100."""
+
+        def read() -> list[PullRequest]:
+            found = self.repo.get_pulls(state="open", base=base, sort="updated", direction="asc")
+            return [to_pull(p) for _, p in zip(range(limit), found, strict=False)]
+
+        return self.retrier.call(f"list the open pull requests into {base}", read)
+
     def open_pull_for(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` in this repository. 1 request."""
         head = f"{self.config.owner}:{branch}"
@@ -500,6 +509,7 @@ def to_pull(pr: Any) -> PullRequest:
         merge_commit_sha=pr.merge_commit_sha,
         html_url=pr.html_url,
         labels=tuple(label.name for label in pr.labels),
+        updated_at=pr.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ") if getattr(pr, "updated_at", None) else None,
     )
 
 

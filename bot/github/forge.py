@@ -33,6 +33,7 @@ class PullRequest:
     merge_commit_sha: str | None
     html_url: str
     labels: tuple[str, ...] = ()
+    updated_at: str | None = None  # ISO 8601, as GitHub gives it
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class Forge(Protocol):
     def check_conclusion(self, sha: str, name: str) -> str | None: ...
 
     def check_run_summary(self, sha: str, name: str) -> tuple[str | None, str] | None: ...
+
+    def open_pulls(self, base: str, limit: int = 100) -> list[PullRequest]: ...
 
     def merge_pull(self, number: int, sha: str, title: str, message: str) -> str: ...
 
