@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.localhub import permissions
 from bot.localhub.hub import ACTIONS_BOT
 from bot.localhub.pyenv import prepare
 from bot.localhub.runner import ActionsRunner, JobRun
@@ -41,6 +42,21 @@ GUARDED = """run: |
 INJECTION = "$(touch${IFS}pwned)`touch${IFS}pwned`"
 PEOPLE = {"dana-ds": "write", "lena-ml": "write", "rita-risk": "write", "pat-platform": "admin",
           "wes-writer": "write"}
+
+
+# What each job of the project's workflows needs, and nothing more (GitHub gives a job's token exactly these).
+JOB_PERMISSIONS = {
+    ("modelbot-comment.yml", "command"): {"contents": "write", "actions": "write", "pull-requests": "write",
+                                          "issues": "write", "checks": "write"},
+    ("modelbot-deploy.yml", "deploy"): {"contents": "write", "deployments": "write", "pull-requests": "write",
+                                        "issues": "write", "checks": "write", "actions": "write"},
+    ("modelbot-maintenance.yml", "maintenance"): {"contents": "write", "pull-requests": "write", "checks": "write",
+                                                  "actions": "write"},
+    ("modelbot-pull-request.yml", "evaluate"): {"contents": "read", "pull-requests": "read"},
+    ("modelbot-pull-request.yml", "publish"): {"contents": "read", "pull-requests": "write", "checks": "write"},
+    ("modelbot-review.yml", "approvals"): {"contents": "write", "actions": "write", "pull-requests": "write",
+                                           "checks": "write"},
+}
 
 
 def with_install_guard(action_yml: str) -> str:
@@ -117,6 +133,10 @@ def assert_ran_the_bot(project: RunningHub, run: JobRun, python: Path, event: st
     (delivered,) = [d for d in project.hub.deliveries if d.id == run.delivery and d.event == event]
     assert json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text()) == delivered.payload
     assert project.hub.state.tokens[env["GITHUB_TOKEN"]] == ACTIONS_BOT
+    grant = project.hub.state.grants[env["GITHUB_TOKEN"]]  # the job's own token, with its `permissions:`
+    assert grant.permissions == JOB_PERMISSIONS[(Path(run.workflow).name, run.job)]
+    refused = [str(r) for r in project.log.by_job(grant.identity, api_only=False) if r.status == 403]
+    assert refused == [], run.log()
     assert env["GITHUB_API_URL"] == project.url and env["GITHUB_REPOSITORY"] == "acme/models"
     holders = [s.name for s in run.all_steps() if "GITHUB_TOKEN" in s.env]
     assert holders == ["Handle the event"]  # the token goes only where the action puts it
@@ -141,6 +161,18 @@ def test_the_project_runs_no_expression_inside_a_run_line() -> None:
         steps += (data.get("runs") or {}).get("steps", [])
         runs += [s["run"] for s in steps if "run" in s]
     assert len(files) == 6 and runs and not [r for r in runs if "${{" in r]
+
+
+def test_every_project_job_declares_its_own_least_permissions() -> None:
+    """`permissions: {}` at the top (a job added later starts with nothing), then each job's own scopes: no
+    commit statuses anywhere (the bot's results are check runs), no write in the job that loads models."""
+    declared = {}
+    for file in sorted((PROJECT / ".github" / "workflows").glob("modelbot-*.yml")):
+        data = yaml.safe_load(file.read_text())
+        assert data["permissions"] == {}, file.name
+        for name, job in data["jobs"].items():
+            declared[(file.name, name)] = permissions.parse(job["permissions"])
+    assert declared == JOB_PERMISSIONS
 
 
 def test_a_slash_command_runs_the_command_workflow_with_the_action(project: RunningHub, runner: ActionsRunner,
@@ -259,6 +291,23 @@ def test_a_dispatch_runs_the_maintenance_workflow_with_its_inputs(project: Runni
     bot = assert_ran_the_bot(project, run, python, "workflow_dispatch")
     assert bot.outputs["result"] == "refused"
     assert "no-such-model" in step(run, "Handle the event").log
+
+
+def test_a_dispatched_proposal_opens_its_pull_request_with_the_maintenance_jobs_permissions(
+        project: RunningHub, runner: ActionsRunner, python: Path) -> None:
+    """propose opens the PR (contents, pull-requests), records who asked in its check run (checks) and
+    dispatches its validation (actions): nothing it does needs `issues: write` or `statuses: write`."""
+    inputs = {"task": "propose", "model": "diabetes-progression", "version": "1", "stage": "production"}
+    status, _, _ = project.request("POST", "/repos/acme/models/actions/workflows/modelbot-maintenance.yml/dispatches",
+                                   "pat-platform", {"ref": "main", "inputs": inputs})
+    assert status == 204
+    run = runner.run_event(runner.queue.pop(0))[0]
+    bot = assert_ran_the_bot(project, run, python, "workflow_dispatch")  # no request of its token refused
+    assert bot.outputs["result"] not in ("refused", "failure"), run.log()
+    (pull,) = [i for i in project.hub.state.issues.values() if i.pull is not None]
+    assert pull.user == ACTIONS_BOT
+    assert [d.payload["workflow"] for d in project.hub.deliveries if d.event == "workflow_dispatch"][1:] == [
+        ".github/workflows/modelbot-pull-request.yml"], run.log()
 
 
 def test_the_install_step_installs_when_another_version_is_wanted(localhub_factory: Callable[..., RunningHub],
