@@ -55,8 +55,9 @@ def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict
     pushing = "git-receive-pack" in (parts.path + parts.query)
     status = _refuse(server, match, actor, pushing, grant)
     if status:
-        _send(handler, status, {"WWW-Authenticate": 'Basic realm="localhub"'} if status == 401 else {}, b"")
+        # logged before answering, so that a client that has its answer finds the request in the log
         server.log.record(handler.command, parts.path, parts.query, status, actor, api=False, job=job)
+        _send(handler, status, {"WWW-Authenticate": 'Basic realm="localhub"'} if status == 401 else {}, b"")
         return
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -77,8 +78,8 @@ def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict
     head, _, payload = proc.stdout.partition(b"\r\n\r\n")
     cgi_headers = dict(line.split(": ", 1) for line in head.decode(errors="replace").split("\r\n") if ": " in line)
     status = int(cgi_headers.pop("Status", "200").split()[0])
-    _send(handler, status, cgi_headers, payload)
     server.log.record(handler.command, parts.path, parts.query, status, actor, api=False, job=job)
+    _send(handler, status, cgi_headers, payload)
 
 
 def _refuse(server: LocalHubServer, match: re.Match[str], actor: str | None, pushing: bool,
