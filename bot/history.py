@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,15 +82,49 @@ def events(repo: Path, rev: str = "HEAD", model: str | None = None, stage: str |
 def entered_at(
     repo: Path, rev: str, root: yaml.Node | None, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], datetime]:
-    """When each (model, stage) got the version it holds at `rev`: the commit that last wrote its line.
-
-    `root` is the node tree of models.yaml at `rev`."""
+    """When each (model, stage) got the version it holds at `rev`: the commit time of the oldest commit of the
+    latest unbroken run, along the first-parent history, in which the stage held that version. Read from the
+    parsed values, never from which commit last touched a line (a reformat or a moved line must not restart or
+    fake the clock). `root` is unused, kept for callers that hold the parsed tree."""
+    wanted = set(keys)
     out: dict[tuple[str, str], datetime] = {}
-    for model, stage in keys:
-        line = yamlio.key_line(root, ["models", model, "stages", stage])
-        if line is not None:
-            out[(model, stage)] = gitio.blame_line(repo, rev, REGISTRY_FILE, line).committed_at
-    return out
+    current: dict[tuple[str, str], str | None] = {}
+    for _, when, stages in _stage_history(repo, rev):
+        held = dict(stages)
+        for key in list(wanted):
+            value = held.get(key)
+            if key not in current:
+                current[key] = value
+            if value is None or value != current[key]:
+                wanted.discard(key)  # the run ended at the commit after this one (already recorded)
+                continue
+            out[key] = when
+        if not wanted:
+            break
+    return {key: when for key, when in out.items() if current.get(key) is not None}
+
+
+def _stage_history(repo: Path, rev: str) -> Iterator[tuple[str, datetime, list[tuple[tuple[str, str], str]]]]:
+    """(commit, commit time, its (model, stage) -> version pairs) along the first-parent history of models.yaml,
+    newest first; read with one `git log` and one `git cat-file --batch`."""
+    out = gitio.git(repo, "log", "--first-parent", "--format=%H %cI", rev, "--", REGISTRY_FILE).decode()
+    commits = [line.split(" ", 1) for line in out.splitlines() if line.strip()]
+    if not commits:
+        return
+    request = "".join(f"{sha}:{REGISTRY_FILE}\n" for sha, _ in commits).encode()
+    blobs = gitio.git(repo, "cat-file", "--batch", input=request)
+    pos = 0
+    for sha, when in commits:
+        header_end = blobs.index(b"\n", pos)
+        header = blobs[pos:header_end].split()
+        if len(header) < 3 or header[1] != b"blob":
+            pos = header_end + 1
+            yield sha, datetime.fromisoformat(when), []
+            continue
+        size = int(header[2])
+        blob = blobs[header_end + 1 : header_end + 1 + size]
+        pos = header_end + 1 + size + 1
+        yield sha, datetime.fromisoformat(when), _stages(blob)
 
 
 def served_before(repo: Path, rev: str, keys: Iterable[tuple[str, str]] | None = None) -> Served:
@@ -98,27 +132,9 @@ def served_before(repo: Path, rev: str, keys: Iterable[tuple[str, str]] | None =
     branch): the only authority for calling a move back a rollback. A version that sat only on a merged
     branch's own commits never served, so merged side branches are not read."""
     wanted = None if keys is None else set(keys)
-    shas = gitio.git(repo, "log", "--first-parent", "--format=%H", rev, "--", REGISTRY_FILE).decode().split()
-    if not shas:
-        return {}
-    request = "".join(f"{sha}:{REGISTRY_FILE}\n" for sha in shas).encode()
-    out = gitio.git(repo, "cat-file", "--batch", input=request)
     served: dict[tuple[str, str], set[str]] = {}
-    seen: set[bytes] = set()
-    pos = 0
-    for _ in shas:
-        header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].split()
-        if len(header) < 3 or header[1] != b"blob":
-            pos = header_end + 1
-            continue
-        size = int(header[2])
-        blob = out[header_end + 1 : header_end + 1 + size]
-        pos = header_end + 1 + size + 1
-        if header[0] in seen:
-            continue
-        seen.add(header[0])
-        for key, version in _stages(blob):
+    for _, _, stages in _stage_history(repo, rev):
+        for key, version in stages:
             if wanted is None or key in wanted:
                 served.setdefault(key, set()).add(version)
     return {key: frozenset(versions) for key, versions in served.items()}

@@ -234,6 +234,8 @@ def _authority_fields(old: Model, new: Model) -> list[str]:
         fields.append("policy")
     if old.evaluation != new.evaluation:
         fields.append("evaluation settings")
+    if old.task != new.task:  # the task decides the metrics, the baseline and the outputs a model is judged on
+        fields.append("task")
     return fields
 
 

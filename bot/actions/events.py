@@ -79,6 +79,7 @@ class PullRequestEvent(Event):
     merge_commit_sha: str | None
     labels: tuple[str, ...] = ()
     before: str | None = None  # the head before a push (synchronize)
+    base_changed: bool = False  # an `edited` event that moved the pull request to another base
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def _pull(r: _Reader, name: str) -> PullRequestEvent:
             if isinstance(label, Mapping)
         ),
         before=r.get("before", str, required=False),
+        base_changed=r.get("changes.base", dict, required=False) is not None,
     )
 
 

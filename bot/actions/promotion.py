@@ -118,6 +118,8 @@ def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
     from bot.flows.validate_pr import recorded_actors
 
     assert isinstance(event, PullRequestEvent)
+    if event.action == "edited" and not event.base_changed:
+        return Outcome(f"#{event.number} edited (title or body): nothing to judge again", {"result": "ignored"})
     ctx = context(event, forge)
     pull = _pull(
         event.number,

@@ -34,6 +34,7 @@ ROUTES: dict[tuple[str, str | None], str] = {
     ("pull_request", "opened"): "bot.actions.promotion:on_pull_request",
     ("pull_request", "synchronize"): "bot.actions.promotion:on_pull_request",
     ("pull_request", "reopened"): "bot.actions.promotion:on_pull_request",
+    ("pull_request", "edited"): "bot.actions.promotion:on_pull_request",  # a new base: judged again
     ("pull_request_review", "submitted"): "bot.actions.promotion:on_review",
     ("pull_request_review", "dismissed"): "bot.actions.promotion:on_review",
     ("push", None): "bot.actions.promotion:on_push",

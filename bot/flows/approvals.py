@@ -21,13 +21,16 @@ KIND = "approvals"
 
 @dataclass(frozen=True)
 class Rule:
-    """One `{role, count}` to satisfy; `label` tells apart the owners of different models."""
+    """One `{role, count}` to satisfy, under one policy; `label` tells apart the owners of different models and,
+    in a change that spans policies, the same role of different policies. `models` are those the rule covers:
+    a member must hold the role for each of them (a model's overrides may change who holds it)."""
 
     label: str
     role: str
     count: int
     policy: str
     owners: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
 
 
 def rules(
@@ -50,11 +53,13 @@ def rules(
         label = approval.role
         if approval.role == OWNERS_ROLE and len(models) > 1 and model:
             label = f"{OWNERS_ROLE}:{model}"
+        elif label in needed and needed[label].policy != policy:
+            label = f"{approval.role}@{policy}"  # a role of one policy never approves for another
         current = needed.get(label)
-        if current is None or current.count < approval.count:
-            needed[label] = Rule(
-                label, approval.role, approval.count, policy, owners if approval.role == OWNERS_ROLE else ()
-            )
+        covered = tuple(dict.fromkeys((*(current.models if current else ()), *((model,) if model else ()))))
+        count = max(approval.count, current.count if current else 0)
+        needed[label] = Rule(label, approval.role, count, policy, owners if approval.role == OWNERS_ROLE else (),
+                             covered)
 
     for step in plan.steps:
         key = (step.transition.model, step.transition.stage)
@@ -72,15 +77,17 @@ def rules(
 def members(forge: Forge, policies: Policies, rule: Rule, candidates: Iterable[str] | None = None) -> frozenset[str]:
     """Users of a role. Its teams are resolved through GitHub only for `candidates` (the reviewers) who are not
     members directly; with `candidates=None`, every team is resolved (cached by the adapter within a run)."""
-    role = policies.get(rule.policy).role_members(rule.role, rule.owners)
-    people = {u.lower() for u in role.users}
-    pending = None if candidates is None else {c.lower() for c in candidates} - people
-    if pending is not None and not pending:
-        return frozenset(people)
-    for team in role.teams:
-        org, slug = team.split("/", 1)
-        people |= {m.lower() for m in forge.team_members(org, slug)}
-    return frozenset(people)
+    found: frozenset[str] | None = None
+    for model in rule.models or (None,):
+        role = policies.get(rule.policy, model).role_members(rule.role, rule.owners)
+        people = {u.lower() for u in role.users}
+        pending = None if candidates is None else {c.lower() for c in candidates} - people
+        if pending is None or pending:
+            for team in role.teams:
+                org, slug = team.split("/", 1)
+                people |= {m.lower() for m in forge.team_members(org, slug)}
+        found = frozenset(people) if found is None else found & people
+    return found or frozenset()
 
 
 def teams(policies: Policies, rule: Rule) -> tuple[str, ...]:

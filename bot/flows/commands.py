@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.chatops import HELP_TEXT, Command, CommandError, Decision, authorize, parse
+from bot.errors import InvalidFile
 from bot.flows.context import BotContext, policies_at
 from bot.github.markers import marker
 from bot.policy import DEFAULT_POLICY, Policies
-from bot.texts import code, render
+from bot.texts import code, md, render
 
 
 @dataclass(frozen=True)
@@ -45,26 +46,21 @@ def _reply_marker(event: CommentEvent) -> str:
 
 
 def _actor_roles(
-    ctx: BotContext, policies: Policies, actor: str, wanted: tuple[str, ...], owners: tuple[str, ...]
+    ctx: BotContext, policies: Policies, policy_name: str, model: str | None, actor: str, wanted: tuple[str, ...],
+    owners: tuple[str, ...],
 ) -> set[str]:
-    """Which of the `wanted` roles the actor holds: direct membership first, teams only when needed."""
-    policy = policies.get(DEFAULT_POLICY)
+    """Which of the `wanted` roles the actor holds under the policy (and overrides) of `model`: direct
+    membership first, teams only when needed."""
+    policy = policies.get(policy_name, model)
     login = actor.lower()
     direct = {r for r in wanted if login in {u.lower() for u in policy.role_members(r, owners).users}}
     if direct:
         return direct
     from bot.flows.approvals import Rule, members
 
-    return {r for r in wanted if login in members(ctx.forge, policies, Rule(r, r, 1, DEFAULT_POLICY, owners))}
-
-
-def _model_owners(ctx: BotContext, name: str | None) -> tuple[str, ...]:
-    if name is None:
-        return ()
-    from bot.flows.propose import base_revision
-
-    model = base_revision(ctx).registry.model(name)
-    return model.owners if model else ()
+    scope = (model,) if model else ()
+    return {r for r in wanted
+            if login in members(ctx.forge, policies, Rule(r, r, 1, policy_name, owners, scope))}
 
 
 def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
@@ -74,10 +70,19 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
     permission = ctx.forge.permission(event.actor)
     from bot.flows.propose import base_revision
 
-    policies = policies_at(ctx, base_revision(ctx).ref, [])
-    needed = policies.get(DEFAULT_POLICY).commands
+    base = base_revision(ctx)
+    # The command's model is governed by the policy the base branch names for it (with its overrides); a command
+    # with no model (or one the file does not know) by the default policy.
+    known = base.registry.model(command.model) if command.model else None
+    policy_name = known.policy if known is not None else DEFAULT_POLICY
+    policies = policies_at(ctx, base.ref, [policy_name])
+    try:
+        needed = policies.get(policy_name, known.name if known else None).commands
+    except InvalidFile as exc:
+        return Decision(False, f"the policy of {command.model} cannot be read: {exc.problems[0].message}")
     wanted = needed.get(command.verb, ())
-    roles = _actor_roles(ctx, policies, event.actor, wanted, _model_owners(ctx, command.model)) if wanted else set()
+    roles = (_actor_roles(ctx, policies, policy_name, known.name if known else None, event.actor, wanted,
+                          known.owners if known else ()) if wanted else set())
     return authorize(
         command, actor=event.actor, permission=permission, is_bot=False, command_roles=needed, actor_roles=roles
     )
@@ -245,7 +250,15 @@ def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Han
         elif command.verb not in table:
             reply = Reply("refused", f"`/{command.verb}` is not available in this repository yet.")
         else:
-            reply = table[command.verb](ctx, command, event)
+            try:
+                reply = table[command.verb](ctx, command, event)
+            except Exception as exc:  # the commenter always gets an answer, whatever broke
+                import traceback
+
+                traceback.print_exc()
+                reply = Reply("failed", f"`/{command.verb}` failed: {type(exc).__name__}: "
+                                        f"{md(str(exc).splitlines()[0], 300) if str(exc) else ''}. "
+                                        "The workflow run's log has the details.")
     if reply.rewrite or not answered:
         ctx.forge.upsert_comment(event.number, _reply_marker(event), reply.text)
     return reply

@@ -143,6 +143,11 @@ class PullPlan:
 
 def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -> PullPlan | list[str]:
     """The plan of a PR from its base and head models.yaml (as data) and the base's policies; or refusals."""
+    if pull.base_ref != ctx.default_branch:
+        # Policies, roles and history are the default branch's: a pull request into any other branch would be
+        # judged by rules its author may have written there (and its checks sit on a head it shares).
+        return [f"this pull request targets '{pull.base_ref}'; modelbot judges only pull requests into the default "
+                f"branch '{ctx.default_branch}', whose policies and history hold authority"]
     if files is None:
         files = ctx.forge.pull_files(pull.number)
     outside = foreign_files(files)

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from bot import schema, yamlio
-from bot.errors import InvalidFile, Problem, names
+from bot.errors import InvalidFile, Location, Problem, names
 from bot.registry.model import Dataset, Evaluation, Model, Registry, Version, version_key
 
 
@@ -19,9 +19,31 @@ def parse(text: str, file: str = "models.yaml") -> Registry:
 
 def parse_tree(text: str, file: str = "models.yaml") -> tuple[Registry, yaml.Node | None]:
     """Like parse, and the node tree of the same pass, for locating keys without parsing again."""
+    _refuse_indirection(text, file)
     data, root = yamlio.parse_document(text, file)
     validate(data, yamlio.Locator(text, file, root))
     return build(data, file), root
+
+
+def _refuse_indirection(text: str, file: str) -> None:
+    """models.yaml is reviewed line by line: a value must be written where it applies. An anchor, an alias or a
+    merge key (`<<`) would let one line change another place (a stage hidden in a version's params, an edit by
+    the bot that must rewrite two places), so they are refused, with their position."""
+    if "&" not in text and "*" not in text and "<<" not in text:
+        return
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            anchor = getattr(event, "anchor", None)
+            merge = isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.style is None
+            if isinstance(event, yaml.AliasEvent) or anchor or merge:
+                mark = event.start_mark
+                what = "alias" if isinstance(event, yaml.AliasEvent) else "merge key" if merge else "anchor"
+                raise InvalidFile([Problem(
+                    Location(file, mark.line + 1, mark.column + 1),
+                    f"YAML {what} found; {file} allows no anchors, aliases or merge keys: write each value where it "
+                    "applies, so that every line a reviewer reads means what it says")])
+    except yaml.YAMLError:
+        return  # the parse proper reports it, located
 
 
 def validate(data: Any, locate: yamlio.Locator) -> None:
