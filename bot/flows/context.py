@@ -11,9 +11,10 @@ from pathlib import Path
 from bot import gitio
 from bot.errors import GitError
 from bot.github.forge import Forge
-from bot.history import entered_at
+from bot.history import entered_at, served_before
 from bot.policy import Policies, read_policies
 from bot.registry import Registry
+from bot.registry.diff import Served
 from bot.registry.load import parse_tree
 from bot.workspace import REGISTRY_FILE
 
@@ -107,5 +108,16 @@ def soak_clock(ctx: BotContext, base: RegistryAt, keys: Iterable[tuple[str, str]
     try:
         gitio.git(ctx.workspace, "cat-file", "-e", f"{base.ref}^{{commit}}")
         return entered_at(ctx.workspace, base.ref, base.root, keys)  # type: ignore[arg-type]
+    except GitError:
+        return {}
+
+
+def served_history(ctx: BotContext, base: RegistryAt | None, keys: Iterable[tuple[str, str]]) -> Served:
+    """The versions each stage held along the base branch's history; empty (so no move counts as a rollback)
+    when the workspace does not hold that history."""
+    if base is None or ctx.workspace is None:
+        return {}
+    try:
+        return served_before(ctx.workspace, base.ref, keys)
     except GitError:
         return {}

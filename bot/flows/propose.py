@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.errors import ModelbotError, names
-from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
+from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, served_history, soak_clock
 from bot.github.forge import BaseTip, PromotionPR
 from bot.plan import Plan, Step, plan
 from bot.registry.edit import set_stage
@@ -120,12 +120,14 @@ def propose(
         return ProposeResult(model_name, version, stage, (f"{model_name} {stage} already serves version {version}",))
     new_text, after = set_stage(base.text, model_name, stage, candidate.id)
     policies = policies_at(ctx, base.ref, [model.policy])
+    keys = [(model_name, s) for s in model.stages]
     result = plan(
         base.registry,
         after,
         policies,
         now=ctx.now,
-        entered_at=soak_clock(ctx, base, [(model_name, s) for s in model.stages]),
+        entered_at=soak_clock(ctx, base, keys),
+        served=served_history(ctx, base, keys),
     )
     if not result.ok:
         return ProposeResult(model_name, version, stage, tuple(result.all_refusals), plan=result)

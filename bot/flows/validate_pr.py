@@ -9,14 +9,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.errors import GitError, InvalidFile
+from bot.errors import InvalidFile
 from bot.evidence import Status
 from bot.flows import approvals
 from bot.flows.automerge import try_merge
-from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, soak_clock
+from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, served_history, soak_clock
 from bot.github.forge import PullRequest
 from bot.github.markers import marker, state_of, with_state
-from bot.history import served_before
 from bot.plan import Plan, Step, plan
 from bot.policy import POLICY_DIR
 from bot.texts import render
@@ -178,17 +177,6 @@ def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -
         changed_policy_files=tuple(f for f in files if f.startswith(f"{POLICY_DIR}/")),
     )
     return PullPlan(base, head, policies, result)
-
-
-def served_history(ctx: BotContext, base: RegistryAt | None, keys: Sequence[tuple[str, str]]) -> dict[Any, Any]:
-    """The versions each stage held along the base branch's history; empty (so no move counts as a rollback)
-    when the workspace does not hold that history."""
-    if base is None or ctx.workspace is None:
-        return {}
-    try:
-        return dict(served_before(ctx.workspace, base.ref, keys))
-    except GitError:
-        return {}
 
 
 def validate_pull(

@@ -434,7 +434,7 @@ class GitHubForge:
         if known is None:
             runs = self.retrier.call(f"read check run {name}",
                                      lambda: list(self.repo.get_commit(sha).get_check_runs(check_name=name)))
-            known = runs[0] if runs else None
+            known = next((run for run in runs if self._own_app(run)), None)  # only the bot's own counts
         return None if known is None else known.conclusion
 
     def check_run_summary(self, sha: str, name: str) -> tuple[str | None, str] | None:
