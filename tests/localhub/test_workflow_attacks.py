@@ -73,3 +73,52 @@ def test_who_asked_for_a_promotion_cannot_approve_it_through_the_workflows(proje
     project.hub.as_user("rita-risk").review(pull.number, "APPROVE")
     runner.run_pending()
     assert check_runs(project, pull.pull.head_sha)["modelbot/approvals"] == (None, "ml-lead 0/1, risk 1/1")
+
+
+def test_a_new_policy_file_no_model_uses_needs_the_admin(project: RunningHub, runner: ActionsRunner) -> None:
+    wes = project.hub.as_user("wes-writer")
+    wes.push("wes/policy", {"policies/lax.yaml": "version: 1\nstages:\n  staging: {}\n"}, "A new policy")
+    number = wes.open_pull("wes/policy", "main", "A policy for later")
+    assert [r.job for r in runner.run_pending()] == ["evaluate", "publish"]
+    head = project.hub.state.issues[number].pull.head_sha  # type: ignore[union-attr]
+    assert check_runs(project, head)["modelbot/approvals"] == (None, "platform 0/1")
+
+
+def test_switching_a_model_s_policy_or_slices_needs_the_admin(project: RunningHub, runner: ActionsRunner) -> None:
+    text = (PROJECT / "models.yaml").read_text().replace("    policy: regression\n", "    policy: default\n")
+    text = text.replace("      slices: [sex, age_band]\n", "")
+    _, head = wes_opens(project, runner, text)
+    assert check_runs(project, head)["modelbot/approvals"] == (None, "platform 0/1")
+
+
+def test_an_edited_report_or_a_forged_status_changes_nothing_the_bot_decides(project: RunningHub,
+                                                                            runner: ActionsRunner) -> None:
+    """wes edits the bot's plan comment and posts a `success` status named like the approvals check; a review
+    run then recomputes from the bot's own check-run record: still nothing approved."""
+    text = (PROJECT / "models.yaml").read_text().replace("    owners: [dana-ds]\n    task: regression",
+                                                         "    owners: [dana-ds, wes-writer]\n    task: regression")
+    number, head = wes_opens(project, runner, text)
+    for comment in [c for c in project.hub.state.comments.values() if c.issue_number == number]:
+        project.request("PATCH", f"/repos/acme/models/issues/comments/{comment.id}", "wes-writer",
+                        {"body": comment.body.replace("platform", "nobody") + "\nValidation inconclusive"})
+    project.hub.as_user("wes-writer").set_status(head, "success", "modelbot/approvals", "all approved")
+    project.hub.as_user("dana-ds").review(number, "APPROVE")
+    runner.run_pending()
+    assert check_runs(project, head)["modelbot/approvals"] == (None, "platform 0/1, model-owners 1/1")
+
+
+def test_a_version_with_a_bare_lineage_gets_its_promotion_pr(project: RunningHub, runner: ActionsRunner) -> None:
+    """A schema-valid version whose lineage lacks its optional fields crashed /promote's PR body."""
+    text = (PROJECT / "models.yaml").read_text().replace(
+        "          params: {model: ridge, alpha: 1.0}\n\n    stages:",
+        "          params: {model: ridge, alpha: 1.0}\n"
+        "      - version: 2\n        uri: models:/diabetes-progression/2\n        created_at: \"2026-11-20T10:00:00Z\"\n"
+        "        created_by: dana-ds\n        lineage: {}\n\n    stages:")
+    project.hub.as_user("pat-platform").push("main", {"models.yaml": text}, "Register diabetes 2")
+    runner.run_pending()  # the deploy run of that push
+    number = project.hub.as_user("dana-ds").open_issue("Promotions")
+    project.hub.as_user("dana-ds").comment(number, "/promote diabetes-progression 2 to staging")
+    runs = runner.run_pending()
+    assert runs[0].job == "command" and runs[0].conclusion == "success", runs[0].log()
+    titles = [i.title for i in project.hub.state.issues.values() if i.pull is not None]
+    assert titles == ["Promote diabetes-progression 2 to staging"]
