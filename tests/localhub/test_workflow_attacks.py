@@ -112,8 +112,8 @@ def test_a_version_with_a_bare_lineage_gets_its_promotion_pr(project: RunningHub
     text = (PROJECT / "models.yaml").read_text().replace(
         "          params: {model: ridge, alpha: 1.0}\n\n    stages:",
         "          params: {model: ridge, alpha: 1.0}\n"
-        "      - version: 2\n        uri: models:/diabetes-progression/2\n        created_at: \"2026-11-20T10:00:00Z\"\n"
-        "        created_by: dana-ds\n        lineage: {}\n\n    stages:")
+        "      - version: 2\n        uri: models:/diabetes-progression/2\n"
+        "        created_at: \"2026-11-20T10:00:00Z\"\n        created_by: dana-ds\n        lineage: {}\n\n    stages:")
     project.hub.as_user("pat-platform").push("main", {"models.yaml": text}, "Register diabetes 2")
     runner.run_pending()  # the deploy run of that push
     number = project.hub.as_user("dana-ds").open_issue("Promotions")
