@@ -71,7 +71,8 @@ def register_diabetes(text, block):
 # --- 1. Authority from a base branch the attacker controls -------------------------------------------------------
 
 
-def test_a_pr_validated_against_a_writers_branch_cannot_be_retargeted_to_main_and_merged(hub, tmp_path):
+def lax_base_and_promotion(hub, tmp_path):
+    """main protected; wes pushes a branch `wes/base` with lax policies and a promotion branch `wes/promote`."""
     hub.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
     ctx = bot_context(hub, tmp_path)
     registry = main_text(ctx)
@@ -80,25 +81,23 @@ def test_a_pr_validated_against_a_writers_branch_cannot_be_retargeted_to_main_an
              "tidy policies", base="main")
     wes.push("wes/promote", {"models.yaml": registry.replace(DIABETES_STAGES, "      staging: 1\n      production: 1")},
              "promote diabetes", base="main")
+    return wes
+
+
+def test_a_pr_validated_against_a_writers_branch_cannot_be_retargeted_to_main_and_merged(hub, tmp_path):
+    wes = lax_base_and_promotion(hub, tmp_path)
     number = wes.open_pull("wes/promote", "wes/base", "Promote diabetes-progression 1 to production")
     run = next_run(hub, tmp_path)
     pull = run.forge.pull_request(number)
     validate_pull(run, pull, files=run.forge.pull_files(number), actors=["wes-writer"])
-    retarget(hub, number, "main")  # GitHub sends `pull_request.edited`, which the router does not handle
+    retarget(hub, number, "main")  # GitHub sends `pull_request.edited`: the bot judges it again
     with pytest.raises(ApiError):
         wes.merge(number)
     assert DIABETES_STAGES in main_text(run)  # diabetes-progression still serves no production
 
 
 def test_a_decoy_pr_sharing_the_head_cannot_turn_the_real_prs_checks_green(hub, tmp_path, diabetes_v1):
-    hub.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
-    ctx = bot_context(hub, tmp_path)
-    registry = main_text(ctx)
-    wes = hub.hub.as_user("wes-writer")
-    wes.push("wes/base", {"policies/default.yaml": LAX_DEFAULT, "policies/regression.yaml": LAX_REGRESSION},
-             "tidy policies", base="main")
-    wes.push("wes/promote", {"models.yaml": registry.replace(DIABETES_STAGES, "      staging: 1\n      production: 1")},
-             "promote diabetes", base="main")
+    wes = lax_base_and_promotion(hub, tmp_path)
     real = wes.open_pull("wes/promote", "main", "Promote diabetes-progression 1 to production")
     run = next_run(hub, tmp_path)
     validate_pull(run, run.forge.pull_request(real), files=["models.yaml"], actors=["wes-writer"])
