@@ -99,13 +99,6 @@ def log(repo: Path, path: str, rev: str = "HEAD", first_parent: bool = True) -> 
     return commits
 
 
-def blame_line(repo: Path, rev: str, path: str, line: int) -> Commit:
-    """The commit that last changed one line of a file at a revision."""
-    out = git(repo, "blame", "--porcelain", "-L", f"{line},{line}", rev, "--", path).decode("utf-8", "replace")
-    sha = out.split(" ", 1)[0]
-    return commit(repo, sha)
-
-
 def commit(repo: Path, rev: str) -> Commit:
     out = git(repo, "show", "-s", f"--format={_LOG_FORMAT}", rev).decode("utf-8", "replace").strip("\n\x1e")
     sha, author, email, when, parents, subject, body = out.split("\x1f")

@@ -9,8 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot import gitio, yamlio
 from bot.errors import InvalidFile
 from bot.registry import Registry, read
@@ -79,13 +77,11 @@ def events(repo: Path, rev: str = "HEAD", model: str | None = None, stage: str |
     return out
 
 
-def entered_at(
-    repo: Path, rev: str, root: yaml.Node | None, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], datetime]:
+def entered_at(repo: Path, rev: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
     """When each (model, stage) got the version it holds at `rev`: the commit time of the oldest commit of the
     latest unbroken run, along the first-parent history, in which the stage held that version. Read from the
     parsed values, never from which commit last touched a line (a reformat or a moved line must not restart or
-    fake the clock). `root` is unused, kept for callers that hold the parsed tree."""
+    fake the clock)."""
     wanted = set(keys)
     out: dict[tuple[str, str], datetime] = {}
     current: dict[tuple[str, str], str | None] = {}

@@ -28,7 +28,7 @@ def plan_revisions(repo: Path, base: str, head: str, now: datetime) -> Plan:
             model = before.registry.model(t.model)
             if model is not None:
                 keys.update((t.model, stage) for stage in model.stages)
-    soak_from = entered_at(repo, base_sha, before.root, keys) if before is not None else {}
+    soak_from = entered_at(repo, base_sha, keys) if before is not None else {}
     return plan(
         before.registry if before else None,
         after.registry,

@@ -38,10 +38,10 @@ def _soak_clock(root: Path, text: str, model: str) -> dict[tuple[str, str], date
         return {}
     if head is None or head.decode("utf-8", "replace") != text:
         return {}
-    from bot.registry.load import parse_tree
+    from bot.registry.load import parse
 
-    registry, root = parse_tree(text)
-    return entered_at(repo, "HEAD", root, [(model, s) for s in registry.models[model].stages])
+    registry = parse(text)
+    return entered_at(repo, "HEAD", [(model, s) for s in registry.models[model].stages])
 
 
 def propose(root: Path, snapshot: Snapshot, model: str, version: str, stage: str, now: datetime) -> Proposal:

@@ -230,20 +230,6 @@ def find_node(root: yaml.Node | None, path: Sequence[str | int]) -> tuple[yaml.N
     return key_node, node
 
 
-def key_line(root: yaml.Node | None, path: Sequence[str]) -> int | None:
-    """1-based line of the key at the end of a mapping path, or None when the path does not exist."""
-    node = root
-    key_node: yaml.Node | None = None
-    for step in path:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
-        if match is None:
-            return None
-        key_node, node = match
-    return key_node.start_mark.line + 1 if key_node is not None else None
-
-
 class Locator:
     """Turns key paths into file locations; composes the document once, and only when first asked."""
 

@@ -115,7 +115,7 @@ def on_comment(event: Event, forge: ForgeFactory) -> Outcome:
 
 
 def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
-    from bot.flows.validate_pr import recorded_actors
+    from bot.flows import record
 
     assert isinstance(event, PullRequestEvent)
     if event.action == "edited" and not event.base_changed:
@@ -135,7 +135,8 @@ def on_pull_request(event: Event, forge: ForgeFactory) -> Outcome:
     # of the head it replaced (who asked for the promotion): a push on top launders nobody's approval.
     actors = [event.sender] if event.action in ("opened", "synchronize") else []
     if event.action == "synchronize" and event.before and re.fullmatch(r"[0-9a-f]{40}", event.before):
-        actors += recorded_actors(ctx, event.before)
+        earlier = record.read(ctx, event.before, validated_only=False)
+        actors += earlier.actors if earlier else ()
     return validate_in_job(ctx, pull, ctx.forge.pull_files(event.number), actors)
 
 
@@ -318,6 +319,9 @@ def _dispatched_validation(event: DispatchEvent, forge: ForgeFactory) -> Outcome
     if not re.fullmatch(r"[1-9][0-9]{0,9}", raw):
         return Outcome(f"workflow_dispatch validate: pull {raw[:40]!r} is not a pull request number",
                        {"result": "refused"})
+    if event.ref != f"refs/heads/{event.repository.default_branch}":
+        return Outcome(f"workflow_dispatch validate: validations run on {event.repository.default_branch} only "
+                       f"(its workflow and policies), not on {event.ref[:80]}", {"result": "refused"})
     ctx = context(event, forge)
     pull = ctx.forge.pull_request(int(raw))
     if pull.state != "open":

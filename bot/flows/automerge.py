@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.flows.record import CHECK
 from bot.github.forge import ForgeError
 from bot.github.markers import marker
 from bot.plan import SELF_MERGING_KINDS, Plan
@@ -66,13 +67,16 @@ def try_merge(ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies
               validation: str | None = None) -> AutoMerge | None:
     """Merge the rollback `pull` and dispatch its deploy when it may; None when it is no self-merging rollback.
     `validation` is this run's conclusion on the head, when this run validated it."""
-    from bot.flows.validate_pr import CHECK
-
     if pull.state != "open" or not allowed(plan, policies):
         return None
     said = ctx.forge.find_comment(pull.number, marker("pull", str(pull.number), "automerge"))
-    if said is not None and "**Merged by modelbot**" in said.body:  # a run killed after it merged and deployed
-        return AutoMerge("merged", "merged by an earlier run, which started the deploy workflow")
+    if said is not None and "**Merged by modelbot**" in said.body:
+        # An earlier run merged, started the deploy and said so, then was killed; the event still calls the pull
+        # request open. A comment can be edited by any writer, so GitHub's word decides, not the comment's.
+        fresh = ctx.forge.pull_request(pull.number)
+        if fresh.merged:
+            return AutoMerge("merged", "merged by an earlier run, which started the deploy workflow",
+                             fresh.merge_commit_sha)
     conclusion = validation if validation is not None else ctx.forge.check_conclusion(pull.head_sha, CHECK)
     missing = waiting_for(bool(approvals is not None and approvals.approved), conclusion, pull.head_sha)
     if missing is not None:

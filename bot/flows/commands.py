@@ -89,8 +89,9 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
 
 
 def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+    from bot.flows import record
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import finish_validated, recorded_state, validate_or_request
+    from bot.flows.validate_pr import finish_validated, validate_or_request
 
     assert command.model and command.version and command.stage
     result = propose(
@@ -119,11 +120,11 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
 
     requester = event.actor.lower()
     if result.pull.action == "unchanged":
-        recorded = recorded_state(ctx, pull)
-        if recorded is not None and requester in recorded.get("actors", ()):
+        known = record.read(ctx, pull.head_sha)
+        if known is not None and requester in known.actors:
             # Validated on this head already: finish what a run killed after that left (the approvals), and
             # answer as it would have.
-            return Reply("done", reply(finish_validated(ctx, pull, recorded, ["models.yaml"])), rewrite=False)
+            return Reply("done", reply(finish_validated(ctx, pull, known, ["models.yaml"])), rewrite=False)
         # Not validated on this head yet (a run killed before it could), or asked for by someone new: validate,
         # and record the requester, who counts as the change's author.
     # A pull request opened with the workflow's token starts no workflow run: validate it (in Actions, the pull

@@ -107,7 +107,7 @@ def soak_clock(ctx: BotContext, base: RegistryAt, keys: Iterable[tuple[str, str]
         return {}
     try:
         gitio.git(ctx.workspace, "cat-file", "-e", f"{base.ref}^{{commit}}")
-        return entered_at(ctx.workspace, base.ref, base.root, keys)  # type: ignore[arg-type]
+        return entered_at(ctx.workspace, base.ref, keys)
     except GitError:
         return {}
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.flows.context import BotContext
-from bot.flows.validate_pr import CHECK, validate_or_request
+from bot.flows.record import CHECK
+from bot.flows.validate_pr import validate_or_request
 from bot.github.forge import PullRequest
 
 STALE = timedelta(minutes=60)  # longer than a validation run may take (the workflow's timeout is 30 minutes)

@@ -11,17 +11,17 @@ from typing import Any
 
 from bot.errors import InvalidFile
 from bot.evidence import Status
-from bot.flows import approvals
+from bot.flows import approvals, record
 from bot.flows.automerge import try_merge
 from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, served_history, soak_clock
+from bot.flows.record import CHECK, Record
 from bot.github.forge import PullRequest
-from bot.github.markers import marker, state_of, with_state
+from bot.github.markers import marker, with_state
 from bot.plan import Plan, Step, plan
 from bot.policy import POLICY_DIR
 from bot.texts import render
 from bot.workspace import REGISTRY_FILE
 
-CHECK = "modelbot/validation"
 REPORT = "report"
 CONCLUSIONS = {
     Status.PASS: "success",
@@ -97,6 +97,11 @@ def _validate_step(
     ), md_path.read_text(encoding="utf-8")
 
 
+def _no_evidence_needed(step: Step) -> StepOutcome:
+    t = step.transition
+    return StepOutcome(t.model, t.stage, t.to_version, Status.PASS, f"{t} needs no evidence (no gates for a {t.kind})")
+
+
 def _worst(statuses: Sequence[Status]) -> Status:
     if Status.FAIL in statuses:
         return Status.FAIL
@@ -108,28 +113,16 @@ def _worst(statuses: Sequence[Status]) -> Status:
 def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str], actors: Sequence[str] = ()) -> PullValidation:
     summary = render("refusal.md.j2", refusals=refusals, head_sha=pull.head_sha)
     ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "plan"), summary)
-    record = {"head": pull.head_sha, "inconclusive": [], "actors": list(actors), "refused": True,
-              "status": Status.FAIL.value, "refusals": list(refusals)}
-    ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", with_state(summary, record), ctx.run_url)
+    kept = Record(pull.head_sha, tuple(actors), status=Status.FAIL.value, refusals=tuple(refusals))
+    ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", with_state(summary, kept.as_state()),
+                            ctx.run_url)
     return PullValidation(Status.FAIL, summary, tuple(refusals))
 
 
-def recorded_actors(ctx: BotContext, sha: str) -> list[str]:
-    """The people the bot recorded as authors of the commit `sha` (an earlier head of a pull request)."""
-    found = ctx.forge.check_run_summary(sha, CHECK)
-    state = state_of(found[1]) if found is not None else None
-    return [str(a) for a in (state or {}).get("actors", []) if state and state.get("head") == sha]
-
-
-def recorded_state(ctx: BotContext, pull: PullRequest, validated_only: bool = True) -> dict[str, Any] | None:
-    """What the bot's own validation of this head recorded (inconclusive transitions, the people whose
-    approvals do not count), from its check run: the one place no other writer can edit. None before the
-    bot validated this head; with `validated_only=False`, also the record of a validation requested."""
-    found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
-    state = state_of(found[1]) if found is not None else None
-    if state is None or state.get("head") != pull.head_sha:
-        return None
-    return None if validated_only and state.get("pending") else state
+def _actors(ctx: BotContext, pull: PullRequest, actors: Sequence[str]) -> tuple[str, ...]:
+    """`actors` and everyone the bot already recorded for this head (a record only ever grows)."""
+    known = record.read(ctx, pull.head_sha, validated_only=False)
+    return record.people(actors, known.actors if known else ())
 
 
 @dataclass(frozen=True)
@@ -190,13 +183,15 @@ def validate_pull(
     when known; `actors` the people who made this head what it is besides its author (who asked the bot for it,
     who pushed it): like the author, their approvals do not count. In Actions the two halves run in two jobs:
     `evaluate_pull` (loads models; its token cannot write) and `publish_pull` (writes; never loads a model)."""
+    if files is None:
+        files = ctx.forge.pull_files(pull.number)
     return publish_pull(ctx, pull, evaluate_pull(ctx, pull, files, progress), actors, files)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """What the evaluation of one head found: refusals, or each transition's outcome and report. Plain data,
-    handed from the job that loads models to the job that writes (`bot/flows/evidence.py`)."""
+    handed from the job that loads models to the job that writes (`bot/flows/handoff.py`)."""
 
     head_sha: str
     refusals: tuple[str, ...] = ()
@@ -227,11 +222,7 @@ def evaluate_pull(
     for step in result.steps:
         t = step.transition
         if t.to_version is None or not step.gates:
-            outcomes.append(
-                StepOutcome(
-                    t.model, t.stage, t.to_version, Status.PASS, f"{t} needs no evidence (no gates for a {t.kind})"
-                )
-            )
+            outcomes.append(_no_evidence_needed(step))
             continue
         outcome, body = _validate_step(ctx, step, planned.base, planned.head, inputs, progress)
         outcomes.append(outcome)
@@ -246,8 +237,7 @@ def publish_pull(
     """Post what an evaluation found: the report comments, the check run with the bot's record, the approvals,
     and a rollback's self-merge. The plan is computed again here from the base (no model is loaded); an
     evaluation of another head, or one that lacks a transition's evidence, fails."""
-    recorded = recorded_state(ctx, pull, validated_only=False)
-    people = sorted({a.lower() for a in (*actors, *(recorded or {}).get("actors", ())) if a})
+    people = _actors(ctx, pull, actors)
     if evaluation.head_sha != pull.head_sha:
         return _refuse(ctx, pull, [f"the evaluation is of {evaluation.head_sha[:12]}, not of the head "
                                    f"{pull.head_sha[:12]}: validate again"], people)
@@ -259,10 +249,9 @@ def publish_pull(
         # Nothing for the bot to judge; a result all the same, so that a branch protection requiring this check
         # does not wait for ever on pull requests that leave the registry alone.
         summary = f"This pull request changes neither {REGISTRY_FILE} nor {POLICY_DIR}/: nothing to validate."
-        record = {"head": pull.head_sha, "inconclusive": [], "actors": people, "status": Status.SKIPPED.value,
-                  "verdict": "No registry change"}
-        ctx.forge.set_check_run(pull.head_sha, CHECK, "neutral", "No registry change", with_state(summary, record),
-                                ctx.run_url)
+        kept = Record(pull.head_sha, people, status=Status.SKIPPED.value, verdict="No registry change")
+        ctx.forge.set_check_run(pull.head_sha, CHECK, "neutral", "No registry change",
+                                with_state(summary, kept.as_state()), ctx.run_url)
         return PullValidation(Status.SKIPPED, summary)
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
@@ -274,24 +263,26 @@ def publish_pull(
     outcomes: list[StepOutcome] = []
     for step in result.steps:
         t = step.transition
+        if t.to_version is None or not step.gates:  # decided by the plan alone: nothing handed over is needed
+            outcomes.append(_no_evidence_needed(step))
+            continue
         outcome = found.get((t.model, t.stage))
         body = evaluation.reports.get((t.model, t.stage))
         if outcome is None or outcome.version != t.to_version:
             outcome = StepOutcome(t.model, t.stage, t.to_version, Status.FAIL,
                                   f"{t}: the evaluation brought no evidence for it")
-        elif t.to_version is not None and step.gates:
-            if body is None:
-                outcome = replace(outcome, status=Status.FAIL, verdict=f"{t}: the evaluation brought no report")
-            else:
-                ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
+        elif body is None:
+            outcome = replace(outcome, status=Status.FAIL, verdict=f"{t}: the evaluation brought no report")
+        else:
+            ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
         outcomes.append(outcome)
     status = _worst([o.status for o in outcomes])
     inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}
     summary = render("validation_summary.md.j2", outcomes=outcomes, plan=result, head_sha=pull.head_sha)
     title = outcomes[0].verdict if len(outcomes) == 1 else f"{len(outcomes)} transitions: {status.value}"
-    record = {"head": pull.head_sha, "inconclusive": sorted([m, s] for m, s in inconclusive), "actors": people,
-              "status": status.value, "verdict": outcomes[0].verdict if outcomes else status.value}
-    ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, with_state(summary, record),
+    kept = Record(pull.head_sha, people, frozenset(inconclusive), status=status.value,
+                  verdict=outcomes[0].verdict if outcomes else status.value)
+    ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, with_state(summary, kept.as_state()),
                             ctx.run_url)
     state = publish_approvals(ctx, pull, planned, inconclusive, people)
     merged = try_merge(ctx, pull, result, planned.policies, state, CONCLUSIONS[status])
@@ -313,11 +304,10 @@ def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str]
     """Ask the pull request workflow to validate `pull` (its evaluation job loads the models with a token that
     cannot write). The check run is set in progress first, carrying who asked, so that no approval of theirs
     counts before the validation ends."""
-    recorded = recorded_state(ctx, pull, validated_only=False)
-    people = sorted({a.lower() for a in (*actors, *(recorded or {}).get("actors", ())) if a})
-    record = {"head": pull.head_sha, "inconclusive": [], "actors": people, "pending": True}
+    kept = Record(pull.head_sha, _actors(ctx, pull, actors), pending=True)
     ctx.forge.set_check_run(pull.head_sha, CHECK, None, "Validation requested",
-                            with_state(f"Validation of {pull.head_sha[:12]} was requested.", record), ctx.run_url)
+                            with_state(f"Validation of {pull.head_sha[:12]} was requested.", kept.as_state()),
+                            ctx.run_url)
     ctx.forge.dispatch_workflow(ctx.validate_workflow, ctx.default_branch,
                                 {"task": "validate", "pull": str(pull.number)})
 
@@ -328,30 +318,27 @@ def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] |
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
         return None
-    recorded = recorded_state(ctx, pull, validated_only=False)
-    if recorded is None or recorded.get("pending"):  # not validated on this head (yet): every extra applies
+    known = record.read(ctx, pull.head_sha, validated_only=False)
+    if known is None or known.pending:  # not validated on this head (yet): every extra applies
         inconclusive = {(s.transition.model, s.transition.stage) for s in planned.plan.steps if s.gates}
-        actors = [str(a) for a in (recorded or {}).get("actors", [])]
     else:
-        inconclusive = {(str(m), str(s)) for m, s in recorded.get("inconclusive", [])}
-        actors = [str(a) for a in recorded.get("actors", [])]
-    state = publish_approvals(ctx, pull, planned, inconclusive, actors)
+        inconclusive = set(known.inconclusive)
+    state = publish_approvals(ctx, pull, planned, inconclusive, known.actors if known else ())
     try_merge(ctx, pull, planned.plan, planned.policies, state)
     return state
 
 
-def finish_validated(ctx: BotContext, pull: PullRequest, recorded: dict[str, Any],
+def finish_validated(ctx: BotContext, pull: PullRequest, known: Record,
                      files: Sequence[str] | None = None) -> PullValidation | None:
     """A head the bot's check run says it validated: finish what a run killed after that check left (the
     approval state, its check run and comment, a rollback's merge; nothing is written where they stand), and
     the validation as that run would have answered it (None for a record older than the verdict)."""
     state = refresh_approvals(ctx, pull, files)
-    if "verdict" not in recorded and "refusals" not in recorded:
+    if known.verdict is None and not known.refusals:
         return None
-    status = Status(recorded.get("status", Status.FAIL.value))
-    outcomes = () if "verdict" not in recorded else (StepOutcome("", "", None, status, str(recorded["verdict"])),)
-    refusals = tuple(str(r) for r in recorded.get("refusals", ()))
-    return PullValidation(status, "", refusals, outcomes, state)
+    status = Status(known.status or Status.FAIL.value)
+    outcomes = () if known.verdict is None else (StepOutcome("", "", None, status, known.verdict),)
+    return PullValidation(status, "", known.refusals, outcomes, state)
 
 
 def publish_approvals(

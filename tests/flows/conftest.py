@@ -28,6 +28,11 @@ PEOPLE = {
 
 @pytest.fixture
 def hub(localhub_factory, tmp_path):  # noqa: F811
+    return seeded_hub(localhub_factory, tmp_path)
+
+
+def seeded_hub(localhub_factory, tmp_path):  # noqa: F811
+    """A localhub with the example registry and the people and teams of the policy's roles."""
     seed = example_repo(tmp_path / "seed", when="2026-11-02T09:00:00Z")
     running = localhub_factory(seed=seed.path)
     for login, role in PEOPLE.items():

@@ -22,9 +22,8 @@ from bot.github.client import GitHubForge
 from bot.github.config import GitHubConfig
 from bot.github.markers import markers_in
 from bot.localhub.hub import ACTIONS_BOT
-from tests.flows.conftest import PEOPLE, WEDNESDAY, next_run
+from tests.flows.conftest import WEDNESDAY, next_run, seeded_hub
 from tests.flows.test_commands import comment
-from tests.support.gitrepo import example_repo
 from tests.support.jobs import run_job
 
 PROMOTE = "/promote diabetes-progression 1 to production"
@@ -36,14 +35,7 @@ _BASELINE: dict[str, Any] = {}
 
 def _hub(localhub_factory: Any, tmp_path: Any) -> Any:
     """The `hub` fixture's repository and people, for a second, independent story."""
-    seed = example_repo(tmp_path / "seed", when="2026-11-02T09:00:00Z")
-    running = localhub_factory(seed=seed.path)
-    for login, role in PEOPLE.items():
-        running.hub.add_user(login, role=role)
-    running.hub.add_team("acme", "ml-leads", ["lena-ml"])
-    running.hub.add_team("acme", "oncall", ["omar-oncall"])
-    running.hub.add_team("acme", "diagnostics", ["dana-ds"])
-    return running
+    return seeded_hub(localhub_factory, tmp_path)
 
 
 def end_state(running: Any) -> dict[str, Any]:

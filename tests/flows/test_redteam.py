@@ -263,6 +263,28 @@ def test_a_forged_automerge_comment_does_not_stop_or_fake_the_merge(hub, tmp_pat
     assert run.forge.pull_request(number).merged
 
 
+def test_the_bot_s_own_automerge_comment_edited_to_say_merged_does_not_stop_the_merge(hub, tmp_path, diabetes_v1):
+    """GitHub first refuses the merge (a required check nobody reports) and the bot says "Not merged"; wes edits
+    that comment of the bot's (a writer may edit any comment) to claim it merged. Once the check is no longer
+    required, the bot asks GitHub whether the pull request is merged, and merges it."""
+    from bot.github.markers import marker
+    from tests.flows.test_automerge import open_rollback
+
+    number = open_rollback(hub, tmp_path)
+    hub.hub.protect_branch("main", ["ci/nobody-reports-this"])
+    hub.hub.as_user("omar-oncall").review(number, "APPROVE")
+    run = next_run(hub, tmp_path)
+    refresh_approvals(run, run.forge.pull_request(number), ["models.yaml"])
+    said = run.forge.find_comment(number, marker("pull", str(number), "automerge"))
+    assert said is not None and "**Not merged**" in said.body
+    hub.request("PATCH", f"{REPO}/issues/comments/{said.id}", "wes-writer",
+                {"body": said.body.replace("**Not merged**", "**Merged by modelbot**")})
+    hub.hub.protect_branch("main", [])
+    run = next_run(hub, tmp_path)
+    assert refresh_approvals(run, run.forge.pull_request(number), ["models.yaml"]).approved
+    assert run.forge.pull_request(number).merged
+
+
 def test_a_rollback_approved_on_an_old_head_does_not_merge_after_a_push(hub, tmp_path, diabetes_v1):
     from tests.flows.test_automerge import open_rollback
 

@@ -1,0 +1,66 @@
+"""What the bot records about one head commit in its own `modelbot/validation` check run, for later runs: the
+transitions found inconclusive, the people whose approvals do not count (who asked for the change, who pushed
+it), and the verdict. A check run can be updated only by the app that created it, so no other writer can edit
+this; it is never recovered from a comment or a pull request body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.flows.context import BotContext
+from bot.github.markers import state_of
+
+CHECK = "modelbot/validation"
+
+
+@dataclass(frozen=True)
+class Record:
+    head: str
+    actors: tuple[str, ...] = ()
+    inconclusive: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    pending: bool = False  # a validation was asked for and has not ended
+    status: str | None = None
+    verdict: str | None = None
+    refusals: tuple[str, ...] = ()
+
+    def as_state(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"head": self.head, "actors": list(self.actors),
+                               "inconclusive": sorted([m, s] for m, s in self.inconclusive)}
+        if self.pending:
+            out["pending"] = True
+        for key in ("status", "verdict"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.refusals:
+            out["refusals"] = list(self.refusals)
+        return out
+
+    @classmethod
+    def of_state(cls, state: dict[str, Any]) -> Record | None:
+        head = state.get("head")
+        if not isinstance(head, str):
+            return None
+        status, verdict = state.get("status"), state.get("verdict")
+        return cls(head, tuple(str(a) for a in state.get("actors", ()) or ()),
+                   frozenset((str(m), str(s)) for m, s in state.get("inconclusive", ()) or ()),
+                   bool(state.get("pending")), None if status is None else str(status),
+                   None if verdict is None else str(verdict),
+                   tuple(str(r) for r in state.get("refusals", ()) or ()))
+
+
+def people(*groups: Iterable[str]) -> tuple[str, ...]:
+    """Logins, lower-cased, once each, sorted."""
+    return tuple(sorted({a.lower() for group in groups for a in group if a}))
+
+
+def read(ctx: BotContext, sha: str, validated_only: bool = True) -> Record | None:
+    """The bot's record of `sha`; None before the bot validated it (with `validated_only=False`, also a record
+    of a validation asked for and not yet ended)."""
+    found = ctx.forge.check_run_summary(sha, CHECK)
+    state = state_of(found[1]) if found is not None else None
+    record = Record.of_state(state) if state is not None else None
+    if record is None or record.head != sha:
+        return None
+    return None if validated_only and record.pending else record
