@@ -35,8 +35,9 @@ def test_reordering_versions_gets_no_rollback_rules_through_the_workflows(projec
     swapped = text[:start] + text[middle:end] + text[start:middle] + text[end:]
     number, head = wes_opens(project, runner, swapped.replace("      staging: 2\n      production: 1\n",
                                                                "      staging: 2\n      production: 2\n"))
-    checks = check_runs(project, head)
-    assert checks["modelbot/approvals"] == (None, "ml-lead 0/1, risk 0/1")  # a promotion's roles, not on-call's
+    conclusion, title = check_runs(project, head)["modelbot/approvals"]
+    # A promotion's roles, not on-call's (the evaluation, with no registry here, may add the inconclusive extra).
+    assert conclusion is None and title.startswith("ml-lead 0/1, risk 0/1") and "oncall" not in title
     assert not project.hub.state.issues[number].pull.merged  # type: ignore[union-attr]
 
 
