@@ -66,20 +66,3 @@ def write_summary(path: str | None, markdown: str) -> None:
             out.write(markdown.rstrip("\n") + "\n")
 
 
-def read_outputs(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT file (both forms), as the runner does between steps."""
-    out: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            block = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                block.append(inner)
-            out[name] = "\n".join(block)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            out[name] = value
-    return out

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from bot import __version__
 from bot.errors import InvalidFile, ModelbotError
+from localhub.errors import LocalhubError
 
 # verb -> (module under bot.cli, one-line help). Each module defines `configure(parser)` and `run(args) -> int`.
 VERBS: dict[str, tuple[str, str]] = {
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         output.problems(exc.problems, json_mode=getattr(args, "json", False))
         return exc.exit_code
-    except ModelbotError as exc:
+    except (ModelbotError, LocalhubError) as exc:
         from bot.cli import output
 
         output.error(str(exc), json_mode=getattr(args, "json", False))

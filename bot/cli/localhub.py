@@ -42,8 +42,8 @@ def _users(specs: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.localhub.hub import ACTIONS_BOT, Hub
-    from bot.localhub.server import LocalHubServer
+    from localhub.hub import ACTIONS_BOT, Hub
+    from localhub.rest.server import LocalHubServer
 
     if not args.repo.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")

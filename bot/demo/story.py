@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.demo.train import DIABETES, TUMOR, train_all
 from bot.errors import ModelbotError
-from bot.localhub.errors import ApiError
+from localhub.errors import ApiError, LocalhubError
 
 PROJECT_FILES = ("models.yaml", "policies", "data", ".github", "action.yml", "pyproject.toml", "README.md")
 PEOPLE = {  # login: (permission, what they do in the story)
@@ -119,7 +119,7 @@ class Story:
         start = time.perf_counter()
         try:
             yield record
-        except (StoryBroken, ModelbotError, AssertionError, OSError, ApiError) as exc:
+        except (StoryBroken, ModelbotError, LocalhubError, AssertionError, OSError, ApiError) as exc:
             record.outcome, record.detail = "failed", str(exc) or type(exc).__name__
         finally:
             record.seconds = round(time.perf_counter() - start, 2)
@@ -219,10 +219,10 @@ class Story:
             )
 
     def seed(self) -> None:
-        from bot.localhub.hub import Hub
-        from bot.localhub.pyenv import prepare
-        from bot.localhub.runner import ActionsRunner
-        from bot.localhub.server import LocalHubServer
+        from localhub.actions.pyenv import prepare
+        from localhub.actions.runner import ActionsRunner
+        from localhub.hub import Hub
+        from localhub.rest.server import LocalHubServer
 
         with self.step("seed a local GitHub with the project's registry, policies and workflows") as record:
             root = project_root()
@@ -253,7 +253,7 @@ class Story:
             self.hub.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
             # The runner's Python already has modelbot: the action's install step sees it and skips.
             self.runner = ActionsRunner(
-                self.server, self.workdir / "actions", python=prepare(self.workdir / "runner-python")
+                self.server, self.workdir / "actions", python=prepare(self.workdir / "runner-python", "modelbot")
             )
             self.result.repository = str(self.hub.git.path)
             record.detail = (
@@ -357,7 +357,7 @@ class Story:
             record.detail = f"#{pull['number']}: validation failed (slices); merge refused"
 
     def _try_merge(self, number: int) -> bool:
-        from bot.localhub.errors import ApiError
+        from localhub.errors import ApiError
 
         try:
             self.as_user("pat-platform").merge(number)

@@ -17,7 +17,8 @@ import pytest
 from bot.actions import run
 from bot.actions.events import CommentEvent, PayloadError, PullRequestEvent, ReviewEvent, parse
 from bot.actions.router import ROUTES, route
-from bot.actions.runtime import Runtime, read_outputs, write_outputs
+from bot.actions.runtime import Runtime, write_outputs
+from localhub.actions.outputs import read_outputs
 from tests.support.github_schemas import SHARED, webhook_problems
 
 EXAMPLES = SHARED / "webhook-examples"

@@ -8,7 +8,8 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from bot.actions import run
-from bot.actions.runtime import Runtime, read_outputs
+from bot.actions.runtime import Runtime
+from localhub.actions.outputs import read_outputs
 from tests.flows.test_validate_pr import approvals_check
 from tests.support.localhub import git
 from tests.support.mlflow_models import MlflowStore, dataset
@@ -97,7 +98,7 @@ def test_a_scheduled_run_opens_one_registration_pr_for_what_mlflow_has(
     ("refs/heads/feature", "main", "deploys run on main only"),
 ])
 def test_a_dispatched_deploy_runs_only_a_commit_of_the_default_branch(hub, actions_env, tmp_path, ref, after, says):
-    from bot.localhub import webhooks
+    from localhub.rest import webhooks
 
     if after in ("branch-only", "main"):
         pushed = hub.hub.as_user("lena-ml").push("feature", {"notes.txt": "x"}, "Not merged")

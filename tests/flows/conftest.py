@@ -9,7 +9,7 @@ from sklearn.linear_model import Ridge
 from bot.flows.context import BotContext
 from bot.github.client import GitHubForge
 from bot.github.config import GitHubConfig
-from bot.localhub.hub import ACTIONS_BOT
+from localhub.hub import ACTIONS_BOT
 from tests.support.gitrepo import example_repo
 from tests.support.localhub import git, localhub_factory  # noqa: F401
 from tests.support.mlflow_models import MlflowStore, dataset

@@ -2,7 +2,7 @@
 "Re-run job" does (the same event, a fresh run), ends where an uninterrupted run ends.
 
 The killed run is a job of its own (tests.support.jobs): localhub applies its k-th request, then SIGKILLs it and
-everything it started (bot.localhub.faults.JobKill). The story then goes on as it would on GitHub: the re-run,
+everything it started (localhub.faults.JobKill). The story then goes on as it would on GitHub: the re-run,
 the approvals of the ML lead and risk (each review a run of its own), the merge under branch protection. Its end
 state (pull requests, bot comments by marker, reactions, check runs and statuses by commit, labels, branches,
 deployments) is compared with the uninterrupted story's.
@@ -21,7 +21,7 @@ from bot.flows.validate_pr import refresh_approvals
 from bot.github.client import GitHubForge
 from bot.github.config import GitHubConfig
 from bot.github.markers import markers_in
-from bot.localhub.hub import ACTIONS_BOT
+from localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import WEDNESDAY, next_run, seeded_hub
 from tests.flows.test_commands import comment
 from tests.support.jobs import run_job

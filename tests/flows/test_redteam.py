@@ -13,7 +13,7 @@ from bot.chatops import CommandError, parse
 from bot.flows.automerge import allowed
 from bot.flows.commands import CommentEvent, handle_comment
 from bot.flows.validate_pr import plan_pull, refresh_approvals, validate_pull
-from bot.localhub.errors import ApiError
+from localhub.errors import ApiError
 from tests.flows.conftest import bot_context, next_run
 from tests.flows.test_authority import writer_pull
 from tests.flows.test_commands import comment
@@ -41,7 +41,7 @@ def on_main(hub, files, message="setup", who="pat-platform"):
 def retarget(hub, number, base):
     """The PR's author edits its base branch. (Done on localhub's state: localhub's own `edited` payload for a
     base change lacks `changes.base.ref`/`sha` and fails its GitHub-schema check.)"""
-    from bot.localhub.ops import issues
+    from localhub.rest.ops import issues
 
     with hub.hub.state.lock:
         pr = issues.get_issue(hub.hub, number).pull
@@ -114,7 +114,7 @@ def test_a_decoy_pr_sharing_the_head_cannot_turn_the_real_prs_checks_green(hub, 
 
 
 def _at(monkeypatch, when):
-    import bot.localhub.ops.commits as commits
+    import localhub.rest.ops.commits as commits
 
     monkeypatch.setattr(commits, "now", lambda: when)
 

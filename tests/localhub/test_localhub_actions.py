@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.localhub.hub import ACTIONS_BOT
-from bot.localhub.runner import ActionsRunner, JobRun
-from bot.localhub.setup_python import satisfies
+from localhub.actions.runner import ActionsRunner, JobRun
+from localhub.actions.setup_python import satisfies
+from localhub.hub import ACTIONS_BOT
 from tests.support.localhub import RunningHub
 
 HERE = f"{sys.version_info.major}.{sys.version_info.minor}"

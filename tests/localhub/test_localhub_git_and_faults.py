@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localhub.faults import SECONDARY_MESSAGE
+from localhub.faults import SECONDARY_MESSAGE
 from tests.support.localhub import RunningHub, git
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bot.localhub import permissions
-from bot.localhub.hub import ACTIONS_BOT
-from bot.localhub.permissions import JobGrant
-from bot.localhub.routes import all_routes
-from bot.localhub.runner import ActionsRunner
+from localhub.actions.runner import ActionsRunner
+from localhub.hub import ACTIONS_BOT
+from localhub.rest import permissions
+from localhub.rest.permissions import JobGrant
+from localhub.rest.routes import all_routes
 from tests.support.localhub import RunningHub, git
 
 REPO = "/repos/acme/models"

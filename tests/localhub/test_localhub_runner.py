@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.localhub.expressions import ExpressionError, condition, evaluate, substitute
-from bot.localhub.runner import ActionsRunner
-from bot.localhub.workflows import job_order, load, triggered
+from localhub.actions.expressions import ExpressionError, condition, evaluate, substitute
+from localhub.actions.runner import ActionsRunner
+from localhub.actions.workflows import job_order, load, triggered
 from tests.support.localhub import RunningHub
 
 WORKFLOW = """\

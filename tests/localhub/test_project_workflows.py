@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.localhub import permissions
-from bot.localhub.hub import ACTIONS_BOT
-from bot.localhub.pyenv import prepare
-from bot.localhub.runner import ActionsRunner, JobRun
-from bot.localhub.steps import StepRun
+from localhub.actions.pyenv import prepare
+from localhub.actions.runner import ActionsRunner, JobRun
+from localhub.actions.steps import StepRun
+from localhub.hub import ACTIONS_BOT
+from localhub.rest import permissions
 from tests.support.gitrepo import PROJECT, GitRepo
 from tests.support.localhub import RunningHub
 
@@ -72,7 +72,7 @@ def with_install_guard(action_yml: str) -> str:
 @pytest.fixture(scope="module")
 def python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The runner's prepared Python: a layer over this environment, where modelbot is installed."""
-    return prepare(tmp_path_factory.mktemp("pyenv") / "venv")
+    return prepare(tmp_path_factory.mktemp("pyenv") / "venv", "modelbot")
 
 
 def seed(dest: Path, version: str | None = None) -> Path:
@@ -318,7 +318,7 @@ def test_the_install_step_installs_when_another_version_is_wanted(localhub_facto
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
     hub = localhub_factory(seed=seed(tmp_path / "seed", version="9.9.9"))
-    own = prepare(tmp_path / "layer")  # its own layer: a failed install must not touch the shared one
+    own = prepare(tmp_path / "layer", "modelbot")  # its own layer: a failed install must not touch the shared one
     runner = ActionsRunner(hub.server, tmp_path / "runs", python=own)
     hub.hub.add_user("wes-writer", role="write")
     number = hub.hub.as_user("wes-writer").open_issue("q")

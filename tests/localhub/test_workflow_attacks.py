@@ -5,7 +5,7 @@ read from its check runs, as branch protection reads them."""
 # ruff: noqa: F811 (the workflow fixtures are imported from the module that defines them)
 from __future__ import annotations
 
-from bot.localhub.runner import ActionsRunner
+from localhub.actions.runner import ActionsRunner
 from tests.localhub.test_project_workflows import PROJECT, project, python, runner  # noqa: F401
 from tests.support.localhub import RunningHub
 

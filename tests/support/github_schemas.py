@@ -1,4 +1,4 @@
-"""GitHub's own schemas (vendored in bot/localhub/schemas/github) as validators for what localhub answers and emits.
+"""GitHub's own schemas (vendored in localhub/schemas/github) as validators for what localhub answers and emits.
 
 The schemas are OpenAPI 3.0: `nullable: true` is rewritten into JSON Schema (a `null` type, and `None` added
 to enums that do not list it, the quirk the README names) before validating with Draft 4 semantics, and a
@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 
 # Vendored into the package (see its README): the suite reads nothing outside the checkout.
-SHARED = Path(__file__).resolve().parents[2] / "bot" / "localhub" / "schemas" / "github"
+SHARED = Path(__file__).resolve().parents[2] / "localhub" / "schemas" / "github"
 
 # Path parameters that GitHub accepts with slashes inside (file paths, refs, branch names).
 _GREEDY_PARAMS = {"path", "ref", "branch", "base", "head"}

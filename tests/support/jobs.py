@@ -1,5 +1,5 @@
 """A bot run as a job of its own (a separate process, as a runner runs it), which localhub can kill right after
-its k-th API request (`bot.localhub.faults.JobKill`); then re-run, as GitHub's "Re-run job" does.
+its k-th API request (`localhub.faults.JobKill`); then re-run, as GitHub's "Re-run job" does.
 
     result = run_job(hub, tmp_path / "run1", handle_comment, event, env=store.env(), kill_after=3)
     assert result.killed
@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.localhub.faults import JobKill
-from bot.localhub.hub import ACTIONS_BOT
+from localhub.faults import JobKill
+from localhub.hub import ACTIONS_BOT
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ fixtures (as tests/github/conftest.py does):
 `localhub_factory(files={...})` or `localhub_factory(seed=path)` seeds the repository; `faults=Faults(...)`
 (or `localhub.faults.error_rate = 0.2` later) injects failures. At teardown the fixture fails the test if
 any answer or webhook did not match rest-api.json / webhooks.json, or carried an absolute URL that is not
-on the hub's own address. `bot.localhub.runner.ActionsRunner(localhub.server, tmp_path)` runs workflows.
+on the hub's own address. `localhub.actions.runner.ActionsRunner(localhub.server, tmp_path)` runs workflows.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from bot.localhub.faults import Faults
-from bot.localhub.hub import Delivery, Hub
-from bot.localhub.requestlog import RequestLog
-from bot.localhub.server import LocalHubServer
+from localhub.faults import Faults
+from localhub.hub import Delivery, Hub
+from localhub.rest.requestlog import RequestLog
+from localhub.rest.server import LocalHubServer
 from tests.support.github_schemas import foreign_urls, response_problems, webhook_problems
 
 # Fields whose text comes from users or the bot, not from GitHub: any URL may appear in them.
@@ -64,7 +64,7 @@ class RunningHub:
 
     def bot_env(self) -> dict[str, str]:
         """What `bot.github.connect` reads to act as the workflow's bot on this hub."""
-        from bot.localhub.hub import ACTIONS_BOT
+        from localhub.hub import ACTIONS_BOT
 
         return {"GITHUB_API_URL": self.url, "GITHUB_REPOSITORY": self.hub.state.repo.full_name,
                 "GITHUB_TOKEN": self.hub.token_for(ACTIONS_BOT)}

@@ -1,0 +1,1 @@
+"""The Actions emulator: workflows parsed, jobs run as a runner would, steps, expressions, actions."""

@@ -1,0 +1,86 @@
+"""Pieces every representation shares: the hub's own address, node ids, users and associations.
+
+Every URL is built on the hub's base address, because PyGithub refuses absolute URLs on any other host.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localhub.hub import Hub
+
+
+def node_id(kind: str, ident: int | str) -> str:
+    return base64.b64encode(f"0:{kind}{ident}".encode()).decode().rstrip("=")
+
+
+def simple_user(hub: Hub, login: str) -> dict[str, Any]:
+    user = hub.state.users[login]
+    api = f"{hub.base_url}/users/{login}"
+    return {
+        "login": login,
+        "id": user.id,
+        "node_id": node_id(user.type, user.id),
+        "avatar_url": f"{hub.base_url}/avatars/u/{user.id}",
+        "gravatar_id": "",
+        "url": api,
+        "html_url": f"{hub.base_url}/{login}",
+        "followers_url": f"{api}/followers",
+        "following_url": f"{api}/following{{/other_user}}",
+        "gists_url": f"{api}/gists{{/gist_id}}",
+        "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{api}/subscriptions",
+        "organizations_url": f"{api}/orgs",
+        "repos_url": f"{api}/repos",
+        "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events",
+        "type": user.type,
+        "site_admin": False,
+        "user_view_type": "public",
+    }
+
+
+def nullable_user(hub: Hub, login: str | None) -> dict[str, Any] | None:
+    return simple_user(hub, login) if login else None
+
+
+def author_association(hub: Hub, login: str) -> str:
+    """OWNER, MEMBER, COLLABORATOR or NONE, as GitHub labels an author beside a comment."""
+    state = hub.state
+    if login == state.repo.owner:
+        return "OWNER"
+    org = state.orgs.get(state.repo.owner)
+    if org and login in org.members:
+        return "MEMBER"
+    if state.repo.collaborators.get(login, "none") != "none":
+        return "COLLABORATOR"
+    return "NONE"
+
+
+def reaction_rollup(hub: Hub, url: str, reactions: list[Any]) -> dict[str, Any]:
+    counts = {content: 0 for content in ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket")}
+    for reaction in reactions:
+        counts[reaction.content] += 1
+    return {"url": f"{url}/reactions", "total_count": len(reactions), **counts}
+
+
+def app(hub: Hub) -> dict[str, Any]:
+    """The GitHub App that check runs and Actions deployments are attributed to (GitHub Actions itself)."""
+    owner = hub.state.repo.owner
+    return {
+        "id": 15368,
+        "slug": "github-actions",
+        "node_id": node_id("Integration", 15368),
+        "owner": simple_user(hub, owner),
+        "name": "GitHub Actions",
+        "description": "Automate your workflow from idea to production",
+        "external_url": f"{hub.base_url}/features/actions",
+        "html_url": f"{hub.base_url}/apps/github-actions",
+        "created_at": "2018-07-30T09:30:17Z",
+        "updated_at": "2019-12-10T19:04:12Z",
+        "permissions": {"checks": "write", "contents": "write", "deployments": "write", "issues": "write",
+                        "metadata": "read", "pull_requests": "write", "statuses": "write"},
+        "events": ["check_run", "deployment", "issue_comment", "pull_request", "push", "status"],
+    }

@@ -1,0 +1,149 @@
+"""Commit statuses, check runs, deployments with their statuses, and dispatch events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from localhub.errors import ApiError, invalid, not_found
+from localhub.rest import webhooks
+from localhub.rest.api import Request, Response, Route, ok, page, require
+from localhub.rest.ops import checks as ops
+from localhub.rest.ops import deployments as deploy_ops
+from localhub.rest.render import checks as render
+from localhub.state import Deployment
+
+if TYPE_CHECKING:
+    from localhub.hub import Hub
+
+
+def create_status(hub: Hub, req: Request) -> Response:
+    actor = require(hub, req, "write")
+    item = ops.create_status(hub, actor, req.params["sha"], req.json_field("state", "Status", required=True),
+                             str(req.json_field("context", "Status", default="default")),
+                             req.json_field("description", "Status"), req.json_field("target_url", "Status"))
+    return ok(render.status(hub, item), 201)
+
+
+def combined_status(hub: Hub, req: Request) -> Response:
+    sha = ops.resolve_sha(hub, req.params["ref"])
+    latest = ops.latest_statuses(hub, sha)
+    response = ok(render.combined_status(hub, sha, latest))
+    paged = page(hub, req, latest, lambda s: s)
+    response.headers.update(paged.headers)
+    return response
+
+
+def list_statuses(hub: Hub, req: Request) -> Response:
+    sha = ops.resolve_sha(hub, req.params["ref"])
+    found = [s for s in reversed(hub.state.statuses) if s.sha == sha]
+    return page(hub, req, found, lambda s: render.status(hub, s))
+
+
+def create_check_run(hub: Hub, req: Request) -> Response:
+    actor = require(hub, req, "write")
+    if not isinstance(req.body, dict):
+        raise ApiError(400, "Problems parsing JSON")
+    return ok(render.check_run(hub, ops.create_check_run(hub, actor, req.body)), 201)
+
+
+def _check_run(hub: Hub, req: Request) -> object:
+    run = hub.state.check_runs.get(req.int_param("check_run_id"))
+    if run is None:
+        raise not_found()
+    return run
+
+
+def get_check_run(hub: Hub, req: Request) -> Response:
+    return ok(render.check_run(hub, _check_run(hub, req)))  # type: ignore[arg-type]
+
+
+def update_check_run(hub: Hub, req: Request) -> Response:
+    require(hub, req, "write")
+    run = _check_run(hub, req)
+    fields = req.body if isinstance(req.body, dict) else {}
+    return ok(render.check_run(hub, ops.update_check_run(hub, run, fields)))  # type: ignore[arg-type]
+
+
+def list_check_runs(hub: Hub, req: Request) -> Response:
+    """Check runs on a commit, newest first; `check_name` filters, `filter=latest` keeps the newest per name."""
+    sha = ops.resolve_sha(hub, req.params["ref"])
+    runs = sorted((r for r in hub.state.check_runs.values() if r.head_sha == sha), key=lambda r: -r.id)
+    if req.query.get("check_name"):
+        runs = [r for r in runs if r.name == req.query["check_name"]]
+    if req.query.get("status"):
+        runs = [r for r in runs if r.status == req.query["status"]]
+    if req.query.get("filter", "latest") == "latest":
+        seen: set[str] = set()
+        runs = [r for r in runs if not (r.name in seen or seen.add(r.name))]  # type: ignore[func-returns-value]
+    paged = page(hub, req, runs, lambda r: render.check_run(hub, r))
+    return Response(200, {"total_count": len(runs), "check_runs": paged.body}, paged.headers)
+
+
+def list_deployments(hub: Hub, req: Request) -> Response:
+    found = sorted(hub.state.deployments.values(), key=lambda d: -d.id)
+    for key in ("sha", "ref", "task", "environment"):
+        if req.query.get(key):
+            found = [d for d in found if getattr(d, key) == req.query[key]]
+    return page(hub, req, found, lambda d: render.deployment(hub, d))
+
+
+def create_deployment(hub: Hub, req: Request) -> Response:
+    actor = require(hub, req, "write")
+    if not isinstance(req.body, dict):
+        raise ApiError(400, "Problems parsing JSON")
+    return ok(render.deployment(hub, deploy_ops.create_deployment(hub, actor, req.body)), 201)
+
+
+def _deployment(hub: Hub, req: Request) -> Deployment:
+    item = hub.state.deployments.get(req.int_param("deployment_id"))
+    if item is None:
+        raise not_found()
+    return item
+
+
+def list_deployment_statuses(hub: Hub, req: Request) -> Response:
+    item = _deployment(hub, req)
+    return page(hub, req, list(reversed(item.statuses)), lambda s: render.deployment_status(hub, s))
+
+
+def create_deployment_status(hub: Hub, req: Request) -> Response:
+    actor = require(hub, req, "write")
+    item = _deployment(hub, req)
+    fields = req.body if isinstance(req.body, dict) else {}
+    return ok(render.deployment_status(hub, deploy_ops.create_status(hub, actor, item, fields)), 201)
+
+
+def workflow_dispatch(hub: Hub, req: Request) -> Response:
+    """Dispatch a workflow by file name on a ref; the event reaches the Actions runner like any other."""
+    actor = require(hub, req, "write")
+    ref = req.json_field("ref", "Dispatch", required=True)
+    if hub.git.resolve_commit(f"refs/heads/{ref}") is None and hub.git.resolve_commit(str(ref)) is None:
+        raise invalid("Dispatch", "ref", "invalid", f"No ref found for: {ref}")
+    workflow = req.params["workflow_id"]
+    path = workflow if "/" in workflow else f".github/workflows/{workflow}"
+    inputs = req.json_field("inputs", "Dispatch", default={}) or {}
+    hub.emit("workflow_dispatch", webhooks.workflow_dispatch(hub, f"refs/heads/{ref}", path, inputs, actor), actor)
+    return Response(204)
+
+
+def repository_dispatch(hub: Hub, req: Request) -> Response:
+    require(hub, req, "write")
+    req.json_field("event_type", "Dispatch", required=True)
+    return Response(204)
+
+
+ROUTES = [
+    Route("POST", "/repos/{owner}/{repo}/statuses/{sha}", create_status),
+    Route("GET", "/repos/{owner}/{repo}/commits/{ref}/status", combined_status),
+    Route("GET", "/repos/{owner}/{repo}/commits/{ref}/statuses", list_statuses),
+    Route("POST", "/repos/{owner}/{repo}/check-runs", create_check_run),
+    Route("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}", get_check_run),
+    Route("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", update_check_run),
+    Route("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs", list_check_runs),
+    Route("GET", "/repos/{owner}/{repo}/deployments", list_deployments),
+    Route("POST", "/repos/{owner}/{repo}/deployments", create_deployment),
+    Route("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", list_deployment_statuses),
+    Route("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", create_deployment_status),
+    Route("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", workflow_dispatch),
+    Route("POST", "/repos/{owner}/{repo}/dispatches", repository_dispatch),
+]
