@@ -33,6 +33,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "deploy": ("deploy", "deploy what a push changed in models.yaml (deployers, strategies, smoke check)"),
     "advance": ("advance", "take a canary/shadow/blue-green/ab rollout to its next step, or abort it"),
     "rollback": ("rollback", "revert the change that made a stage's current promotion (--local or --github)"),
+    "serve": ("serve", "serve models.yaml's stages over HTTP: canary, A/B, shadow, blue-green, fallback, metrics"),
     "drill": ("drill", "rehearse promote, deploy, rollback, redeploy on a throwaway copy; time to restore"),
 }
 

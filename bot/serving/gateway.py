@@ -1,0 +1,465 @@
+"""The gateway's engine: the serving state, the backends it needs, one request from route to answer, and the
+reload that applies a new state without dropping a request in flight.
+
+A request reads the state once, at its start, and keeps the backends it picked, so a reload (which swaps the
+state in one assignment on the event loop) never changes a request midway; a backend the new state no longer
+needs drains its requests in flight before its process ends. Versions that become live (a blue-green switch, a
+direct promotion) are started and warmed with the stage's recent requests before the swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+import random
+import re
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import gitio
+from bot.errors import ModelbotError
+from bot.serving import payloads, routing
+from bot.serving import state as serving_state
+from bot.serving.backends import Backend, BackendError
+from bot.serving.metrics import Metrics
+from bot.serving.predlog import PredictionLog, now
+from bot.serving.state import Plan, ServingState
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+COLOURS = ("blue", "green")
+FEEDBACK_MEMORY = 100_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo: Path
+    ref: str = "HEAD"
+    log_dir: Path | None = None
+    poll_s: float = 2.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    request_timeout_s: float = 60.0
+    hang_s: float = 30.0
+    load_timeout_s: float = 120.0
+    drain_s: float = 30.0
+    warm_requests: int = 32
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def error_body(code: str, message: str) -> bytes:
+    import json
+
+    return json.dumps({"error_code": code, "message": message}).encode()
+
+
+@dataclass
+class _Served:
+    version: str
+    body: bytes
+    predictions: Any
+    fallback: bool = False
+    reason: str | None = None
+    inputs: Any = None
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.state: ServingState | None = None
+        self.backends: dict[str, Backend] = {}  # by model URI
+        self.colours: dict[tuple[str, str], dict[str, str]] = {}
+        self.recent: dict[tuple[str, str], deque[tuple[bytes, str | None]]] = {}
+        self.log = PredictionLog(settings.log_dir) if settings.log_dir is not None else None
+        self.reload_error: str | None = None
+        self._rng = random.Random(settings.seed)
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._served: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._poller: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.log is not None:
+            self.log.start()
+        await self.reload("start")
+        if self.settings.poll_s > 0:
+            self._poller = asyncio.get_running_loop().create_task(self._poll(), name="follow ref")
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        await asyncio.gather(*(b.close(drain_s=5.0) for b in list(self.backends.values())), return_exceptions=True)
+        self.backends.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.log is not None:
+            await self.log.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_s)
+            try:
+                sha = await asyncio.to_thread(gitio.resolve, self.settings.repo, self.settings.ref)
+            except ModelbotError as exc:
+                self.reload_error = str(exc)
+                continue
+            if self.state is None or sha != self.state.commit:
+                with contextlib.suppress(Exception):
+                    await self.reload("new commit")
+
+    def _listener(self, backend: Backend, what: str) -> None:
+        up = self.metrics.backend_up.labels(backend.model, backend.version)
+        up.set(1 if what == "ready" else 0)
+        if what == "starting" and backend.restarts:
+            self.metrics.restarts.labels(backend.model, backend.version).inc()
+
+    # --- reload -----------------------------------------------------------------------------------------------
+    async def reload(self, why: str = "asked") -> dict[str, Any]:
+        """Read the state at the ref and apply it; returns what changed. Serialised: one reload at a time."""
+        async with self._lock:
+            try:
+                new = await asyncio.to_thread(serving_state.read, self.settings.repo, self.settings.ref)
+            except ModelbotError as exc:
+                self.reload_error = str(exc)
+                self.metrics.reloads.labels("failed").inc()
+                raise
+            old = self.state
+            if old is not None and new.commit == old.commit:
+                return {"commit": new.commit, "changed": False, "reason": why}
+            started: list[Backend] = []
+            for uri, (model, version) in new.backends().items():
+                if uri not in self.backends:
+                    backend = Backend(model, version, uri, load_timeout_s=self.settings.load_timeout_s,
+                                      hang_s=self.settings.hang_s, listener=self._listener)
+                    backend.start()
+                    self.backends[uri] = backend
+                    started.append(backend)
+            incoming = self._incoming(old, new)
+            await asyncio.gather(*(self._prepare(plan, version) for plan, version in incoming))
+            if old is None:  # first start: wait (bounded) for every backend, so the gateway starts ready
+                await asyncio.gather(*(b.wait_ready(self.settings.load_timeout_s) for b in started))
+            self.colours = {key: self._colours(old, plan) for key, plan in new.plans.items()}
+            self.state = new  # the switch: one assignment, seen by every request that starts after it
+            self.reload_error = None
+            needed = new.backends()
+            retired = [b for uri, b in self.backends.items() if uri not in needed]
+            for backend in retired:
+                del self.backends[backend.uri]
+                self._spawn(backend.close(self.settings.drain_s))
+            self.metrics.reloads.labels("applied").inc()
+            return {"commit": new.commit, "changed": True, "reason": why,
+                    "started": [f"{b.model} {b.version}" for b in started],
+                    "retired": [f"{b.model} {b.version}" for b in retired],
+                    "problems": list(new.problems)}
+
+    @staticmethod
+    def _incoming(old: ServingState | None, new: ServingState) -> list[tuple[Plan, str]]:
+        """Versions that start taking live (or preview) traffic in `new`: they are warmed before the switch."""
+        out = []
+        for key, plan in new.plans.items():
+            before = old.plan(*key) if old is not None else None
+            had = set(before.live) | ({before.preview} if before and before.preview else set()) if before else set()
+            for version in (*plan.live, *((plan.preview,) if plan.preview else ())):
+                if version not in had and old is not None:
+                    out.append((plan, version))
+        return out
+
+    async def _prepare(self, plan: Plan, version: str) -> None:
+        backend = self.backends[plan.uris[version]]
+        if not await backend.wait_ready(self.settings.load_timeout_s) or backend.signature is None:
+            return
+        frames = []
+        for body, content_type in self.recent.get((plan.model, plan.stage), ()):
+            with contextlib.suppress(payloads.BadInput):
+                frames.append(pickle.dumps(payloads.parse(body, content_type, backend.signature).data, protocol=5))
+        await backend.warm(frames)
+
+    def _colours(self, old: ServingState | None, plan: Plan) -> dict[str, str]:
+        """Blue and green: a version keeps its colour while it serves; a version coming in takes the colour the
+        live version does not have."""
+        before = self.colours.get((plan.model, plan.stage), {})
+        kept = {v: c for v, c in before.items() if v in plan.versions}
+        live = [kept[v] for v in plan.live if v in kept]
+        current = live[0] if live else None
+        for version in (*plan.live, *((plan.preview,) if plan.preview else ()), *plan.versions):
+            if version not in kept:
+                other = COLOURS[1] if current == COLOURS[0] else COLOURS[0]
+                kept[version] = other if current is not None else COLOURS[0]
+                current = current or kept[version]
+        return kept
+
+    # --- one request ------------------------------------------------------------------------------------------
+    def backend(self, plan: Plan, version: str) -> Backend | None:
+        uri = plan.uris.get(version)
+        return self.backends.get(uri) if uri is not None else None
+
+    def request_id(self, given: str | None) -> str:
+        return given if given and REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    async def invoke(self, model: str, stage: str, body: bytes, content_type: str | None,
+                     headers: Mapping[str, str], request_id: str) -> Reply:
+        started = time.perf_counter()
+        base = {"X-Request-Id": request_id}
+        current = self.state
+        plan = current.plan(model, stage) if current is not None else None
+        if plan is None:
+            return Reply(404, error_body("RESOURCE_DOES_NOT_EXIST", self._unknown(model, stage)), base)
+        route = routing.route(plan, headers, self._rng.random() * 100, self._rng.random() * 100)
+        backend = self.backend(plan, route.version)
+        labels = (model, stage, route.version, route.arm)
+        try:
+            if backend is None or backend.signature is None:
+                served = await self._failed(plan, route.version, body, content_type, None, started,
+                                            BackendError("down", f"version {route.version} has not loaded"), labels)
+            else:
+                parsed = payloads.parse(body, content_type, backend.signature)
+                served = await self._serve(plan, route.version, backend, parsed, body, content_type, started, labels)
+        except payloads.BadInput as exc:
+            self.metrics.requests.labels(*labels).inc()
+            return Reply(exc.status, error_body(exc.code, exc.message), base)
+        except _Unavailable as exc:
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.duration.labels(*labels).observe(time.perf_counter() - started)
+            self._record(request_id, plan, route, None, None, started, exc.message, exc.status)
+            headers_out = {**base, "X-Modelbot-Version": route.version}
+            if exc.status == 503:
+                headers_out["Retry-After"] = "1"
+            return Reply(exc.status, error_body(exc.code, exc.message), headers_out)
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(*labels).inc()
+        self.metrics.duration.labels(*labels).observe(elapsed)
+        if route.arm != "preview":
+            self._remember(plan, body, content_type)
+        self._record(request_id, plan, route, served, served.inputs, started, None, 200)
+        if route.shadow is not None and not served.fallback:
+            self._spawn(self._shadow(plan, route.shadow, request_id, body, content_type, served))
+        return Reply(200, served.body, {**base, "X-Modelbot-Version": served.version,
+                                        "X-Modelbot-Fallback": "true" if served.fallback else "false",
+                                        "X-Modelbot-Arm": route.arm,
+                                        "X-Modelbot-Colour": self.colours.get((model, stage), {}).get(route.version,
+                                                                                                    "")})
+
+    def _unknown(self, model: str, stage: str) -> str:
+        current = self.state
+        models = sorted({m for m, _ in current.plans}) if current is not None else []
+        if model not in models:
+            return f"no model {model!r} is served; served models: {', '.join(models) or 'none'}"
+        stages = sorted(s for m, s in current.plans if m == model) if current is not None else []
+        return f"{model} serves no version in stage {stage!r}; stages served: {', '.join(stages)}"
+
+    def _timeout(self, plan: Plan) -> float:
+        fb = plan.fallback
+        if fb.configured and fb.timeout_ms is not None:
+            return fb.timeout_ms / 1000.0
+        return self.settings.request_timeout_s
+
+    async def _serve(self, plan: Plan, version: str, backend: Backend, parsed: payloads.Parsed, body: bytes,
+                     content_type: str | None, started: float, labels: tuple[str, ...]) -> _Served:
+        frame = pickle.dumps(parsed.data, protocol=5)
+        try:
+            raw = await asyncio.wait_for(backend.predict(frame), self._timeout(plan))
+            problem = payloads.invalid(raw, parsed.rows)
+            if problem is not None:
+                raise BackendError("invalid", f"version {version} gave an invalid answer: {problem}")
+        except (BackendError, TimeoutError) as exc:
+            failure = exc if isinstance(exc, BackendError) else BackendError(
+                "timeout", f"version {version} did not answer within {self._timeout(plan) * 1000:g} ms")
+            served = await self._failed(plan, version, body, content_type, parsed.rows, started, failure, labels)
+        else:
+            answer, predictions = payloads.answer(raw)
+            served = _Served(version, answer, predictions)
+        served.inputs = parsed.inputs
+        return served
+
+    async def _failed(self, plan: Plan, version: str, body: bytes, content_type: str | None, count: int | None,
+                      started: float, failure: BackendError, labels: tuple[str, ...]) -> _Served:
+        """The routed version failed: count it, then answer with the fallback version, else the constant."""
+        self.metrics.errors.labels(*labels, failure.reason).inc()
+        fb = plan.fallback
+        if fb.version is not None and fb.version != version:
+            backend = self.backend(plan, fb.version)
+            if backend is not None and backend.ready and backend.signature is not None:
+                try:
+                    parsed = payloads.parse(body, content_type, backend.signature)
+                    left = self.settings.request_timeout_s - (time.perf_counter() - started)
+                    raw = await asyncio.wait_for(backend.predict(pickle.dumps(parsed.data, protocol=5)),
+                                                 max(0.001, left))
+                    if payloads.invalid(raw, parsed.rows) is None:
+                        answer, predictions = payloads.answer(raw)
+                        self.metrics.fallbacks.labels(*labels, fb.version, failure.reason).inc()
+                        return _Served(fb.version, answer, predictions, True, failure.reason)
+                except (payloads.BadInput, BackendError, TimeoutError):
+                    pass
+        if fb.constant is not None:
+            count = count if count is not None else payload_rows(body)
+            self.metrics.fallbacks.labels(*labels, "constant", failure.reason).inc()
+            return _Served("constant", payloads.constant_answer(fb.constant, count),
+                           [fb.constant] * (count or 1), True, failure.reason)
+        raise _Unavailable.of(failure)
+
+    # --- shadow, log, feedback --------------------------------------------------------------------------------
+    async def _shadow(self, plan: Plan, version: str, request_id: str, body: bytes, content_type: str | None,
+                      live: _Served) -> None:
+        """Mirror one request to the shadow version, off the request path, and compare the answers."""
+        labels = (plan.model, plan.stage, version)
+        backend = self.backend(plan, version)
+        began = time.perf_counter()
+        record: dict[str, Any] = {"ts": now(), "request_id": request_id, "model": plan.model, "stage": plan.stage,
+                                  "version": version, "arm": "shadow", "shadow": True, "served_by": None}
+        try:
+            if backend is None or backend.signature is None:
+                raise BackendError("down", f"shadow version {version} has not loaded")
+            parsed = payloads.parse(body, content_type, backend.signature)
+            raw = await asyncio.wait_for(backend.predict(pickle.dumps(parsed.data, protocol=5)),
+                                         self.settings.request_timeout_s)
+            _, predictions = payloads.answer(raw)
+        except (payloads.BadInput, BackendError, TimeoutError) as exc:
+            self.metrics.shadow_errors.labels(*labels).inc()
+            record.update(error=str(exc) or "timeout", status=500,
+                          latency_ms=round((time.perf_counter() - began) * 1000, 3))
+            self._write(record)
+            return
+        agreed = payloads.agree(predictions, live.predictions, backend.classes)
+        self.metrics.shadow_compared.labels(*labels).inc()
+        if agreed:
+            self.metrics.shadow_agreed.labels(*labels).inc()
+        record.update(prediction=predictions, agreed=agreed, live_version=live.version, error=False, status=200,
+                      latency_ms=round((time.perf_counter() - began) * 1000, 3))
+        self._write(record)
+
+    def _remember(self, plan: Plan, body: bytes, content_type: str | None) -> None:
+        if self.settings.warm_requests <= 0:
+            return
+        key = (plan.model, plan.stage)
+        if key not in self.recent:
+            self.recent[key] = deque(maxlen=self.settings.warm_requests)
+        self.recent[key].append((body, content_type))
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self.log is not None:
+            self.log.write(record)
+
+    def _record(self, request_id: str, plan: Plan, route: routing.Route, served: _Served | None, inputs: Any,
+                started: float, error: str | None, status: int) -> None:
+        latency = round((time.perf_counter() - started) * 1000, 3)
+        record = {"ts": now(), "request_id": request_id, "model": plan.model, "stage": plan.stage,
+                  "version": route.version, "arm": route.arm, "served_by": served.version if served else None,
+                  "fallback": bool(served and served.fallback), "shadow": False, "inputs": inputs,
+                  "prediction": served.predictions if served else None, "latency_ms": latency,
+                  "error": bool(error) or bool(served and served.fallback),
+                  "reason": error or (served.reason if served else None), "status": status}
+        self._write(record)
+        if served is not None:
+            backend = self.backend(plan, served.version)
+            self._served[request_id] = {"model": plan.model, "stage": plan.stage, "version": route.version,
+                                        "arm": route.arm, "served_by": served.version,
+                                        "prediction": served.predictions,
+                                        "classes": backend.classes if backend is not None else None}
+            if len(self._served) > FEEDBACK_MEMORY:
+                self._served.popitem(last=False)
+
+    def feedback(self, request_id: str, truth: Any) -> dict[str, Any]:
+        """Record the true label or outcome of an answered request; says whether the served answer was right."""
+        seen = self._served.get(request_id)
+        record: dict[str, Any] = {"ts": now(), "kind": "feedback", "request_id": request_id, "truth": truth}
+        outcome = "unknown"
+        if seen is not None:
+            predicted = payloads.label(seen["prediction"], seen["classes"])
+            outcome = "correct" if payloads.agree(predicted, truth, None) else "wrong"
+            record.update({k: seen[k] for k in ("model", "stage", "version", "arm", "served_by")},
+                          predicted=predicted, outcome=outcome)
+            self.metrics.feedback.labels(seen["model"], seen["stage"], seen["version"], seen["arm"],
+                                         outcome).inc()
+        self._write(record)
+        return {"request_id": request_id, "known": seen is not None, "outcome": outcome,
+                **({"version": seen["version"], "served_by": seen["served_by"]} if seen else {})}
+
+    # --- views ------------------------------------------------------------------------------------------------
+    def describe(self, plan: Plan) -> dict[str, Any]:
+        colours = self.colours.get((plan.model, plan.stage), {})
+        live = set(plan.live)
+
+        def backend(version: str) -> dict[str, Any]:
+            found = self.backend(plan, version)
+            return found.describe() if found is not None else {"version": version, "state": "absent"}
+
+        versions = []
+        for version in plan.versions:
+            role = ("live" if version in live else "shadow" if version == plan.shadow
+                    else "preview" if version == plan.preview else "fallback")
+            weight = dict(plan.traffic).get(version, 0.0)
+            versions.append({**backend(version), "role": role, "arm": plan.arm(version) if version in live else role,
+                             "weight": weight, "colour": colours.get(version)})
+        live_colours = [colours.get(v) for v in plan.live]
+        return {**plan.as_dict(), "commit": self.state.commit if self.state else None, "versions": versions,
+                "colour": live_colours[0] if len(live_colours) == 1 else None}
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        """Ready when every stage can answer: a live version ready, or a fallback that can."""
+        if self.state is None:
+            return False, [self.reload_error or "no serving state loaded yet"]
+        waiting = []
+        for plan in self.state.plans.values():
+            for version in plan.live:
+                found = self.backend(plan, version)
+                if found is not None and found.ready:
+                    continue
+                fb = plan.fallback
+                fb_backend = self.backend(plan, fb.version) if fb.version else None
+                if fb.constant is not None or (fb_backend is not None and fb_backend.ready):
+                    continue
+                waiting.append(f"{plan.model} {plan.stage} version {version}: "
+                               f"{found.state if found else 'absent'}")
+        return not waiting, waiting
+
+
+def payload_rows(body: bytes) -> int | None:
+    """How many rows a JSON payload holds, read without any signature (for the constant answer)."""
+    import json
+
+    try:
+        found = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(found, dict):
+        return None
+    for key in payloads.FORMATS:
+        value = found.get(key)
+        if isinstance(value, list):
+            return len(value)
+        if isinstance(value, dict):
+            data = value.get("data") if key == "dataframe_split" else next(iter(value.values()), None)
+            return len(data) if isinstance(data, list) else None
+    return None
+
+
+class _Unavailable(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    @classmethod
+    def of(cls, failure: BackendError) -> _Unavailable:
+        if failure.reason in ("down", "busy"):
+            return cls(503, "TEMPORARILY_UNAVAILABLE", f"{failure.message}; no fallback is configured")
+        if failure.reason == "timeout":
+            return cls(504, "DEADLINE_EXCEEDED", failure.message)
+        return cls(502, "MODEL_ERROR", f"{failure.message}")

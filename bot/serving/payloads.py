@@ -1,0 +1,208 @@
+"""MLflow's scoring payloads in, MLflow's answers out: the gateway parses a request exactly as
+`mlflow models serve` does (MLflow's own parsers, with the model's signature read from its MLmodel file, which
+is data) and checks it against the signature before any model sees it, so a wrong request is the client's 400
+and never a model error that would trigger the fallback.
+
+Formats: JSON with one of `dataframe_split`, `dataframe_records`, `instances`, `inputs` (and CSV, as MLflow).
+Answers: `{"predictions": ...}` by MLflow's own encoder, byte for byte what `mlflow models serve` sends.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bot.validation.host import first_line
+
+JSON = "application/json"
+CSV = "text/csv"
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+class BadInput(Exception):
+    """The request is wrong: the status to answer and a message naming the problem."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the gateway knows of one model version without running its code: the MLmodel metadata."""
+
+    uri: str
+    metadata: Any  # mlflow.models.Model
+    input_schema: Any  # mlflow.types.Schema | None
+    flavor: str | None
+    has_params: bool
+
+    @classmethod
+    def read(cls, uri: str) -> Signature:
+        from mlflow.models import Model
+
+        metadata = Model.load(uri)
+        pyfunc = metadata.flavors.get("python_function", {})
+        params = metadata.get_params_schema() if hasattr(metadata, "get_params_schema") else None
+        return cls(uri, metadata, metadata.get_input_schema(), pyfunc.get("loader_module"), params is not None)
+
+
+def _media(content_type: str | None) -> str:
+    if not content_type:
+        raise BadInput(f"no Content-Type: send {JSON} (or {CSV})", 415, "UNSUPPORTED_MEDIA_TYPE")
+    parts = [p.strip() for p in content_type.split(";")]
+    params = dict(p.partition("=")[::2] for p in parts[1:] if p)
+    if params.get("charset", "utf-8").lower() != "utf-8":
+        raise BadInput("only UTF-8 bodies are accepted", 415, "UNSUPPORTED_MEDIA_TYPE")
+    media = parts[0].lower()
+    if media not in (JSON, CSV):
+        raise BadInput(f"Content-Type {parts[0]!r} is not accepted: send {JSON} (or {CSV})", 415,
+                       "UNSUPPORTED_MEDIA_TYPE")
+    return media
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """The request's JSON object; exactly one of MLflow's four format keys (and optionally `params`)."""
+    try:
+        found = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(found, dict):
+        raise BadInput(f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}; "
+                       f"got a {type(found).__name__}")
+    keys = [k for k in found if k in FORMATS]
+    if len(keys) != 1:
+        given = ", ".join(repr(k) for k in found) or "none"
+        raise BadInput(f"the body must hold exactly one of the keys {', '.join(FORMATS)}; keys given: {given}")
+    unknown = [k for k in found if k not in FORMATS and k != "params"]
+    if unknown:
+        raise BadInput(f"unknown key {unknown[0]!r} in the body; expected one of {', '.join(FORMATS)} and "
+                       "optionally 'params'")
+    return found
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A request read for one signature: the model input, its row count, and the payload as sent (for the log)."""
+
+    data: Any
+    rows: int | None
+    inputs: Any
+
+
+def parse(body: bytes, content_type: str | None, signature: Signature) -> Parsed:
+    """The model input MLflow's scoring server would hand the model, checked against the signature."""
+    media = _media(content_type)
+    inputs: Any = None
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    try:
+        if media == CSV:
+            inputs = body.decode("utf-8")
+            data = scoring_server.parse_csv_input(io.StringIO(inputs), schema=signature.input_schema)
+        else:
+            decoded = decode_json(body)
+            if decoded.get("params") is not None and signature.has_params:
+                raise BadInput("'params' are not supported by the gateway; send the data alone")
+            payload = {k: v for k, v in decoded.items() if k in FORMATS}
+            inputs = next(iter(payload.values()))
+            data = scoring_server.infer_and_parse_data(payload, signature.input_schema)
+    except BadInput:
+        raise
+    except (MlflowException, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise BadInput(f"the payload cannot be read as the model's input: {first_line(exc)}") from None
+    data = enforce(data, signature)
+    return Parsed(data, rows(data), inputs)
+
+
+def enforce(data: Any, signature: Signature) -> Any:
+    """MLflow's own schema enforcement, as pyfunc's predict applies it: a mismatch is the client's error."""
+    if signature.input_schema is None:
+        return data
+    from mlflow.models.utils import _enforce_schema
+
+    try:
+        return _enforce_schema(data, signature.input_schema, signature.flavor)
+    except Exception as exc:  # MLflow raises several types for a mismatch; each is the client's error here
+        raise BadInput(f"the input does not match the model's signature: {first_line(exc)}") from None
+
+
+def rows(data: Any) -> int | None:
+    """How many rows the input holds (None when it has no row count, e.g. a dict of tensors)."""
+    shape = getattr(data, "shape", None)
+    if shape:
+        return int(shape[0])
+    if isinstance(data, list):
+        return len(data)
+    return None
+
+
+def answer(raw: Any) -> tuple[bytes, Any]:
+    """The body `mlflow models serve` answers for these predictions (as its `predictions_to_json` writes it),
+    and the predictions as plain values."""
+    from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
+
+    predictions = _get_jsonable_obj(raw, pandas_orient="records")
+    return json.dumps({"predictions": predictions}, cls=NumpyEncoder).encode("utf-8"), predictions
+
+
+def constant_answer(constant: Any, count: int | None) -> bytes:
+    return json.dumps({"predictions": [constant] * (count if count is not None else 1)}).encode()
+
+
+def invalid(raw: Any, count: int | None) -> str | None:
+    """Why an answer cannot be served (a row count other than the input's, or a number that is not finite),
+    else None."""
+    import numpy as np
+
+    got = rows(raw)
+    if count is not None and got is not None and got != count:
+        return f"it answered {got} rows for {count}"
+    values = raw.to_numpy() if hasattr(raw, "to_numpy") else raw
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError):
+        return None
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        return "it answered a number that is not finite (NaN or infinity)"
+    if array.dtype.kind == "O":
+        for item in array.reshape(-1)[:10_000]:
+            if isinstance(item, float) and not math.isfinite(item):
+                return "it answered a number that is not finite (NaN or infinity)"
+    return None
+
+
+def label(prediction: Any, classes: tuple[Any, ...] | None) -> Any:
+    """One row's answer as a label: itself, or the class of the largest probability when the row is a vector of
+    class probabilities. For feedback and shadow agreement."""
+    if isinstance(prediction, dict):
+        prediction = list(prediction.values())
+    if isinstance(prediction, list):
+        if len(prediction) == 1:
+            return label(prediction[0], classes)
+        numbers = [p for p in prediction if isinstance(p, int | float) and not isinstance(p, bool)]
+        if numbers and len(numbers) == len(prediction):
+            best = max(range(len(numbers)), key=numbers.__getitem__)
+            return classes[best] if classes and best < len(classes) else best
+    return prediction
+
+
+def agree(a: Any, b: Any, classes: tuple[Any, ...] | None) -> bool:
+    """Two answers agree when every row has the same label (same class, or numbers within 1e-6 relative)."""
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return False
+        return all(_same(label(x, classes), label(y, classes)) for x, y in zip(a, b, strict=True))
+    return _same(label(a, classes), label(b, classes))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+    return bool(a == b)
