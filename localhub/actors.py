@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from localhub.rest.ops import checks, deployments, issues, pulls, reviews
-from localhub.rest.ops.commits import commit_changes, move_ref
+from localhub.rest.ops.commits import commit_changes
+from localhub.rest.ops.refs import move_ref
 
 if TYPE_CHECKING:
     from localhub.hub import Hub

@@ -29,6 +29,7 @@ from bot.github.forge import (
 from bot.github.markers import has_marker, with_marker
 from bot.github.retry import Retrier, status_of
 from bot.github.runcache import RunCache
+from bot.github.values import to_comment, to_pull
 
 DEPLOY_KEY = "modelbot_key"
 
@@ -491,27 +492,3 @@ class GitHubForge:
         from bot.github.revert import revert_pull
 
         return revert_pull(self, number)
-
-
-def to_pull(pr: Any) -> PullRequest:
-    """Plain values from a PyGithub pull request, reading only fields that list answers carry too."""
-    return PullRequest(
-        number=pr.number,
-        title=pr.title,
-        body=pr.body or "",
-        state=pr.state,
-        merged=pr.merged_at is not None,
-        author=pr.user.login if pr.user else "",
-        head_ref=pr.head.ref,
-        head_sha=pr.head.sha,
-        base_ref=pr.base.ref,
-        base_sha=pr.base.sha,
-        merge_commit_sha=pr.merge_commit_sha,
-        html_url=pr.html_url,
-        labels=tuple(label.name for label in pr.labels),
-        updated_at=pr.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ") if getattr(pr, "updated_at", None) else None,
-    )
-
-
-def to_comment(comment: Any) -> Comment:
-    return Comment(comment.id, comment.body or "", comment.user.login if comment.user else "", comment.html_url)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from bot.github.branches import branch_tip, force_branch, open_pull, point_branch
 from bot.github.forge import BaseTip, PromotionPR, PullRequest, Superseded
 from bot.github.markers import marker, promotion_branch, with_marker
-from bot.github.retry import status_of
 
 if TYPE_CHECKING:
     from bot.github.client import GitHubForge
@@ -38,8 +38,8 @@ def find_or_create(
     existing = forge.open_pull_for(branch)
     if existing is None:
         sha = _commit_on_base(forge, base, files, title, None, tip)
-        _point_branch(forge, branch, sha)
-        pull = _open(forge, branch, base, title, text)
+        point_branch(forge, branch, sha)
+        pull = open_pull(forge, branch, base, title, text)
         if labels:
             forge.add_labels(pull.number, labels)
             pull = PullRequest(**{**pull.__dict__, "labels": tuple(dict.fromkeys([*pull.labels, *labels]))})
@@ -54,7 +54,7 @@ def find_or_create(
         return PromotionPR(_edit(forge, existing, title, text), "updated")
     superseded = Superseded(existing.head_sha, existing.title)
     sha = _commit_on_base(forge, base, files, title, superseded, tip)
-    _force_branch(forge, branch, sha)
+    force_branch(forge, branch, sha)
     pull = _edit(forge, existing, title, text, head_sha=sha)
     return PromotionPR(pull, "updated", superseded)
 
@@ -70,7 +70,7 @@ def _commit_on_base(
     """One commit on the tip of `base` writing `files`, through the git data API: 3 requests, 2 when the
     caller names the tip (a tree and a commit are content-addressed, so retrying them is harmless)."""
     if tip is None:
-        tip = forge.retrier.call(f"read branch {base}", lambda: _branch_tip(forge, base))
+        tip = forge.retrier.call(f"read branch {base}", lambda: branch_tip(forge, base))
     elements = [{"path": path, "mode": "100644", "type": "blob", "content": content} for path, content in files.items()]
     url = f"{forge.repo.url}/git/trees"
     _, tree = forge.retrier.call(
@@ -79,61 +79,6 @@ def _commit_on_base(
     )
     message = title if superseded is None else (f"{title}\n\nSupersedes {superseded.head_sha} ({superseded.title}).")
     return forge.create_commit(message, str(tree["sha"]), [tip.commit])
-
-
-def _branch_tip(forge: GitHubForge, name: str) -> BaseTip:
-    """1 request: the branch answer carries the tip's id and its tree's."""
-    commit = forge.repo.get_branch(name).commit
-    return BaseTip(commit.sha, commit.commit.tree.sha)
-
-
-def _ref_url(forge: GitHubForge, branch: str) -> str:
-    return f"{forge.repo.url}/git/refs/heads/{branch}"
-
-
-def _force_branch(forge: GitHubForge, branch: str, sha: str) -> None:
-    """PATCH the branch to `sha` (forced: the branch holds only the bot's commit). 1 request."""
-    forge.retrier.call(
-        f"move {branch}",
-        lambda: forge.gh.requester.requestJsonAndCheck(
-            "PATCH", _ref_url(forge, branch), input={"sha": sha, "force": True}
-        ),
-    )
-
-
-def _point_branch(forge: GitHubForge, branch: str, sha: str) -> None:
-    """Create the branch at `sha`; if it already exists (left by a closed PR, or by our own earlier attempt
-    that GitHub applied before failing), move it instead. 1 request, 2 in that case."""
-
-    def create() -> None:
-        try:
-            forge.repo.create_git_ref(f"refs/heads/{branch}", sha)
-        except Exception as exc:
-            if status_of(exc) != 422:
-                raise
-            _force_branch(forge, branch, sha)
-
-    forge.retrier.call(f"create {branch}", create)
-
-
-def _open(forge: GitHubForge, branch: str, base: str, title: str, body: str) -> PullRequest:
-    """Open the pull request once. Only when our own POST answered (not when an ambiguous failure made us
-    find it) is it surely new, and so remembered as holding no comments and no reviews yet."""
-    from bot.github.client import to_pull
-
-    posted: list[int] = []
-
-    def create() -> PullRequest:
-        pull = to_pull(forge.repo.create_pull(base=base, head=branch, title=title, body=body))
-        posted.append(pull.number)
-        return pull
-
-    created = forge.retrier.create_once(
-        f"open the pull request for {branch}", create, lambda: forge.open_pull_for(branch)
-    )
-    if created.number in posted:
-        forge.cache.opened(created.number)
-    return created
 
 
 def _edit(forge: GitHubForge, pull: PullRequest, title: str, body: str, head_sha: str | None = None) -> PullRequest:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import RefusedError
+from bot.github.branches import force_branch, open_pull, point_branch
 from bot.github.forge import PullRequest
 from bot.github.retry import status_of
 
@@ -32,8 +33,6 @@ def revert_message(title: str, sha: str) -> str:
 
 
 def revert_pull(forge: GitHubForge, number: int) -> PullRequest:
-    from bot.github.promotion import _force_branch, _open, _point_branch
-
     original = forge.pull_request(number)
     if not original.merged or not original.merge_commit_sha:
         raise RefusedError(f"#{number} is not merged: only a merged pull request can be reverted")
@@ -50,11 +49,11 @@ def revert_pull(forge: GitHubForge, number: int) -> PullRequest:
     message = revert_message(original.title, merged)
     commit = forge.create_commit(message, tree, [tip])
     if tip == merged:
-        _point_branch(forge, branch, commit)
+        point_branch(forge, branch, commit)
     else:
-        _force_branch(forge, branch, commit)
+        force_branch(forge, branch, commit)
     title, body = message.split("\n\n", 1)
-    return _open(forge, branch, original.base_ref, title, f"{body}\n\nReverts #{number}.")
+    return open_pull(forge, branch, original.base_ref, title, f"{body}\n\nReverts #{number}.")
 
 
 def _loaded_commit(repo: Any, sha: str) -> Any:
@@ -71,9 +70,8 @@ def _revert_tree(forge: GitHubForge, merge_commit: Any, before: str, tip: str, b
     if tip == merged:
         return str(before_commit.tree.sha)
     inverse = forge.create_commit("inverse", before_commit.tree.sha, [merged])
-    from bot.github.promotion import _point_branch
 
-    _point_branch(forge, branch, tip)
+    point_branch(forge, branch, tip)
     try:
         result = forge.retrier.call(
             "merge the inverse change onto the tip", lambda: repo.merge(branch, inverse, "revert")

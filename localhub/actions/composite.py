@@ -12,7 +12,7 @@ https://docs.github.com/actions/sharing-automations/creating-actions/metadata-sy
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from localhub.actions.expressions import substitute
+from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.workflows import WorkflowError
 
 if TYPE_CHECKING:
-    from localhub.actions.steps import Job, Scope, StepRun
+    RunSteps = Callable[[Job, Scope, list[Any]], list[StepRun]]
 
 ACTION_FILES = ("action.yml", "action.yaml")
 COMPOSITE_CONTEXTS = ("github", "vars", "runner")  # taken over from the caller; `secrets` on purpose not
@@ -89,10 +90,9 @@ def inputs(action: Action, given: Mapping[str, str], contexts: Mapping[str, Any]
 
 
 def run_local(job: Job, caller: Scope, uses: str, given: Mapping[str, str], env: Mapping[str, str],
-              name: str) -> StepRun:
-    """Run the composite action at `uses`: its steps, then its outputs."""
-    from localhub.actions.steps import Scope, StepRun, run_steps
-
+              name: str, run_steps: RunSteps) -> StepRun:
+    """Run the composite action at `uses`: its steps (through `run_steps`, the executor that called it, so
+    nested actions run as the job's own steps do), then its outputs."""
     action = load(job.workspace, uses)
     github = {**caller.contexts["github"], "action_path": str(action.path)}
     contexts: dict[str, Any] = {key: caller.contexts[key] for key in COMPOSITE_CONTEXTS if key in caller.contexts}

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localhub.actions.expressions import ExpressionError, condition, substitute
-from localhub.actions.steps import Job, Scope, StepRun, run_steps
+from localhub.actions.job import Job, Scope, StepRun
+from localhub.actions.steps import run_steps
 from localhub.actions.workflows import Workflow, WorkflowError, job_order, load, triggered
 from localhub.hub import ACTIONS_BOT, Delivery, Hub
 from localhub.rest import permissions

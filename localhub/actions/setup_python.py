@@ -17,10 +17,8 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from localhub.actions.steps import Job, StepRun
+from localhub.actions.job import Job, StepRun
 
 _SPEC = re.compile(r"(\d+)(?:\.(\d+|x))?(?:\.(\d+|x))?")
 NOT_EMULATED = ("cache", "cache-dependency-path", "check-latest", "token", "allow-prereleases", "freethreaded")
@@ -82,8 +80,6 @@ def refusal(specs: list[str], interpreter: Interpreter) -> str | None:
 
 
 def setup(job: Job, options: Mapping[str, str], name: str) -> StepRun:
-    from localhub.actions.steps import StepRun
-
     interpreter = describe(job.python)
     specs = requested(options, job.workspace)
     refused = refusal(specs, interpreter)

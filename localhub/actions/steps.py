@@ -10,21 +10,20 @@ the job summary. The same executor runs a composite action's steps, in that acti
 
 from __future__ import annotations
 
-import itertools
-import os
 import shlex
 import subprocess
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localhub.actions import composite, setup_python
 from localhub.actions.expressions import ExpressionError, condition, substitute
+from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.outputs import read_outputs
 from localhub.actions.workflows import WorkflowError
 
 if TYPE_CHECKING:
-    from localhub.hub import Hub
+    pass
 
 # GitHub's command lines per `shell:` on Linux; a step without one gets `bash -e {0}` (no pipefail).
 # https://docs.github.com/actions/reference/workflow-syntax-for-github-actions#jobsjob_idstepsshell
@@ -36,81 +35,6 @@ SHELLS = {
 DEFAULT_SHELL = ["bash", "-e", "{0}"]
 SUFFIX = {"python": ".py"}
 MAX_DEPTH = 10  # composite actions nested deeper than this fail, as on GitHub
-STEP_FILES = ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY")
-
-
-@dataclass
-class StepRun:
-    name: str
-    conclusion: str  # success, failure, skipped
-    exit_code: int | None = None
-    log: str = ""
-    outputs: dict[str, str] = field(default_factory=dict)
-    script: str | None = None  # a `run:` step's script after `${{ }}` expansion: exactly what the shell ran
-    env: dict[str, str] = field(default_factory=dict)  # the environment the step's process was given
-    steps: list[StepRun] = field(default_factory=list)  # a composite action's own steps
-
-
-@dataclass
-class Job:
-    """What the steps of one job share: where it runs, its environment as earlier steps left it, the
-    runner's Python, the job summary, and the values GitHub masks in logs."""
-
-    hub: Hub
-    sha: str
-    ref: str
-    root: Path
-    env: dict[str, str]  # GitHub's variables, workflow and job `env:`, and GITHUB_ENV additions
-    python: Path
-    timeout: float
-    defaults: Mapping[str, Any] = field(default_factory=dict)  # `defaults.run` of the workflow and the job
-    paths: list[str] = field(default_factory=list)  # GITHUB_PATH additions, the latest first
-    summary: list[str] = field(default_factory=list)
-    masks: list[str] = field(default_factory=list)
-    _files: Iterator[int] = field(default_factory=itertools.count)
-
-    @property
-    def workspace(self) -> Path:
-        return Path(self.env["GITHUB_WORKSPACE"])
-
-    @property
-    def temp(self) -> Path:
-        return Path(self.env["RUNNER_TEMP"])
-
-    def base_env(self) -> dict[str, str]:
-        return {**self.env, "PATH": os.pathsep.join([*self.paths, self.env["PATH"]])}
-
-    def step_files(self) -> dict[str, Path]:
-        """Fresh GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH and GITHUB_STEP_SUMMARY files for one step."""
-        number = next(self._files)
-        files = {key: self.root / "files" / f"{key.lower()}-{number}" for key in STEP_FILES}
-        for path in files.values():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("")
-        return files
-
-    def script_file(self, suffix: str) -> Path:
-        return self.temp / f"step-{next(self._files)}{suffix}"
-
-    def mask(self, text: str) -> str:
-        for secret in sorted(self.masks, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-
-@dataclass
-class Scope:
-    """Where steps run: the job's own steps, or a composite action's (its `inputs`, its own `steps`
-    context, and the `env:` of the `uses:` steps that called it)."""
-
-    contexts: dict[str, Any]
-    env: dict[str, str] = field(default_factory=dict)
-    depth: int = 0
-    composite: bool = False
-
-    @property
-    def status(self) -> str:
-        return str(self.contexts["job"]["status"])
 
 
 def run_steps(job: Job, scope: Scope, steps: list[Any]) -> list[StepRun]:
@@ -211,9 +135,7 @@ def _uses(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str
     if uses == "." or uses.startswith("./"):
         if scope.depth >= MAX_DEPTH:
             return StepRun(name, "failure", None, f"uses: {uses}: composite actions nest deeper than {MAX_DEPTH}")
-        from localhub.actions.composite import run_local
-
-        return run_local(job, scope, uses, options, declared, name)
+        return composite.run_local(job, scope, uses, options, declared, name, run_steps)
     action, _, ref = uses.partition("@")
     if uses.startswith("docker://") or not ref:
         return StepRun(name, "failure", None, f"uses: {uses}: localhub runs `owner/repo@ref` and `./path` actions"
@@ -225,9 +147,7 @@ def _uses(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str
         done = checkout(job.hub, given, env, job.workspace, job.sha, job.ref)
         return StepRun(name, done.conclusion, done.exit_code, job.mask(done.log), env=env)
     if action.lower() == "actions/setup-python":
-        from localhub.actions.setup_python import setup
-
-        return setup(job, options, name)
+        return setup_python.setup(job, options, name)
     if action.lower() in ("actions/upload-artifact", "actions/download-artifact"):
         from localhub.actions import artifacts
 

@@ -13,7 +13,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
-from localhub.rest.ops.commits import announce_ref
+from localhub.rest.ops.refs import announce_ref
 from localhub.rest.permissions import JobGrant
 from localhub.state import role_at_least
 

@@ -13,14 +13,16 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localhub.errors import ApiError
 from localhub.faults import SECONDARY_DOCS, SECONDARY_MESSAGE, Fault, Faults
-from localhub.hub import Hub
 from localhub.rest.api import Request, Response, Router, check_repo
 from localhub.rest.permissions import JobGrant, authorize
 from localhub.rest.requestlog import RequestLog
+
+if TYPE_CHECKING:
+    from localhub.hub import Hub
 
 RATE_LIMIT = 5000
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from localhub.actions.job import StepRun
 from localhub.actions.pyenv import prepare
 from localhub.actions.runner import ActionsRunner, JobRun
-from localhub.actions.steps import StepRun
 from localhub.hub import ACTIONS_BOT
 from localhub.rest import permissions
 from tests.support.gitrepo import PROJECT, GitRepo

@@ -35,15 +35,6 @@ def create_status(hub: Hub, actor: str, sha: str, state: object, context: str = 
     return item
 
 
-def latest_statuses(hub: Hub, sha: str) -> list[Status]:
-    """The newest status per context, newest first, as the combined status counts them."""
-    seen: dict[str, Status] = {}
-    for item in reversed(hub.state.statuses):
-        if item.sha == sha and item.context not in seen:
-            seen[item.context] = item
-    return list(seen.values())
-
-
 def create_check_run(hub: Hub, actor: str, fields: dict[str, Any]) -> CheckRun:
     name, head_sha = fields.get("name"), fields.get("head_sha")
     if not isinstance(name, str) or not name:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from localhub.errors import ApiError, invalid
 from localhub.rest import webhooks
-from localhub.rest.ops.checks import latest_statuses
+from localhub.rest.queries import latest_statuses
 from localhub.state import Deployment, DeploymentStatus, now
 
 if TYPE_CHECKING:

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 from localhub.errors import ApiError, invalid
 from localhub.rest import webhooks
-from localhub.rest.ops.commits import move_ref, signature
+from localhub.rest.ops.commits import signature
+from localhub.rest.ops.refs import close_pull, move_ref
+from localhub.rest.queries import latest_statuses
 from localhub.state import Issue, Pull, now
 
 if TYPE_CHECKING:
@@ -70,23 +72,6 @@ def update_pull(hub: Hub, actor: str, issue: Issue, title: str | None = None, bo
     return issue
 
 
-def close_pull(hub: Hub, actor: str, issue: Issue) -> None:
-    issue.state, issue.closed_at, issue.updated_at = "closed", now(), now()
-    hub.emit("pull_request", webhooks.pull_request(hub, "closed", issue, actor), actor)
-
-
-def mergeability(hub: Hub, issue: Issue) -> tuple[bool | None, str]:
-    """(mergeable, mergeable_state) as GitHub computes them: a real trial merge of head into base."""
-    pr = issue.pull
-    assert pr is not None
-    if issue.state != "open":
-        return None, "unknown"
-    result = hub.git.merge_tree(pr.base_sha, pr.head_sha)
-    if result.conflicts or result.tree is None:
-        return False, "dirty"
-    return True, "clean"
-
-
 def merge_pull(hub: Hub, actor: str, issue: Issue, method: str = "merge", sha: str | None = None,
                title: str | None = None, message: str | None = None) -> str:
     """Merge for real: a merge commit (two parents) or a squash commit (one), moving the base branch."""
@@ -127,8 +112,6 @@ def merge_pull(hub: Hub, actor: str, issue: Issue, method: str = "merge", sha: s
 
 def _required_checks(hub: Hub, branch: str, sha: str) -> None:
     """GitHub's answer to a merge that branch protection blocks: 405 naming the first unmet context."""
-    from localhub.rest.ops.checks import latest_statuses
-
     states = {s.context: s.state for s in latest_statuses(hub, sha)}
     runs = sorted((r for r in hub.state.check_runs.values() if r.head_sha == sha), key=lambda r: r.id)
     states.update({r.name: (r.conclusion or "pending") for r in runs})
@@ -139,12 +122,3 @@ def _required_checks(hub: Hub, branch: str, sha: str) -> None:
         if state not in ("success", "neutral", "skipped"):
             how = "in progress" if state == "pending" else "failing"
             raise ApiError(405, f'Required status check "{context}" is {how}.')
-
-
-def mark_merged_by_push(hub: Hub, actor: str, issue: Issue, base_tip: str) -> None:
-    """A push that brings a PR's head into its base merges the PR, as GitHub detects it."""
-    pr = issue.pull
-    assert pr is not None
-    pr.merged, pr.merged_at, pr.merged_by, pr.merge_commit_sha = True, now(), actor, pr.head_sha
-    issue.state, issue.closed_at, issue.updated_at = "closed", pr.merged_at, pr.merged_at
-    hub.emit("pull_request", webhooks.pull_request(hub, "closed", issue, actor), actor)

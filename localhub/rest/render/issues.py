@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from localhub.rest.queries import mergeability
 from localhub.rest.render.common import (
     author_association,
     node_id,
@@ -128,8 +129,6 @@ def pull(hub: Hub, item: Issue, full: bool = True) -> dict[str, Any]:
 
 
 def _pull_details(hub: Hub, item: Issue) -> dict[str, Any]:
-    from localhub.rest.ops.pulls import mergeability
-
     pr = item.pull
     assert pr is not None
     git = hub.git

@@ -9,6 +9,7 @@ from localhub.rest import webhooks
 from localhub.rest.api import Request, Response, Route, ok, page, require
 from localhub.rest.ops import checks as ops
 from localhub.rest.ops import deployments as deploy_ops
+from localhub.rest.queries import latest_statuses
 from localhub.rest.render import checks as render
 from localhub.state import Deployment
 
@@ -26,7 +27,7 @@ def create_status(hub: Hub, req: Request) -> Response:
 
 def combined_status(hub: Hub, req: Request) -> Response:
     sha = ops.resolve_sha(hub, req.params["ref"])
-    latest = ops.latest_statuses(hub, sha)
+    latest = latest_statuses(hub, sha)
     response = ok(render.combined_status(hub, sha, latest))
     paged = page(hub, req, latest, lambda s: s)
     response.headers.update(paged.headers)

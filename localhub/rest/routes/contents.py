@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from localhub.errors import ApiError, invalid, missing, not_found
 from localhub.gitrepo import TreeEntry
 from localhub.rest.api import Request, Response, Route, ok, page, require
-from localhub.rest.ops.commits import commit_changes, move_ref, signature
+from localhub.rest.ops.commits import commit_changes, signature
+from localhub.rest.ops.refs import move_ref
 from localhub.rest.render import git as render
 from localhub.rest.render import issues as render_issues
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from localhub.errors import ApiError, invalid, not_found
 from localhub.gitrepo import Signature
 from localhub.rest.api import Request, Response, Route, ok, require
-from localhub.rest.ops.commits import move_ref, signature
+from localhub.rest.ops.commits import signature
+from localhub.rest.ops.refs import move_ref
 from localhub.rest.render import git as render
 from localhub.state import now
 

@@ -1,0 +1,66 @@
+"""Branch and pull-request writes the bot's own branches share (promotion and revert pull requests): read a
+tip, point or force a branch, open a pull request exactly once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.github.forge import BaseTip, PullRequest
+from bot.github.retry import status_of
+from bot.github.values import to_pull
+
+if TYPE_CHECKING:
+    from bot.github.client import GitHubForge
+
+
+def branch_tip(forge: GitHubForge, name: str) -> BaseTip:
+    """1 request: the branch answer carries the tip's id and its tree's."""
+    commit = forge.repo.get_branch(name).commit
+    return BaseTip(commit.sha, commit.commit.tree.sha)
+
+
+def ref_url(forge: GitHubForge, branch: str) -> str:
+    return f"{forge.repo.url}/git/refs/heads/{branch}"
+
+
+def force_branch(forge: GitHubForge, branch: str, sha: str) -> None:
+    """PATCH the branch to `sha` (forced: the branch holds only the bot's commit). 1 request."""
+    forge.retrier.call(
+        f"move {branch}",
+        lambda: forge.gh.requester.requestJsonAndCheck(
+            "PATCH", ref_url(forge, branch), input={"sha": sha, "force": True}
+        ),
+    )
+
+
+def point_branch(forge: GitHubForge, branch: str, sha: str) -> None:
+    """Create the branch at `sha`; if it already exists (left by a closed PR, or by our own earlier attempt
+    that GitHub applied before failing), move it instead. 1 request, 2 in that case."""
+
+    def create() -> None:
+        try:
+            forge.repo.create_git_ref(f"refs/heads/{branch}", sha)
+        except Exception as exc:
+            if status_of(exc) != 422:
+                raise
+            force_branch(forge, branch, sha)
+
+    forge.retrier.call(f"create {branch}", create)
+
+
+def open_pull(forge: GitHubForge, branch: str, base: str, title: str, body: str) -> PullRequest:
+    """Open the pull request once. Only when our own POST answered (not when an ambiguous failure made us
+    find it) is it surely new, and so remembered as holding no comments and no reviews yet."""
+    posted: list[int] = []
+
+    def create() -> PullRequest:
+        pull = to_pull(forge.repo.create_pull(base=base, head=branch, title=title, body=body))
+        posted.append(pull.number)
+        return pull
+
+    created = forge.retrier.create_once(
+        f"open the pull request for {branch}", create, lambda: forge.open_pull_for(branch)
+    )
+    if created.number in posted:
+        forge.cache.opened(created.number)
+    return created
