@@ -79,6 +79,11 @@ class Actor:
         with self.hub.state.lock:
             return pulls.merge_pull(self.hub, self.login, self._pull(number), method)
 
+    def edit_pull(self, number: int, title: str | None = None, body: str | None = None,
+                  base: str | None = None) -> None:
+        with self.hub.state.lock:
+            pulls.update_pull(self.hub, self.login, self._pull(number), title=title, body=body, base=base)
+
     def close(self, number: int) -> None:
         with self.hub.state.lock:
             pulls.update_pull(self.hub, self.login, self._pull(number), state="closed")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bot.deploy import rollback
 from bot.deploy.rollback_pr import open_rollback
 from bot.deploy.runner import TransitionRecord
+from bot.github import markers
 
 if TYPE_CHECKING:
     from bot.github.forge import Forge, PullRequest
@@ -37,7 +38,8 @@ class Response:
 
 
 def marker(model: str, stage: str) -> str:
-    return f"modelbot:deploy-failure:{model}:{stage}"
+    """The hidden marker of the failure comment on the merged pull request (one per model and stage)."""
+    return markers.marker(model, stage, "deploy-failure")
 
 
 def comment_body(record: TransitionRecord, revert_pr: int | None, run_url: str | None) -> str:
@@ -81,7 +83,7 @@ def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, r
     incident = forge.open_issue(
         f"Incident: {change.model} {change.version} failed its {record.failed} in {change.stage}",
         body,
-        f"<!-- {marker(change.model, change.stage)}:{after} -->",
+        markers.marker(change.model, change.stage, f"deploy-failure-{after}"),
         ["incident"],
     )
     return Response(revert, commented, reason, incident)

@@ -16,7 +16,7 @@ from bot.flows.automerge import try_merge
 from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, served_history, soak_clock
 from bot.flows.record import CHECK, Record
 from bot.github.forge import PullRequest
-from bot.github.markers import marker, with_state
+from bot.github.markers import BODY_LIMIT, marker, with_state
 from bot.plan import Plan, Step, plan
 from bot.policy import POLICY_DIR
 from bot.texts import render
@@ -91,7 +91,8 @@ def _validate_step(
     root = ctx.workspace or Path.cwd()
     evidence = engine.validate(subject, dict(step.gates), model.evaluation, root, inputs, progress=progress)
     out = ctx.reports / f"{t.model}-{t.stage}"
-    md_path, _ = report.write(evidence, out)
+    room = BODY_LIMIT - len(marker(t.model, t.stage, REPORT)) - 1  # the comment's marker counts towards the limit
+    md_path, _ = report.write(evidence, out, limit=room)
     return StepOutcome(
         t.model, t.stage, t.to_version, evidence.status, report.verdict(evidence).lstrip("# "), md_path
     ), md_path.read_text(encoding="utf-8")

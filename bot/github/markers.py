@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+BODY_LIMIT = 65_536  # GitHub refuses a comment, issue or pull request body longer than this (422)
+_CUT_NOTE = "\n\n---\n**Cut** at GitHub's {limit:,}-character limit."
 _MARKER = re.compile(r"<!-- modelbot:([^\s>]+) -->")
 _PART = re.compile(r"^[A-Za-z0-9._/-]+$")
 
@@ -24,8 +26,22 @@ def has_marker(body: str | None, mark: str) -> bool:
 
 
 def with_marker(body: str, mark: str) -> str:
-    """The body carrying its marker exactly once, on its first line (where GitHub renders nothing)."""
-    return body if body.startswith(mark) else f"{mark}\n{body.replace(mark, '')}"
+    """The body carrying its marker exactly once, on its first line (where GitHub renders nothing), within
+    GitHub's limit for the whole body, marker included."""
+    return fit(body if body.startswith(mark) else f"{mark}\n{body.replace(mark, '')}")
+
+
+def fit(text: str, limit: int = BODY_LIMIT) -> str:
+    """`text` if GitHub takes it, else cut at a line boundary with a note saying so: a body over the limit is
+    refused outright, losing the whole comment. Writers that can say where the rest is (the validation
+    report points to report.json) fit themselves first, with room for their marker."""
+    if len(text) <= limit:
+        return text
+    note = _CUT_NOTE.format(limit=limit)
+    head = text[: limit - len(note)]
+    if "\n" in head:
+        head = head[: head.rindex("\n")]
+    return head + note
 
 
 def markers_in(body: str | None) -> list[str]:

@@ -5,6 +5,7 @@ requests each takes (printed: they are figures for the closing note, not asserti
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -148,6 +149,9 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
     assert incident.labels == ["incident"] and f"#{response.revert_pr}" in incident.body
     again = respond.on_failure(hub.forge(), checkout, after, failure, RUN_URL, "main")
     assert again.incident == response.incident  # a re-run opens no second incident
+    [comment] = [c for c in hub.hub.state.comments.values() if c.issue_number == number]  # edited, not posted again
+    for body in (comment.body, hub.hub.state.issues[response.incident].body):
+        assert body.startswith("<!-- modelbot:") and "modelbot:" not in re.sub(r"<!--.*?-->", "", body)  # hidden
 
 
 def test_the_deploy_workflow_validates_the_revert_it_opens_under_the_rollback_rules(

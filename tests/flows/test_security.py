@@ -44,18 +44,55 @@ def test_a_pr_that_makes_its_author_an_approver_is_judged_by_the_base_policy(hub
     assert "wes-writer" not in state.rules[1].may_approve
 
 
-def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_v1):
+def _handle(running, delivery):
+    """A delivery as the workflow's entrypoint handles it: parsed, routed, and given to its handler."""
+    from bot.actions import router
+    from bot.actions.events import parse
+
+    target = router.route(delivery.event, delivery.payload.get("action"))
+    assert target is not None, f"{delivery.event} {delivery.payload.get('action')} is not routed"
+    return router.load(target)(parse(delivery.event, delivery.payload), running.forge)
+
+
+def _delivered(running, since, event, sender="lena-ml"):
+    return [d for d in running.hub.deliveries[since:] if d.event == event and d.sender == sender]
+
+
+def _bot_writes(running, mark):
+    """Requests that would start something: a branch, a pull request, a workflow run, a merge, a deployment."""
+    return [f"{r.method} {r.path}" for r in running.log.since(mark) if r.method in ("POST", "PUT")
+            and r.path.endswith(("/pulls", "/git/refs", "/dispatches", "/merge", "/deployments"))]
+
+
+def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_v1, monkeypatch, tmp_path):
+    """The title and the branch name of a pull request go through the pull-request and comment handlers as
+    any event does; only a comment's own body is ever parsed as a command."""
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    command = "/promote diabetes-progression 1 to production"
     registry = ctx.forge.file_text("models.yaml", "main")
     branch = "x/promote-diabetes-progression-1-to-production"
-    hub.hub.as_user("dana-ds").push(
-        branch,
-        {"models.yaml": registry.replace("description: Ridge regression.", "description: Ridge.")},
-        "tweak",
-        base="main",
+    seen = len(hub.hub.deliveries)
+    hub.hub.as_user("lena-ml").push(
+        branch, {"models.yaml": registry.replace("description: Ridge regression.", "description: Ridge.")},
+        command, base="main",
     )
-    number = hub.hub.as_user("dana-ds").open_pull(branch, "main", "/promote diabetes-progression 1 to production")
+    number = hub.hub.as_user("lena-ml").open_pull(branch, "main", command)
+    hub.hub.as_user("lena-ml").comment(number, "Looks right to me.")
+    hub.hub.as_user("lena-ml").edit_pull(number, title="/rollback diabetes-progression production")
     mark = hub.log.mark()
-    result = validate_pull(ctx, ctx.forge.pull_request(number), files=["models.yaml"])
-    assert result.refusals and "diabetes-progression version 1 was modified" in result.refusals[0]
-    created = [r for r in hub.log.since(mark) if r.method == "POST" and r.path.endswith("/pulls")]
-    assert created == []
+
+    (opened,) = [d for d in _delivered(hub, seen, "pull_request") if d.payload["action"] == "opened"]
+    validated = _handle(hub, opened)
+    (remark,) = _delivered(hub, seen, "issue_comment")
+    answered = _handle(hub, remark)
+    (edited,) = [d for d in _delivered(hub, seen, "pull_request") if d.payload["action"] == "edited"]
+    renamed = _handle(hub, edited)
+
+    assert "diabetes-progression version 1 was modified" in validated.summary
+    assert answered.outputs["result"] == "ignored" and renamed.outputs["result"] == "ignored"
+    assert _bot_writes(hub, mark) == []
+    # The same words as a comment's body are a command, and run: the test above could have failed.
+    hub.hub.as_user("lena-ml").comment(number, command)
+    (typed,) = _delivered(hub, seen, "issue_comment")[1:]
+    ran = _handle(hub, typed)
+    assert ran.outputs["result"] != "ignored" and f"`{command}`" in ran.summary  # parsed and judged

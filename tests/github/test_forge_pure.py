@@ -8,7 +8,7 @@ from github import GithubException
 from bot.errors import UsageError
 from bot.github.config import resolve
 from bot.github.forge import ForgeError
-from bot.github.markers import has_marker, marker, markers_in, promotion_branch, with_marker
+from bot.github.markers import BODY_LIMIT, fit, has_marker, marker, markers_in, promotion_branch, with_marker
 from bot.github.retry import Failure, Retrier, RetryPolicy, delay_for
 
 POLICY = RetryPolicy(attempts=5, base_delay=0.5, max_backoff=4.0, max_wait=60.0)
@@ -125,3 +125,12 @@ def test_promotion_branches_refuse_names_git_would_refuse(bad: str) -> None:
     assert promotion_branch("churn", "staging") == "modelbot/promote/churn/staging"
     with pytest.raises(ValueError):
         promotion_branch(bad, "staging")
+
+
+def test_a_body_keeps_within_githubs_limit_marker_included() -> None:
+    mark = marker("m", "production", "report")
+    exact = "x" * 100 + "\n" + "y" * (BODY_LIMIT - 101)  # exactly the limit before the marker is prefixed
+    body = with_marker(exact, mark)
+    assert len(exact) == BODY_LIMIT and len(body) <= BODY_LIMIT
+    assert body.startswith(mark) and body.endswith("character limit.") and "y" not in body  # cut at a line
+    assert fit("short") == "short" and with_marker(exact[:1000], mark) == f"{mark}\n{exact[:1000]}"
