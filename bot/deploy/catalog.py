@@ -9,6 +9,7 @@ An item is a name (`mlflow-alias`) or a mapping with `type` and the deployer's s
          storage_uri: "s3://mlflow/{model}/{version}"}
       - {type: command, run: ["./scripts/deploy.sh"], timeout_s: 120}
       - {type: webhook, url: "https://deploy.example.com/hook", secret_env: DEPLOY_HOOK_SECRET, timeout_s: 10}
+      - {type: gateway, url: "http://127.0.0.1:8080", timeout_s: 60}   # a running `modelbot serve`
 
 Settings are checked here, before any deployer runs, so a mistake in them changes nothing.
 """
@@ -90,12 +91,19 @@ def _webhook(raw: Mapping[str, Any], ctx: Context) -> Deployer:
                                                                           "webhook"))
 
 
+def _gateway(raw: Mapping[str, Any], ctx: Context) -> Deployer:
+    from bot.deploy.gateway import DEFAULT_TIMEOUT_S, DEFAULT_URL, Gateway
+
+    return Gateway(str(raw.get("url", DEFAULT_URL)), ctx.repo, _number(raw, "timeout_s", DEFAULT_TIMEOUT_S, "gateway"))
+
+
 BUILDERS: dict[str, Callable[[Mapping[str, Any], Context], Deployer]] = {
     "mlflow-alias": _mlflow,
     "github-deployment": _github,
     "manifests": _manifests,
     "command": _command,
     "webhook": _webhook,
+    "gateway": _gateway,
 }
 
 

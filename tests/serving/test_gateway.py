@@ -366,3 +366,23 @@ def test_reload_is_refused_from_elsewhere_and_metrics_carry_advance_names(gatewa
     everything = gateway.get("/models").json()
     assert {(s["model"], s["stage"]) for s in everything["stages"]} >= {("tumor", "staging"), ("bg", "production")}
     assert Path(gateway.log_dir / "predictions.jsonl").stat().st_size > 0
+
+
+def test_the_gateway_deployer_reloads_and_checks_what_is_served(zoo: Zoo, registry: Registry,
+                                                                gateway: Gateway) -> None:
+    from bot.deploy.base import DeployError, Deployment
+    from bot.deploy.catalog import Context, build
+
+    [deployer] = build({"deployers": [{"type": "gateway", "url": f"http://127.0.0.1:{gateway.port}",
+                                       "timeout_s": 30}]}, Context(repo=registry.path))
+    registry.models["bg"]["deployment"] = {"production": {"strategy": "blue-green", "traffic": {2: 100}}}
+    sha = registry.commit("bg on green, deployed through the gateway deployer")
+    outcome = deployer.deploy(Deployment("bg", "production", "2", "1", sha))
+    assert outcome.status == "done" and sha[:12] in outcome.detail and "version 2 ready" in outcome.detail
+    assert gateway.invoke("bg", "production", {"dataframe_records": records(zoo, 1)}).version == "2"
+    assert deployer.deploy(Deployment("bg", "production", "2", "1", sha)).status == "unchanged"
+    with pytest.raises(DeployError, match="with versions 2, not 9"):
+        deployer.deploy(Deployment("bg", "production", "9", "2", sha))
+    registry.models["bg"]["deployment"] = BG_STATE
+    registry.commit("bg back on blue with a preview")
+    gateway.reload()
