@@ -65,7 +65,9 @@ def parse(body: str) -> Command | None:
     words = first[1:].split()
     verb = words[0].lower() if words else ""
     if verb not in USAGE:
-        return None if not re.fullmatch(r"[a-z-]+", verb) else _unknown(verb)
+        if re.fullmatch(r"[a-z-]+", verb):
+            _unknown(verb)  # a near-miss of a verb is answered; anything else is not a command
+        return None
     args = words[1:]
     if verb == "promote":
         if len(args) != 4 or args[2].lower() != "to":
@@ -95,7 +97,6 @@ def _unknown(verb: str) -> None:
     close = [v for v in USAGE if v.startswith(verb[:3])]
     if close:
         raise CommandError(f"unknown command `/{verb}`; did you mean `{USAGE[close[0]]}`?")
-    return None
 
 
 @dataclass(frozen=True)

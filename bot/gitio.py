@@ -116,8 +116,11 @@ def merge_file(ours: str, base: str, theirs: str, labels: tuple[str, str, str]) 
             path = Path(tmp) / name
             path.write_text(text, encoding="utf-8")
             paths.append(str(path))
-        proc = subprocess.run(["git", "merge-file", "-p", *(a for label in labels for a in ("-L", label)), *paths],
-                              capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", *(a for label in labels for a in ("-L", label)), *paths],
+            capture_output=True,
+            check=False,
+        )
     if proc.returncode < 0 or proc.returncode > 127:
         raise GitError(f"git merge-file failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
     return proc.stdout.decode("utf-8"), proc.returncode
@@ -127,5 +130,9 @@ def is_ancestor(repo: Path, sha: str, of: str = "HEAD") -> bool:
     """True when commit `sha` exists in `repo` and is `of` or one of its ancestors."""
     if sha.startswith("-"):
         return False
-    return subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", sha, of],
-                          capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["git", "-C", str(repo), "merge-base", "--is-ancestor", sha, of], capture_output=True, check=False
+        ).returncode
+        == 0
+    )

@@ -25,7 +25,7 @@ def _scalar(value: str) -> str | int | float | bool | None:
         return None
     for cast in (int, float):
         try:
-            return cast(value)  # type: ignore[no-any-return]
+            return cast(value)
         except ValueError:
             pass
     return value
@@ -50,8 +50,9 @@ def git_identity() -> str | None:
     found = []
     for key in ("user.name", "user.email"):
         try:
-            done = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True, timeout=10,
-                                  check=False)
+            done = subprocess.run(
+                ["git", "config", "--get", key], capture_output=True, text=True, timeout=10, check=False
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         found.append(done.stdout.strip() if done.returncode == 0 else "")

@@ -201,13 +201,17 @@ def plan(
     if governance:
         admin = _admin_role(policies)
         if admin is None:
-            refusals.append("this change is a governance change (it " + "; it ".join(governance)
-                            + "), and the base policy names no admin_role to approve it")
+            refusals.append(
+                "this change is a governance change (it "
+                + "; it ".join(governance)
+                + "), and the base policy names no admin_role to approve it"
+            )
         else:
             policy_approvals = (Approval(admin, 1),)
     old_models = before.models if before else {}
-    owners_changed = tuple(m for m, old in old_models.items()
-                           if m in after.models and after.models[m].owners != old.owners)
+    owners_changed = tuple(
+        m for m, old in old_models.items() if m in after.models and after.models[m].owners != old.owners
+    )
     return Plan(steps, changes, policy_approvals, tuple(refusals), tuple(governance), owners_changed)
 
 
@@ -260,11 +264,18 @@ def rollout_refusals(before: Registry | None, after: Registry, served: Served) -
         for stage, state in model.deployment.items():
             if old is not None and old.deployment.get(stage) == state:
                 continue
-            allowed = {model.stages.get(stage), old.stages.get(stage) if old else None,
-                       *served.get((name, stage), frozenset())}
-            referenced = [*map(str, state.get("traffic", {}) or {}),
-                          *(str(state[k]) for k in ("shadow", "preview", "fallback") if state.get(k) is not None)]
+            allowed = {
+                model.stages.get(stage),
+                old.stages.get(stage) if old else None,
+                *served.get((name, stage), frozenset()),
+            }
+            referenced = [
+                *map(str, state.get("traffic", {}) or {}),
+                *(str(state[k]) for k in ("shadow", "preview", "fallback") if state.get(k) is not None),
+            ]
             for version in dict.fromkeys(v for v in referenced if v not in allowed):
-                out.append(f"{name} {stage}: the rollout state sends traffic to version {version}, which neither "
-                           f"serves nor served '{stage}'; promote it to '{stage}' first")
+                out.append(
+                    f"{name} {stage}: the rollout state sends traffic to version {version}, which neither "
+                    f"serves nor served '{stage}'; promote it to '{stage}' first"
+                )
     return out

@@ -22,7 +22,7 @@ def plan_revisions(repo: Path, base: str, head: str, now: datetime) -> Plan:
         raise ModelbotError(f"models.yaml does not exist at {head}")
     base_policies = policies_at(repo, base_sha)
     head_policies = policies_at(repo, head_sha)
-    keys = set()
+    keys: set[tuple[str, str]] = set()
     if before is not None:
         for t in diff(before.registry, after.registry):
             model = before.registry.model(t.model)

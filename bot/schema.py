@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ def fast_validator(name: str) -> Callable[[Any], Any]:
     common case; jsonschema then runs only to name every problem of an invalid one."""
     import fastjsonschema
 
-    return fastjsonschema.compile(schema(name), use_default=False)  # type: ignore[no-any-return]
+    return fastjsonschema.compile(schema(name), use_default=False)
 
 
 def is_valid(name: str, data: Any) -> bool:
@@ -53,16 +53,17 @@ def is_valid(name: str, data: Any) -> bool:
 
 def describe(error: ValidationError) -> str:
     """A message a person can act on: what was found and what is expected."""
+    spec: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(spec.get("properties", {}))
         extra = error.message.split("(")[-1].rstrip(")") if "(" in error.message else error.message
         return f"unknown key {extra}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
     if error.validator == "required":
         return error.message.replace("is a required property", "is required here")
     if error.validator in ("oneOf", "anyOf"):
-        expected = error.schema.get("description") or "one of the allowed forms"
+        expected = spec.get("description") or "one of the allowed forms"
         return f"{error.instance!r} is not valid; expected {expected}"
-    hint = error.schema.get("description") if isinstance(error.schema, dict) else None
+    hint = spec.get("description")
     message = error.message
     if hint and error.validator in ("pattern", "type", "enum", "const"):
         message += f" ({hint})"

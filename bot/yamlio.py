@@ -19,10 +19,10 @@ MAX_BYTES = 32 * 1024 * 1024
 MAX_ALIASES = 1000
 MAX_EXPANSION = 10_000
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class StrictLoader(_BaseLoader):  # type: ignore[misc]  # PyYAML's loaders are untyped classes
     """SafeLoader (C-accelerated where available) that refuses duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -38,7 +38,8 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                         key_node.start_mark,
                     )
                 seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 class AliasGuardLoader(StrictLoader):
@@ -154,7 +155,7 @@ def _check_depth(text: str, file: str) -> None:
         return
 
 
-def _too_deep(file: str, mark: yaml.Mark | None) -> InvalidFile:
+def _too_deep(file: str, mark: Any) -> InvalidFile:  # a yaml.Mark, from the C or the pure-Python parser
     loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
     return InvalidFile([Problem(loc, f"YAML nested too deeply (more than {MAX_DEPTH} levels)")])
 
@@ -163,8 +164,11 @@ def conflict_lines(text: str) -> tuple[int, ...]:
     """1-based numbers of the lines holding git's conflict markers (a merge or revert left for a person)."""
     if "\n<<<<<<< " not in f"\n{text}" or "\n>>>>>>> " not in f"\n{text}":
         return ()
-    return tuple(n for n, line in enumerate(text.splitlines(), 1)
-                 if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======")
+    return tuple(
+        n
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "======="
+    )
 
 
 def parse_document(text: str, file: str) -> tuple[Any, yaml.Node | None]:
@@ -172,9 +176,15 @@ def parse_document(text: str, file: str) -> tuple[Any, yaml.Node | None]:
     if not text.strip():
         raise InvalidFile([Problem(Location(file), "file is empty; expected a YAML mapping")])
     if marked := conflict_lines(text):
-        raise InvalidFile([Problem(Location(file, marked[0]),
-                                   f"unresolved merge conflict: git's conflict markers at lines "
-                                   f"{', '.join(map(str, marked))}; keep the side you want and delete the markers")])
+        raise InvalidFile(
+            [
+                Problem(
+                    Location(file, marked[0]),
+                    f"unresolved merge conflict: git's conflict markers at lines "
+                    f"{', '.join(map(str, marked))}; keep the side you want and delete the markers",
+                )
+            ]
+        )
     _check_depth(text, file)
     loader = (AliasGuardLoader if "&" in text else StrictLoader)(text)
     try:

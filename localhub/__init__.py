@@ -16,8 +16,14 @@ if TYPE_CHECKING:
     from localhub.rest.server import LocalHubServer
 
 
-def start(workdir: Path, seed: Path | None = None, owner: str = "acme", name: str = "models", port: int = 0,
-          faults: Faults | None = None) -> LocalHubServer:
+def start(
+    workdir: Path,
+    seed: Path | None = None,
+    owner: str = "acme",
+    name: str = "models",
+    port: int = 0,
+    faults: Faults | None = None,
+) -> LocalHubServer:
     """Create a hub under `workdir` (its repository seeded from `seed`) and serve it on 127.0.0.1."""
     from localhub.hub import Hub
     from localhub.rest.server import LocalHubServer

@@ -1,10 +1,10 @@
 """The Python API for tests: act on the hub as any user, with the same effects (and webhooks) as the UI.
 
-    alice = hub.as_user("alice")
-    alice.push("feature", {"models.yaml": text}, "bump churn")
-    number = alice.open_pull("feature", "main", "Promote churn")
-    hub.as_user("bob").review(number, "APPROVE")
-    hub.as_user("bob").merge(number, "squash")
+alice = hub.as_user("alice")
+alice.push("feature", {"models.yaml": text}, "bump churn")
+number = alice.open_pull("feature", "main", "Promote churn")
+hub.as_user("bob").review(number, "APPROVE")
+hub.as_user("bob").merge(number, "squash")
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ class Actor:
         assert issue.pull is not None, f"#{number} is an issue, not a pull request"
         return issue
 
-    def push(self, branch: str, files: dict[str, str | bytes | None], message: str,
-             base: str | None = None) -> str:
+    def push(self, branch: str, files: dict[str, str | bytes | None], message: str, base: str | None = None) -> str:
         """Commit `files` (None deletes) on `branch` (created from `base`, default branch by default)."""
         hub = self.hub
         with hub.state.lock:
@@ -79,8 +78,9 @@ class Actor:
         with self.hub.state.lock:
             return pulls.merge_pull(self.hub, self.login, self._pull(number), method)
 
-    def edit_pull(self, number: int, title: str | None = None, body: str | None = None,
-                  base: str | None = None) -> None:
+    def edit_pull(
+        self, number: int, title: str | None = None, body: str | None = None, base: str | None = None
+    ) -> None:
         with self.hub.state.lock:
             pulls.update_pull(self.hub, self.login, self._pull(number), title=title, body=body, base=base)
 
@@ -98,5 +98,6 @@ class Actor:
 
     def deploy(self, ref: str, environment: str, **fields: Any) -> int:
         with self.hub.state.lock:
-            return deployments.create_deployment(self.hub, self.login,
-                                                 {"ref": ref, "environment": environment, **fields}).id
+            return deployments.create_deployment(
+                self.hub, self.login, {"ref": ref, "environment": environment, **fields}
+            ).id

@@ -25,8 +25,14 @@ class LocalhubGitError(LocalhubError):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None, documentation_url: str = DOCS) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        documentation_url: str = DOCS,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -35,8 +41,11 @@ class ApiError(Exception):
         self.documentation_url = documentation_url
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"message": self.message, "documentation_url": self.documentation_url,
-                               "status": str(self.status)}
+        out: dict[str, Any] = {
+            "message": self.message,
+            "documentation_url": self.documentation_url,
+            "status": str(self.status),
+        }
         if self.errors is not None:
             out["errors"] = self.errors
         return out

@@ -78,8 +78,9 @@ class GitRepo:
         _git(path.parent, "clone", "--bare", "--quiet", "--no-local", str(source), str(path))
         return cls(path)
 
-    def git(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            ok: tuple[int, ...] = (0,)) -> str:
+    def git(
+        self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+    ) -> str:
         return _git(self.path, *args, stdin=stdin, env=env, ok=ok)
 
     def resolve(self, rev: str) -> str | None:
@@ -140,15 +141,23 @@ class GitRepo:
                 else:
                     lines.append(f"{entry[0]} {entry[1]}\t{path}")
             if lines:
-                self.git("update-index", "--add", "--remove", "--index-info",
-                         stdin=("\n".join(lines) + "\n").encode(), env=env)
+                self.git(
+                    "update-index",
+                    "--add",
+                    "--remove",
+                    "--index-info",
+                    stdin=("\n".join(lines) + "\n").encode(),
+                    env=env,
+                )
             return self.git("write-tree", env=env).strip()
 
-    def commit_tree(self, tree: str, parents: list[str], message: str, author: Signature,
-                    committer: Signature) -> str:
+    def commit_tree(self, tree: str, parents: list[str], message: str, author: Signature, committer: Signature) -> str:
         env = {
-            "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email, "GIT_AUTHOR_DATE": author.date,
-            "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email,
+            "GIT_AUTHOR_NAME": author.name,
+            "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_AUTHOR_DATE": author.date,
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
             "GIT_COMMITTER_DATE": committer.date,
         }
         args = ["commit-tree", tree]
@@ -160,8 +169,14 @@ class GitRepo:
         fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
         out = self.git("log", "-1", f"--format={fmt}", sha, "--")
         h, tree, parents, an, ae, ad, cn, ce, cd, message = out.split("\x00", 9)
-        return CommitInfo(h, tree, tuple(parents.split()), Signature(an, ae, _utc(ad)),
-                          Signature(cn, ce, _utc(cd)), message.rstrip("\n"))
+        return CommitInfo(
+            h,
+            tree,
+            tuple(parents.split()),
+            Signature(an, ae, _utc(ad)),
+            Signature(cn, ce, _utc(cd)),
+            message.rstrip("\n"),
+        )
 
     def log(self, rev: str, path: str | None = None, limit: int | None = None) -> list[str]:
         args = ["rev-list", rev] + ([f"--max-count={limit}"] if limit else []) + ["--"]
@@ -175,8 +190,12 @@ class GitRepo:
 
     def merge_tree(self, ours: str, theirs: str) -> MergeResult:
         """Merge two commits without a worktree; conflicts are the paths git itself reports."""
-        proc = subprocess.run(["git", "merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs],
-                              cwd=self.path, capture_output=True, env=_env(None))
+        proc = subprocess.run(
+            ["git", "merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs],
+            cwd=self.path,
+            capture_output=True,
+            env=_env(None),
+        )
         lines = proc.stdout.decode().splitlines()
         if proc.returncode == 0:
             return MergeResult(lines[0], ())
@@ -202,8 +221,16 @@ class GitRepo:
             entry = self.file_at(head, path) if code != "D" else self.file_at(base, path)
             patch = self.git("diff", "--no-renames", "--no-color", base, head, "--", path)
             patch = patch.split("\n@@", 1)[1] if "\n@@" in patch else ""
-            out.append(FileChange(names.get(code[0], "changed"), path, adds, dels,
-                                  entry.sha if entry else ZERO_SHA, f"@@{patch}".rstrip("\n") if patch else ""))
+            out.append(
+                FileChange(
+                    names.get(code[0], "changed"),
+                    path,
+                    adds,
+                    dels,
+                    entry.sha if entry else ZERO_SHA,
+                    f"@@{patch}".rstrip("\n") if patch else "",
+                )
+            )
         return out
 
 
@@ -241,8 +268,9 @@ def _git_bytes(cwd: Path, *args: str) -> bytes:
     return proc.stdout
 
 
-def _git(cwd: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-         ok: tuple[int, ...] = (0,)) -> str:
+def _git(
+    cwd: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, env=_env(env))
     if proc.returncode not in ok:
         raise LocalhubGitError(f"git {' '.join(args)}: {proc.stderr.decode(errors='replace').strip()}")

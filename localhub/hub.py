@@ -46,8 +46,15 @@ class Hub:
     secrets: dict[str, str] = field(default_factory=dict)  # repository secrets, `secrets.*` in workflow runs
 
     @classmethod
-    def create(cls, workdir: Path, owner: str = "acme", name: str = "models", seed: Path | None = None,
-               default_branch: str = "main", owner_is_org: bool = True) -> Hub:
+    def create(
+        cls,
+        workdir: Path,
+        owner: str = "acme",
+        name: str = "models",
+        seed: Path | None = None,
+        default_branch: str = "main",
+        owner_is_org: bool = True,
+    ) -> Hub:
         """A hub whose repository starts as a bare clone of `seed` (a git repository or a plain directory)."""
         bare = workdir / f"{owner}/{name}.git"
         bare.parent.mkdir(parents=True, exist_ok=True)
@@ -74,15 +81,19 @@ class Hub:
         return self.base_url.split("://", 1)[1]
 
     # --- people -----------------------------------------------------------------------------------------
-    def add_user(self, login: str, role: str | None = None, user_type: str = "User",
-                 name: str | None = None) -> User:
+    def add_user(self, login: str, role: str | None = None, user_type: str = "User", name: str | None = None) -> User:
         """A user (idempotent); `role` makes them a collaborator with that repository role."""
         with self.state.lock:
             user = self.state.users.get(login)
             if user is None:
                 uid = self.state.next_id()
-                user = User(login=login, id=uid, type=user_type, name=name or login,
-                            email=f"{uid}+{login}@users.noreply.localhub")
+                user = User(
+                    login=login,
+                    id=uid,
+                    type=user_type,
+                    name=name or login,
+                    email=f"{uid}+{login}@users.noreply.localhub",
+                )
                 self.state.users[login] = user
             if role is not None:
                 if role not in ROLES:
@@ -102,8 +113,14 @@ class Hub:
             self.add_user(login)
             self.add_org(org).members[login] = role
 
-    def add_team(self, org: str, slug: str, members: list[str] | dict[str, str] | None = None,
-                 repo_role: str | None = None, name: str | None = None) -> Team:
+    def add_team(
+        self,
+        org: str,
+        slug: str,
+        members: list[str] | dict[str, str] | None = None,
+        repo_role: str | None = None,
+        name: str | None = None,
+    ) -> Team:
         """A team of `org`; `repo_role` grants the team that role on the hub's repository."""
         with self.state.lock:
             organisation = self.add_org(org)
@@ -172,10 +189,17 @@ def _commit_directory(git: GitRepo, source: Path, branch: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "work"
         shutil.copytree(source, work, ignore=shutil.ignore_patterns(".git"))
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-               "GIT_AUTHOR_NAME": "localhub", "GIT_AUTHOR_EMAIL": "localhub@localhost",
-               "GIT_COMMITTER_NAME": "localhub", "GIT_COMMITTER_EMAIL": "localhub@localhost"}
-        for args in (["init", "-q", f"--initial-branch={branch}"], ["add", "-A"],
-                     ["commit", "-q", "--allow-empty", "-m", "Initial commit"],
-                     ["push", "-q", str(git.path), f"HEAD:refs/heads/{branch}"]):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+            "GIT_AUTHOR_NAME": "localhub",
+            "GIT_AUTHOR_EMAIL": "localhub@localhost",
+            "GIT_COMMITTER_NAME": "localhub",
+            "GIT_COMMITTER_EMAIL": "localhub@localhost",
+        }
+        for args in (
+            ["init", "-q", f"--initial-branch={branch}"],
+            ["add", "-A"],
+            ["commit", "-q", "--allow-empty", "-m", "Initial commit"],
+            ["push", "-q", str(git.path), f"HEAD:refs/heads/{branch}"],
+        ):
             subprocess.run(["git", *args], cwd=work, check=True, capture_output=True, env=env)

@@ -238,6 +238,7 @@ class State:
             roles.append("admin")
         roles.append(repo.collaborators.get(login, "none"))
         if org:
-            roles += [role for slug, role in repo.team_roles.items()
-                      if slug in org.teams and login in org.teams[slug].members]
+            roles += [
+                role for slug, role in repo.team_roles.items() if slug in org.teams and login in org.teams[slug].members
+            ]
         return max(roles, key=ROLES.index)

@@ -65,14 +65,19 @@ def validate_in_job(ctx: BotContext, pull: PullRequest, files: list[str] | None,
     from bot.flows.validate_pr import Evaluation, evaluate_pull, publish_pull, validate_pull
 
     job = os.environ.get("MODELBOT_JOB", "")
-    folder = Path(os.environ.get("MODELBOT_EVIDENCE") or Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
-                  / "modelbot-evidence")
+    folder = Path(
+        os.environ.get("MODELBOT_EVIDENCE")
+        or Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "modelbot-evidence"
+    )
     if job == "evaluate":
         evaluation = evaluate_pull(ctx, pull, files)
         handoff.write(folder, evaluation)
         verdict = "refused" if evaluation.refusals else ", ".join(o.status.value for o in evaluation.outcomes)
-        return Outcome(f"#{pull.number} at {pull.head_sha[:12]} evaluated: {verdict or 'nothing to judge'}",
-                       {"result": "evaluated"}, f"Evaluated #{pull.number} at `{pull.head_sha[:12]}`: {verdict}.")
+        return Outcome(
+            f"#{pull.number} at {pull.head_sha[:12]} evaluated: {verdict or 'nothing to judge'}",
+            {"result": "evaluated"},
+            f"Evaluated #{pull.number} at `{pull.head_sha[:12]}`: {verdict}.",
+        )
     if job == "publish":
         try:
             evaluation = handoff.read(folder)
@@ -83,8 +88,9 @@ def validate_in_job(ctx: BotContext, pull: PullRequest, files: list[str] | None,
         result = validate_pull(ctx, pull, files=files, actors=actors)
     else:
         return Outcome(f"MODELBOT_JOB {job[:40]!r}: expected evaluate, publish or nothing", {"result": "refused"})
-    return Outcome(f"#{pull.number} at {pull.head_sha[:12]}: {result.status.value}", {"result": result.conclusion},
-                   result.summary)
+    return Outcome(
+        f"#{pull.number} at {pull.head_sha[:12]}: {result.status.value}", {"result": result.conclusion}, result.summary
+    )
 
 
 def _pull(
@@ -219,11 +225,13 @@ def _dispatched_deploy(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
     branch = event.repository.default_branch
     repo = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
     if event.ref != f"refs/heads/{branch}":
-        return Outcome(f"workflow_dispatch deploy on {event.ref[:80]}: deploys run on {branch} only",
-                       {"result": "refused"})
+        return Outcome(
+            f"workflow_dispatch deploy on {event.ref[:80]}: deploys run on {branch} only", {"result": "refused"}
+        )
     if not re.fullmatch(r"[0-9a-f]{40}", after):
-        return Outcome(f"workflow_dispatch deploy: `after` must be a full commit sha, got {after[:60]!r}",
-                       {"result": "refused"})
+        return Outcome(
+            f"workflow_dispatch deploy: `after` must be a full commit sha, got {after[:60]!r}", {"result": "refused"}
+        )
     if not gitio.is_ancestor(repo, after):
         return Outcome(f"workflow_dispatch deploy: {after[:12]} is not a commit of {branch}", {"result": "refused"})
     parents = gitio.commit(repo, after).parents
@@ -260,11 +268,16 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         return _sweep(event, forge)
     if task == "scheduled":
         synced, swept = _sync(event, forge), _sweep(event, forge)
-        return Outcome(f"{synced.message}; {swept.message}", {**synced.outputs, "swept": swept.outputs["swept"]},
-                       "\n\n".join(part for part in (synced.summary, swept.summary) if part))
+        return Outcome(
+            f"{synced.message}; {swept.message}",
+            {**synced.outputs, "swept": swept.outputs["swept"]},
+            "\n\n".join(part for part in (synced.summary, swept.summary) if part),
+        )
     if task != "propose":
-        return Outcome(f"workflow_dispatch task {task[:40]!r}: expected propose, sync, sweep, advance, validate "
-                       "or deploy", {"result": "refused"})
+        return Outcome(
+            f"workflow_dispatch task {task[:40]!r}: expected propose, sync, sweep, advance, validate or deploy",
+            {"result": "refused"},
+        )
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
     from bot.chatops import CommandError, parse
 
@@ -287,9 +300,11 @@ def on_dispatch(event: Event, forge: ForgeFactory) -> Outcome:
         return Outcome(f"propose refused: {'; '.join(result.refusals)}", {"result": "refused"}, f"Refused:\n{text}")
     validation = validate_or_request(ctx, result.pull.pull, files=["models.yaml"], actors=[event.sender])
     if validation is None:
-        return Outcome(f"#{result.pull.pull.number} {result.pull.action}: validation requested",
-                       {"result": "requested", "pull_request": str(result.pull.pull.number)},
-                       f"#{result.pull.pull.number} {result.pull.action}; its validation was requested.")
+        return Outcome(
+            f"#{result.pull.pull.number} {result.pull.action}: validation requested",
+            {"result": "requested", "pull_request": str(result.pull.pull.number)},
+            f"#{result.pull.pull.number} {result.pull.action}; its validation was requested.",
+        )
     return Outcome(
         f"#{result.pull.pull.number} {result.pull.action}: {validation.status.value}",
         {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
@@ -317,11 +332,15 @@ def _dispatched_validation(event: DispatchEvent, forge: ForgeFactory) -> Outcome
     """`task: validate, pull: N`: the validation a job holding a write token asked for (it loads no model)."""
     raw = str(event.inputs.get("pull") or "")
     if not re.fullmatch(r"[1-9][0-9]{0,9}", raw):
-        return Outcome(f"workflow_dispatch validate: pull {raw[:40]!r} is not a pull request number",
-                       {"result": "refused"})
+        return Outcome(
+            f"workflow_dispatch validate: pull {raw[:40]!r} is not a pull request number", {"result": "refused"}
+        )
     if event.ref != f"refs/heads/{event.repository.default_branch}":
-        return Outcome(f"workflow_dispatch validate: validations run on {event.repository.default_branch} only "
-                       f"(its workflow and policies), not on {event.ref[:80]}", {"result": "refused"})
+        return Outcome(
+            f"workflow_dispatch validate: validations run on {event.repository.default_branch} only "
+            f"(its workflow and policies), not on {event.ref[:80]}",
+            {"result": "refused"},
+        )
     ctx = context(event, forge)
     pull = ctx.forge.pull_request(int(raw))
     if pull.state != "open":
@@ -339,13 +358,19 @@ def _advance(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
 
     model, stage = (str(event.inputs.get(k) or "") for k in ("model", "stage"))
     if not NAME.match(model) or not NAME.match(stage):
-        return Outcome(f"workflow_dispatch advance: model and stage must be names like `churn` and `production`, got "
-                       f"{model[:40]!r} and {stage[:40]!r}", {"result": "refused"})
+        return Outcome(
+            f"workflow_dispatch advance: model and stage must be names like `churn` and `production`, got "
+            f"{model[:40]!r} and {stage[:40]!r}",
+            {"result": "refused"},
+        )
     url = os.environ.get("MODELBOT_PROMETHEUS_URL") or ""
     workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
     if not url:
-        return Outcome("workflow_dispatch advance: set the MODELBOT_PROMETHEUS_URL variable (the action's "
-                       "prometheus-url) to say where the rollout's metrics are", {"result": "refused"})
+        return Outcome(
+            "workflow_dispatch advance: set the MODELBOT_PROMETHEUS_URL variable (the action's "
+            "prometheus-url) to say where the rollout's metrics are",
+            {"result": "refused"},
+        )
     try:
         result = advance_github(forge(), workspace, model, stage, Prometheus(url), event.repository.default_branch)
     except ModelbotError as exc:
@@ -354,8 +379,11 @@ def _advance(event: DispatchEvent, forge: ForgeFactory) -> Outcome:
     if result.pull and result.pull.get("action") != "unchanged":
         _have_validated(context(event, forge), int(result.pull["number"]))
     gates = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
-    return Outcome(f"advance {model} {stage}: {result.decision}{pull}", {"result": result.decision},
-                   f"{result.decision}{pull}\n\n{gates}")
+    return Outcome(
+        f"advance {model} {stage}: {result.decision}{pull}",
+        {"result": result.decision},
+        f"{result.decision}{pull}\n\n{gates}",
+    )
 
 
 def _sync(event: Event, forge: ForgeFactory) -> Outcome:

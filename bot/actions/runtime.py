@@ -64,5 +64,3 @@ def write_summary(path: str | None, markdown: str) -> None:
     if path and markdown:
         with open(path, "a", encoding="utf-8") as out:
             out.write(markdown.rstrip("\n") + "\n")
-
-

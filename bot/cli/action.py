@@ -23,8 +23,9 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime.from_env(os.environ, args.event_name, args.event_path)
     result = dispatch(runtime)
     if args.json:
-        output.emit_json({"ok": True, "handled": result.handled, "message": result.message,
-                          "outputs": dict(result.outputs)})
+        output.emit_json(
+            {"ok": True, "handled": result.handled, "message": result.message, "outputs": dict(result.outputs)}
+        )
     else:
         output.line(result.message)
     return 0

@@ -21,10 +21,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--log", type=Path, metavar="FILE", help="JSON Lines prediction log to analyse")
     source.add_argument("--prometheus", metavar="URL", help="Prometheus base URL to query")
     parser.add_argument("--force", action="store_true", help="advance without analysis (a person decided)")
-    parser.add_argument("--github", action="store_true",
-                        help="open the step (or the rollback) as a pull request instead of committing locally")
-    parser.add_argument("--base", metavar="BRANCH", help="with --github: the branch to target (default: the "
-                        "repository's default branch)")
+    parser.add_argument(
+        "--github",
+        action="store_true",
+        help="open the step (or the rollback) as a pull request instead of committing locally",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="BRANCH",
+        help="with --github: the branch to target (default: the repository's default branch)",
+    )
     common.add_repo(parser)
     common.add_json(parser)
 
@@ -45,15 +51,18 @@ def run(args: argparse.Namespace) -> int:
         from bot.github import connect
 
         forge = connect(environ=dict(os.environ))
-        result = advance_github(forge, repo, args.model, args.stage, source, args.base or forge.default_branch(),
-                                force=args.force)
+        result = advance_github(
+            forge, repo, args.model, args.stage, source, args.base or forge.default_branch(), force=args.force
+        )
     else:
         result = advance(repo, args.model, args.stage, source, force=args.force)
     if args.json:
         output.emit_json(result.as_dict())
     else:
-        output.line(f"{result.decision}: {result.before.describe()}"
-                    + (f" -> {result.after.describe()}" if result.after else ""))
+        output.line(
+            f"{result.decision}: {result.before.describe()}"
+            + (f" -> {result.after.describe()}" if result.after else "")
+        )
         for gate in result.gates:
             output.line(f"  {gate.gate}: {gate.status.value}: {gate.reason}")
         if result.commit:

@@ -15,16 +15,23 @@ from bot.cli import common, output
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--before", required=True, metavar="REV",
-                        help="the revision before the push (all zeros for a new branch)")
+    parser.add_argument(
+        "--before", required=True, metavar="REV", help="the revision before the push (all zeros for a new branch)"
+    )
     parser.add_argument("--after", required=True, metavar="REV", help="the pushed revision")
-    parser.add_argument("--tip", default="HEAD", metavar="REV",
-                        help="the branch's revision now (default HEAD): a change it no longer holds is superseded, "
-                             "never deployed")
+    parser.add_argument(
+        "--tip",
+        default="HEAD",
+        metavar="REV",
+        help="the branch's revision now (default HEAD): a change it no longer holds is superseded, never deployed",
+    )
     parser.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     parser.add_argument("--run-url", metavar="URL", help="link to this run (default: the Actions run, if any)")
-    parser.add_argument("--github", action="store_true",
-                        help="record GitHub deployments and, on a failed smoke check, open the revert PR")
+    parser.add_argument(
+        "--github",
+        action="store_true",
+        help="record GitHub deployments and, on a failed smoke check, open the revert PR",
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip the smoke check")
     parser.add_argument("--record", type=Path, metavar="FILE", help="also write the JSON record to FILE")
     common.add_repo(parser)
@@ -56,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     tip = registry_at(repo, resolve(repo, args.tip))
     record = Runner(Context(repo=repo, environ=environ, forge=forge, tracking_uri=tracking), url, verifier).run(
-        args.before, args.after, tip.registry if tip else None)
+        args.before, args.after, tip.registry if tip else None
+    )
     result = record.as_dict()
     failure = record.failure
     if forge is not None and failure is not None and failure.failed == "verify":

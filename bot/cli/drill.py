@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         for phase in report.phases:
             output.line(f"{phase.name:9} {phase.seconds:7.2f}s  {phase.detail}")
-        output.line(f"time to restore: {report.time_to_restore_s:.2f}s; drill-{args.stage} ended on "
-                    f"{report.alias_after} (previous: {report.previous}): {'ok' if report.ok else 'NOT RESTORED'}")
+        output.line(
+            f"time to restore: {report.time_to_restore_s:.2f}s; drill-{args.stage} ended on "
+            f"{report.alias_after} (previous: {report.previous}): {'ok' if report.ok else 'NOT RESTORED'}"
+        )
     return 0 if report.ok else 1

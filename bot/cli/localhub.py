@@ -19,14 +19,22 @@ from bot.errors import UsageError
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True, help="what to do: serve")
-    serve = sub.add_parser("serve", help="serve a repository on 127.0.0.1 until interrupted",
-                           description="Serve a repository on 127.0.0.1 until interrupted.")
+    serve = sub.add_parser(
+        "serve",
+        help="serve a repository on 127.0.0.1 until interrupted",
+        description="Serve a repository on 127.0.0.1 until interrupted.",
+    )
     serve.add_argument("--repo", required=True, type=Path, help="the repository (or directory) to serve")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve.add_argument("--owner", default="acme", help="organisation owning the repository (default: acme)")
     serve.add_argument("--name", help="repository name (default: DIR's name)")
-    serve.add_argument("--user", action="append", default=[], metavar="LOGIN:ROLE",
-                       help="a user and their role (read, triage, write, maintain, admin); repeatable")
+    serve.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="LOGIN:ROLE",
+        help="a user and their role (read, triage, write, maintain, admin); repeatable",
+    )
     serve.add_argument("--state", type=Path, help="directory for the bare repository (default: a temp dir)")
     serve.add_argument("--json", action="store_true", help="print the address and tokens as JSON")
 

@@ -19,8 +19,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--local", action="store_true", help="create the revert commit in this repository")
     where.add_argument("--github", action="store_true", help="open the revert pull request on GitHub")
-    parser.add_argument("--base", metavar="BRANCH", help="with --github: the branch to revert on (default: the "
-                        "repository's default branch)")
+    parser.add_argument(
+        "--base",
+        metavar="BRANCH",
+        help="with --github: the branch to revert on (default: the repository's default branch)",
+    )
     common.add_repo(parser)
     common.add_json(parser)
 
@@ -48,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         output.emit_json({"ok": True, **result})
     else:
-        output.line(f"{args.model} {args.stage}: reverting {target.commit[:12]} ({target.title}), which moved it "
-                    f"{event.from_version or '-'} -> {event.to_version or '-'}")
+        output.line(
+            f"{args.model} {args.stage}: reverting {target.commit[:12]} ({target.title}), which moved it "
+            f"{event.from_version or '-'} -> {event.to_version or '-'}"
+        )
         output.line(text)
     return 0

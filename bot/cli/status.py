@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from bot.cli import common, output
 from bot.workspace import read_registry_file
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         from bot.errors import ModelbotError, names
 
         raise ModelbotError(f"model '{args.model}' is not in models.yaml; known: {names(registry.models)}")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "model": m.name,
             "task": m.task,

@@ -40,12 +40,13 @@ def run(args: argparse.Namespace) -> int:
             pull = open_pull(forge, text, found, forge.default_branch()).pull.number
         else:
             common.atomic_write(root / REGISTRY_FILE, new_text)
-    result = {"ok": True, "registered": [f"{f.model} {f.version}" for f in found], "diff": diff, "pull_request": pull}
+    registered = [f"{f.model} {f.version}" for f in found]
+    result = {"ok": True, "registered": registered, "diff": diff, "pull_request": pull}
     if args.json:
         output.emit_json(result)
     elif not found:
         output.line("models.yaml lists every version MLflow has")
     else:
         output.line(diff.rstrip("\n"))
-        output.line(f"registered: {', '.join(result['registered'])}" + (f" in PR #{pull}" if pull else ""))
+        output.line(f"registered: {', '.join(registered)}" + (f" in PR #{pull}" if pull else ""))
     return 0

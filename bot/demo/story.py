@@ -132,7 +132,7 @@ class Story:
 
     def act(self) -> list[Any]:
         """Let Actions run the workflows that what people just did triggers (and what those runs cause)."""
-        runs = self.runner.run_pending()
+        runs: list[Any] = self.runner.run_pending()
         for run in runs:
             if run.conclusion not in ("success", "skipped"):
                 raise StoryBroken(f"workflow {run.workflow} job {run.job} ended {run.conclusion}:\n{run.log()[-3000:]}")
@@ -156,7 +156,8 @@ class Story:
             return json.loads(answer.read())
 
     def pulls(self) -> list[dict[str, Any]]:
-        return self.api("/repos/acme/models/pulls?state=all&per_page=100")
+        pulls: list[dict[str, Any]] = self.api("/repos/acme/models/pulls?state=all&per_page=100")
+        return pulls
 
     def pull_titled(self, title: str) -> dict[str, Any]:
         found = [p for p in self.pulls() if p["title"] == title]
@@ -268,7 +269,7 @@ class Story:
 
         with self.step("register the new MLflow versions (modelbot sync)") as record:
             dana = GitHubForge(GitHubConfig(self.server.url, "acme/models", self.hub.token_for("dana-ds")))
-            text = dana.file_text("models.yaml", "main")
+            text = dana.file_text("models.yaml", "main") or ""
             found = unlisted(parse(text), self.tracking_uri)
             check(
                 [f"{f.model} {f.version}" for f in found] == [f"{TUMOR} 3", f"{TUMOR} 4"],
@@ -279,10 +280,10 @@ class Story:
             check(self.check_conclusion(pull.head_sha) == "success", "the registration PR's validation did not pass")
             self.as_user("pat-platform").merge(pull.number)
             self.act()
-            registered = parse(dana.file_text("models.yaml", "main")).models[TUMOR]
+            registered = parse(dana.file_text("models.yaml", "main") or "").models[TUMOR]
             check(registered.version(4) is not None, "version 4 is not on main after the merge")
             record.detail = f"PR #{pull.number} registered versions 3 and 4 with their lineage; merged"
-        return pull.number
+        return int(pull.number)
 
     def promote_to_production(self, issue: int) -> None:
         title = f"Promote {TUMOR} 2 to production"
@@ -366,8 +367,7 @@ class Story:
         return True
 
     def rollback(self, issue: int) -> None:
-        with self.step("/rollback tumor-malignancy production: merged by the bot, alias back") \
-                as record:
+        with self.step("/rollback tumor-malignancy production: merged by the bot, alias back") as record:
             # lena (ml-lead) asks; omar (on-call) approves: who asks for a change never approves it
             self.comment("lena-ml", issue, f"/rollback {TUMOR} production")
             title = f'Revert "Promote {TUMOR} 2 to production"'
@@ -385,8 +385,10 @@ class Story:
             deployed = any(r.event == "workflow_dispatch" and r.conclusion == "success" for r in runs)
             check(deployed, "no deploy run after the merge")
             check(self.alias(TUMOR, "production") == "1", f"production alias on {self.alias(TUMOR, 'production')}")
-            record.detail = (f"#{revert['number']} approved by on-call, merged by the bot "
-                             f"({merged['merge_commit_sha'][:12]}); production alias back on version 1")
+            record.detail = (
+                f"#{revert['number']} approved by on-call, merged by the bot "
+                f"({merged['merge_commit_sha'][:12]}); production alias back on version 1"
+            )
 
     def protect_main(self) -> None:
         """Branch protection as a platform team would set it: both bot checks required."""

@@ -73,12 +73,13 @@ def _log(
     data_path: Path,
 ) -> Trained:
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
 
     estimator.fit(train[features], train[target])
     with mlflow.start_run(run_name=f"{name} {description}") as run:
         mlflow.log_params(params)
         mlflow.log_input(
-            mlflow.data.from_pandas(train, source=str(data_path), name=data_path.name, targets=target),
+            from_pandas(train, source=str(data_path), name=data_path.name, targets=target),
             context="training",
         )
         score = estimator.score(train[features], train[target])

@@ -58,8 +58,9 @@ def rules(
         current = needed.get(label)
         covered = tuple(dict.fromkeys((*(current.models if current else ()), *((model,) if model else ()))))
         count = max(approval.count, current.count if current else 0)
-        needed[label] = Rule(label, approval.role, count, policy, owners if approval.role == OWNERS_ROLE else (),
-                             covered)
+        needed[label] = Rule(
+            label, approval.role, count, policy, owners if approval.role == OWNERS_ROLE else (), covered
+        )
 
     for step in plan.steps:
         key = (step.transition.model, step.transition.stage)
@@ -95,7 +96,11 @@ def teams(policies: Policies, rule: Rule) -> tuple[str, ...]:
 
 
 def state(
-    forge: Forge, pull: PullRequest, needed: Iterable[Rule], policies: Policies, bot_login: str,
+    forge: Forge,
+    pull: PullRequest,
+    needed: Iterable[Rule],
+    policies: Policies,
+    bot_login: str,
     actors: Iterable[str] = (),
 ) -> ApprovalState:
     """The approval state; `actors` (who asked for the change, who pushed it) count as its authors."""

@@ -37,8 +37,12 @@ class AutoMerge:
     deploy_dispatched: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"result": self.result, "reason": self.reason, "merge_sha": self.merge_sha,
-                "deploy_dispatched": self.deploy_dispatched}
+        return {
+            "result": self.result,
+            "reason": self.reason,
+            "merge_sha": self.merge_sha,
+            "deploy_dispatched": self.deploy_dispatched,
+        }
 
 
 def allowed(plan: Plan, policies: Policies) -> bool:
@@ -49,8 +53,10 @@ def allowed(plan: Plan, policies: Policies) -> bool:
         return False
     if plan.version_changes or any(step.transition.kind not in SELF_MERGING_KINDS for step in plan.steps):
         return False
-    return all(step.policy is not None and policies.get(step.policy, step.transition.model).rollback.auto_merge
-               for step in plan.steps)
+    return all(
+        step.policy is not None and policies.get(step.policy, step.transition.model).rollback.auto_merge
+        for step in plan.steps
+    )
 
 
 def waiting_for(approved: bool, validation: str | None, sha: str) -> str | None:
@@ -63,8 +69,9 @@ def waiting_for(approved: bool, validation: str | None, sha: str) -> str | None:
     return " and ".join(missing) or None
 
 
-def try_merge(ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies, approvals: Any,
-              validation: str | None = None) -> AutoMerge | None:
+def try_merge(
+    ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies, approvals: Any, validation: str | None = None
+) -> AutoMerge | None:
     """Merge the rollback `pull` and dispatch its deploy when it may; None when it is no self-merging rollback.
     `validation` is this run's conclusion on the head, when this run validated it."""
     if pull.state != "open" or not allowed(plan, policies):
@@ -75,15 +82,17 @@ def try_merge(ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies
         # request open. A comment can be edited by any writer, so GitHub's word decides, not the comment's.
         fresh = ctx.forge.pull_request(pull.number)
         if fresh.merged:
-            return AutoMerge("merged", "merged by an earlier run, which started the deploy workflow",
-                             fresh.merge_commit_sha)
+            return AutoMerge(
+                "merged", "merged by an earlier run, which started the deploy workflow", fresh.merge_commit_sha
+            )
     conclusion = validation if validation is not None else ctx.forge.check_conclusion(pull.head_sha, CHECK)
     missing = waiting_for(bool(approvals is not None and approvals.approved), conclusion, pull.head_sha)
     if missing is not None:
         return AutoMerge("waiting", f"merges itself once it has {missing}")
     try:
-        sha = ctx.forge.merge_pull(pull.number, pull.head_sha, f"Merge pull request #{pull.number} from "
-                                   f"{pull.head_ref}", pull.title)
+        sha = ctx.forge.merge_pull(
+            pull.number, pull.head_sha, f"Merge pull request #{pull.number} from {pull.head_ref}", pull.title
+        )
     except ForgeError as exc:
         outcome = AutoMerge("failed", f"the policy lets it merge itself, but GitHub refused: {exc}; merge it by hand")
         _say(ctx, pull, outcome)
@@ -92,16 +101,22 @@ def try_merge(ctx: BotContext, pull: PullRequest, plan: Plan, policies: Policies
         ctx.forge.dispatch_workflow(ctx.deploy_workflow, ctx.default_branch, {"task": "deploy", "after": sha})
         outcome = AutoMerge("merged", f"merged as {sha[:12]}; the deploy workflow was started", sha, True)
     except ForgeError as exc:
-        outcome = AutoMerge("merged", f"merged as {sha[:12]}, but the deploy workflow could not be started "
-                            f"({exc}): run it by hand with task `deploy` and after `{sha}`", sha)
+        outcome = AutoMerge(
+            "merged",
+            f"merged as {sha[:12]}, but the deploy workflow could not be started "
+            f"({exc}): run it by hand with task `deploy` and after `{sha}`",
+            sha,
+        )
     _say(ctx, pull, outcome)
     return outcome
 
 
 def _say(ctx: BotContext, pull: PullRequest, outcome: AutoMerge) -> None:
     head = "Merged by modelbot" if outcome.result == "merged" else "Not merged"
-    body = (f"**{head}**: the rollback policy allows a rollback to merge itself once approved and validated on "
-            f"its head; {outcome.reason}.")
+    body = (
+        f"**{head}**: the rollback policy allows a rollback to merge itself once approved and validated on "
+        f"its head; {outcome.reason}."
+    )
     if ctx.run_url:
         body += f"\n\nRun: {ctx.run_url}"
     ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "automerge"), body)

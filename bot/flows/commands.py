@@ -46,7 +46,12 @@ def _reply_marker(event: CommentEvent) -> str:
 
 
 def _actor_roles(
-    ctx: BotContext, policies: Policies, policy_name: str, model: str | None, actor: str, wanted: tuple[str, ...],
+    ctx: BotContext,
+    policies: Policies,
+    policy_name: str,
+    model: str | None,
+    actor: str,
+    wanted: tuple[str, ...],
     owners: tuple[str, ...],
 ) -> set[str]:
     """Which of the `wanted` roles the actor holds under the policy (and overrides) of `model`: direct
@@ -59,8 +64,7 @@ def _actor_roles(
     from bot.flows.approvals import Rule, members
 
     scope = (model,) if model else ()
-    return {r for r in wanted
-            if login in members(ctx.forge, policies, Rule(r, r, 1, policy_name, owners, scope))}
+    return {r for r in wanted if login in members(ctx.forge, policies, Rule(r, r, 1, policy_name, owners, scope))}
 
 
 def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
@@ -81,8 +85,19 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
     except InvalidFile as exc:
         return Decision(False, f"the policy of {command.model} cannot be read: {exc.problems[0].message}")
     wanted = needed.get(command.verb, ())
-    roles = (_actor_roles(ctx, policies, policy_name, known.name if known else None, event.actor, wanted,
-                          known.owners if known else ()) if wanted else set())
+    roles = (
+        _actor_roles(
+            ctx,
+            policies,
+            policy_name,
+            known.name if known else None,
+            event.actor,
+            wanted,
+            known.owners if known else (),
+        )
+        if wanted
+        else set()
+    )
     return authorize(
         command, actor=event.actor, permission=permission, is_bot=False, command_roles=needed, actor_roles=roles
     )
@@ -112,7 +127,7 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
             command=command,
             refusals=(),
             pull=pull,
-            action=result.pull.action,
+            action=result.pull.action if result.pull else None,
             superseded=result.pull.superseded if result.pull else None,
             validation=validation,
             requested=requested,
@@ -161,9 +176,12 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[event.actor])
     if opened.how == "conflict":
         return Reply("done", f"Opened {opened.describe()}.")
-    said = (f"Validation: {validation.status.value}. Approvals: "
-            f"{validation.approvals.description if validation.approvals else '-'}."
-            if validation is not None else "Its validation was requested; the check run will say.")
+    said = (
+        f"Validation: {validation.status.value}. Approvals: "
+        f"{validation.approvals.description if validation.approvals else '-'}."
+        if validation is not None
+        else "Its validation was requested; the check run will say."
+    )
     return Reply(
         "done",
         f"Opened #{pull.number} reverting {code(target.commit[:12])} ({target.title}); "
@@ -257,9 +275,12 @@ def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Han
                 import traceback
 
                 traceback.print_exc()
-                reply = Reply("failed", f"`/{command.verb}` failed: {type(exc).__name__}: "
-                                        f"{md(str(exc).splitlines()[0], 300) if str(exc) else ''}. "
-                                        "The workflow run's log has the details.")
+                reply = Reply(
+                    "failed",
+                    f"`/{command.verb}` failed: {type(exc).__name__}: "
+                    f"{md(str(exc).splitlines()[0], 300) if str(exc) else ''}. "
+                    "The workflow run's log has the details.",
+                )
     if reply.rewrite or not answered:
         ctx.forge.upsert_comment(event.number, _reply_marker(event), reply.text)
     return reply

@@ -100,7 +100,7 @@ def policies_at(ctx: BotContext | Forge, ref: str, names: Iterable[str]) -> Poli
     return read_policies(read, names)
 
 
-def soak_clock(ctx: BotContext, base: RegistryAt, keys: Iterable[tuple[str, str]]):
+def soak_clock(ctx: BotContext, base: RegistryAt, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
     """When each (model, stage) got its version at the base revision, from the workspace's git history;
     empty when the workspace does not hold that revision (the plan then refuses soak-gated promotions)."""
     if ctx.workspace is None:

@@ -32,8 +32,13 @@ def write(folder: Path, evaluation: Evaluation) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for index, outcome in enumerate(evaluation.outcomes):
-        entry: dict[str, Any] = {"model": outcome.model, "stage": outcome.stage, "version": outcome.version,
-                                 "status": outcome.status.value, "verdict": outcome.verdict}
+        entry: dict[str, Any] = {
+            "model": outcome.model,
+            "stage": outcome.stage,
+            "version": outcome.version,
+            "status": outcome.status.value,
+            "verdict": outcome.verdict,
+        }
         report = evaluation.reports.get((outcome.model, outcome.stage))
         if report is not None:
             entry["report"] = f"report-{index}.md"
@@ -73,7 +78,7 @@ def read(folder: Path) -> Evaluation:
         if version is not None and (not isinstance(version, str) or not _NAME.match(version)):
             raise HandoffError(f"{where}: version: expected a version id or null")
         try:
-            status = Status(item.get("status"))
+            status = Status(str(item.get("status")))
         except ValueError:
             raise HandoffError(f"{where}: status: expected one of {', '.join(s.value for s in Status)}") from None
         outcomes.append(StepOutcome(model, stage, version, status, _text(item.get("verdict"), f"{where}: verdict")))

@@ -26,8 +26,11 @@ class Record:
     refusals: tuple[str, ...] = ()
 
     def as_state(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"head": self.head, "actors": list(self.actors),
-                               "inconclusive": sorted([m, s] for m, s in self.inconclusive)}
+        out: dict[str, Any] = {
+            "head": self.head,
+            "actors": list(self.actors),
+            "inconclusive": sorted([m, s] for m, s in self.inconclusive),
+        }
         if self.pending:
             out["pending"] = True
         for key in ("status", "verdict"):
@@ -43,11 +46,15 @@ class Record:
         if not isinstance(head, str):
             return None
         status, verdict = state.get("status"), state.get("verdict")
-        return cls(head, tuple(str(a) for a in state.get("actors", ()) or ()),
-                   frozenset((str(m), str(s)) for m, s in state.get("inconclusive", ()) or ()),
-                   bool(state.get("pending")), None if status is None else str(status),
-                   None if verdict is None else str(verdict),
-                   tuple(str(r) for r in state.get("refusals", ()) or ()))
+        return cls(
+            head,
+            tuple(str(a) for a in state.get("actors", ()) or ()),
+            frozenset((str(m), str(s)) for m, s in state.get("inconclusive", ()) or ()),
+            bool(state.get("pending")),
+            None if status is None else str(status),
+            None if verdict is None else str(verdict),
+            tuple(str(r) for r in state.get("refusals", ()) or ()),
+        )
 
 
 def people(*groups: Iterable[str]) -> tuple[str, ...]:

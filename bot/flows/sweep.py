@@ -25,8 +25,10 @@ class Swept:
 
     def describe(self) -> str:
         done = ", ".join(f"#{n}" for n in self.finished) or "none"
-        return (f"sweep: validation asked again for {done}; {self.judged} judged, {self.recent} changed in the "
-                f"last {int(STALE.total_seconds() // 60)} minutes")
+        return (
+            f"sweep: validation asked again for {done}; {self.judged} judged, {self.recent} changed in the "
+            f"last {int(STALE.total_seconds() // 60)} minutes"
+        )
 
 
 def sweep(ctx: BotContext, stale: timedelta = STALE, limit: int = LIMIT) -> Swept:

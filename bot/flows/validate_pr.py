@@ -115,8 +115,9 @@ def _refuse(ctx: BotContext, pull: PullRequest, refusals: Sequence[str], actors:
     summary = render("refusal.md.j2", refusals=refusals, head_sha=pull.head_sha)
     ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "plan"), summary)
     kept = Record(pull.head_sha, tuple(actors), status=Status.FAIL.value, refusals=tuple(refusals))
-    ctx.forge.set_check_run(pull.head_sha, CHECK, "failure", "Refused", with_state(summary, kept.as_state()),
-                            ctx.run_url)
+    ctx.forge.set_check_run(
+        pull.head_sha, CHECK, "failure", "Refused", with_state(summary, kept.as_state()), ctx.run_url
+    )
     return PullValidation(Status.FAIL, summary, tuple(refusals))
 
 
@@ -139,8 +140,10 @@ def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -
     if pull.base_ref != ctx.default_branch:
         # Policies, roles and history are the default branch's: a pull request into any other branch would be
         # judged by rules its author may have written there (and its checks sit on a head it shares).
-        return [f"this pull request targets '{pull.base_ref}'; modelbot judges only pull requests into the default "
-                f"branch '{ctx.default_branch}', whose policies and history hold authority"]
+        return [
+            f"this pull request targets '{pull.base_ref}'; modelbot judges only pull requests into the default "
+            f"branch '{ctx.default_branch}', whose policies and history hold authority"
+        ]
     if files is None:
         files = ctx.forge.pull_files(pull.number)
     outside = foreign_files(files)
@@ -155,8 +158,9 @@ def plan_pull(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None) -
         if head is None:
             return [f"{REGISTRY_FILE} does not exist at the head of this pull request"]
         # The base's policies govern the models the base knows; a model new to the file falls under its own.
-        names = _policy_names(base) | {m.policy for n, m in head.registry.models.items()
-                                       if base is None or n not in base.registry.models}
+        names = _policy_names(base) | {
+            m.policy for n, m in head.registry.models.items() if base is None or n not in base.registry.models
+        }
         policies = policies_at(ctx, pull.base_sha, names)
     except InvalidFile as exc:
         return [str(p) for p in exc.problems]
@@ -232,7 +236,10 @@ def evaluate_pull(
 
 
 def publish_pull(
-    ctx: BotContext, pull: PullRequest, evaluation: Evaluation, actors: Sequence[str] = (),
+    ctx: BotContext,
+    pull: PullRequest,
+    evaluation: Evaluation,
+    actors: Sequence[str] = (),
     files: Sequence[str] | None = None,
 ) -> PullValidation:
     """Post what an evaluation found: the report comments, the check run with the bot's record, the approvals,
@@ -240,8 +247,12 @@ def publish_pull(
     evaluation of another head, or one that lacks a transition's evidence, fails."""
     people = _actors(ctx, pull, actors)
     if evaluation.head_sha != pull.head_sha:
-        return _refuse(ctx, pull, [f"the evaluation is of {evaluation.head_sha[:12]}, not of the head "
-                                   f"{pull.head_sha[:12]}: validate again"], people)
+        return _refuse(
+            ctx,
+            pull,
+            [f"the evaluation is of {evaluation.head_sha[:12]}, not of the head {pull.head_sha[:12]}: validate again"],
+            people,
+        )
     if evaluation.refusals:
         return _refuse(ctx, pull, evaluation.refusals, people)
     if files is None:
@@ -251,8 +262,9 @@ def publish_pull(
         # does not wait for ever on pull requests that leave the registry alone.
         summary = f"This pull request changes neither {REGISTRY_FILE} nor {POLICY_DIR}/: nothing to validate."
         kept = Record(pull.head_sha, people, status=Status.SKIPPED.value, verdict="No registry change")
-        ctx.forge.set_check_run(pull.head_sha, CHECK, "neutral", "No registry change",
-                                with_state(summary, kept.as_state()), ctx.run_url)
+        ctx.forge.set_check_run(
+            pull.head_sha, CHECK, "neutral", "No registry change", with_state(summary, kept.as_state()), ctx.run_url
+        )
         return PullValidation(Status.SKIPPED, summary)
     planned = plan_pull(ctx, pull, files)
     if isinstance(planned, list):
@@ -270,8 +282,9 @@ def publish_pull(
         outcome = found.get((t.model, t.stage))
         body = evaluation.reports.get((t.model, t.stage))
         if outcome is None or outcome.version != t.to_version:
-            outcome = StepOutcome(t.model, t.stage, t.to_version, Status.FAIL,
-                                  f"{t}: the evaluation brought no evidence for it")
+            outcome = StepOutcome(
+                t.model, t.stage, t.to_version, Status.FAIL, f"{t}: the evaluation brought no evidence for it"
+            )
         elif body is None:
             outcome = replace(outcome, status=Status.FAIL, verdict=f"{t}: the evaluation brought no report")
         else:
@@ -281,10 +294,16 @@ def publish_pull(
     inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}
     summary = render("validation_summary.md.j2", outcomes=outcomes, plan=result, head_sha=pull.head_sha)
     title = outcomes[0].verdict if len(outcomes) == 1 else f"{len(outcomes)} transitions: {status.value}"
-    kept = Record(pull.head_sha, people, frozenset(inconclusive), status=status.value,
-                  verdict=outcomes[0].verdict if outcomes else status.value)
-    ctx.forge.set_check_run(pull.head_sha, CHECK, CONCLUSIONS[status], title, with_state(summary, kept.as_state()),
-                            ctx.run_url)
+    kept = Record(
+        pull.head_sha,
+        people,
+        frozenset(inconclusive),
+        status=status.value,
+        verdict=outcomes[0].verdict if outcomes else status.value,
+    )
+    ctx.forge.set_check_run(
+        pull.head_sha, CHECK, CONCLUSIONS[status], title, with_state(summary, kept.as_state()), ctx.run_url
+    )
     state = publish_approvals(ctx, pull, planned, inconclusive, people)
     merged = try_merge(ctx, pull, result, planned.policies, state, CONCLUSIONS[status])
     return PullValidation(status, summary, (), tuple(outcomes), state, result, merged)
@@ -306,11 +325,17 @@ def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str]
     cannot write). The check run is set in progress first, carrying who asked, so that no approval of theirs
     counts before the validation ends."""
     kept = Record(pull.head_sha, _actors(ctx, pull, actors), pending=True)
-    ctx.forge.set_check_run(pull.head_sha, CHECK, None, "Validation requested",
-                            with_state(f"Validation of {pull.head_sha[:12]} was requested.", kept.as_state()),
-                            ctx.run_url)
-    ctx.forge.dispatch_workflow(ctx.validate_workflow, ctx.default_branch,
-                                {"task": "validate", "pull": str(pull.number)})
+    ctx.forge.set_check_run(
+        pull.head_sha,
+        CHECK,
+        None,
+        "Validation requested",
+        with_state(f"Validation of {pull.head_sha[:12]} was requested.", kept.as_state()),
+        ctx.run_url,
+    )
+    ctx.forge.dispatch_workflow(
+        ctx.validate_workflow, ctx.default_branch, {"task": "validate", "pull": str(pull.number)}
+    )
 
 
 def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:
@@ -329,8 +354,9 @@ def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] |
     return state
 
 
-def finish_validated(ctx: BotContext, pull: PullRequest, known: Record,
-                     files: Sequence[str] | None = None) -> PullValidation | None:
+def finish_validated(
+    ctx: BotContext, pull: PullRequest, known: Record, files: Sequence[str] | None = None
+) -> PullValidation | None:
     """A head the bot's check run says it validated: finish what a run killed after that check left (the
     approval state, its check run and comment, a rollback's merge; nothing is written where they stand), and
     the validation as that run would have answered it (None for a record older than the verdict)."""
@@ -343,7 +369,10 @@ def finish_validated(ctx: BotContext, pull: PullRequest, known: Record,
 
 
 def publish_approvals(
-    ctx: BotContext, pull: PullRequest, planned: PullPlan, inconclusive: set[tuple[str, str]],
+    ctx: BotContext,
+    pull: PullRequest,
+    planned: PullPlan,
+    inconclusive: set[tuple[str, str]],
     actors: Sequence[str] = (),
 ) -> Any:
     result = planned.plan

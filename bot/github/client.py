@@ -433,8 +433,9 @@ class GitHubForge:
         set it, else 1."""
         known = self.cache.check_runs.get((sha, name))
         if known is None:
-            runs = self.retrier.call(f"read check run {name}",
-                                     lambda: list(self.repo.get_commit(sha).get_check_runs(check_name=name)))
+            runs = self.retrier.call(
+                f"read check run {name}", lambda: list(self.repo.get_commit(sha).get_check_runs(check_name=name))
+            )
             known = next((run for run in runs if self._own_app(run)), None)  # only the bot's own counts
         return None if known is None else known.conclusion
 
@@ -446,8 +447,9 @@ class GitHubForge:
         if known is None:
             if sha in self.cache.own_commits or sha in self._check_runs_read:
                 return None  # a commit this run made, or whose check runs it read, has none by that name
-            runs = self.retrier.call(f"read the check runs of {sha[:12]}",
-                                     lambda: list(self.repo.get_commit(sha).get_check_runs()))
+            runs = self.retrier.call(
+                f"read the check runs of {sha[:12]}", lambda: list(self.repo.get_commit(sha).get_check_runs())
+            )
             for run in runs:  # every check run of the bot on this commit, read once (GitHub lists newest first)
                 if self._own_app(run):
                     self.cache.check_runs.setdefault((sha, run.name), run)
@@ -471,8 +473,9 @@ class GitHubForge:
         url = f"{self.repo.url}/pulls/{number}/merge"
         fields = {"sha": sha, "merge_method": "merge", "commit_title": title, "commit_message": message}
         try:
-            _, data = self.retrier.call(f"merge #{number}",
-                                        lambda: self.gh.requester.requestJsonAndCheck("PUT", url, input=fields))
+            _, data = self.retrier.call(
+                f"merge #{number}", lambda: self.gh.requester.requestJsonAndCheck("PUT", url, input=fields)
+            )
             return str(data["sha"])
         except ForgeError as exc:
             pull = self.pull_request(number)
@@ -485,8 +488,10 @@ class GitHubForge:
         """Start `workflow` (its file name) on `ref`: the one kind of run a workflow's own token may start.
         1 request."""
         url = f"{self.repo.url}/actions/workflows/{workflow}/dispatches"
-        self.retrier.call(f"dispatch {workflow}", lambda: self.gh.requester.requestJsonAndCheck(
-            "POST", url, input={"ref": ref, "inputs": dict(inputs)}))
+        self.retrier.call(
+            f"dispatch {workflow}",
+            lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"ref": ref, "inputs": dict(inputs)}),
+        )
 
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull

@@ -64,9 +64,17 @@ class _Plan:
         return replace(spec, max_s=(spec.duration_s or 0) + self.options.load_budget_s)
 
 
-def run(infra: Mapping[str, Any], candidate_uri: str, frame: Any, *, champion_uri: str | None = None,
-        target: str | None = None, replay_log: Path | None = None, options: Options = Options(),
-        progress: Callable[[str], None] = lambda _: None) -> InfraCheck:
+def run(
+    infra: Mapping[str, Any],
+    candidate_uri: str,
+    frame: Any,
+    *,
+    champion_uri: str | None = None,
+    target: str | None = None,
+    replay_log: Path | None = None,
+    options: Options = Options(),
+    progress: Callable[[str], None] = lambda _: None,
+) -> InfraCheck:
     """Every infrastructure gate the policy's `gates.infra` asks for. A bad replay log raises InvalidFile;
     everything a model or its server does wrong becomes a failed gate."""
     options = replace(options, env=dict(options.env) if options.env is not None else tracking_env())
@@ -143,8 +151,14 @@ class _Steps:
 def _serve(plan: _Plan, uri: str, sig: signature.Signature | None, candidate: bool) -> _Served:
     infra, options = plan.infra, plan.options
     spec = sandbox.SandboxSpec(
-        uri, float(infra.get("load_deadline_s", gates.DEFAULT_DEADLINE_S)), int(infra.get("tries", 1)),
-        infra.get("memory_mb"), options.workers, max(1, round(options.request_timeout_s)), env=options.env or {})
+        uri,
+        float(infra.get("load_deadline_s", gates.DEFAULT_DEADLINE_S)),
+        int(infra.get("tries", 1)),
+        infra.get("memory_mb"),
+        options.workers,
+        max(1, round(options.request_timeout_s)),
+        env=options.env or {},
+    )
     steps = _Steps()
     try:
         with contextlib.ExitStack() as stack:
@@ -157,24 +171,37 @@ def _serve(plan: _Plan, uri: str, sig: signature.Signature | None, candidate: bo
                 _steps(plan, server, sig, local, steps)
             steps.death = server.death()
     except sandbox.SandboxError as exc:
-        return _Served(ServerRun(uri, exc.attempts, failure=str(exc), log_tail=tuple(exc.log_tail),
-                                 memory_exceeded="memory limit" in exc.reason))
+        return _Served(
+            ServerRun(
+                uri,
+                exc.attempts,
+                failure=str(exc),
+                log_tail=tuple(exc.log_tail),
+                memory_exceeded="memory limit" in exc.reason,
+            )
+        )
     trouble = steps.death or (steps.query and not steps.query.ok) or (steps.load and steps.load.aborted)
-    run = ServerRun(uri, server.attempts, server.load_s, death=steps.death,
-                    log_tail=tuple(server.log_tail()) if trouble else (),
-                    peak_rss_mb=server.peak_rss_bytes / 2**20,
-                    memory_exceeded=bool(steps.death and "memory limit" in steps.death), load=steps.load,
-                    replay=replay.summary(steps.answers) if steps.answers is not None else None)
+    run = ServerRun(
+        uri,
+        server.attempts,
+        server.load_s,
+        death=steps.death,
+        log_tail=tuple(server.log_tail()) if trouble else (),
+        peak_rss_mb=server.peak_rss_bytes / 2**20,
+        memory_exceeded=bool(steps.death and "memory limit" in steps.death),
+        load=steps.load,
+        replay=replay.summary(steps.answers) if steps.answers is not None else None,
+    )
     return _Served(run, steps.query, steps.parity, steps.parity_error, steps.answers)
 
 
-def _steps(plan: _Plan, server: sandbox.Server, sig: signature.Signature | None, local: parity.LocalRun | None,
-           steps: _Steps) -> None:
+def _steps(
+    plan: _Plan, server: sandbox.Server, sig: signature.Signature | None, local: parity.LocalRun | None, steps: _Steps
+) -> None:
     """Query and parity (candidate only), load test, replay: each only while the server is still up."""
     timeout = plan.options.request_timeout_s + 2
     if local is not None:
-        steps.query = query.run(server.port, plan.sample, sig.outputs if sig else None, plan.options.batch,
-                                timeout)
+        steps.query = query.run(server.port, plan.sample, sig.outputs if sig else None, plan.options.batch, timeout)
         if steps.query.ok:
             _parity(plan, local, steps)
     spec = plan.load_test
@@ -203,8 +230,11 @@ def _payloads(port: int, sample: Any) -> list[loadtest.Payload]:
 
 def _replay_outcome(plan: _Plan, mine: _Served, theirs: _Served | None) -> ReplayOutcome:
     if plan.recorded is None:
-        return ReplayOutcome(0, problem="the policy asks for a warm-up replay, but models.yaml declares no "
-                                        "evaluation.replay log for this model")
+        return ReplayOutcome(
+            0,
+            problem="the policy asks for a warm-up replay, but models.yaml declares no "
+            "evaluation.replay log for this model",
+        )
     if not plan.recorded:
         return ReplayOutcome(0, problem="the replay log holds no requests")
     if mine.answers is None:

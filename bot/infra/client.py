@@ -61,8 +61,10 @@ def _plain(value: Any) -> Any:
 
 def prepare(port: int, body: bytes, path: str = "/invocations", host: str = "127.0.0.1") -> bytes:
     """The whole HTTP/1.1 request as bytes, built once so the load test does not rebuild it per request."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -181,8 +183,16 @@ def _column_row(row: Any, schema: Schema) -> str | None:
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "long": (int,), "integer": (int,), "double": (int, float), "float": (int, float), "boolean": (bool,),
-    "string": (str,), "datetime": (str,), "binary": (str,), "array": (list,), "object": (dict,),
+    "long": (int,),
+    "integer": (int,),
+    "double": (int, float),
+    "float": (int, float),
+    "boolean": (bool,),
+    "string": (str,),
+    "datetime": (str,),
+    "binary": (str,),
+    "array": (list,),
+    "object": (dict,),
     "map": (dict,),
 }
 

@@ -84,16 +84,19 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def run(port: int, payloads: Sequence[Payload], spec: LoadSpec,
-        death: Callable[[], str | None] = lambda: None) -> LoadResult:
+def run(
+    port: int, payloads: Sequence[Payload], spec: LoadSpec, death: Callable[[], str | None] = lambda: None
+) -> LoadResult:
     """Run the test against 127.0.0.1:`port`. `death` says why the server is gone (None while it runs); it is
     asked after a failed request, and a dead server ends the test at once."""
     if not payloads:
         raise ValueError("a load test needs at least one request")
     state = _State(spec, death)
     gate = threading.Barrier(spec.concurrency, action=state.begin)
-    workers = [threading.Thread(target=_worker, args=(i, port, payloads, spec, gate, state), daemon=True,
-                                name=f"load-{i}") for i in range(spec.concurrency)]
+    workers = [
+        threading.Thread(target=_worker, args=(i, port, payloads, spec, gate, state), daemon=True, name=f"load-{i}")
+        for i in range(spec.concurrency)
+    ]
     for worker in workers:
         worker.start()
     hard_stop = time.monotonic() + spec.max_s
@@ -143,8 +146,10 @@ class _State:
         if reason is not None:
             self.abort(f"{reason} during the load test")
         elif hung:
-            self.abort(f"the server stopped answering: {self.unanswered_in_row} requests in a row got no answer "
-                       f"within {self.spec.timeout_s:g} s")
+            self.abort(
+                f"the server stopped answering: {self.unanswered_in_row} requests in a row got no answer "
+                f"within {self.spec.timeout_s:g} s"
+            )
 
     def abort(self, reason: str) -> None:
         with self.lock:
@@ -163,19 +168,27 @@ class _State:
         sent = len(ordered) + failed
         wall = max(self.ended - self.started, 1e-9) if self.started else 0.0
         return LoadResult(
-            concurrency=concurrency, sent=sent, ok=len(ordered), wall_s=wall,
+            concurrency=concurrency,
+            sent=sent,
+            ok=len(ordered),
+            wall_s=wall,
             p50_ms=percentile(ordered, 50) if ordered else None,
             p95_ms=percentile(ordered, 95) if ordered else None,
             p99_ms=percentile(ordered, 99) if ordered else None,
-            mean_ms=sum(ordered) / len(ordered) if ordered else None, max_ms=ordered[-1] if ordered else None,
-            throughput_rps=len(ordered) / wall if wall else 0.0, error_rate=failed / sent if sent else 0.0,
+            mean_ms=sum(ordered) / len(ordered) if ordered else None,
+            max_ms=ordered[-1] if ordered else None,
+            throughput_rps=len(ordered) / wall if wall else 0.0,
+            error_rate=failed / sent if sent else 0.0,
             client_cpu_ms_per_request=(self.cpu_end - self.cpu_start) * 1000 / sent if sent else 0.0,
-            errors=dict(self.errors), first_error=self.first_error, aborted=self.aborted,
+            errors=dict(self.errors),
+            first_error=self.first_error,
+            aborted=self.aborted,
         )
 
 
-def _worker(index: int, port: int, payloads: Sequence[Payload], spec: LoadSpec, gate: threading.Barrier,
-            state: _State) -> None:
+def _worker(
+    index: int, port: int, payloads: Sequence[Payload], spec: LoadSpec, gate: threading.Barrier, state: _State
+) -> None:
     conn = Connection(port, spec.timeout_s)
     latencies: list[float] = []
     try:

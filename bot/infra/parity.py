@@ -117,9 +117,19 @@ class LocalRun:
         isolation = sandboxing.current()
         self._work = sandboxing.home(isolation, "modelbot-parity-model-")  # the model's: its input and answer
         frame.to_pickle(self._work / "frame.pkl")
-        args = sandboxing.launcher(isolation, self._work, [
-            sys.executable, "-m", "bot.infra.local_predict", "{model}", str(self._work / "frame.pkl"),
-            str(self._work / "out.json")], fetch=uri)
+        args = sandboxing.launcher(
+            isolation,
+            self._work,
+            [
+                sys.executable,
+                "-m",
+                "bot.infra.local_predict",
+                "{model}",
+                str(self._work / "frame.pkl"),
+                str(self._work / "out.json"),
+            ],
+            fetch=uri,
+        )
         kwargs = sandboxing.popen_kwargs(self._work, {**os.environ, **(env or {})})
         with open(self._tmp / "log.txt", "wb") as log:
             self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
@@ -138,8 +148,9 @@ class LocalRun:
         if code != 0:
             text = (self._tmp / "log.txt").read_text(encoding="utf-8", errors="replace")
             last = [row for row in text.splitlines() if row.strip()][-5:]
-            raise ParityError(f"{self.uri}: the in-process prediction failed (exit {code}): "
-                              + (" | ".join(last) or "no output"))
+            raise ParityError(
+                f"{self.uri}: the in-process prediction failed (exit {code}): " + (" | ".join(last) or "no output")
+            )
         return json.loads((self._work / "out.json").read_text(encoding="utf-8"))["predictions"]
 
     def close(self) -> None:

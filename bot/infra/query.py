@@ -31,8 +31,12 @@ class QueryResult:
         return self.answered == self.requests
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "answered": self.answered, "rows": self.rows,
-                "problems": list(self.problems)}
+        return {
+            "requests": self.requests,
+            "answered": self.answered,
+            "rows": self.rows,
+            "problems": list(self.problems),
+        }
 
 
 def run(port: int, frame: Any, output: Schema | None, batch: int, timeout_s: float) -> QueryResult:
@@ -56,8 +60,9 @@ def run(port: int, frame: Any, output: Schema | None, batch: int, timeout_s: flo
             served.extend(rows_of(found))
     finally:
         conn.close()
-    return QueryResult(requests, answered, len(frame), tuple(problems[:PROBLEMS_KEPT]),
-                       served if answered == requests else [])
+    return QueryResult(
+        requests, answered, len(frame), tuple(problems[:PROBLEMS_KEPT]), served if answered == requests else []
+    )
 
 
 def _ask(conn: Connection, port: int, part: Any, output: Schema | None) -> Any:

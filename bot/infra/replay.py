@@ -143,7 +143,8 @@ def summary(answers: Sequence[Answer]) -> dict[str, Any]:
     ordered = sorted(a.latency_ms for a in answers if a.ok and a.latency_ms is not None)
     errors = [a for a in answers if not a.ok]
     return {
-        "requests": len(answers), "errors": len(errors),
+        "requests": len(answers),
+        "errors": len(errors),
         "p50_ms": round(percentile(ordered, 50), 3) if ordered else None,
         "p95_ms": round(percentile(ordered, 95), 3) if ordered else None,
         "first_error": f"line {errors[0].line}: {errors[0].error}" if errors else None,

@@ -36,10 +36,16 @@ class ServerRun:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "uri": self.uri, "loaded": self.loaded, "load_s": _round(self.load_s), "failure": self.failure,
-            "death": self.death, "tries": [a.as_dict() for a in self.attempts],
-            "peak_rss_mb": _round(self.peak_rss_mb), "load_test": self.load.as_dict() if self.load else None,
-            "replay": self.replay, "log_tail": list(self.log_tail),
+            "uri": self.uri,
+            "loaded": self.loaded,
+            "load_s": _round(self.load_s),
+            "failure": self.failure,
+            "death": self.death,
+            "tries": [a.as_dict() for a in self.attempts],
+            "peak_rss_mb": _round(self.peak_rss_mb),
+            "load_test": self.load.as_dict() if self.load else None,
+            "replay": self.replay,
+            "log_tail": list(self.log_tail),
         }
 
 
@@ -51,8 +57,12 @@ class ReplayOutcome:
     problem: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "agreement": self.agreement.as_dict() if self.agreement else None,
-                "artifact": str(self.artifact) if self.artifact else None, "problem": self.problem}
+        return {
+            "requests": self.requests,
+            "agreement": self.agreement.as_dict() if self.agreement else None,
+            "artifact": str(self.artifact) if self.artifact else None,
+            "problem": self.problem,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,16 @@ class InfraResults:
     def figures(self) -> dict[str, Any]:
         """The JSON-able record of everything measured, for report.json."""
         return {
-            "mode": self.mode, "api": self.api.as_dict(), "candidate": self.candidate.as_dict(),
+            "mode": self.mode,
+            "api": self.api.as_dict(),
+            "candidate": self.candidate.as_dict(),
             "champion": self.champion.as_dict() if self.champion else None,
             "query": self.query.as_dict() if self.query else None,
-            "parity": self.parity.as_dict() if self.parity else ({"error": self.parity_error}
-                                                                  if self.parity_error else None),
-            "replay": self.replay.as_dict() if self.replay else None, "notes": list(self.notes),
+            "parity": self.parity.as_dict()
+            if self.parity
+            else ({"error": self.parity_error} if self.parity_error else None),
+            "replay": self.replay.as_dict() if self.replay else None,
+            "notes": list(self.notes),
         }
 
 

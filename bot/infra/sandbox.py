@@ -40,6 +40,7 @@ LOG_LINES = 20
 _SAMPLE_S = 0.1
 _MEMBERS_EVERY = 10
 
+
 class SandboxError(ModelbotError):
     """The server could not be brought up in any try; carries each try's reason and the server's last lines."""
 
@@ -79,8 +80,15 @@ class Attempt:
         return self.reason is None
 
     def as_dict(self) -> dict[str, object]:
-        return {"try": self.number, "port": self.port, "pgid": self.pgid, "seconds": round(self.seconds, 3),
-                "ok": self.ok, "reason": self.reason, "log_tail": list(self.log_tail)}
+        return {
+            "try": self.number,
+            "port": self.port,
+            "pgid": self.pgid,
+            "seconds": round(self.seconds, 3),
+            "ok": self.ok,
+            "reason": self.reason,
+            "log_tail": list(self.log_tail),
+        }
 
 
 class Server:
@@ -118,8 +126,10 @@ class Server:
     def death(self) -> str | None:
         """Why the server is gone, or None while it runs."""
         if self._watch.killed:
-            return (f"the server exceeded its memory limit of {self.spec.memory_mb} MB "
-                    f"(resident {self._watch.peak / 2**20:.0f} MB) and was killed")
+            return (
+                f"the server exceeded its memory limit of {self.spec.memory_mb} MB "
+                f"(resident {self._watch.peak / 2**20:.0f} MB) and was killed"
+            )
         code = self.proc.poll()
         if code is not None:
             return f"the server exited with code {code}" if code >= 0 else f"the server was killed by signal {-code}"
@@ -204,14 +214,33 @@ def start(spec: SandboxSpec, log_dir: Path) -> Server:
         server.stop()
         attempts.append(Attempt(number, port, server.pgid, seconds, reason, tuple(server.log_tail())))
     last = attempts[-1]
-    raise SandboxError(f"{spec.model_uri} did not load in {spec.tries} tr{'y' if spec.tries == 1 else 'ies'}: "
-                       f"{last.reason}", tuple(attempts))
+    raise SandboxError(
+        f"{spec.model_uri} did not load in {spec.tries} tr{'y' if spec.tries == 1 else 'ies'}: {last.reason}",
+        tuple(attempts),
+    )
 
 
 def command(spec: SandboxSpec, port: int, model: str | None = None) -> list[str]:
     """`mlflow models serve` for `model` (default: the spec's URI)."""
-    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model or spec.model_uri, "--env-manager", "local",
-            "-h", HOST, "-p", str(port), "-w", str(spec.workers), "-t", str(spec.request_timeout_s)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model or spec.model_uri,
+        "--env-manager",
+        "local",
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-w",
+        str(spec.workers),
+        "-t",
+        str(spec.request_timeout_s),
+    ]
 
 
 def _launch(spec: SandboxSpec, port: int, log_path: Path) -> Server:
@@ -321,7 +350,9 @@ def _terminate_as_exit() -> Iterator[None]:
     """While a server is up, SIGTERM raises SystemExit so every `finally` runs; only where Python lets us
     (the main thread) and only if nobody else handles SIGTERM already."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
-        signal.SIG_DFL, None):
+        signal.SIG_DFL,
+        None,
+    ):
         yield
         return
 

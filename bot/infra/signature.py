@@ -61,8 +61,10 @@ def parse_schema(raw: str | list[Any] | None) -> Schema | None:
         return None
     items = json.loads(raw) if isinstance(raw, str) else raw
     if items and all(item.get("type") == "tensor" for item in items):
-        return tuple(Tensor(str(i["tensor-spec"]["dtype"]), tuple(int(d) for d in i["tensor-spec"]["shape"]),
-                            i.get("name")) for i in items)
+        return tuple(
+            Tensor(str(i["tensor-spec"]["dtype"]), tuple(int(d) for d in i["tensor-spec"]["shape"]), i.get("name"))
+            for i in items
+        )
     return tuple(Column(i.get("name"), str(i["type"]), bool(i.get("required", True)), i) for i in items)
 
 
@@ -101,8 +103,7 @@ def columns_of(schema: Schema | None) -> dict[str, Column] | None:
     return {c.name: c for c in schema if isinstance(c, Column) and c.name is not None}
 
 
-def check(candidate: Signature | None, data_types: Mapping[str, str],
-          champion: Signature | None = None) -> ApiReport:
+def check(candidate: Signature | None, data_types: Mapping[str, str], champion: Signature | None = None) -> ApiReport:
     """The candidate's inputs against the evaluation data's columns and types and the champion's inputs;
     its outputs against the champion's outputs."""
     if candidate is None or candidate.inputs is None:
@@ -118,8 +119,7 @@ def check(candidate: Signature | None, data_types: Mapping[str, str],
     elif offered is None:
         notes.append("the champion has no column signature: callers' columns are unknown")
     else:
-        problems += _against(wanted, {n: c.type for n, c in offered.items()}, "the champion",
-                             new_column_hint=True)
+        problems += _against(wanted, {n: c.type for n, c in offered.items()}, "the champion", new_column_hint=True)
         dropped = sorted(set(offered) - set(wanted))
         if dropped:
             notes.append(f"the candidate ignores columns the champion takes: {', '.join(dropped)}")
@@ -128,19 +128,20 @@ def check(candidate: Signature | None, data_types: Mapping[str, str],
     return ApiReport(True, tuple(problems), tuple(notes))
 
 
-def _against(wanted: Mapping[str, Column], offered: Mapping[str, str], who: str,
-             new_column_hint: bool = False) -> list[str]:
+def _against(
+    wanted: Mapping[str, Column], offered: Mapping[str, str], who: str, new_column_hint: bool = False
+) -> list[str]:
     problems = []
     for name, column in wanted.items():
         if name not in offered:
             if column.required:
                 hint = " (callers do not send it yet)" if new_column_hint else ""
-                problems.append(f"the candidate requires input column `{name}` ({column.type}), "
-                                f"which {who} does not have{hint}")
+                problems.append(
+                    f"the candidate requires input column `{name}` ({column.type}), which {who} does not have{hint}"
+                )
             continue
         if not accepts(column.type, offered[name]):
-            problems.append(f"input column `{name}`: the candidate declares {column.type}, "
-                            f"{who} has {offered[name]}")
+            problems.append(f"input column `{name}`: the candidate declares {column.type}, {who} has {offered[name]}")
     return problems
 
 

@@ -131,6 +131,8 @@ def uri_problem(uri: str, schemes: tuple[str, ...]) -> str | None:
     scheme, sep, rest = uri.partition(":")
     if not sep or scheme not in schemes or not rest.startswith("/") or rest.startswith("//") or "/../" in f"{rest}/":
         allowed = ", ".join(f"{s}:/..." for s in schemes)
-        return (f"uri '{uri}' is not an allowed model URI (the policy allows {allowed} on the tracking server); "
-                "register the model in MLflow and use its models:/NAME/VERSION URI")
+        return (
+            f"uri '{uri}' is not an allowed model URI (the policy allows {allowed} on the tracking server); "
+            "register the model in MLflow and use its models:/NAME/VERSION URI"
+        )
     return None

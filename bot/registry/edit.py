@@ -150,7 +150,7 @@ def _verified(
         and all(new_models[name] == old["models"][name] for name in old["models"] if name != model)
         and {k: v for k, v in new.items() if k != "models"} == {k: v for k, v in old.items() if k != "models"}
     )
-    if not (same_elsewhere and new_models[model] == expected):
+    if not (isinstance(new_models, dict) and same_elsewhere and new_models[model] == expected):
         raise EditError(
             f"{file}: the edit would change more than intended; nothing was written. Please report this with the file."
         )
@@ -170,7 +170,8 @@ def _require(data: dict[str, Any], file: str, model: str) -> dict[str, Any]:
         raise InvalidFile(
             [Problem(Location(file, path=f"models.{model}"), f"model '{model}' is not in {file}; known: {known}")]
         )
-    return models[model]
+    found: dict[str, Any] = models[model]
+    return found
 
 
 def set_stage(

@@ -37,11 +37,17 @@ def _refuse_indirection(text: str, file: str) -> None:
             merge = isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.style is None
             if isinstance(event, yaml.AliasEvent) or anchor or merge:
                 mark = event.start_mark
+                where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
                 what = "alias" if isinstance(event, yaml.AliasEvent) else "merge key" if merge else "anchor"
-                raise InvalidFile([Problem(
-                    Location(file, mark.line + 1, mark.column + 1),
-                    f"YAML {what} found; {file} allows no anchors, aliases or merge keys: write each value where it "
-                    "applies, so that every line a reviewer reads means what it says")])
+                raise InvalidFile(
+                    [
+                        Problem(
+                            where,
+                            f"YAML {what} found; {file} allows no anchors, aliases or merge keys: "
+                            "write each value where it applies, so that every line a reviewer reads means what it says",
+                        )
+                    ]
+                )
     except yaml.YAMLError:
         return  # the parse proper reports it, located
 

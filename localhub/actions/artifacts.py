@@ -34,8 +34,9 @@ def upload(run_root: Path, workspace: Path, options: Mapping[str, str]) -> tuple
             found += [Path(p) for p in glob.glob(where, recursive=True)]
     if not found:
         how = options.get("if-no-files-found") or "warn"
-        message = (f"No files were found with the provided path: {options.get('path', '')}. "
-                   "No artifacts will be uploaded.")
+        message = (
+            f"No files were found with the provided path: {options.get('path', '')}. No artifacts will be uploaded."
+        )
         return ("failure" if how == "error" else "success"), message
     target.mkdir(parents=True)
     if len(found) == 1 and found[0].is_dir():  # a folder's contents are the artifact's root, as v4 does
@@ -52,8 +53,11 @@ def download(run_root: Path, workspace: Path, options: Mapping[str, str]) -> tup
     source = store(run_root) / name
     if not name or not source.is_dir():
         return "failure", f"Unable to download artifact(s): Artifact not found for name: {name}"
-    dest = Path(options["path"]) if Path(options.get("path") or ".").is_absolute() else \
-        workspace / (options.get("path") or ".")
+    dest = (
+        Path(options["path"])
+        if Path(options.get("path") or ".").is_absolute()
+        else workspace / (options.get("path") or ".")
+    )
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, dest, dirs_exist_ok=True)
     return "success", f"Artifact {name} was downloaded to {dest}"

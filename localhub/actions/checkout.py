@@ -24,8 +24,9 @@ class CheckoutResult:
     log: str
 
 
-def checkout(hub: Hub, options: Mapping[str, str], env: Mapping[str, str], workspace: Path, sha: str,
-             event_ref: str) -> CheckoutResult:
+def checkout(
+    hub: Hub, options: Mapping[str, str], env: Mapping[str, str], workspace: Path, sha: str, event_ref: str
+) -> CheckoutResult:
     dest = workspace / options.get("path", ".")
     if dest.exists() and dest != workspace:
         shutil.rmtree(dest)
@@ -36,10 +37,20 @@ def checkout(hub: Hub, options: Mapping[str, str], env: Mapping[str, str], works
     if not ref.startswith("refs/") and len(ref) != 40:
         ref = f"refs/heads/{ref}"
     depth = int(options.get("fetch-depth", "1") or 0)
-    fetch = ["fetch", "-q", "--no-tags", *([f"--depth={depth}"] if depth else []), "origin",
-             f"+{ref}:refs/remotes/origin/checkout" if ref.startswith("refs/") else ref]
-    commands = [["init", "-q"], ["remote", "add", "origin", hub.clone_url()],
-                ["config", "http.extraheader", header], fetch]
+    fetch = [
+        "fetch",
+        "-q",
+        "--no-tags",
+        *([f"--depth={depth}"] if depth else []),
+        "origin",
+        f"+{ref}:refs/remotes/origin/checkout" if ref.startswith("refs/") else ref,
+    ]
+    commands = [
+        ["init", "-q"],
+        ["remote", "add", "origin", hub.clone_url()],
+        ["config", "http.extraheader", header],
+        fetch,
+    ]
     if depth == 0:
         commands.append(["fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"])
     commands.append(["checkout", "-q", "--detach", sha if ref == event_ref else "FETCH_HEAD"])

@@ -47,8 +47,10 @@ def load(workspace: Path, uses: str) -> Action:
         raise WorkflowError(f"uses: {uses}: a local action must be inside the workspace")
     found = [directory / name for name in ACTION_FILES if (directory / name).is_file()]
     if not found:
-        raise WorkflowError(f"uses: {uses}: can't find 'action.yml' or 'action.yaml' under '{directory}'. "
-                            "Did you forget to run actions/checkout before running your local action?")
+        raise WorkflowError(
+            f"uses: {uses}: can't find 'action.yml' or 'action.yaml' under '{directory}'. "
+            "Did you forget to run actions/checkout before running your local action?"
+        )
     file = f"{uses.rstrip('/')}/{found[0].name}"
     try:
         data = yaml.safe_load(found[0].read_text(encoding="utf-8"))
@@ -63,8 +65,14 @@ def load(workspace: Path, uses: str) -> Action:
     for index, step in enumerate(steps):
         if "run" in step and not step.get("shell"):
             raise WorkflowError(f"{file}: runs.steps[{index}]: a composite action's `run:` step needs `shell:`")
-    return Action(directory, file, str(data.get("name") or file), _mapping(data.get("inputs")),
-                  _mapping(data.get("outputs")), list(steps))
+    return Action(
+        directory,
+        file,
+        str(data.get("name") or file),
+        _mapping(data.get("inputs")),
+        _mapping(data.get("outputs")),
+        list(steps),
+    )
 
 
 def _mapping(value: Any) -> dict[str, dict[str, Any]]:
@@ -84,13 +92,20 @@ def inputs(action: Action, given: Mapping[str, str], contexts: Mapping[str, Any]
             values[key] = "" if default is None else substitute(str(default), contexts)
     declared = {k.lower() for k in action.inputs}
     unexpected = [k for k in given if k.lower() not in declared]
-    warnings = [f"Warning: Unexpected input(s) {', '.join(repr(k) for k in unexpected)}, valid inputs are "
-                f"{sorted(action.inputs)}"] if unexpected else []
+    warnings = (
+        [
+            f"Warning: Unexpected input(s) {', '.join(repr(k) for k in unexpected)}, valid inputs are "
+            f"{sorted(action.inputs)}"
+        ]
+        if unexpected
+        else []
+    )
     return values, warnings
 
 
-def run_local(job: Job, caller: Scope, uses: str, given: Mapping[str, str], env: Mapping[str, str],
-              name: str, run_steps: RunSteps) -> StepRun:
+def run_local(
+    job: Job, caller: Scope, uses: str, given: Mapping[str, str], env: Mapping[str, str], name: str, run_steps: RunSteps
+) -> StepRun:
     """Run the composite action at `uses`: its steps (through `run_steps`, the executor that called it, so
     nested actions run as the job's own steps do), then its outputs."""
     action = load(job.workspace, uses)

@@ -16,10 +16,13 @@ from typing import Any
 
 from localhub.errors import LocalhubError
 
-_TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)
                         |(?P<str>'(?:[^']|'')*')
                         |(?P<op>==|!=|<=|>=|&&|\|\||[<>!().,\[\]*])
-                        |(?P<name>[A-Za-z_][A-Za-z0-9_-]*))""", re.X)
+                        |(?P<name>[A-Za-z_][A-Za-z0-9_-]*))""",
+    re.X,
+)
 
 
 class ExpressionError(LocalhubError):
@@ -33,7 +36,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise ExpressionError(f"${{{{ {text} }}}}: cannot read at {text[pos:pos + 12]!r}")
+            raise ExpressionError(f"${{{{ {text} }}}}: cannot read at {text[pos : pos + 12]!r}")
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind)))
         pos = match.end()

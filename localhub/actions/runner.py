@@ -91,8 +91,7 @@ class Target:
 
 
 class ActionsRunner:
-    def __init__(self, server: LocalHubServer, workdir: Path, timeout: float = 600,
-                 python: Path | None = None) -> None:
+    def __init__(self, server: LocalHubServer, workdir: Path, timeout: float = 600, python: Path | None = None) -> None:
         self.server = server
         self.hub: Hub = server.hub
         self.workdir = workdir
@@ -143,8 +142,7 @@ class ActionsRunner:
             if set(after) == {"0"}:
                 return None
             before = payload["before"]
-            changed = (hub.git.git("diff", "--name-only", before, after).split()
-                       if set(before) != {"0"} else None)
+            changed = hub.git.git("diff", "--name-only", before, after).split() if set(before) != {"0"} else None
             return Target(after, payload["ref"], payload["ref"].removeprefix("refs/heads/"), changed)
         if event in ("pull_request", "pull_request_review", "pull_request_target"):
             return self._pull_target(payload["pull_request"]["number"], event == "pull_request_target")
@@ -177,8 +175,9 @@ class ActionsRunner:
         from localhub.rest.ops.commits import signature
 
         sig = signature(hub, ACTIONS_BOT)
-        sha = hub.git.commit_tree(merged.tree, [pr.base_sha, pr.head_sha],
-                                  f"Merge {pr.head_sha} into {pr.base_sha}", sig, sig)
+        sha = hub.git.commit_tree(
+            merged.tree, [pr.base_sha, pr.head_sha], f"Merge {pr.head_sha} into {pr.base_sha}", sig, sig
+        )
         hub.git.update_ref(f"refs/pull/{number}/merge", sha)
         return Target(sha, f"refs/pull/{number}/merge", pr.base_ref, changed)
 
@@ -202,8 +201,15 @@ class ActionsRunner:
         results: dict[str, JobRun] = {}
         for job_name in job_order(workflow.jobs):
             spec = workflow.jobs[job_name] or {}
-            job = JobRun(workflow.path, job_name, delivery.event, delivery.payload.get("action"), target.sha,
-                         target.ref, delivery=delivery.id)
+            job = JobRun(
+                workflow.path,
+                job_name,
+                delivery.event,
+                delivery.payload.get("action"),
+                target.sha,
+                target.ref,
+                delivery=delivery.id,
+            )
             needs = [spec["needs"]] if isinstance(spec.get("needs"), str) else list(spec.get("needs") or [])
             try:
                 context = self._contexts(delivery, target, workflow, run_id, results, needs, job_name, spec)
@@ -217,35 +223,67 @@ class ActionsRunner:
             results[job_name] = job
         return list(results.values())
 
-    def _contexts(self, delivery: Delivery, target: Target, workflow: Workflow, run_id: int,
-                  results: dict[str, JobRun], needs: list[str], job_name: str = "",
-                  spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _contexts(
+        self,
+        delivery: Delivery,
+        target: Target,
+        workflow: Workflow,
+        run_id: int,
+        results: dict[str, JobRun],
+        needs: list[str],
+        job_name: str = "",
+        spec: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         # One token per job, as GitHub issues one per job, holding exactly the job's `permissions:`.
         granted = permissions.for_job(workflow.permissions, (spec or {}).get("permissions"))
         token = self.hub.token_for_job(JobGrant(granted, workflow.path, job_name, run_id))
         github = {
-            "event_name": delivery.event, "event": delivery.payload, "sha": target.sha, "ref": target.ref,
-            "ref_name": target.ref.rsplit("/", 1)[-1] if target.ref.startswith("refs/pull/") else
-            target.ref.removeprefix("refs/heads/"),
-            "repository": self.hub.state.repo.full_name, "repository_owner": self.hub.state.repo.owner,
-            "actor": delivery.sender, "triggering_actor": delivery.sender, "run_id": str(run_id),
-            "run_number": str(run_id), "run_attempt": "1", "workflow": workflow.name, "token": token,
-            "api_url": self.hub.base_url, "server_url": self.hub.base_url,
-            "graphql_url": f"{self.hub.base_url}/graphql", "action_path": "",
+            "event_name": delivery.event,
+            "event": delivery.payload,
+            "sha": target.sha,
+            "ref": target.ref,
+            "ref_name": target.ref.rsplit("/", 1)[-1]
+            if target.ref.startswith("refs/pull/")
+            else target.ref.removeprefix("refs/heads/"),
+            "repository": self.hub.state.repo.full_name,
+            "repository_owner": self.hub.state.repo.owner,
+            "actor": delivery.sender,
+            "triggering_actor": delivery.sender,
+            "run_id": str(run_id),
+            "run_number": str(run_id),
+            "run_attempt": "1",
+            "workflow": workflow.name,
+            "token": token,
+            "api_url": self.hub.base_url,
+            "server_url": self.hub.base_url,
+            "graphql_url": f"{self.hub.base_url}/graphql",
+            "action_path": "",
         }
         pull = delivery.payload.get("pull_request")
         if isinstance(pull, dict):
             github["head_ref"], github["base_ref"] = pull["head"]["ref"], pull["base"]["ref"]
         return {
-            "github": github, "env": {}, "vars": {}, "steps": {}, "job": {"status": "success"},
+            "github": github,
+            "env": {},
+            "vars": {},
+            "steps": {},
+            "job": {"status": "success"},
             "runner": {"os": "Linux", "arch": "X64", "temp": str(self.workdir)},
             "secrets": {**self.hub.secrets, "GITHUB_TOKEN": token},
             "inputs": _dispatch_inputs(workflow, delivery),
             "needs": {n: {"result": results[n].conclusion, "outputs": results[n].outputs} for n in needs},
         }
 
-    def _run_job(self, run: JobRun, spec: dict[str, Any], workflow: Workflow, context: dict[str, Any], root: Path,
-                 event_path: Path, target: Target) -> None:
+    def _run_job(
+        self,
+        run: JobRun,
+        spec: dict[str, Any],
+        workflow: Workflow,
+        context: dict[str, Any],
+        root: Path,
+        event_path: Path,
+        target: Target,
+    ) -> None:
         env = self._github_env(context, root, event_path, run.job)
         github = context["github"]
         github.update(workspace=env["GITHUB_WORKSPACE"], event_path=str(event_path), job=run.job)
@@ -267,20 +305,42 @@ class ActionsRunner:
         github = context["github"]
         workspace = root / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("GITHUB_", "RUNNER_", "GIT_", "VIRTUAL_ENV", "PYTHONHOME"))}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GITHUB_", "RUNNER_", "GIT_", "VIRTUAL_ENV", "PYTHONHOME"))
+        }
         path = os.pathsep.join([str(self.python.parent), inherited.get("PATH", "/usr/bin:/bin")])
-        env = {**inherited, "PATH": path, "HOME": str(root / "home"), "CI": "true", "GITHUB_ACTIONS": "true",
-               "GITHUB_EVENT_NAME": github["event_name"], "GITHUB_EVENT_PATH": str(event_path),
-               "GITHUB_SHA": github["sha"], "GITHUB_REF": github["ref"], "GITHUB_REF_NAME": github["ref_name"],
-               "GITHUB_REPOSITORY": github["repository"], "GITHUB_REPOSITORY_OWNER": github["repository_owner"],
-               "GITHUB_ACTOR": github["actor"], "GITHUB_TRIGGERING_ACTOR": github["triggering_actor"],
-               "GITHUB_RUN_ID": github["run_id"], "GITHUB_RUN_NUMBER": github["run_number"],
-               "GITHUB_RUN_ATTEMPT": "1", "GITHUB_WORKFLOW": github["workflow"], "GITHUB_JOB": job,
-               "GITHUB_API_URL": github["api_url"], "GITHUB_SERVER_URL": github["server_url"],
-               "GITHUB_GRAPHQL_URL": github["graphql_url"], "GITHUB_WORKSPACE": str(workspace),
-               "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_TEMP": str(root / "tmp"),
-               "GITHUB_HEAD_REF": github.get("head_ref", ""), "GITHUB_BASE_REF": github.get("base_ref", "")}
+        env = {
+            **inherited,
+            "PATH": path,
+            "HOME": str(root / "home"),
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": github["event_name"],
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_SHA": github["sha"],
+            "GITHUB_REF": github["ref"],
+            "GITHUB_REF_NAME": github["ref_name"],
+            "GITHUB_REPOSITORY": github["repository"],
+            "GITHUB_REPOSITORY_OWNER": github["repository_owner"],
+            "GITHUB_ACTOR": github["actor"],
+            "GITHUB_TRIGGERING_ACTOR": github["triggering_actor"],
+            "GITHUB_RUN_ID": github["run_id"],
+            "GITHUB_RUN_NUMBER": github["run_number"],
+            "GITHUB_RUN_ATTEMPT": "1",
+            "GITHUB_WORKFLOW": github["workflow"],
+            "GITHUB_JOB": job,
+            "GITHUB_API_URL": github["api_url"],
+            "GITHUB_SERVER_URL": github["server_url"],
+            "GITHUB_GRAPHQL_URL": github["graphql_url"],
+            "GITHUB_WORKSPACE": str(workspace),
+            "RUNNER_OS": "Linux",
+            "RUNNER_ARCH": "X64",
+            "RUNNER_TEMP": str(root / "tmp"),
+            "GITHUB_HEAD_REF": github.get("head_ref", ""),
+            "GITHUB_BASE_REF": github.get("base_ref", ""),
+        }
         (root / "home").mkdir(exist_ok=True)
         (root / "tmp").mkdir(exist_ok=True)
         return env

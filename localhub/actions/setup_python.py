@@ -38,8 +38,12 @@ class Interpreter:
 @functools.lru_cache(maxsize=8)
 def describe(python: Path) -> Interpreter:
     """Ask the interpreter itself (it may be another environment than the one localhub runs in)."""
-    proc = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0]); print(sys.prefix)"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version.split()[0]); print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     version, prefix = proc.stdout.split("\n")[:2]
     return Interpreter(python, version.strip(), Path(prefix.strip()))
 
@@ -62,20 +66,24 @@ def requested(options: Mapping[str, str], workspace: Path) -> list[str]:
     file = workspace / options["python-version-file"]
     if not file.is_file():
         return [f"(python-version-file {options['python-version-file']} does not exist)"]
-    return [line.strip() for line in file.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")][:1]
+    return [
+        line.strip()
+        for line in file.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ][:1]
 
 
 def refusal(specs: list[str], interpreter: Interpreter) -> str | None:
     for spec in specs:
         verdict = satisfies(spec, interpreter.version)
         if verdict is None:
-            return (f"setup-python: python-version {spec!r}: localhub reads versions such as 3.11, 3.11.x or "
-                    "3.11.7 only")
+            return f"setup-python: python-version {spec!r}: localhub reads versions such as 3.11, 3.11.x or 3.11.7 only"
         if not verdict:
-            return (f"setup-python: Python {spec} was requested, but this runner has only Python "
-                    f"{interpreter.version} at {interpreter.path}; request {interpreter.minor}, or give the "
-                    f"runner a Python {spec} environment (ActionsRunner(..., python=...))")
+            return (
+                f"setup-python: Python {spec} was requested, but this runner has only Python "
+                f"{interpreter.version} at {interpreter.path}; request {interpreter.minor}, or give the "
+                f"runner a Python {spec} environment (ActionsRunner(..., python=...))"
+            )
     return None
 
 
@@ -92,7 +100,11 @@ def setup(job: Job, options: Mapping[str, str], name: str) -> StepRun:
     if options.get("update-environment", "true").lower() != "false":
         job.paths.insert(0, str(interpreter.path.parent))
         prefix = str(interpreter.prefix)
-        job.env.update(pythonLocation=prefix, Python_ROOT_DIR=prefix, Python3_ROOT_DIR=prefix,
-                       PKG_CONFIG_PATH=f"{prefix}/lib/pkgconfig")
+        job.env.update(
+            pythonLocation=prefix,
+            Python_ROOT_DIR=prefix,
+            Python3_ROOT_DIR=prefix,
+            PKG_CONFIG_PATH=f"{prefix}/lib/pkgconfig",
+        )
     outputs = {"python-version": interpreter.version, "python-path": str(interpreter.path)}
     return StepRun(name, "success", 0, "\n".join(log), outputs)

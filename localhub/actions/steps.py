@@ -46,16 +46,22 @@ def run_steps(job: Job, scope: Scope, steps: list[Any]) -> list[StepRun]:
         result = _step(job, scope, step, index)
         runs.append(result)
         if step.get("id"):
-            scope.contexts["steps"][step["id"]] = {"outputs": result.outputs, "outcome": result.conclusion,
-                                                   "conclusion": result.conclusion}
+            scope.contexts["steps"][step["id"]] = {
+                "outputs": result.outputs,
+                "outcome": result.conclusion,
+                "conclusion": result.conclusion,
+            }
         if result.conclusion == "failure" and not step.get("continue-on-error"):
             scope.contexts["job"]["status"] = "failure"
     return runs
 
 
 def _name(step: dict[str, Any], index: int) -> str:
-    return str(step.get("name") or (f"Run {step['uses']}" if "uses" in step else "")
-               or f"Run {str(step.get('run', '')).strip().splitlines()[0][:60] if step.get('run') else index}")
+    return str(
+        step.get("name")
+        or (f"Run {step['uses']}" if "uses" in step else "")
+        or f"Run {str(step.get('run', '')).strip().splitlines()[0][:60] if step.get('run') else index}"
+    )
 
 
 def _step(job: Job, scope: Scope, step: dict[str, Any], index: int) -> StepRun:
@@ -116,20 +122,36 @@ def _run(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str,
     cwd = job.workspace / substitute(str(directory), contexts)
     minutes = step.get("timeout-minutes")
     try:
-        proc = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=float(minutes) * 60 if minutes else job.timeout)
+        proc = subprocess.run(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=float(minutes) * 60 if minutes else job.timeout,
+        )
     except subprocess.TimeoutExpired:
-        return StepRun(name, "failure", None, f"timed out after {minutes or job.timeout / 60} minutes",
-                       script=script, env=env)
+        return StepRun(
+            name, "failure", None, f"timed out after {minutes or job.timeout / 60} minutes", script=script, env=env
+        )
     except OSError as exc:
         return StepRun(name, "failure", None, f"cannot start {command[0]}: {exc.strerror}", script=script, env=env)
     outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
-    return StepRun(name, "success" if proc.returncode == 0 else "failure", proc.returncode, job.mask(proc.stdout),
-                   outputs, script, env)
+    return StepRun(
+        name,
+        "success" if proc.returncode == 0 else "failure",
+        proc.returncode,
+        job.mask(proc.stdout),
+        outputs,
+        script,
+        env,
+    )
 
 
-def _uses(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str, str],
-          declared: dict[str, str]) -> StepRun:
+def _uses(
+    job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str, str], declared: dict[str, str]
+) -> StepRun:
     uses = str(step["uses"]).strip()
     options = {str(k): substitute(str(v), scope.contexts) for k, v in (step.get("with") or {}).items()}
     if uses == "." or uses.startswith("./"):
@@ -138,8 +160,7 @@ def _uses(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str
         return composite.run_local(job, scope, uses, options, declared, name, run_steps)
     action, _, ref = uses.partition("@")
     if uses.startswith("docker://") or not ref:
-        return StepRun(name, "failure", None, f"uses: {uses}: localhub runs `owner/repo@ref` and `./path` actions"
-                       " only")
+        return StepRun(name, "failure", None, f"uses: {uses}: localhub runs `owner/repo@ref` and `./path` actions only")
     if action.lower() == "actions/checkout":
         from localhub.actions.checkout import checkout
 
@@ -154,6 +175,11 @@ def _uses(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str
         act = artifacts.upload if action.lower() == "actions/upload-artifact" else artifacts.download
         conclusion, log = act(job.root.parent, job.workspace, options)
         return StepRun(name, conclusion, 0 if conclusion == "success" else 1, job.mask(log), env=env)
-    return StepRun(name, "failure", None, f"uses: {uses} is not supported by localhub (it performs "
-                   "actions/checkout, actions/setup-python, actions/upload-artifact, actions/download-artifact "
-                   "and local composite actions `uses: ./path`); replace it with run: steps")
+    return StepRun(
+        name,
+        "failure",
+        None,
+        f"uses: {uses} is not supported by localhub (it performs "
+        "actions/checkout, actions/setup-python, actions/upload-artifact, actions/download-artifact "
+        "and local composite actions `uses: ./path`); replace it with run: steps",
+    )

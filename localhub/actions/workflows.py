@@ -13,8 +13,10 @@ import yaml
 from localhub.errors import LocalhubError
 
 # Activity types that run a workflow when `types:` is not given (GitHub's defaults; others: all types).
-DEFAULT_TYPES = {"pull_request": ("opened", "synchronize", "reopened"),
-                 "pull_request_target": ("opened", "synchronize", "reopened")}
+DEFAULT_TYPES = {
+    "pull_request": ("opened", "synchronize", "reopened"),
+    "pull_request_target": ("opened", "synchronize", "reopened"),
+}
 
 
 class WorkflowError(LocalhubError):
@@ -43,8 +45,15 @@ def load(path: str, text: str) -> Workflow:
     if on is None:
         raise WorkflowError(f"{path}: missing `on:`")
     triggers = {on: {}} if isinstance(on, str) else {e: {} for e in on} if isinstance(on, list) else dict(on)
-    return Workflow(path, str(data.get("name") or path), {k: v or {} for k, v in triggers.items()},
-                    data.get("env") or {}, data["jobs"], data.get("defaults") or {}, data.get("permissions"))
+    return Workflow(
+        path,
+        str(data.get("name") or path),
+        {k: v or {} for k, v in triggers.items()},
+        data.get("env") or {},
+        data["jobs"],
+        data.get("defaults") or {},
+        data.get("permissions"),
+    )
 
 
 def _branch_ok(filters: Mapping[str, Any], branch: str | None) -> bool:
@@ -62,16 +71,18 @@ def _paths_ok(filters: Mapping[str, Any], changed: Sequence[str] | None) -> bool
         return True
     if "paths" in filters:
         return any(fnmatch.fnmatchcase(path, pattern) for path in changed for pattern in _list(filters["paths"]))
-    return not all(any(fnmatch.fnmatchcase(path, pattern) for pattern in _list(filters["paths-ignore"]))
-                   for path in changed)
+    return not all(
+        any(fnmatch.fnmatchcase(path, pattern) for pattern in _list(filters["paths-ignore"])) for path in changed
+    )
 
 
 def _list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
-def triggered(workflow: Workflow, event: str, action: str | None, branch: str | None = None,
-              changed: Sequence[str] | None = None) -> bool:
+def triggered(
+    workflow: Workflow, event: str, action: str | None, branch: str | None = None, changed: Sequence[str] | None = None
+) -> bool:
     """Whether `event` (with activity `action`, on `branch`, changing `changed` paths) starts the workflow.
     `branch` is the pushed branch for push, and the base branch for pull_request."""
     if event not in workflow.triggers:

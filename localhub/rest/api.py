@@ -101,15 +101,21 @@ def require(hub: Hub, req: Request, role: str) -> str:
     if not role_at_least(have, role):
         if have == "none":
             raise not_found()
-        raise ApiError(403, "Resource not accessible by integration" if req.actor.endswith("[bot]")
-                       else f"Must have {role} access to repository")
+        raise ApiError(
+            403,
+            "Resource not accessible by integration"
+            if req.actor.endswith("[bot]")
+            else f"Must have {role} access to repository",
+        )
     return req.actor
 
 
 def check_repo(hub: Hub, params: dict[str, str]) -> None:
     repo = hub.state.repo
-    if "owner" in params and (params["owner"].lower(), params.get("repo", "").lower()) != \
-            (repo.owner.lower(), repo.name.lower()):
+    if "owner" in params and (params["owner"].lower(), params.get("repo", "").lower()) != (
+        repo.owner.lower(),
+        repo.name.lower(),
+    ):
         raise not_found()
 
 
@@ -121,7 +127,7 @@ def page(hub: Hub, req: Request, items: Sequence[Any], render: Callable[[Any], A
     except ValueError:
         raise ApiError(400, "Invalid page parameters") from None
     last = max(1, -(-len(items) // per_page))
-    chunk = items[(number - 1) * per_page: number * per_page]
+    chunk = items[(number - 1) * per_page : number * per_page]
     links = []
 
     def url(n: int) -> str:

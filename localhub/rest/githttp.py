@@ -61,11 +61,17 @@ def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict
         return
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-        "GIT_PROJECT_ROOT": str(hub.git.path.parent), "GIT_HTTP_EXPORT_ALL": "1",
-        "PATH_INFO": f"/{hub.git.path.name}{match.group('rest') or ''}", "REQUEST_METHOD": handler.command,
-        "QUERY_STRING": parts.query, "CONTENT_TYPE": headers.get("content-type", ""),
-        "CONTENT_LENGTH": str(len(body)), "REMOTE_USER": actor or "", "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_CONTENT_ENCODING": headers.get("content-encoding", ""), "GIT_PROTOCOL": headers.get("git-protocol", ""),
+        "GIT_PROJECT_ROOT": str(hub.git.path.parent),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "PATH_INFO": f"/{hub.git.path.name}{match.group('rest') or ''}",
+        "REQUEST_METHOD": handler.command,
+        "QUERY_STRING": parts.query,
+        "CONTENT_TYPE": headers.get("content-type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_USER": actor or "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_CONTENT_ENCODING": headers.get("content-encoding", ""),
+        "GIT_PROTOCOL": headers.get("git-protocol", ""),
     }
     with hub.state.lock:
         before = hub.git.refs() if pushing else {}
@@ -82,8 +88,9 @@ def serve(server: LocalHubServer, handler: BaseHTTPRequestHandler, headers: dict
     _send(handler, status, cgi_headers, payload)
 
 
-def _refuse(server: LocalHubServer, match: re.Match[str], actor: str | None, pushing: bool,
-            grant: JobGrant | None = None) -> int:
+def _refuse(
+    server: LocalHubServer, match: re.Match[str], actor: str | None, pushing: bool, grant: JobGrant | None = None
+) -> int:
     hub = server.hub
     repo = hub.state.repo
     if (match.group("owner").lower(), match.group("repo").lower()) != (repo.owner.lower(), repo.name.lower()):

@@ -38,19 +38,36 @@ if TYPE_CHECKING:
 LEVELS = ("none", "read", "write")
 # The scopes a route here can need, and GitHub's other valid `permissions:` keys (accepted, never needed).
 SCOPES = ("actions", "checks", "contents", "deployments", "issues", "pull-requests", "statuses")
-OTHER_SCOPES = ("attestations", "discussions", "id-token", "models", "packages", "pages", "repository-projects",
-                "security-events")
+OTHER_SCOPES = (
+    "attestations",
+    "discussions",
+    "id-token",
+    "models",
+    "packages",
+    "pages",
+    "repository-projects",
+    "security-events",
+)
 RESTRICTED_DEFAULT: Mapping[str, str] = {"contents": "read", "metadata": "read"}
 MESSAGE = "Resource not accessible by integration"
 REST_DESCRIPTION = Path(__file__).parents[1] / "schemas" / "github" / "rest-api.json"
 
 # (category, subcategory) of GitHub's REST description -> scope; a subcategory of None matches any.
 _CATEGORY_SCOPES: dict[tuple[str, str | None], str] = {
-    ("pulls", None): "pull-requests", ("issues", None): "issues", ("reactions", None): "issues",
-    ("checks", None): "checks", ("git", None): "contents", ("actions", None): "actions",
-    ("deployments", None): "deployments", ("commits", "statuses"): "statuses", ("commits", "commits"): "contents",
-    ("repos", "contents"): "contents", ("repos", "commits"): "contents", ("repos", "repos"): "metadata",
-    ("branches", "branches"): "contents", ("branches", "branch-protection"): "administration",
+    ("pulls", None): "pull-requests",
+    ("issues", None): "issues",
+    ("reactions", None): "issues",
+    ("checks", None): "checks",
+    ("git", None): "contents",
+    ("actions", None): "actions",
+    ("deployments", None): "deployments",
+    ("commits", "statuses"): "statuses",
+    ("commits", "commits"): "contents",
+    ("repos", "contents"): "contents",
+    ("repos", "commits"): "contents",
+    ("repos", "repos"): "metadata",
+    ("branches", "branches"): "contents",
+    ("branches", "branch-protection"): "administration",
     ("collaborators", None): "metadata",
 }
 # Operations whose scope is not their category's: (METHOD, path template) -> (scope, level).

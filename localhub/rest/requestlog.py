@@ -27,8 +27,7 @@ class LoggedRequest:
     def __str__(self) -> str:
         extra = f" [{self.fault}]" if self.fault else ""
         holder = f"{self.user or 'anonymous'}{' in ' + self.job if self.job else ''}"
-        return f"{self.method} {self.path}{'?' + self.query if self.query else ''} -> {self.status} " \
-               f"({holder}){extra}"
+        return f"{self.method} {self.path}{'?' + self.query if self.query else ''} -> {self.status} ({holder}){extra}"
 
 
 @dataclass
@@ -36,8 +35,17 @@ class RequestLog:
     entries: list[LoggedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, method: str, path: str, query: str, status: int, user: str | None,
-               fault: str | None = None, api: bool = True, job: str | None = None) -> LoggedRequest:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        user: str | None,
+        fault: str | None = None,
+        api: bool = True,
+        job: str | None = None,
+    ) -> LoggedRequest:
         with self._lock:
             entry = LoggedRequest(len(self.entries) + 1, method, path, query, status, user, fault, api, job)
             self.entries.append(entry)

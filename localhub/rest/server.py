@@ -69,8 +69,9 @@ class LocalHubServer:
         self.stop()
 
     # --- one API request ----------------------------------------------------------------------------------
-    def answer(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[Response, str | None,
-                                                                                                  str | None]:
+    def answer(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[Response, str | None, str | None]:
         parts = urllib.parse.urlsplit(raw_path)
         path = parts.path
         query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
@@ -103,8 +104,15 @@ class LocalHubServer:
         credential = _credential(headers)
         return self.hub.state.grants.get(credential) if credential else None
 
-    def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes, actor: str | None,
-                  grant: JobGrant | None = None) -> Response:
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: bytes,
+        actor: str | None,
+        grant: JobGrant | None = None,
+    ) -> Response:
         try:
             payload = json.loads(body) if body.strip() else None
         except ValueError:
@@ -137,13 +145,21 @@ def _credential(headers: dict[str, str]) -> str | None:
 
 def _fault_response(fault: Fault) -> Response:
     if fault.kind == "secondary-rate-limit":
-        return Response(403, {"message": SECONDARY_MESSAGE, "documentation_url": SECONDARY_DOCS},
-                        {"Retry-After": str(fault.retry_after)})
+        return Response(
+            403,
+            {"message": SECONDARY_MESSAGE, "documentation_url": SECONDARY_DOCS},
+            {"Retry-After": str(fault.retry_after)},
+        )
     if fault.kind == "primary-rate-limit":
         reset = int(time.time()) + fault.reset_in
-        return Response(403, {"message": "API rate limit exceeded for user.",
-                              "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
-                        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        return Response(
+            403,
+            {
+                "message": "API rate limit exceeded for user.",
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+            },
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
     return Response(502, {"message": "Server Error"})
 
 
@@ -182,8 +198,15 @@ def _handler_class(server: LocalHubServer) -> type[BaseHTTPRequestHandler]:
             response, actor, fault = server.answer(self.command, self.path, headers, body)
             parts = urllib.parse.urlsplit(self.path)
             grant = server.grant(headers)
-            server.log.record(self.command, parts.path, parts.query, response.status, actor, fault,
-                              job=grant.identity if grant else None)
+            server.log.record(
+                self.command,
+                parts.path,
+                parts.query,
+                response.status,
+                actor,
+                fault,
+                job=grant.identity if grant else None,
+            )
             for observer in list(server.observers):
                 observer(self.command, self.path, response.status, response.body, response.headers)
             if fault == "job-killed":  # answered to a process that no longer exists
@@ -196,11 +219,17 @@ def _handler_class(server: LocalHubServer) -> type[BaseHTTPRequestHandler]:
         def _send(self, response: Response) -> None:
             data = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
-            headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)),
-                       "X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": str(RATE_LIMIT - 1),
-                       "X-RateLimit-Reset": str(int(time.time()) + 3600), "X-RateLimit-Used": "1",
-                       "X-RateLimit-Resource": "core", "X-GitHub-Media-Type": "github.v3; format=json",
-                       **response.headers}
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                "Content-Length": str(len(data)),
+                "X-RateLimit-Limit": str(RATE_LIMIT),
+                "X-RateLimit-Remaining": str(RATE_LIMIT - 1),
+                "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                "X-RateLimit-Used": "1",
+                "X-RateLimit-Resource": "core",
+                "X-GitHub-Media-Type": "github.v3; format=json",
+                **response.headers,
+            }
             for key, value in headers.items():
                 self.send_header(key, value)
             self.end_headers()

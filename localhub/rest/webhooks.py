@@ -21,21 +21,29 @@ def _envelope(hub: Hub, sender: str) -> dict[str, Any]:
     if owner in hub.state.orgs:
         org = simple_user(hub, owner)
         out["organization"] = {key: org[key] for key in ("login", "id", "node_id", "url", "avatar_url")} | {
-            "repos_url": f"{hub.base_url}/orgs/{owner}/repos", "events_url": f"{hub.base_url}/orgs/{owner}/events",
-            "hooks_url": f"{hub.base_url}/orgs/{owner}/hooks", "issues_url": f"{hub.base_url}/orgs/{owner}/issues",
+            "repos_url": f"{hub.base_url}/orgs/{owner}/repos",
+            "events_url": f"{hub.base_url}/orgs/{owner}/events",
+            "hooks_url": f"{hub.base_url}/orgs/{owner}/hooks",
+            "issues_url": f"{hub.base_url}/orgs/{owner}/issues",
             "members_url": f"{hub.base_url}/orgs/{owner}/members{{/member}}",
             "public_members_url": f"{hub.base_url}/orgs/{owner}/public_members{{/member}}",
-            "description": None}
+            "description": None,
+        }
     return out
 
 
 def _pull_for_webhook(hub: Hub, issue: Issue) -> dict[str, Any]:
     out = render_issues.pull(hub, issue, full=True)
     for end in ("head", "base"):
-        out[end]["repo"] = {**out[end]["repo"], "allow_update_branch": False,
-                            "use_squash_pr_title_as_default": False, "squash_merge_commit_title": "PR_TITLE",
-                            "squash_merge_commit_message": "COMMIT_MESSAGES", "merge_commit_title": "MERGE_MESSAGE",
-                            "merge_commit_message": "PR_TITLE"}
+        out[end]["repo"] = {
+            **out[end]["repo"],
+            "allow_update_branch": False,
+            "use_squash_pr_title_as_default": False,
+            "squash_merge_commit_title": "PR_TITLE",
+            "squash_merge_commit_message": "COMMIT_MESSAGES",
+            "merge_commit_title": "MERGE_MESSAGE",
+            "merge_commit_message": "PR_TITLE",
+        }
     out["merged"] = bool(issue.pull and issue.pull.merged)
     return out
 
@@ -43,8 +51,11 @@ def _pull_for_webhook(hub: Hub, issue: Issue) -> dict[str, Any]:
 def _org_as_login(repo: dict[str, Any]) -> dict[str, Any]:
     """Some payloads inline an older repository shape whose `organization` is the login, not an object."""
     org = repo.get("organization")
-    return {**repo, "organization": org["login"]} if isinstance(org, dict) else {
-        k: v for k, v in repo.items() if k != "organization"}
+    return (
+        {**repo, "organization": org["login"]}
+        if isinstance(org, dict)
+        else {k: v for k, v in repo.items() if k != "organization"}
+    )
 
 
 # Events whose pull_request.head/base.repo is the inline shape (webhooks.json).
@@ -66,13 +77,17 @@ def pull_request(hub: Hub, action: str, issue: Issue, sender: str, **extra: Any)
     return {**payload, **_envelope(hub, sender)}
 
 
-def issue_comment(hub: Hub, action: str, comment: Comment, sender: str,
-                  changes: dict[str, Any] | None = None) -> dict[str, Any]:
+def issue_comment(
+    hub: Hub, action: str, comment: Comment, sender: str, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
     issue = hub.state.issues[comment.issue_number]
     rendered_issue = render_issues.issue(hub, issue)
     rendered_issue.setdefault("performed_via_github_app", None)
-    payload: dict[str, Any] = {"action": action, "issue": rendered_issue,
-                               "comment": render_issues.comment(hub, comment)}
+    payload: dict[str, Any] = {
+        "action": action,
+        "issue": rendered_issue,
+        "comment": render_issues.comment(hub, comment),
+    }
     if changes is not None:
         payload["changes"] = changes
     return {**payload, **_envelope(hub, sender)}
@@ -102,11 +117,18 @@ def push(hub: Hub, sender: str, ref: str, before: str | None, after: str | None,
     user = hub.state.users[sender]
     base = f"{hub.base_url}/{hub.state.repo.full_name}"
     return {
-        "ref": ref, "before": before or zero, "after": after or zero, "created": before is None,
-        "deleted": after is None, "forced": forced, "base_ref": None,
+        "ref": ref,
+        "before": before or zero,
+        "after": after or zero,
+        "created": before is None,
+        "deleted": after is None,
+        "forced": forced,
+        "base_ref": None,
         "compare": f"{base}/compare/{(before or zero)[:12]}...{(after or zero)[:12]}",
-        "commits": new_commits, "head_commit": _push_commit(hub, after) if after else None,
-        "pusher": {"name": sender, "email": user.email}, **_envelope(hub, sender),
+        "commits": new_commits,
+        "head_commit": _push_commit(hub, after) if after else None,
+        "pusher": {"name": sender, "email": user.email},
+        **_envelope(hub, sender),
         "repository": _org_as_login(repository(hub)),
     }
 
@@ -114,38 +136,70 @@ def push(hub: Hub, sender: str, ref: str, before: str | None, after: str | None,
 def _push_commit(hub: Hub, sha: str) -> dict[str, Any]:
     info = hub.git.commit(sha)
     return {
-        "id": sha, "tree_id": info.tree, "distinct": True, "message": info.message, "timestamp": info.committer.date,
+        "id": sha,
+        "tree_id": info.tree,
+        "distinct": True,
+        "message": info.message,
+        "timestamp": info.committer.date,
         "url": f"{hub.base_url}/{hub.state.repo.full_name}/commit/{sha}",
         "author": {"name": info.author.name, "email": info.author.email},
         "committer": {"name": info.committer.name, "email": info.committer.email},
-        "added": [], "removed": [], "modified": [],
+        "added": [],
+        "removed": [],
+        "modified": [],
     }
 
 
 def status(hub: Hub, item: Status, sender: str) -> dict[str, Any]:
     from localhub.rest.render.git import commit
 
-    branches = [{"name": name.removeprefix("refs/heads/"), "protected": False,
-                 "commit": {"sha": sha, "url": f"{hub.base_url}/repos/{hub.state.repo.full_name}/commits/{sha}"}}
-                for name, sha in hub.git.refs("refs/heads/").items() if sha == item.sha]
+    branches = [
+        {
+            "name": name.removeprefix("refs/heads/"),
+            "protected": False,
+            "commit": {"sha": sha, "url": f"{hub.base_url}/repos/{hub.state.repo.full_name}/commits/{sha}"},
+        }
+        for name, sha in hub.git.refs("refs/heads/").items()
+        if sha == item.sha
+    ]
     rendered = render_checks.status(hub, item)
     return {
-        "id": item.id, "sha": item.sha, "name": hub.state.repo.full_name, "target_url": item.target_url,
-        "avatar_url": rendered["avatar_url"], "context": item.context, "description": item.description,
-        "state": item.state, "commit": commit(hub, hub.git.commit(item.sha)), "branches": branches,
-        "created_at": item.created_at, "updated_at": item.created_at, **_envelope(hub, sender),
+        "id": item.id,
+        "sha": item.sha,
+        "name": hub.state.repo.full_name,
+        "target_url": item.target_url,
+        "avatar_url": rendered["avatar_url"],
+        "context": item.context,
+        "description": item.description,
+        "state": item.state,
+        "commit": commit(hub, hub.git.commit(item.sha)),
+        "branches": branches,
+        "created_at": item.created_at,
+        "updated_at": item.created_at,
+        **_envelope(hub, sender),
     }
 
 
 def deployment(hub: Hub, item: Deployment, sender: str) -> dict[str, Any]:
-    return {"action": "created", "deployment": render_checks.deployment(hub, item), "workflow": None,
-            "workflow_run": None, **_envelope(hub, sender)}
+    return {
+        "action": "created",
+        "deployment": render_checks.deployment(hub, item),
+        "workflow": None,
+        "workflow_run": None,
+        **_envelope(hub, sender),
+    }
 
 
 def deployment_status(hub: Hub, item: DeploymentStatus, parent: Deployment, sender: str) -> dict[str, Any]:
-    return {"action": "created", "deployment_status": render_checks.deployment_status(hub, item),
-            "deployment": render_checks.deployment(hub, parent), "check_run": None, "workflow": None,
-            "workflow_run": None, **_envelope(hub, sender)}
+    return {
+        "action": "created",
+        "deployment_status": render_checks.deployment_status(hub, item),
+        "deployment": render_checks.deployment(hub, parent),
+        "check_run": None,
+        "workflow": None,
+        "workflow_run": None,
+        **_envelope(hub, sender),
+    }
 
 
 def workflow_dispatch(hub: Hub, ref: str, workflow: str, inputs: dict[str, Any], sender: str) -> dict[str, Any]:

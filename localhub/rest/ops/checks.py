@@ -23,13 +23,27 @@ def resolve_sha(hub: Hub, ref: str) -> str:
     return sha
 
 
-def create_status(hub: Hub, actor: str, sha: str, state: object, context: str = "default",
-                  description: str | None = None, target_url: str | None = None) -> Status:
+def create_status(
+    hub: Hub,
+    actor: str,
+    sha: str,
+    state: object,
+    context: str = "default",
+    description: str | None = None,
+    target_url: str | None = None,
+) -> Status:
     full = resolve_sha(hub, sha)
     if state not in STATUS_STATES:
         raise invalid("Status", "state", "custom", f"state must be one of {', '.join(STATUS_STATES)}")
-    item = Status(id=hub.state.next_id(), sha=full, state=str(state), context=context or "default",
-                  description=description, target_url=target_url, creator=actor)
+    item = Status(
+        id=hub.state.next_id(),
+        sha=full,
+        state=str(state),
+        context=context or "default",
+        description=description,
+        target_url=target_url,
+        creator=actor,
+    )
     hub.state.statuses.append(item)
     hub.emit("status", webhooks.status(hub, item, actor), actor)
     return item

@@ -17,8 +17,7 @@ def signature(hub: Hub, login: str) -> Signature:
     return Signature(user.name or login, user.email or f"{login}@users.noreply.localhub", now())
 
 
-def commit_changes(hub: Hub, actor: str, parent: str | None, changes: dict[str, bytes | None],
-                   message: str) -> str:
+def commit_changes(hub: Hub, actor: str, parent: str | None, changes: dict[str, bytes | None], message: str) -> str:
     """A new commit on top of `parent` with files written (bytes) or deleted (None); no ref moves."""
     git = hub.git
     base_tree = git.commit(parent).tree if parent else None

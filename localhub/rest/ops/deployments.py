@@ -20,16 +20,21 @@ def create_deployment(hub: Hub, actor: str, fields: dict[str, Any]) -> Deploymen
     if not isinstance(ref, str) or not ref:
         raise invalid("Deployment", "ref", "missing_field")
     git = hub.git
-    sha = (git.resolve_commit(f"refs/heads/{ref}") or git.resolve_commit(f"refs/tags/{ref}")
-           or git.resolve_commit(ref))
+    sha = git.resolve_commit(f"refs/heads/{ref}") or git.resolve_commit(f"refs/tags/{ref}") or git.resolve_commit(ref)
     if sha is None:
         raise invalid("Deployment", "ref", "custom", f"No ref found for: {ref}")
     _check_contexts(hub, sha, ref, fields.get("required_contexts"))
     environment = str(fields.get("environment") or "production")
     item = Deployment(
-        id=hub.state.next_id(), sha=sha, ref=ref, task=str(fields.get("task") or "deploy"),
-        environment=environment, payload=fields.get("payload", {}) or {}, description=fields.get("description"),
-        creator=actor, transient_environment=bool(fields.get("transient_environment", False)),
+        id=hub.state.next_id(),
+        sha=sha,
+        ref=ref,
+        task=str(fields.get("task") or "deploy"),
+        environment=environment,
+        payload=fields.get("payload", {}) or {},
+        description=fields.get("description"),
+        creator=actor,
+        transient_environment=bool(fields.get("transient_environment", False)),
         production_environment=bool(fields.get("production_environment", environment == "production")),
     )
     hub.state.deployments[item.id] = item
@@ -43,9 +48,18 @@ def _check_contexts(hub: Hub, sha: str, ref: str, required: object) -> None:
     contexts = list(latest) if required is None else list(required)  # type: ignore[call-overload]
     failing = [c for c in contexts if latest.get(c) != "success"]
     if failing:
-        raise ApiError(409, f"Conflict: Commit status checks failed for {ref}.",
-                       [{"contexts": [{"context": c, "state": latest.get(c, "missing")} for c in failing],
-                         "resource": "Deployment", "field": "required_contexts", "code": "invalid"}])
+        raise ApiError(
+            409,
+            f"Conflict: Commit status checks failed for {ref}.",
+            [
+                {
+                    "contexts": [{"context": c, "state": latest.get(c, "missing")} for c in failing],
+                    "resource": "Deployment",
+                    "field": "required_contexts",
+                    "code": "invalid",
+                }
+            ],
+        )
 
 
 def create_status(hub: Hub, actor: str, deployment: Deployment, fields: dict[str, Any]) -> DeploymentStatus:
@@ -53,7 +67,10 @@ def create_status(hub: Hub, actor: str, deployment: Deployment, fields: dict[str
     if state not in STATES:
         raise invalid("DeploymentStatus", "state", "invalid")
     item = DeploymentStatus(
-        id=hub.state.next_id(), deployment_id=deployment.id, state=str(state), creator=actor,
+        id=hub.state.next_id(),
+        deployment_id=deployment.id,
+        state=str(state),
+        creator=actor,
         description=str(fields.get("description") or ""),
         environment=str(fields.get("environment") or deployment.environment),
         environment_url=str(fields.get("environment_url") or ""),
@@ -70,9 +87,20 @@ def create_status(hub: Hub, actor: str, deployment: Deployment, fields: dict[str
 def _deactivate_previous(hub: Hub, actor: str, current: Deployment) -> None:
     """GitHub marks earlier successful deployments of a non-production, non-transient environment inactive."""
     for other in hub.state.deployments.values():
-        if (other.id < current.id and other.environment == current.environment
-                and not other.transient_environment and not other.production_environment
-                and other.statuses and other.statuses[-1].state == "success"):
-            other.statuses.append(DeploymentStatus(id=hub.state.next_id(), deployment_id=other.id,
-                                                   state="inactive", creator=actor,
-                                                   environment=other.environment))
+        if (
+            other.id < current.id
+            and other.environment == current.environment
+            and not other.transient_environment
+            and not other.production_environment
+            and other.statuses
+            and other.statuses[-1].state == "success"
+        ):
+            other.statuses.append(
+                DeploymentStatus(
+                    id=hub.state.next_id(),
+                    deployment_id=other.id,
+                    state="inactive",
+                    creator=actor,
+                    environment=other.environment,
+                )
+            )

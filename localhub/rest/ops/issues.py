@@ -47,8 +47,7 @@ def create_issue(hub: Hub, actor: str, title: str, body: str | None = None) -> I
 
 def create_comment(hub: Hub, actor: str, number: int, body: object) -> Comment:
     issue = get_issue(hub, number)
-    comment = Comment(id=hub.state.next_id(), issue_number=number, user=actor,
-                      body=_check_body("IssueComment", body))
+    comment = Comment(id=hub.state.next_id(), issue_number=number, user=actor, body=_check_body("IssueComment", body))
     hub.state.comments[comment.id] = comment
     issue.updated_at = now()
     hub.emit("issue_comment", webhooks.issue_comment(hub, "created", comment, actor), actor)
@@ -60,8 +59,11 @@ def update_comment(hub: Hub, actor: str, comment: Comment, body: object) -> Comm
     if text != comment.body:
         previous = comment.body
         comment.body, comment.updated_at = text, now()
-        hub.emit("issue_comment", webhooks.issue_comment(hub, "edited", comment, actor,
-                                                        changes={"body": {"from": previous}}), actor)
+        hub.emit(
+            "issue_comment",
+            webhooks.issue_comment(hub, "edited", comment, actor, changes={"body": {"from": previous}}),
+            actor,
+        )
     return comment
 
 

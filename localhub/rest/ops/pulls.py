@@ -19,8 +19,9 @@ def _branch(spec: str, owner: str) -> str:
     return spec.split(":", 1)[1] if ":" in spec and spec.split(":", 1)[0] == owner else spec
 
 
-def create_pull(hub: Hub, actor: str, title: str, head: str, base: str, body: str | None = None,
-                draft: bool = False) -> Issue:
+def create_pull(
+    hub: Hub, actor: str, title: str, head: str, base: str, body: str | None = None, draft: bool = False
+) -> Issue:
     state, git = hub.state, hub.git
     head = _branch(head, state.repo.owner)
     base_sha = git.resolve_commit(f"refs/heads/{base}")
@@ -31,20 +32,45 @@ def create_pull(hub: Hub, actor: str, title: str, head: str, base: str, body: st
         raise invalid("PullRequest", "head", "invalid")
     for issue in state.issues.values():
         if issue.pull and issue.state == "open" and issue.pull.head_ref == head and issue.pull.base_ref == base:
-            raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                           "message": f"A pull request already exists for {state.repo.owner}:{head}."}])
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {state.repo.owner}:{head}.",
+                    }
+                ],
+            )
     if git.is_ancestor(head_sha, base_sha):
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                       "message": f"No commits between {base} and {head}"}])
-    issue = Issue(number=state.next_number(), id=state.next_id(), title=title, body=body, user=actor,
-                  pull=Pull(head_ref=head, base_ref=base, head_sha=head_sha, base_sha=base_sha, draft=draft))
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {head}"}],
+        )
+    issue = Issue(
+        number=state.next_number(),
+        id=state.next_id(),
+        title=title,
+        body=body,
+        user=actor,
+        pull=Pull(head_ref=head, base_ref=base, head_sha=head_sha, base_sha=base_sha, draft=draft),
+    )
     state.issues[issue.number] = issue
     hub.emit("pull_request", webhooks.pull_request(hub, "opened", issue, actor), actor)
     return issue
 
 
-def update_pull(hub: Hub, actor: str, issue: Issue, title: str | None = None, body: str | None = None,
-                state: str | None = None, base: str | None = None) -> Issue:
+def update_pull(
+    hub: Hub,
+    actor: str,
+    issue: Issue,
+    title: str | None = None,
+    body: str | None = None,
+    state: str | None = None,
+    base: str | None = None,
+) -> Issue:
     pr = issue.pull
     assert pr is not None
     changes: dict[str, dict[str, str | None]] = {}
@@ -72,8 +98,15 @@ def update_pull(hub: Hub, actor: str, issue: Issue, title: str | None = None, bo
     return issue
 
 
-def merge_pull(hub: Hub, actor: str, issue: Issue, method: str = "merge", sha: str | None = None,
-               title: str | None = None, message: str | None = None) -> str:
+def merge_pull(
+    hub: Hub,
+    actor: str,
+    issue: Issue,
+    method: str = "merge",
+    sha: str | None = None,
+    title: str | None = None,
+    message: str | None = None,
+) -> str:
     """Merge for real: a merge commit (two parents) or a squash commit (one), moving the base branch."""
     pr = issue.pull
     assert pr is not None
@@ -82,8 +115,12 @@ def merge_pull(hub: Hub, actor: str, issue: Issue, method: str = "merge", sha: s
     if sha is not None and sha != pr.head_sha:
         raise ApiError(409, "Head branch was modified. Review and try the merge again.")
     if method not in ("merge", "squash"):
-        raise invalid("PullRequest", "merge_method", "invalid",
-                      f"merge_method {method!r} is not supported by localhub (merge, squash)")
+        raise invalid(
+            "PullRequest",
+            "merge_method",
+            "invalid",
+            f"merge_method {method!r} is not supported by localhub (merge, squash)",
+        )
     _required_checks(hub, pr.base_ref, pr.head_sha)
     git = hub.git
     base_sha = git.resolve_commit(f"refs/heads/{pr.base_ref}")

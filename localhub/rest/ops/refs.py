@@ -52,8 +52,11 @@ def _sync_pulls(hub: Hub, actor: str, branch: str, new: str | None) -> None:
                 before = pr.head_sha
                 pr.head_sha = new
                 issue.updated_at = now()
-                hub.emit("pull_request", webhooks.pull_request(hub, "synchronize", issue, actor,
-                                                              before=before, after=new), actor)
+                hub.emit(
+                    "pull_request",
+                    webhooks.pull_request(hub, "synchronize", issue, actor, before=before, after=new),
+                    actor,
+                )
         if pr.base_ref == branch and new is not None:
             pr.base_sha = new
             if hub.git.is_ancestor(pr.head_sha, new):

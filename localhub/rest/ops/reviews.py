@@ -18,8 +18,9 @@ def _unprocessable(message: str) -> ApiError:
     return ApiError(422, "Unprocessable Entity", [message])  # type: ignore[list-item]
 
 
-def create_review(hub: Hub, actor: str, issue: Issue, event: str, body: str = "",
-                  commit_id: str | None = None) -> Review:
+def create_review(
+    hub: Hub, actor: str, issue: Issue, event: str, body: str = "", commit_id: str | None = None
+) -> Review:
     """A submitted review; GitHub refuses an author's approval of their own pull request."""
     pr = issue.pull
     assert pr is not None
@@ -33,8 +34,9 @@ def create_review(hub: Hub, actor: str, issue: Issue, event: str, body: str = ""
     sha = commit_id or pr.head_sha
     if hub.git.resolve_commit(sha) is None:
         raise _unprocessable(f"Review commit_id {sha} is not part of the pull request")
-    review = Review(id=hub.state.next_id(), number=issue.number, user=actor, body=body, state=EVENTS[event],
-                    commit_id=sha)
+    review = Review(
+        id=hub.state.next_id(), number=issue.number, user=actor, body=body, state=EVENTS[event], commit_id=sha
+    )
     pr.reviews.append(review)
     if actor in pr.requested_reviewers:
         pr.requested_reviewers.remove(actor)

@@ -80,7 +80,14 @@ def app(hub: Hub) -> dict[str, Any]:
         "html_url": f"{hub.base_url}/apps/github-actions",
         "created_at": "2018-07-30T09:30:17Z",
         "updated_at": "2019-12-10T19:04:12Z",
-        "permissions": {"checks": "write", "contents": "write", "deployments": "write", "issues": "write",
-                        "metadata": "read", "pull_requests": "write", "statuses": "write"},
+        "permissions": {
+            "checks": "write",
+            "contents": "write",
+            "deployments": "write",
+            "issues": "write",
+            "metadata": "read",
+            "pull_requests": "write",
+            "statuses": "write",
+        },
         "events": ["check_run", "deployment", "issue_comment", "pull_request", "push", "status"],
     }

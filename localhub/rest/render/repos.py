@@ -10,8 +10,14 @@ from localhub.state import Team
 if TYPE_CHECKING:
     from localhub.hub import Hub
 
-_LEGACY_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read",
-                      "none": "none"}
+_LEGACY_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
 
 
 def repository(hub: Hub) -> dict[str, Any]:
@@ -22,28 +28,74 @@ def repository(hub: Hub) -> dict[str, Any]:
     open_issues = sum(1 for issue in hub.state.issues.values() if issue.state == "open")
     owner = simple_user(hub, repo.owner)
     templated = {
-        "archive_url": "{archive_format}{/ref}", "assignees_url": "{/user}", "blobs_url": "{/sha}",
-        "branches_url": "{/branch}", "collaborators_url": "{/collaborator}", "comments_url": "{/number}",
-        "commits_url": "{/sha}", "compare_url": "{base}...{head}", "contents_url": "{+path}",
-        "git_commits_url": "{/sha}", "git_refs_url": "{/sha}", "git_tags_url": "{/sha}",
-        "issue_comment_url": "{/number}", "issue_events_url": "{/number}", "issues_url": "{/number}",
-        "keys_url": "{/key_id}", "labels_url": "{/name}", "milestones_url": "{/number}",
-        "notifications_url": "{?since,all,participating}", "pulls_url": "{/number}", "releases_url": "{/id}",
-        "statuses_url": "/{sha}", "trees_url": "{/sha}",
+        "archive_url": "{archive_format}{/ref}",
+        "assignees_url": "{/user}",
+        "blobs_url": "{/sha}",
+        "branches_url": "{/branch}",
+        "collaborators_url": "{/collaborator}",
+        "comments_url": "{/number}",
+        "commits_url": "{/sha}",
+        "compare_url": "{base}...{head}",
+        "contents_url": "{+path}",
+        "git_commits_url": "{/sha}",
+        "git_refs_url": "{/sha}",
+        "git_tags_url": "{/sha}",
+        "issue_comment_url": "{/number}",
+        "issue_events_url": "{/number}",
+        "issues_url": "{/number}",
+        "keys_url": "{/key_id}",
+        "labels_url": "{/name}",
+        "milestones_url": "{/number}",
+        "notifications_url": "{?since,all,participating}",
+        "pulls_url": "{/number}",
+        "releases_url": "{/id}",
+        "statuses_url": "/{sha}",
+        "trees_url": "{/sha}",
     }
     paths = {
-        "archive_url": "", "assignees_url": "assignees", "blobs_url": "git/blobs", "branches_url": "branches",
-        "collaborators_url": "collaborators", "comments_url": "comments", "commits_url": "commits",
-        "compare_url": "compare/", "contents_url": "contents/", "git_commits_url": "git/commits",
-        "git_refs_url": "git/refs", "git_tags_url": "git/tags", "issue_comment_url": "issues/comments",
-        "issue_events_url": "issues/events", "issues_url": "issues", "keys_url": "keys", "labels_url": "labels",
-        "milestones_url": "milestones", "notifications_url": "notifications", "pulls_url": "pulls",
-        "releases_url": "releases", "statuses_url": "statuses", "trees_url": "git/trees",
+        "archive_url": "",
+        "assignees_url": "assignees",
+        "blobs_url": "git/blobs",
+        "branches_url": "branches",
+        "collaborators_url": "collaborators",
+        "comments_url": "comments",
+        "commits_url": "commits",
+        "compare_url": "compare/",
+        "contents_url": "contents/",
+        "git_commits_url": "git/commits",
+        "git_refs_url": "git/refs",
+        "git_tags_url": "git/tags",
+        "issue_comment_url": "issues/comments",
+        "issue_events_url": "issues/events",
+        "issues_url": "issues",
+        "keys_url": "keys",
+        "labels_url": "labels",
+        "milestones_url": "milestones",
+        "notifications_url": "notifications",
+        "pulls_url": "pulls",
+        "releases_url": "releases",
+        "statuses_url": "statuses",
+        "trees_url": "git/trees",
     }
     urls = {key: f"{api}/{paths[key]}{suffix}" for key, suffix in templated.items()}
-    plain = {f"{name}_url": f"{api}/{name}" for name in (
-        "contributors", "deployments", "downloads", "events", "forks", "hooks", "languages", "merges",
-        "stargazers", "subscribers", "subscription", "tags", "teams")}
+    plain = {
+        f"{name}_url": f"{api}/{name}"
+        for name in (
+            "contributors",
+            "deployments",
+            "downloads",
+            "events",
+            "forks",
+            "hooks",
+            "languages",
+            "merges",
+            "stargazers",
+            "subscribers",
+            "subscription",
+            "tags",
+            "teams",
+        )
+    }
     return {
         "id": repo.id,
         "node_id": node_id("Repository", repo.id),
@@ -66,16 +118,36 @@ def repository(hub: Hub) -> dict[str, Any]:
         "mirror_url": None,
         "homepage": None,
         "language": None,
-        "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
-        "network_count": 0, "subscribers_count": 0, "size": 0,
+        "forks": 0,
+        "forks_count": 0,
+        "stargazers_count": 0,
+        "watchers": 0,
+        "watchers_count": 0,
+        "network_count": 0,
+        "subscribers_count": 0,
+        "size": 0,
         "default_branch": repo.default_branch,
-        "open_issues": open_issues, "open_issues_count": open_issues,
-        "is_template": False, "topics": [],
-        "has_issues": True, "has_projects": False, "has_wiki": False, "has_pages": False,
-        "has_downloads": True, "has_discussions": False, "archived": False, "disabled": False,
-        "pushed_at": repo.pushed_at, "created_at": repo.created_at, "updated_at": repo.pushed_at,
-        "allow_rebase_merge": True, "allow_squash_merge": True, "allow_merge_commit": True,
-        "allow_auto_merge": False, "delete_branch_on_merge": False, "allow_forking": True,
+        "open_issues": open_issues,
+        "open_issues_count": open_issues,
+        "is_template": False,
+        "topics": [],
+        "has_issues": True,
+        "has_projects": False,
+        "has_wiki": False,
+        "has_pages": False,
+        "has_downloads": True,
+        "has_discussions": False,
+        "archived": False,
+        "disabled": False,
+        "pushed_at": repo.pushed_at,
+        "created_at": repo.created_at,
+        "updated_at": repo.pushed_at,
+        "allow_rebase_merge": True,
+        "allow_squash_merge": True,
+        "allow_merge_commit": True,
+        "allow_auto_merge": False,
+        "delete_branch_on_merge": False,
+        "allow_forking": True,
         "web_commit_signoff_required": False,
         "license": None,
     }
@@ -91,32 +163,66 @@ def organization(hub: Hub, login: str) -> dict[str, Any]:
     org = hub.state.orgs[login]
     api = f"{hub.base_url}/orgs/{login}"
     return {
-        "login": login, "id": org.id, "node_id": node_id("Organization", org.id), "url": api,
-        "repos_url": f"{api}/repos", "events_url": f"{api}/events", "hooks_url": f"{api}/hooks",
-        "issues_url": f"{api}/issues", "members_url": f"{api}/members{{/member}}",
+        "login": login,
+        "id": org.id,
+        "node_id": node_id("Organization", org.id),
+        "url": api,
+        "repos_url": f"{api}/repos",
+        "events_url": f"{api}/events",
+        "hooks_url": f"{api}/hooks",
+        "issues_url": f"{api}/issues",
+        "members_url": f"{api}/members{{/member}}",
         "public_members_url": f"{api}/public_members{{/member}}",
-        "avatar_url": f"{hub.base_url}/avatars/u/{org.id}", "description": None,
-        "html_url": f"{hub.base_url}/{login}", "has_organization_projects": False,
-        "has_repository_projects": False, "public_repos": 1, "public_gists": 0, "followers": 0, "following": 0,
-        "type": "Organization", "created_at": org.created_at, "updated_at": org.created_at, "archived_at": None,
+        "avatar_url": f"{hub.base_url}/avatars/u/{org.id}",
+        "description": None,
+        "html_url": f"{hub.base_url}/{login}",
+        "has_organization_projects": False,
+        "has_repository_projects": False,
+        "public_repos": 1,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "type": "Organization",
+        "created_at": org.created_at,
+        "updated_at": org.created_at,
+        "archived_at": None,
     }
 
 
 def team(hub: Hub, team: Team, full: bool = True) -> dict[str, Any]:
     api = f"{hub.base_url}/orgs/{team.org}/teams/{team.slug}"
     out: dict[str, Any] = {
-        "id": team.id, "node_id": node_id("Team", team.id), "url": api, "html_url": f"{hub.base_url}/orgs/"
-        f"{team.org}/teams/{team.slug}", "name": team.name, "slug": team.slug, "description": team.description,
-        "privacy": "closed", "notification_setting": "notifications_enabled", "permission": "pull",
-        "members_url": f"{api}/members{{/member}}", "repositories_url": f"{api}/repos", "type": "organization",
+        "id": team.id,
+        "node_id": node_id("Team", team.id),
+        "url": api,
+        "html_url": f"{hub.base_url}/orgs/{team.org}/teams/{team.slug}",
+        "name": team.name,
+        "slug": team.slug,
+        "description": team.description,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": f"{api}/members{{/member}}",
+        "repositories_url": f"{api}/repos",
+        "type": "organization",
         "parent": None,
     }
     if full:
-        out.update({"members_count": len(team.members), "repos_count": 1, "created_at": team.created_at,
-                    "updated_at": team.created_at, "organization": organization(hub, team.org)})
+        out.update(
+            {
+                "members_count": len(team.members),
+                "repos_count": 1,
+                "created_at": team.created_at,
+                "updated_at": team.created_at,
+                "organization": organization(hub, team.org),
+            }
+        )
     return out
 
 
 def team_membership(hub: Hub, team: Team, login: str) -> dict[str, Any]:
-    return {"url": f"{hub.base_url}/orgs/{team.org}/teams/{team.slug}/memberships/{login}",
-            "role": team.members[login], "state": "active"}
+    return {
+        "url": f"{hub.base_url}/orgs/{team.org}/teams/{team.slug}/memberships/{login}",
+        "role": team.members[login],
+        "state": "active",
+    }

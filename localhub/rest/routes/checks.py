@@ -19,9 +19,15 @@ if TYPE_CHECKING:
 
 def create_status(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "write")
-    item = ops.create_status(hub, actor, req.params["sha"], req.json_field("state", "Status", required=True),
-                             str(req.json_field("context", "Status", default="default")),
-                             req.json_field("description", "Status"), req.json_field("target_url", "Status"))
+    item = ops.create_status(
+        hub,
+        actor,
+        req.params["sha"],
+        req.json_field("state", "Status", required=True),
+        str(req.json_field("context", "Status", default="default")),
+        req.json_field("description", "Status"),
+        req.json_field("target_url", "Status"),
+    )
     return ok(render.status(hub, item), 201)
 
 

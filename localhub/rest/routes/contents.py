@@ -35,8 +35,7 @@ def get_content(hub: Hub, req: Request) -> Response:
     if entry is None:
         raise not_found()
     if entry.type == "tree":
-        return ok([render.content_file(hub, e.path, e, ref, with_content=False)
-                   for e in hub.git.list_dir(sha, path)])
+        return ok([render.content_file(hub, e.path, e, ref, with_content=False) for e in hub.git.list_dir(sha, path)])
     return ok(render.content_file(hub, path, entry, ref))
 
 
@@ -118,8 +117,11 @@ def get_commit(hub: Hub, req: Request) -> Response:
 def commit_pulls(hub: Hub, req: Request) -> Response:
     """Pull requests whose head holds the commit, or that merged it."""
     sha = _ref_sha(hub, req.params["commit_sha"])
-    found = [issue for issue in hub.state.issues.values() if issue.pull and (
-        issue.pull.merge_commit_sha == sha or hub.git.is_ancestor(sha, issue.pull.head_sha))]
+    found = [
+        issue
+        for issue in hub.state.issues.values()
+        if issue.pull and (issue.pull.merge_commit_sha == sha or hub.git.is_ancestor(sha, issue.pull.head_sha))
+    ]
     return page(hub, req, found, lambda issue: render_issues.pull(hub, issue, full=False))
 
 

@@ -64,8 +64,9 @@ def create_tree(hub: Hub, req: Request) -> Response:
 
 def _entry_path(entry: Any, index: int) -> str:
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not entry["path"].strip("/"):
-        raise ApiError(422, "Validation Failed", [{"resource": "Tree", "field": f"tree[{index}].path",
-                                                   "code": "missing_field"}])
+        raise ApiError(
+            422, "Validation Failed", [{"resource": "Tree", "field": f"tree[{index}].path", "code": "missing_field"}]
+        )
     return str(entry["path"]).strip("/")
 
 
@@ -77,8 +78,9 @@ def _entry_target(hub: Hub, entry: dict[str, Any], index: int) -> tuple[str, str
         return None
     sha = entry.get("sha")
     if not isinstance(sha, str) or hub.git.object_type(sha) is None:
-        raise ApiError(422, "Validation Failed", [{"resource": "Tree", "field": f"tree[{index}].sha",
-                                                   "code": "invalid"}])
+        raise ApiError(
+            422, "Validation Failed", [{"resource": "Tree", "field": f"tree[{index}].sha", "code": "invalid"}]
+        )
     return mode, sha
 
 
@@ -109,8 +111,11 @@ def create_commit(hub: Hub, req: Request) -> Response:
 def _signature(given: Any, default: Signature) -> Signature:
     if not isinstance(given, dict):
         return default
-    return Signature(str(given.get("name") or default.name), str(given.get("email") or default.email),
-                     str(given.get("date") or now()))
+    return Signature(
+        str(given.get("name") or default.name),
+        str(given.get("email") or default.email),
+        str(given.get("date") or now()),
+    )
 
 
 def get_commit(hub: Hub, req: Request) -> Response:

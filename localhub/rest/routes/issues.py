@@ -18,15 +18,19 @@ if TYPE_CHECKING:
 def list_issues(hub: Hub, req: Request) -> Response:
     wanted = req.query.get("state", "open")
     labels = [name for name in req.query.get("labels", "").split(",") if name]
-    found = [issue for issue in sorted(hub.state.issues.values(), key=lambda i: -i.number)
-             if (wanted == "all" or issue.state == wanted) and all(name in issue.labels for name in labels)]
+    found = [
+        issue
+        for issue in sorted(hub.state.issues.values(), key=lambda i: -i.number)
+        if (wanted == "all" or issue.state == wanted) and all(name in issue.labels for name in labels)
+    ]
     return page(hub, req, found, lambda issue: render.issue(hub, issue))
 
 
 def create_issue(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "read")
-    issue = ops.create_issue(hub, actor, str(req.json_field("title", "Issue", required=True) or ""),
-                             req.json_field("body", "Issue"))
+    issue = ops.create_issue(
+        hub, actor, str(req.json_field("title", "Issue", required=True) or ""), req.json_field("body", "Issue")
+    )
     if req.json_field("labels", "Issue"):
         ops.add_labels(hub, actor, issue, list(req.body["labels"]))
     return ok(render.issue(hub, issue), 201)
@@ -65,8 +69,9 @@ def list_comments(hub: Hub, req: Request) -> Response:
 
 def create_comment(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "read")
-    comment = ops.create_comment(hub, actor, req.int_param("issue_number"),
-                                 req.json_field("body", "IssueComment", required=True))
+    comment = ops.create_comment(
+        hub, actor, req.int_param("issue_number"), req.json_field("body", "IssueComment", required=True)
+    )
     response = ok(render.comment(hub, comment), 201)
     response.headers["Location"] = render.comment(hub, comment)["url"]
     return response

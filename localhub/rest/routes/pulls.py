@@ -49,9 +49,15 @@ def create_pull(hub: Hub, req: Request) -> Response:
     title = req.json_field("title", "PullRequest")
     if not title:
         raise missing("PullRequest", "title")
-    issue = ops.create_pull(hub, actor, str(title), str(req.json_field("head", "PullRequest", required=True)),
-                            str(req.json_field("base", "PullRequest", required=True)),
-                            req.json_field("body", "PullRequest"), bool(req.json_field("draft", "PullRequest")))
+    issue = ops.create_pull(
+        hub,
+        actor,
+        str(title),
+        str(req.json_field("head", "PullRequest", required=True)),
+        str(req.json_field("base", "PullRequest", required=True)),
+        req.json_field("body", "PullRequest"),
+        bool(req.json_field("draft", "PullRequest")),
+    )
     return ok(render.pull(hub, issue), 201)
 
 
@@ -68,8 +74,9 @@ def update_pull(hub: Hub, req: Request) -> Response:
     state = body.get("state")
     if state not in (None, "open", "closed"):
         raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "field": "state", "code": "invalid"}])
-    ops.update_pull(hub, actor, issue, title=body.get("title"), body=body.get("body"), state=state,
-                    base=body.get("base"))
+    ops.update_pull(
+        hub, actor, issue, title=body.get("title"), body=body.get("body"), state=state, base=body.get("base")
+    )
     return ok(render.pull(hub, issue))
 
 
@@ -100,8 +107,15 @@ def merge(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "write")
     issue = pull_of(hub, req)
     body = req.body if isinstance(req.body, dict) else {}
-    sha = ops.merge_pull(hub, actor, issue, body.get("merge_method", "merge"), body.get("sha"),
-                         body.get("commit_title"), body.get("commit_message"))
+    sha = ops.merge_pull(
+        hub,
+        actor,
+        issue,
+        body.get("merge_method", "merge"),
+        body.get("sha"),
+        body.get("commit_title"),
+        body.get("commit_message"),
+    )
     return ok({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
 
@@ -112,8 +126,11 @@ def request_reviewers(hub: Hub, req: Request) -> Response:
     assert pr is not None
     for login in req.json_field("reviewers", "PullRequest", default=[]):
         if login not in hub.state.users:
-            raise ApiError(422, "Reviews may only be requested from collaborators. One or more of the users or "
-                                "teams you specified is not a collaborator of the repository.")
+            raise ApiError(
+                422,
+                "Reviews may only be requested from collaborators. One or more of the users or "
+                "teams you specified is not a collaborator of the repository.",
+            )
         if login == issue.user:
             raise ApiError(422, "Review cannot be requested from pull request author.")
         if login not in pr.requested_reviewers:
@@ -130,9 +147,14 @@ def list_reviews(hub: Hub, req: Request) -> Response:
 def post_review(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "read")
     issue = pull_of(hub, req)
-    review = create_review(hub, actor, issue, str(req.json_field("event", "PullRequestReview", default="")),
-                           str(req.json_field("body", "PullRequestReview", default="") or ""),
-                           req.json_field("commit_id", "PullRequestReview"))
+    review = create_review(
+        hub,
+        actor,
+        issue,
+        str(req.json_field("event", "PullRequestReview", default="")),
+        str(req.json_field("body", "PullRequestReview", default="") or ""),
+        req.json_field("commit_id", "PullRequestReview"),
+    )
     return ok(render.review(hub, review))
 
 

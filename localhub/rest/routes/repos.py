@@ -22,8 +22,13 @@ def get_repo(hub: Hub, req: Request) -> Response:
         role = hub.state.role_of(req.actor)
         order = ("read", "triage", "write", "maintain", "admin")
         have = order.index(role) if role in order else -1
-        body["permissions"] = {"pull": have >= 0, "triage": have >= 1, "push": have >= 2, "maintain": have >= 3,
-                               "admin": have >= 4}
+        body["permissions"] = {
+            "pull": have >= 0,
+            "triage": have >= 1,
+            "push": have >= 2,
+            "maintain": have >= 3,
+            "admin": have >= 4,
+        }
     return ok(body)
 
 
@@ -70,18 +75,34 @@ def authenticated_user(hub: Hub, req: Request) -> Response:
     if req.actor is None:
         raise ApiError(401, "Requires authentication")
     user = hub.state.users[req.actor]
-    body = {**simple_user(hub, req.actor), "name": user.name, "company": None, "blog": "", "location": None,
-            "email": user.email, "hireable": None, "bio": None, "public_repos": 1, "public_gists": 0,
-            "followers": 0, "following": 0, "created_at": user.created_at, "updated_at": user.created_at,
-            "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0, "disk_usage": 0,
-            "collaborators": 0, "two_factor_authentication": True}
+    body = {
+        **simple_user(hub, req.actor),
+        "name": user.name,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": user.email,
+        "hireable": None,
+        "bio": None,
+        "public_repos": 1,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": user.created_at,
+        "updated_at": user.created_at,
+        "private_gists": 0,
+        "total_private_repos": 0,
+        "owned_private_repos": 0,
+        "disk_usage": 0,
+        "collaborators": 0,
+        "two_factor_authentication": True,
+    }
     return ok(body)
 
 
 def rate_limit(hub: Hub, req: Request) -> Response:
     core = {"limit": 5000, "remaining": 4999, "reset": int(time.time()) + 3600, "used": 1}
-    return ok({"resources": {"core": core, "search": {**core, "limit": 30, "remaining": 30, "used": 0}},
-               "rate": core})
+    return ok({"resources": {"core": core, "search": {**core, "limit": 30, "remaining": 30, "used": 0}}, "rate": core})
 
 
 ROUTES = [
