@@ -61,11 +61,15 @@ def _inputs(root: Path, policy: Any, fingerprint: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.validation import models
+
+    # First of all: the model-host server imports MLflow while this process imports its own modules and reads
+    # the registry, the policies and the data.
+    models.prepare()
     from bot.evidence import Status
     from bot.report import render
-    from bot.validation import engine, memory, models
+    from bot.validation import engine, memory
 
-    models.prepare()  # the model-host server imports MLflow while the registry, policies and data are read
     memory.return_freed_arrays()
     root, model, policies = common.model_and_policies(args)
     policy = policies.resolve(model)

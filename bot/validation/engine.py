@@ -134,6 +134,7 @@ def validate(
             reference, _ = data.load(evaluation.reference.data, evaluation.reference.sha256, root, "reference data")
         except DataProblem as exc:
             reference_problem = str(exc)
+    _warm()
     answers = models.ready(started)
     candidate = answers[0]
     champion: models.LoadedModel | None = None
@@ -168,6 +169,11 @@ def validate(
     if gate_spec.get("infra") is not None:
         _infra(subject, gate_spec["infra"], frame, evidence, evaluation, root, progress)
     return evidence
+
+
+def _warm() -> None:
+    """Import now, while the models load, what the gates would otherwise import once the answers are in."""
+    import scipy.special  # noqa: F401  (intervals: z values and p-values)
 
 
 def _infra(
@@ -261,9 +267,9 @@ def assess(
         slice_rows = pool.submit(_slice_rows, run, frame, target, preds, order)
         overall = _measure(run, target, preds, [m for m in names if metrics.METRICS[m].family != "rank"], order)
         progress("error analysis")
-        columns = list(dict.fromkeys([*structure.features, *[c for c in subject.slices if c in frame.columns]]))
+        described = list(dict.fromkeys([*structure.features, *[c for c in subject.slices if c in frame.columns]]))
         errors = errors_analysis.run(
-            frame, columns, target, preds, gate_spec.get("error_analysis", {}), run.settings.confidence
+            frame, described, target, preds, gate_spec.get("error_analysis", {}), run.settings.confidence
         )
         probes = gate_spec.get("robustness", {}).get("probes", [])
         robust = (
@@ -409,14 +415,16 @@ def _metrics(
         reference = _single(overall, name, CHAMPION)
         results.extend(
             gates.versus(
-                "champion", name, _paired(overall, name, CHAMPION), reference and reference["value"], spec, level
+                "champion", name, _paired(overall, name, CHAMPION), reference["value"] if reference else None, spec,
+                level,
             )
         )
     for name, spec in run.spec.get("baseline", {}).items():
         reference = _single(overall, name, BASELINE)
         results.extend(
             gates.versus(
-                "baseline", name, _paired(overall, name, BASELINE), reference and reference["value"], spec, level
+                "baseline", name, _paired(overall, name, BASELINE), reference["value"] if reference else None, spec,
+                level,
             )
         )
     run.evidence.add("metrics", _metric_section(run, overall, names, preds), results)

@@ -22,6 +22,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,33 +79,68 @@ def load_many(uris: Sequence[str], allowed: Collection[str] | None = None,
     return ready(start(uris, allowed), timeout_s)
 
 
-Started = list["ModelHost | ModelProblem"]
+Started = list["ModelHost | ModelProblem | Future[ModelHost | ModelProblem]"]
 
 
 def start(uris: Sequence[str], allowed: Collection[str] | None = None) -> Started:
     """Start loading each model (in processes forked from the model-host server, side by side) and return
-    at once: the caller reads its data meanwhile, then calls `ready`."""
+    at once: the requests go out from a thread of their own (the server may still be importing MLflow), so
+    the caller reads its data meanwhile, then calls `ready`."""
     hosts: Started = []
+    asked: list[tuple[str, Future[ModelHost | ModelProblem]]] = []
     for uri in uris:
         if allowed is not None and uri not in allowed:
             hosts.append(ModelProblem(
                 f"{uri} is not a URI listed in models.yaml; models load only from the registry entries"))
         else:
-            try:
-                hosts.append(ModelHost(uri))
-            except ModelProblem as exc:
-                hosts.append(exc)
+            future: Future[ModelHost | ModelProblem] = Future()
+            asked.append((uri, future))
+            hosts.append(future)
+    if asked:
+        _server()  # started here, in the caller's thread, if `prepare` did not
+        # A daemon thread, not an executor: the interpreter's exit never waits on a server that does not answer.
+        threading.Thread(target=_spawn_all, args=(asked,), name="modelbot-model-spawn", daemon=True).start()
     return hosts
+
+
+def _spawn_all(asked: Sequence[tuple[str, Future[ModelHost | ModelProblem]]]) -> None:
+    for uri, future in asked:
+        try:
+            future.set_result(ModelHost(uri))
+        except ModelProblem as exc:
+            future.set_result(exc)
+        except Exception as exc:  # reported by the caller's `ready`: a thread has no one else to raise to
+            future.set_result(ModelProblem(f"{uri} failed to load: {first_line(exc)}"))
+
+
+def _spawned(host: ModelHost | ModelProblem | Future[ModelHost | ModelProblem],
+             deadline: float) -> ModelHost | ModelProblem:
+    if not isinstance(host, Future):
+        return host
+    try:
+        return host.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        host.add_done_callback(_close_late)
+        return ModelProblem("the model-host server did not start a process for the model within the time limit")
+
+
+def _close_late(future: Future[ModelHost | ModelProblem]) -> None:
+    found = future.result()
+    if isinstance(found, ModelHost):
+        found.close()
 
 
 def ready(hosts: Started, timeout_s: float = LOAD_TIMEOUT_S) -> list[LoadedModel | ModelProblem]:
     deadline = time.monotonic() + timeout_s
-    return [host if isinstance(host, ModelProblem) else _ready(host, deadline) for host in hosts]
+    found = [_spawned(host, deadline) for host in hosts]
+    return [host if isinstance(host, ModelProblem) else _ready(host, deadline) for host in found]
 
 
 def discard(hosts: Started) -> None:
     for host in hosts:
-        if isinstance(host, ModelHost):
+        if isinstance(host, Future):
+            host.add_done_callback(_close_late)
+        elif isinstance(host, ModelHost):
             host.close()
 
 
@@ -229,7 +266,8 @@ class _Server:
                 os.close(fd)
             raise
         finally:
-            os.close(child_in), os.close(child_out)
+            os.close(child_in)
+            os.close(child_out)
         return int(answer["pid"]), bot_in, bot_out
 
     def reap(self, pid: int, wait_s: float = 5.0) -> int | None:

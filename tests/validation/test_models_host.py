@@ -4,6 +4,7 @@ or prints is a ModelProblem with the reason, its process is gone, and its answer
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -111,3 +112,32 @@ def test_answers_cross_the_process_boundary_as_data(raw: object) -> None:
     else:
         expected = np.asarray(raw)
         assert back.shape == expected.shape and back.tolist() == expected.tolist()
+
+
+def test_start_returns_before_the_models_load_and_ready_gives_them_in_order(store: InfraStore) -> None:
+    slow, quick = store.behaviour(load_sleep_s=2), store.behaviour(chatty=True)
+    started = models.start([slow, "models:/elsewhere/1", quick], allowed={slow, quick})
+    assert isinstance(started[1], models.ModelProblem) and "not a URI listed in models.yaml" in str(started[1])
+    first, refused, second = models.ready(started)
+    try:
+        assert isinstance(first, models.LoadedModel) and first.uri == slow
+        assert isinstance(second, models.LoadedModel) and second.uri == quick
+        assert refused is started[1]
+        assert models.predict(first, xy_frame(3)).tolist() == [0.0, 2.25, 4.5]
+    finally:
+        for loaded in (first, second):
+            if isinstance(loaded, models.LoadedModel):
+                loaded.close()
+
+
+def test_models_discarded_while_they_load_leave_no_process(store: InfraStore) -> None:
+    started = models.start([store.behaviour(load_sleep_s=30)])
+    models.discard(started)
+    [pending] = started
+    assert not isinstance(pending, (models.ModelHost, models.ModelProblem))
+    host = pending.result(timeout=models.LOAD_TIMEOUT_S)
+    assert isinstance(host, models.ModelHost)
+    deadline = time.monotonic() + 30
+    while not group_gone(host.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert group_gone(host.pid) and host not in models._LIVE
