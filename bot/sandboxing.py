@@ -237,7 +237,6 @@ def main(argv: list[str]) -> int:
     if os.getppid() != int(spec["parent"]):
         return _fail("the bot exited before the model process started")
     os.execve(command[0], command, without_credentials(os.environ))
-    return 0  # not reached: execve replaces this process
 
 
 def fetch(uri: str, destination: Path) -> str:
@@ -254,13 +253,19 @@ def _fail(message: str) -> int:
 
 
 def needed_paths() -> list[str]:
-    """What a model process must read to run this Python and this bot."""
+    """What a model process must read to run this Python and this bot. Not the working directory that
+    `python -m bot` puts first on sys.path (a model needs nothing of it), nor / or a shared temporary folder
+    (exposed read-only, they would cover the model's own directory)."""
     import bot
 
     found = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
              str(Path(bot.__file__).resolve().parent.parent)}
-    found.update(p for p in sys.path if p and os.path.isdir(p))
-    return sorted(os.path.realpath(p) for p in found)
+    try:
+        here = os.path.realpath(os.getcwd())
+    except OSError:
+        here = None
+    found.update(p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != here)
+    return sorted(p for p in {os.path.realpath(p) for p in found} if p != "/" and p not in _PRIVATE_TMP)
 
 
 def _outermost(paths: Iterable[str]) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def repo(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _validate(zoo: Zoo, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _validate(zoo: Zoo, repo: Path, *args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **zoo.store.env()}
     return subprocess.run(
         [sys.executable, "-m", "bot", "validate", *args, "--repo", str(repo)],
@@ -80,11 +81,15 @@ def _validate(zoo: Zoo, repo: Path, *args: str) -> subprocess.CompletedProcess[s
         text=True,
         env=env,
         timeout=300,
+        cwd=cwd,
     )
 
 
 def test_all_gates_pass_exit_0_and_both_reports_are_written(zoo: Zoo, repo: Path, tmp_path: Path) -> None:
-    done = _validate(zoo, repo, "tumor", "2", "--stage", "staging", "--out", str(tmp_path), "--json")
+    # From /tmp: `python -m` puts the working directory first on sys.path, and the sandbox once exposed it
+    # read-only to the models, covering their own directories there (every model "could not be isolated").
+    done = _validate(zoo, repo, "tumor", "2", "--stage", "staging", "--out", str(tmp_path), "--json",
+                     cwd=tempfile.gettempdir())
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["ok"] is True and summary["status"] == "pass"
