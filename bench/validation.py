@@ -1,6 +1,7 @@
 """Benchmark of the offline validation against the models' own predict time and against mlflow.models.evaluate.
 
-    python bench/validation.py [--rows N]     (default 1,000,000)
+    python bench/validation.py [--rows N] [--repeat R] [--small-only]
+                                              (defaults: 1,000,000 rows; the small part R=3 times, medians)
 
 Builds N evaluation rows (8 numeric features, two slice columns of 10 values each, a binary target), a
 candidate and a champion (scikit-learn HistGradientBoostingClassifier, 100 iterations each, registered in a
@@ -23,6 +24,12 @@ And the fixed cost, on SMALL_ROWS rows, in the same run:
   small_floor_s             a cold `import mlflow.pyfunc` in a fresh process + the two models' predict on
                             those rows (what any tool that loads these models must pay)
   small_validate_over_floor small_validate_s / small_floor_s                  (target <= 2)
+  small_load_s              a cold fresh process that imports mlflow.pyfunc, loads both models from the registry
+                            and predicts (loading is not in the floor: for these scikit-learn models it imports
+                            scikit-learn and skops, and MLflow checks the models' requirements)
+  small_validate_over_load  small_validate_s / small_load_s: what validation adds to loading the models at all
+Each small figure is the median of --repeat runs, taken in turns (validate, floor, load), so a busy machine
+weighs on all of them alike. --small-only skips the large frame (its keys are then absent).
 """
 
 from __future__ import annotations
@@ -128,66 +135,78 @@ def reset_peak() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the small part (medians reported)")
+    parser.add_argument("--small-only", action="store_true", help="only the fixed cost on SMALL_ROWS rows")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    from bot.validation import engine, memory, models
+    from bot.validation import memory
 
     memory.return_freed_arrays()  # as `modelbot validate` does
-
     with tempfile.TemporaryDirectory(prefix="modelbot-bench-") as tmp:
         root = Path(tmp)
         tracking = f"sqlite:///{root / 'mlflow.db'}"
         candidate_uri, champion_uri = train_and_register(tracking, root)
-        candidate, champion = models.load(candidate_uri), models.load(champion_uri)  # each in its own process
         import mlflow.pyfunc
 
         own = [mlflow.pyfunc.load_model(u) for u in (candidate_uri, champion_uri)]  # the reference, in-process
-        reference = frame_of(REFERENCE_ROWS, 2)
-        subject = engine.Subject(
-            "bench",
-            "2",
-            "production",
-            "binary_classification",
-            TARGET,
-            candidate_uri,
-            "1",
-            champion_uri,
-            SLICES,
-            (SLICES,),
-        )
-        models.predict(candidate, reference.head(100)), models.predict(champion, reference.head(100))  # warm-up
-        for model in own:
-            model.predict(reference[FEATURES].head(100))
-        gc.collect()
-        rss_before = rss_kib()
-        frame = frame_of(args.rows, 3)
-        frame_bytes = int(frame.memory_usage(deep=True).sum())
+        large = {} if args.small_only else large_validate(args.rows, candidate_uri, champion_uri, own, tracking)
+        small = small_validate(root, tracking, candidate_uri, champion_uri, own, max(1, args.repeat))
+    json.dump({**large, **small}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
 
-        started = time.perf_counter()
-        features = frame[FEATURES]
-        for model in own:
-            model.predict(features)
-        predict_s = time.perf_counter() - started
-        del features
-        gc.collect()
 
-        exact_peak = reset_peak()
-        started = time.perf_counter()
-        evidence = engine.assess(subject, GATES, frame, candidate, champion, reference)
-        validate_s = time.perf_counter() - started
-        peak = rss_kib("VmHWM")
-        statuses = evidence.counts()
+def large_validate(rows: int, candidate_uri: str, champion_uri: str, own: list[Any], tracking: str) -> dict[str, Any]:
+    """Every offline gate on `rows` rows against the models' own predict and mlflow.models.evaluate."""
+    from bot.validation import engine, models
 
-        mlflow_s = mlflow_evaluate(frame, own, tracking)
-        candidate.close(), champion.close()
-        del frame
-        gc.collect()
-        small = small_validate(root, tracking, candidate_uri, champion_uri, own)
-    result = {
-        "rows": args.rows,
+    candidate, champion = models.load(candidate_uri), models.load(champion_uri)  # each in its own process
+    reference = frame_of(REFERENCE_ROWS, 2)
+    subject = engine.Subject(
+        "bench",
+        "2",
+        "production",
+        "binary_classification",
+        TARGET,
+        candidate_uri,
+        "1",
+        champion_uri,
+        SLICES,
+        (SLICES,),
+    )
+    models.predict(candidate, reference.head(100)), models.predict(champion, reference.head(100))  # warm-up
+    for model in own:
+        model.predict(reference[FEATURES].head(100))
+    gc.collect()
+    rss_before = rss_kib()
+    frame = frame_of(rows, 3)
+    frame_bytes = int(frame.memory_usage(deep=True).sum())
+
+    started = time.perf_counter()
+    features = frame[FEATURES]
+    for model in own:
+        model.predict(features)
+    predict_s = time.perf_counter() - started
+    del features
+    gc.collect()
+
+    exact_peak = reset_peak()
+    started = time.perf_counter()
+    evidence = engine.assess(subject, GATES, frame, candidate, champion, reference)
+    validate_s = time.perf_counter() - started
+    peak = rss_kib("VmHWM")
+    statuses = evidence.counts()
+
+    mlflow_s = mlflow_evaluate(frame, own, tracking)
+    candidate.close()
+    champion.close()
+    del frame
+    gc.collect()
+    return {
+        "rows": rows,
         "predict_s": round(predict_s, 3),
         "validate_s": round(validate_s, 3),
         "validate_over_predict": round(validate_s / predict_s, 3),
@@ -197,16 +216,29 @@ def main(argv: list[str] | None = None) -> int:
         "frame_mb": round(frame_bytes / 2**20, 1),
         "gates": statuses,
         "peak_measure": "VmHWM reset before validation" if exact_peak else "process VmHWM",
-        **small,
     }
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
-    return 0
 
 
-def small_validate(root: Path, tracking: str, candidate_uri: str, champion_uri: str, own: list[Any]) -> dict[str, Any]:
-    """`modelbot validate` on SMALL_ROWS rows in a fresh process, against the floor measured beside it."""
+_COLD_LOAD = """
+import sys
+import warnings
+
+warnings.filterwarnings("ignore")
+import mlflow.pyfunc
+import pandas as pd
+
+frame = pd.read_csv(sys.argv[1])[sys.argv[2].split(",")]
+for uri in sys.argv[3:]:
+    mlflow.pyfunc.load_model(uri).predict(frame)
+"""
+
+
+def small_validate(root: Path, tracking: str, candidate_uri: str, champion_uri: str, own: list[Any],
+                   repeat: int) -> dict[str, Any]:
+    """`modelbot validate` on SMALL_ROWS rows in a fresh process, against the floor and the cold load measured
+    beside it, `repeat` times in turns."""
     import hashlib
+    import statistics
     import subprocess
 
     import yaml
@@ -215,8 +247,9 @@ def small_validate(root: Path, tracking: str, candidate_uri: str, champion_uri: 
     (repo / "data").mkdir(parents=True)
     (repo / "policies").mkdir()
     frame = frame_of(SMALL_ROWS, 4)
-    frame.to_csv(repo / "data" / "eval.csv", index=False)
-    sha = hashlib.sha256((repo / "data" / "eval.csv").read_bytes()).hexdigest()
+    data = repo / "data" / "eval.csv"
+    frame.to_csv(data, index=False)
+    sha = hashlib.sha256(data.read_bytes()).hexdigest()
     versions = [{"version": int(uri.rsplit("/", 1)[1]), "uri": uri, "created_at": "2026-11-16T14:40:00Z",
                  "created_by": "bench"} for uri in (champion_uri, candidate_uri)]
     registry = {"version": 1, "models": {"bench": {
@@ -228,23 +261,33 @@ def small_validate(root: Path, tracking: str, candidate_uri: str, champion_uri: 
     (repo / "policies" / "default.yaml").write_text(yaml.safe_dump({"version": 1, "stages": {
         "production": {"gates": {k: v for k, v in GATES.items() if k != "data"}}}}, sort_keys=False))
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_REGISTRY_URI": tracking}
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "bot", "validate", "bench", versions[1]["uri"].rsplit("/", 1)[1],
-                           "--stage", "production", "--repo", str(repo), "--out", str(root / "small-report"),
-                           "--json"], env=env, capture_output=True, text=True, check=False)
-    validate_s = time.perf_counter() - started
-    status = json.loads(done.stdout).get("status") if done.stdout.strip().startswith("{") else done.stderr[-300:]
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import mlflow.pyfunc"], env=env, check=True)
-    import_s = time.perf_counter() - started
     features = frame[FEATURES]
-    started = time.perf_counter()
-    for model in own:
-        model.predict(features)
-    floor_s = import_s + time.perf_counter() - started
-    return {"small_rows": SMALL_ROWS, "small_validate_s": round(validate_s, 3), "small_status": status,
-            "small_floor_s": round(floor_s, 3), "small_import_s": round(import_s, 3),
-            "small_validate_over_floor": round(validate_s / floor_s, 3)}
+    validate_s, floor_s, import_s, load_s, status = [], [], [], [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "bot", "validate", "bench",
+                               candidate_uri.rsplit("/", 1)[1], "--stage", "production", "--repo", str(repo),
+                               "--out", str(root / "small-report"), "--json"],
+                              env=env, capture_output=True, text=True, check=False)
+        validate_s.append(time.perf_counter() - started)
+        status = json.loads(done.stdout).get("status") if done.stdout.strip().startswith("{") else done.stderr[-300:]
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import mlflow.pyfunc"], env=env, check=True)
+        import_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for model in own:
+            model.predict(features)
+        floor_s.append(import_s[-1] + time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _COLD_LOAD, str(data), ",".join(FEATURES), champion_uri, candidate_uri],
+                       env=env, check=True)
+        load_s.append(time.perf_counter() - started)
+    small, floor, load = (statistics.median(x) for x in (validate_s, floor_s, load_s))
+    return {"small_rows": SMALL_ROWS, "small_repeat": repeat, "small_validate_s": round(small, 3),
+            "small_status": status, "small_floor_s": round(floor, 3),
+            "small_import_s": round(statistics.median(import_s), 3),
+            "small_validate_over_floor": round(small / floor, 3),
+            "small_load_s": round(load, 3), "small_validate_over_load": round(small / load, 3)}
 
 
 def mlflow_evaluate(frame: Any, own: list[Any], tracking: str) -> float:
@@ -253,7 +296,7 @@ def mlflow_evaluate(frame: Any, own: list[Any], tracking: str) -> float:
     started = time.perf_counter()
     for model in own:
         with mlflow.start_run():
-            mlflow.models.evaluate(
+            mlflow.models.evaluate(  # type: ignore[no-untyped-call, unused-ignore]
                 model=model,
                 data=frame[[*FEATURES, TARGET]],
                 targets=TARGET,
