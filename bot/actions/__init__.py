@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot import routing
 from bot.actions.events import PARSERS, parse
-from bot.actions.router import ROUTES, Outcome, load, route
+from bot.actions.outcome import EventHandler, Outcome
 from bot.actions.runtime import Runtime, write_outputs, write_summary
 
 if TYPE_CHECKING:
@@ -26,17 +27,18 @@ class Result:
 def run(
     runtime: Runtime,
     forge_factory: Callable[[], Forge] | None = None,
-    routes: Mapping[tuple[str, str | None], str] = ROUTES,
+    events: Mapping[tuple[str, str | None], str] | None = None,
 ) -> Result:
     """Dispatch one event; the Forge is connected only if the handler asks for it."""
     payload = runtime.payload()
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
-    target = route(runtime.event_name, action, routes)
+    target = routing.event_handler(runtime.event_name, action, events)
     if target is None or runtime.event_name not in PARSERS:
         label = runtime.event_name + (f".{action}" if action else "")
         return Result(False, f"modelbot: ignoring {label} (no handler)")
     event = parse(runtime.event_name, payload)
-    outcome: Outcome = load(target)(event, forge_factory or _connector(runtime))
+    handler: EventHandler = routing.load(target)
+    outcome: Outcome = handler(event, runtime, forge_factory or _connector(runtime))
     outputs = {"handled": "true", **outcome.outputs}
     write_outputs(runtime.get("GITHUB_OUTPUT"), outputs)
     write_summary(runtime.get("GITHUB_STEP_SUMMARY"), outcome.summary)

@@ -1,9 +1,8 @@
-"""Placeholder handlers: they state what arrived (the facts later handlers act on) as step outputs and a
-summary line, without touching GitHub. The promotion flows take their places in the router (issue 6)."""
+"""Acknowledging handlers: they state what arrived (the facts later steps of a workflow act on) as step outputs
+and a summary line, without touching GitHub (deployment events)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.actions.events import (
@@ -15,10 +14,10 @@ from bot.actions.events import (
     PushEvent,
     ReviewEvent,
 )
-from bot.actions.router import Outcome
+from bot.actions.outcome import ForgeFactory, Outcome
 
 if TYPE_CHECKING:
-    from bot.github.forge import Forge
+    from bot.actions.runtime import Runtime
 
 
 def facts(event: Event) -> dict[str, str]:
@@ -54,7 +53,7 @@ def facts(event: Event) -> dict[str, str]:
     return out
 
 
-def acknowledge(event: Event, forge: Callable[[], Forge]) -> Outcome:
+def acknowledge(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     out = facts(event)
     what = f"{event.name}" + (f" {event.action}" if event.action else "")
     subject = f" #{out['number']}" if "number" in out else ""

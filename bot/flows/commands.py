@@ -20,7 +20,7 @@ from bot.texts import code, md, render
 
 
 @dataclass(frozen=True)
-class CommentEvent:
+class CommandComment:
     """What a command handler needs from an `issue_comment` event, validated at the boundary."""
 
     comment_id: int
@@ -38,10 +38,10 @@ class Reply:
     rewrite: bool = True  # False: an earlier answer to this comment still stands
 
 
-Handler = Callable[[BotContext, Command, CommentEvent], Reply]
+Handler = Callable[[BotContext, Command, CommandComment], Reply]
 
 
-def _reply_marker(event: CommentEvent) -> str:
+def _reply_marker(event: CommandComment) -> str:
     return marker("command", str(event.comment_id), "reply")
 
 
@@ -67,7 +67,7 @@ def _actor_roles(
     return {r for r in wanted if login in members(ctx.forge, policies, Rule(r, r, 1, policy_name, owners, scope))}
 
 
-def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
+def decide(ctx: BotContext, command: Command, event: CommandComment) -> Decision:
     """Authorization from GitHub permission and the base branch's policy roles."""
     if event.actor_is_bot:
         return Decision(False, "commands from bots are ignored")
@@ -103,7 +103,7 @@ def decide(ctx: BotContext, command: Command, event: CommentEvent) -> Decision:
     )
 
 
-def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+def on_promote(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     from bot.flows import record
     from bot.flows.propose import propose
     from bot.flows.validate_pr import finish_validated, validate_or_request
@@ -148,7 +148,7 @@ def on_promote(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     return Reply("done", reply(validation, requested=validation is None))
 
 
-def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+def on_rollback(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     """Revert the change that made the stage's current promotion, as a PR labelled `rollback`, then validate it
     (a rollback has the policy's rollback rules: its approvals, its reduced gates). A revert that conflicts with
     later changes is opened all the same, for a person to resolve, and the reply says so."""
@@ -189,7 +189,7 @@ def on_rollback(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     )
 
 
-def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+def on_validate(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     from bot.flows.validate_pr import validate_or_request
 
     if not event.is_pull_request:
@@ -205,7 +205,7 @@ def on_validate(ctx: BotContext, command: Command, event: CommentEvent) -> Reply
     )
 
 
-def on_cancel(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+def on_cancel(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     """Close a promotion PR (one the bot opened, on its promotion branch) and delete its branch."""
     if not event.is_pull_request:
         return Reply("refused", "`/cancel` works in a promotion pull request's comments.")
@@ -219,7 +219,7 @@ def on_cancel(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     )
 
 
-def on_status(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+def on_status(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     from bot.flows.propose import base_revision
 
     registry = base_revision(ctx).registry
@@ -229,23 +229,15 @@ def on_status(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
     return Reply("done", render("status.md.j2", models=models, branch=ctx.default_branch))
 
 
-def on_help(ctx: BotContext, command: Command, event: CommentEvent) -> Reply:
+def on_help(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     return Reply("done", HELP_TEXT)
 
 
-HANDLERS: dict[str, Handler] = {
-    "promote": on_promote,
-    "rollback": on_rollback,
-    "cancel": on_cancel,
-    "validate": on_validate,
-    "status": on_status,
-    "help": on_help,
-}
+def handle_comment(ctx: BotContext, event: CommandComment) -> Reply:
+    """The whole life of one command comment; every answer goes into one reply kept up to date. The verb's
+    handler is found in `bot.routing.COMMANDS`."""
+    from bot import routing
 
-
-def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Handler] | None = None) -> Reply:
-    """The whole life of one command comment; every answer goes into one reply kept up to date."""
-    table = HANDLERS if handlers is None else handlers
     if event.actor_is_bot or event.actor.lower().endswith("[bot]"):
         return Reply("ignored", "comment from a bot")
     try:
@@ -266,11 +258,12 @@ def handle_comment(ctx: BotContext, event: CommentEvent, handlers: dict[str, Han
         decision = decide(ctx, command, event)
         if not decision.allowed:
             reply = Reply("refused", f"Not run: {decision.reason}.")
-        elif command.verb not in table:
+        elif command.verb not in routing.COMMANDS:
             reply = Reply("refused", f"`/{command.verb}` is not available in this repository yet.")
         else:
             try:
-                reply = table[command.verb](ctx, command, event)
+                handler: Handler = routing.load(routing.COMMANDS[command.verb])
+                reply = handler(ctx, command, event)
             except Exception as exc:  # the commenter always gets an answer, whatever broke
                 import traceback
 

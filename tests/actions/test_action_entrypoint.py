@@ -16,8 +16,8 @@ import pytest
 
 from bot.actions import run
 from bot.actions.events import CommentEvent, PayloadError, PullRequestEvent, ReviewEvent, parse
-from bot.actions.router import ROUTES, route
 from bot.actions.runtime import Runtime, write_outputs
+from bot.routing import COMMANDS, EVENTS, TASKS, event_handler, load
 from localhub.actions.outputs import read_outputs
 from tests.support.github_schemas import SHARED, webhook_problems
 
@@ -100,7 +100,7 @@ def test_the_variants_parse_into_what_handlers_need() -> None:
 
 # The entrypoint's mechanics (routing, outputs, summary) with every route on the facts-only handler; the
 # promotion handlers themselves are tested against localhub in tests/flows and tests/actions/test_promotion.py.
-FACTS = {key: "bot.actions.handlers:acknowledge" for key in ROUTES}
+FACTS = {key: "bot.actions.handlers:acknowledge" for key in EVENTS}
 
 STOCK = sorted(str(p.relative_to(EXAMPLES)) for p in EXAMPLES.glob("*/*.json"))
 
@@ -111,7 +111,7 @@ def test_every_stock_example_is_routed_and_its_facts_output(relative: str, tmp_p
     payload = _example(relative)
     result = _dispatch(tmp_path, event, payload)
     action = payload.get("action")
-    assert result.handled is (route(event, action, FACTS) is not None)
+    assert result.handled is (event_handler(event, action, FACTS) is not None)
     if result.handled:
         outputs = read_outputs((tmp_path / "output").read_text())
         assert outputs["event"] == event and outputs["sender"] == payload["sender"]["login"]
@@ -138,7 +138,7 @@ def _dispatch(tmp_path: Path, event: str, payload: dict[str, Any]) -> Any:
     def no_forge() -> Any:
         raise AssertionError("a placeholder handler must not reach GitHub")
 
-    return run(Runtime.from_env(env), forge_factory=no_forge, routes=FACTS)
+    return run(Runtime.from_env(env), forge_factory=no_forge, events=FACTS)
 
 
 @pytest.mark.parametrize(
@@ -190,11 +190,12 @@ def test_outputs_survive_newlines_the_way_the_runner_reads_them(tmp_path: Path) 
     assert read_outputs(path.read_text()) == {"plain": "second", "report": "line 1\nline 2\n=ghadelimiter"}
 
 
-def test_every_route_names_a_handler_that_exists() -> None:
-    from bot.actions.router import load
+def test_every_route_task_and_command_names_a_handler_that_exists() -> None:
+    from bot.chatops import USAGE
 
-    for target in set(ROUTES.values()):
-        assert callable(load(target))
+    for target in {*EVENTS.values(), *TASKS.values(), *COMMANDS.values()}:
+        assert callable(load(target)), target
+    assert set(COMMANDS) == set(USAGE)  # every verb the grammar knows has a handler, and no other
 
 
 def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

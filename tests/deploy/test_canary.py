@@ -136,9 +136,10 @@ def test_on_github_a_step_is_a_pull_request_and_an_abort_is_the_rollback_pull_re
 
 def test_the_maintenance_workflow_advances_a_canary_on_prometheus_figures(
         make_repo: Callable[..., Repo], localhub_factory: Callable[..., Any], tmp_path: Path,
-        prometheus: tuple[str, list[str]], monkeypatch: Any) -> None:
+        prometheus: tuple[str, list[str]]) -> None:
     from bot.actions.events import DispatchEvent, Repository
-    from bot.actions.promotion import on_dispatch
+    from bot.actions.runtime import Runtime
+    from bot.actions.tasks import on_task
     from tests.support.localhub import git
 
     seed = make_repo({"production": CANARY})
@@ -147,13 +148,13 @@ def test_the_maintenance_workflow_advances_a_canary_on_prometheus_figures(
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
     url, queries = prometheus
-    monkeypatch.setenv("GITHUB_WORKSPACE", str(checkout))
-    monkeypatch.setenv("MODELBOT_PROMETHEUS_URL", url)
+    runtime = Runtime("workflow_dispatch", tmp_path / "event.json",
+                      {"GITHUB_WORKSPACE": str(checkout), "MODELBOT_PROMETHEUS_URL": url})
 
     def dispatch(**inputs: str) -> Any:
         event = DispatchEvent("workflow_dispatch", None, Repository("acme/models", "main"), "omar", "refs/heads/main",
                               ".github/workflows/modelbot-maintenance.yml", {"task": "advance", **inputs})
-        return on_dispatch(event, hub.forge)
+        return on_task(event, runtime, hub.forge)
 
     outcome = dispatch(model=MODEL, stage="production")
 

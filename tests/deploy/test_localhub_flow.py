@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.actions.promotion import branch_tip
+from bot.actions.deploys import branch_tip
 from bot.deploy import respond, rollback
 from bot.deploy.catalog import Context
 from bot.deploy.rollback_pr import open_rollback
@@ -156,21 +156,21 @@ def test_a_failed_smoke_check_opens_the_revert_and_says_so_on_the_promotion(
 
 def test_the_deploy_workflow_validates_the_revert_it_opens_under_the_rollback_rules(
         make_repo: Callable[..., Repo], mlflow_registry: Registry, localhub_factory: Callable[..., RunningHub],
-        tmp_path: Path, monkeypatch: Any) -> None:
+        tmp_path: Path) -> None:
+    from bot.actions.deploys import on_push
     from bot.actions.events import PushEvent, Repository
-    from bot.actions.promotion import on_push
+    from bot.actions.runtime import Runtime
     hub, _, checkout = broken_promotion(make_repo, localhub_factory, tmp_path, "merge")
     before = git(checkout, "rev-parse", "HEAD").strip()
     git(checkout, "pull", "-q", "--ff-only")
     after = git(checkout, "rev-parse", "HEAD").strip()
-    for name, value in {
+    environ = {
         **hub.bot_env(), "GITHUB_WORKSPACE": str(checkout), "MLFLOW_TRACKING_URI": mlflow_registry.tracking_uri,
         "RUNNER_TEMP": str(tmp_path / "runner"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    }
 
     outcome = on_push(PushEvent("push", None, Repository("acme/models", "main"), "dana", "refs/heads/main", before,
-                                after, False), hub.forge)
+                                after, False), Runtime("push", tmp_path / "event.json", environ), hub.forge)
 
     assert outcome.outputs["result"] == "failure"
     [revert] = [p for p in hub.hub.state.issues.values() if p.title.startswith("Revert")]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.flows.commands import CommentEvent, handle_comment
+from bot.flows.commands import CommandComment, handle_comment
 from tests.flows.conftest import next_run
 
 
@@ -11,7 +11,7 @@ def comment(hub, login, body, number=None, is_bot=False):
     if number is None:
         number = hub.hub.as_user("dana-ds").open_issue("Promotions")
     posted = hub.hub.as_user(login).comment(number, body)
-    return CommentEvent(posted.id, body, login, is_bot, number, False)
+    return CommandComment(posted.id, body, login, is_bot, number, False)
 
 
 def replies(ctx, event):
@@ -107,7 +107,7 @@ def test_cancel_closes_the_promotion_pr_and_deletes_its_branch(hub, ctx, tmp_pat
     pull = propose(ctx, "diabetes-progression", "1", "production").pull.pull
     posted = hub.hub.as_user("lena-ml").comment(pull.number, "/cancel")
     reply = handle_comment(
-        next_run(hub, tmp_path), CommentEvent(posted.id, "/cancel", "lena-ml", False, pull.number, True)
+        next_run(hub, tmp_path), CommandComment(posted.id, "/cancel", "lena-ml", False, pull.number, True)
     )
     assert reply.outcome == "done", reply.text
     state = hub.request("GET", f"/repos/acme/models/pulls/{pull.number}", "pat-platform")[2]["state"]

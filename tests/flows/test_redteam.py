@@ -11,7 +11,7 @@ import pytest
 
 from bot.chatops import CommandError, parse
 from bot.flows.automerge import allowed
-from bot.flows.commands import CommentEvent, handle_comment
+from bot.flows.commands import CommandComment, handle_comment
 from bot.flows.validate_pr import plan_pull, refresh_approvals, validate_pull
 from localhub.errors import ApiError
 from tests.flows.conftest import bot_context, next_run
@@ -105,7 +105,7 @@ def test_a_decoy_pr_sharing_the_head_cannot_turn_the_real_prs_checks_green(hub, 
     assert checks(hub, head)["modelbot/approvals"] != "success"  # ml-lead and risk are needed
     decoy = wes.open_pull("wes/promote", "wes/base", "wip")
     posted = wes.comment(decoy, "/validate")
-    handle_comment(next_run(hub, tmp_path), CommentEvent(posted.id, "/validate", "wes-writer", False, decoy, True))
+    handle_comment(next_run(hub, tmp_path), CommandComment(posted.id, "/validate", "wes-writer", False, decoy, True))
     with pytest.raises(ApiError):
         wes.merge(real)
 

@@ -1,5 +1,7 @@
 """The security cases of promotion PRs (issue 6), each refused or ignored, with a reason where a person needs one."""
 
+from pathlib import Path
+
 from bot.flows.validate_pr import refresh_approvals, validate_pull
 from tests.flows.conftest import next_run
 from tests.flows.test_validate_pr import promote_diabetes
@@ -44,14 +46,16 @@ def test_a_pr_that_makes_its_author_an_approver_is_judged_by_the_base_policy(hub
     assert "wes-writer" not in state.rules[1].may_approve
 
 
-def _handle(running, delivery):
+def _handle(running, delivery, environ):
     """A delivery as the workflow's entrypoint handles it: parsed, routed, and given to its handler."""
-    from bot.actions import router
+    from bot import routing
     from bot.actions.events import parse
+    from bot.actions.runtime import Runtime
 
-    target = router.route(delivery.event, delivery.payload.get("action"))
+    target = routing.event_handler(delivery.event, delivery.payload.get("action"))
     assert target is not None, f"{delivery.event} {delivery.payload.get('action')} is not routed"
-    return router.load(target)(parse(delivery.event, delivery.payload), running.forge)
+    runtime = Runtime(delivery.event, Path("event.json"), environ)
+    return routing.load(target)(parse(delivery.event, delivery.payload), runtime, running.forge)
 
 
 def _delivered(running, since, event, sender="lena-ml"):
@@ -64,10 +68,10 @@ def _bot_writes(running, mark):
             and r.path.endswith(("/pulls", "/git/refs", "/dispatches", "/merge", "/deployments"))]
 
 
-def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_v1, monkeypatch, tmp_path):
+def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_v1, tmp_path):
     """The title and the branch name of a pull request go through the pull-request and comment handlers as
     any event does; only a comment's own body is ever parsed as a command."""
-    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    environ = {"RUNNER_TEMP": str(tmp_path)}
     command = "/promote diabetes-progression 1 to production"
     registry = ctx.forge.file_text("models.yaml", "main")
     branch = "x/promote-diabetes-progression-1-to-production"
@@ -82,11 +86,11 @@ def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_
     mark = hub.log.mark()
 
     (opened,) = [d for d in _delivered(hub, seen, "pull_request") if d.payload["action"] == "opened"]
-    validated = _handle(hub, opened)
+    validated = _handle(hub, opened, environ)
     (remark,) = _delivered(hub, seen, "issue_comment")
-    answered = _handle(hub, remark)
+    answered = _handle(hub, remark, environ)
     (edited,) = [d for d in _delivered(hub, seen, "pull_request") if d.payload["action"] == "edited"]
-    renamed = _handle(hub, edited)
+    renamed = _handle(hub, edited, environ)
 
     assert "diabetes-progression version 1 was modified" in validated.summary
     assert answered.outputs["result"] == "ignored" and renamed.outputs["result"] == "ignored"
@@ -94,5 +98,5 @@ def test_a_command_in_a_pr_title_or_branch_name_is_never_run(hub, ctx, diabetes_
     # The same words as a comment's body are a command, and run: the test above could have failed.
     hub.hub.as_user("lena-ml").comment(number, command)
     (typed,) = _delivered(hub, seen, "issue_comment")[1:]
-    ran = _handle(hub, typed)
+    ran = _handle(hub, typed, environ)
     assert ran.outputs["result"] != "ignored" and f"`{command}`" in ran.summary  # parsed and judged

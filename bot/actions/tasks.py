@@ -1,0 +1,180 @@
+"""Tasks a workflow_dispatch asks for by its `task` input (a schedule runs `scheduled`), routed by
+`bot.routing.TASKS`: propose a promotion, register MLflow's new versions (sync), finish what earlier runs left
+(sweep), validate a pull request for a job that holds a write token, advance a rollout, or deploy a commit."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bot import routing
+from bot.actions.context import context, workspace
+from bot.actions.events import DispatchEvent, Event
+from bot.actions.outcome import EventHandler, ForgeFactory, Outcome
+from bot.actions.pulls import validate_in_job
+
+if TYPE_CHECKING:
+    from bot.actions.runtime import Runtime
+    from bot.flows.context import BotContext
+
+
+def on_task(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """The task's handler, or a refusal naming the tasks there are."""
+    assert isinstance(event, DispatchEvent)
+    task = str(event.inputs.get("task") or routing.DEFAULT_TASK)
+    target = routing.TASKS.get(task)
+    if target is None:
+        return Outcome(
+            f"workflow_dispatch task {task[:40]!r}: expected one of {', '.join(routing.TASKS)}",
+            {"result": "refused"},
+        )
+    handler: EventHandler = routing.load(target)
+    return handler(event, runtime, forge)
+
+
+def propose(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """`task: propose` with model, version and stage: the promotion pull request, validated (or its validation
+    requested) at once."""
+    from bot.chatops import CommandError, parse
+    from bot.flows.propose import propose as propose_promotion
+    from bot.flows.validate_pr import validate_or_request
+
+    assert isinstance(event, DispatchEvent)
+    model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
+    try:
+        command = parse(f"/promote {model} {version} to {stage}")
+    except CommandError as exc:
+        return Outcome(f"workflow_dispatch: {exc}", {"result": "refused"}, f"Refused: {exc}")
+    assert command is not None
+    ctx = context(event, runtime, forge)
+    result = propose_promotion(
+        ctx,
+        command.model or "",
+        command.version or "",
+        command.stage or "",
+        requested_by=event.sender,
+        source="workflow_dispatch",
+    )
+    if not result.ok or result.pull is None:
+        text = "\n".join(f"- {r}" for r in result.refusals)
+        return Outcome(f"propose refused: {'; '.join(result.refusals)}", {"result": "refused"}, f"Refused:\n{text}")
+    validation = validate_or_request(ctx, result.pull.pull, files=["models.yaml"], actors=[event.sender])
+    if validation is None:
+        return Outcome(
+            f"#{result.pull.pull.number} {result.pull.action}: validation requested",
+            {"result": "requested", "pull_request": str(result.pull.pull.number)},
+            f"#{result.pull.pull.number} {result.pull.action}; its validation was requested.",
+        )
+    return Outcome(
+        f"#{result.pull.pull.number} {result.pull.action}: {validation.status.value}",
+        {"result": validation.conclusion, "pull_request": str(result.pull.pull.number)},
+        validation.summary,
+    )
+
+
+def scheduled(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """The maintenance schedule: sync, then sweep."""
+    synced, swept = sync(event, runtime, forge), sweep(event, runtime, forge)
+    return Outcome(
+        f"{synced.message}; {swept.message}",
+        {**synced.outputs, "swept": swept.outputs["swept"]},
+        "\n\n".join(part for part in (synced.summary, swept.summary) if part),
+    )
+
+
+def _have_validated(ctx: BotContext, number: int) -> None:
+    """A pull request the bot opened with the workflow's token starts no run: have it validated (dispatched in
+    Actions), so that the branch protection's required check is reported for it too."""
+    from bot.flows.validate_pr import validate_or_request
+
+    validate_or_request(ctx, ctx.forge.pull_request(number))
+
+
+def sweep(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """Ask again for the validation of open pull requests whose head no run judged (bot/flows/sweep.py)."""
+    from bot.flows.sweep import sweep as sweep_pulls
+
+    swept = sweep_pulls(context(event, runtime, forge))
+    return Outcome(swept.describe(), {"swept": ",".join(map(str, swept.finished))}, swept.describe())
+
+
+def validate(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """`task: validate, pull: N`: the validation a job holding a write token asked for (it loads no model)."""
+    assert isinstance(event, DispatchEvent)
+    raw = str(event.inputs.get("pull") or "")
+    if not re.fullmatch(r"[1-9][0-9]{0,9}", raw):
+        return Outcome(
+            f"workflow_dispatch validate: pull {raw[:40]!r} is not a pull request number", {"result": "refused"}
+        )
+    if event.ref != f"refs/heads/{event.repository.default_branch}":
+        return Outcome(
+            f"workflow_dispatch validate: validations run on {event.repository.default_branch} only "
+            f"(its workflow and policies), not on {event.ref[:80]}",
+            {"result": "refused"},
+        )
+    ctx = context(event, runtime, forge)
+    pull = ctx.forge.pull_request(int(raw))
+    if pull.state != "open":
+        return Outcome(f"#{raw} is {pull.state}: nothing to validate", {"result": "ignored"})
+    return validate_in_job(ctx, runtime, pull, None, [])
+
+
+def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """`task: advance`: the rollout of (model, stage) to its next step as a pull request when Prometheus says its
+    traffic passes; the rollback pull request when it fails; nothing when traffic is too thin."""
+    from bot.chatops import NAME
+    from bot.deploy.advance import advance_github
+    from bot.deploy.analysis import Prometheus
+    from bot.errors import ModelbotError
+
+    assert isinstance(event, DispatchEvent)
+    model, stage = (str(event.inputs.get(k) or "") for k in ("model", "stage"))
+    if not NAME.match(model) or not NAME.match(stage):
+        return Outcome(
+            f"workflow_dispatch advance: model and stage must be names like `churn` and `production`, got "
+            f"{model[:40]!r} and {stage[:40]!r}",
+            {"result": "refused"},
+        )
+    url = runtime.get("MODELBOT_PROMETHEUS_URL") or ""
+    if not url:
+        return Outcome(
+            "workflow_dispatch advance: set the MODELBOT_PROMETHEUS_URL variable (the action's "
+            "prometheus-url) to say where the rollout's metrics are",
+            {"result": "refused"},
+        )
+    try:
+        result = advance_github(
+            forge(), workspace(runtime), model, stage, Prometheus(url), event.repository.default_branch
+        )
+    except ModelbotError as exc:
+        return Outcome(f"advance {model} {stage}: {exc}", {"result": "refused"}, f"Refused: {exc}")
+    pull = f" #{result.pull['number']}" if result.pull else ""
+    if result.pull and result.pull.get("action") != "unchanged":
+        _have_validated(context(event, runtime, forge), int(result.pull["number"]))
+    gates = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
+    return Outcome(
+        f"advance {model} {stage}: {result.decision}{pull}",
+        {"result": result.decision},
+        f"{result.decision}{pull}\n\n{gates}",
+    )
+
+
+def sync(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
+    """`task: sync`: one pull request registering the MLflow versions models.yaml does not list yet."""
+    from bot.flows.propose import base_revision
+    from bot.sync import open_pull, unlisted
+
+    ctx = context(event, runtime, forge)
+    base = base_revision(ctx)
+    found = unlisted(base.registry, runtime.get("MLFLOW_TRACKING_URI"))
+    if not found:
+        return Outcome("sync: models.yaml lists every version MLflow has", {"result": "unchanged"})
+    pull = open_pull(ctx.forge, base.text, found, ctx.default_branch)
+    if pull.action != "unchanged":
+        _have_validated(ctx, pull.pull.number)
+    listed = ", ".join(f"{f.model} {f.version}" for f in found)
+    return Outcome(
+        f"sync: #{pull.pull.number} {pull.action} registering {listed}",
+        {"result": pull.action, "pull_request": str(pull.pull.number)},
+        f"Registration PR #{pull.pull.number}: {listed}",
+    )
