@@ -3,7 +3,8 @@
 The repository at DIR (a git repository, or a plain directory committed as one initial commit) is copied
 into a bare repository that localhub serves over its REST API and over git smart HTTP; DIR itself is never
 changed. One token is printed per user (`--user alice:write`); the Actions bot (github-actions[bot]) always
-has one. Stop with Ctrl-C.
+has one. Stop with Ctrl-C. With `--strict`, localhub checks each answer and webhook it produces against GitHub's
+own schemas, writes every mismatch to stderr as it happens, and exits 1 at the end if it found any.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from bot.cli import output
-from bot.errors import UsageError
+from bot.errors import ModelbotError, UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +38,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--state", type=Path, help="directory for the bare repository (default: a temp dir)")
     serve.add_argument("--json", action="store_true", help="print the address and tokens as JSON")
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        help="check every answer and webhook against GitHub's schemas; report mismatches on stderr, exit 1 if any",
+    )
 
 
 def _users(specs: list[str]) -> list[tuple[str, str]]:
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         for login, role in users:
             hub.add_user(login, role=role)
         try:
-            server = LocalHubServer(hub, port=args.port)
+            server = LocalHubServer(hub, port=args.port, strict=args.strict)
         except OSError as exc:
             raise UsageError(f"--port {args.port}: cannot listen on 127.0.0.1 ({exc.strerror})") from None
         tokens = {login: hub.token_for(login) for login in [ACTIONS_BOT, *(u for u, _ in users)]}
@@ -73,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
             server.serve_forever()
         except KeyboardInterrupt:
             output.progress("localhub: stopped")
+    problems = server.conformance.problems
+    if problems:
+        raise ModelbotError(
+            f"localhub --strict: {len(problems)} problems found in answers or webhooks outside GitHub's "
+            "schemas (each was reported above as it happened)"
+        )
     return 0
 
 

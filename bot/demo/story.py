@@ -250,7 +250,8 @@ class Story:
                 self.hub.add_user(login, role=permission)
             for team, members in TEAMS.items():
                 self.hub.add_team("acme", team, members)
-            self.server = LocalHubServer(self.hub).start()
+            # strict: localhub checks each answer and webhook against GitHub's schemas (see `conformance`)
+            self.server = LocalHubServer(self.hub, strict=True).start()
             self.hub.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
             # The runner's Python already has modelbot: the action's install step sees it and skips.
             self.runner = ActionsRunner(
@@ -394,6 +395,17 @@ class Story:
         """Branch protection as a platform team would set it: both bot checks required."""
         self.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
 
+    def conformance(self) -> None:
+        """The hub ran strict: if any answer or webhook it produced was outside GitHub's schemas, the demo
+        fails with one more step that lists them (a story that passes on a wrong GitHub proves nothing)."""
+        problems = list(self.server.conformance.problems)
+        if not problems:
+            return
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        record = StepRecord("localhub answered as GitHub's schemas say", "failed", f"{len(problems)} problems: {shown}")
+        self.result.steps.append(record)
+        self.progress(f"✘ {record.name}: {record.detail}")
+
     def run(self) -> DemoResult:
         start = time.perf_counter()
         try:
@@ -411,6 +423,7 @@ class Story:
         finally:
             if self.server is not None:
                 self.server.stop()
+                self.conformance()
             self.result.seconds = time.perf_counter() - start
             self.result.reports = str(self.workdir / "actions")
         return self.result

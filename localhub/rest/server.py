@@ -1,7 +1,9 @@
 """localhub over HTTP on loopback: REST under `/`, git smart HTTP under `/<owner>/<repo>.git/`.
 
-Each request is authenticated from its token, answered under the hub's lock, logged, and possibly faulted. A
-workflow job's token may do only what its job's `permissions:` grant (`permissions.py`: 403 otherwise).
+Each request is authenticated from its token, its JSON body checked against rest-api.json (GitHub's 422),
+answered under the hub's lock, logged, and possibly faulted. A workflow job's token may do only what its job's
+`permissions:` grant (`permissions.py`: 403 otherwise). A strict server also checks every answer and webhook it
+produces against GitHub's schemas and records what does not match (`conformance`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from localhub.conformance.bodies import invalid_body
+from localhub.conformance.recorder import Conformance
 from localhub.errors import ApiError
 from localhub.faults import SECONDARY_DOCS, SECONDARY_MESSAGE, Fault, Faults
 from localhub.rest.api import Request, Response, Router, check_repo
@@ -25,23 +29,30 @@ if TYPE_CHECKING:
     from localhub.hub import Hub
 
 RATE_LIMIT = 5000
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class LocalHubServer:
-    """Serve a hub on 127.0.0.1 (a free port unless one is given) from a background thread."""
+    """Serve a hub on 127.0.0.1 (a free port unless one is given) from a background thread.
 
-    def __init__(self, hub: Hub, port: int = 0, faults: Faults | None = None) -> None:
+    `strict`: check each answer and each webhook against GitHub's schemas as it is produced; problems are
+    written to stderr and kept in `conformance.problems` (the answers themselves are not changed)."""
+
+    def __init__(self, hub: Hub, port: int = 0, faults: Faults | None = None, strict: bool = False) -> None:
         from localhub.rest.routes import all_routes
 
         self.hub = hub
         self.faults = faults or Faults()
         self.log = RequestLog()
-        self.observers: list[Any] = []  # callables (method, path, status, body, headers) -> None, for tests
         self.router = Router(all_routes())
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         hub.base_url = f"http://127.0.0.1:{self.port}"
+        self.strict = strict
+        self.conformance = Conformance(hub.base_url)
+        if strict:
+            hub.listeners.append(self.conformance.check_webhook)
         self._thread: threading.Thread | None = None
 
     @property
@@ -127,6 +138,9 @@ class LocalHubServer:
             with self.hub.state.lock:
                 if grant is not None:
                     authorize(self.hub, grant, method, route.template, params)
+                refused = invalid_body(method, path, payload) if method in _BODY_METHODS else None
+                if refused is not None:
+                    raise refused
                 return route.handler(self.hub, request)
         except ApiError as exc:
             return Response(exc.status, exc.body(), exc.headers)
@@ -207,8 +221,10 @@ def _handler_class(server: LocalHubServer) -> type[BaseHTTPRequestHandler]:
                 fault,
                 job=grant.identity if grant else None,
             )
-            for observer in list(server.observers):
-                observer(self.command, self.path, response.status, response.body, response.headers)
+            if server.strict:
+                server.conformance.check_response(
+                    self.command, self.path, response.status, response.body, response.headers
+                )
             if fault == "job-killed":  # answered to a process that no longer exists
                 with contextlib.suppress(OSError):
                     self._send(response)

@@ -20,7 +20,8 @@ def test_serve_a_directory_by_hand(tmp_path: Path) -> None:
     git(repo, "add", "models.yaml")
     git(repo, "commit", "-qm", "seed")
     proc = subprocess.Popen([sys.executable, "-m", "bot", "localhub", "serve", "--repo", str(repo), "--json",
-                             "--user", "alice:write"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--user", "alice:write", "--strict"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         text = ""

@@ -58,7 +58,7 @@ def test_lists_paginate_with_link_headers_that_pygithub_follows(hub: RunningHub)
     ("GET", "/repos/acme/models/contents/nope.txt", "alice", None, 404, "Not Found"),
     ("POST", "/repos/acme/models/issues/1/comments", None, {"body": "x"}, 401, "Requires authentication"),
     ("POST", "/repos/acme/models/statuses/main", "dave", {"state": "success"}, 403, "Must have write access"),
-    ("POST", "/repos/acme/models/statuses/main", "alice", {"state": "great"}, 422, "Validation Failed"),
+    ("POST", "/repos/acme/models/statuses/main", "alice", {"state": "great"}, 422, "Invalid request."),
     ("POST", "/repos/acme/models/git/refs", "alice", {"ref": "refs/heads/main", "sha": "0" * 40}, 422,
      "Reference already exists"),
 ])

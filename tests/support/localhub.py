@@ -13,46 +13,44 @@ fixtures (as tests/github/conftest.py does):
         mark = localhub.log.mark(); ...; assert localhub.log.writes(mark) == []
 
 `localhub_factory(files={...})` or `localhub_factory(seed=path)` seeds the repository; `faults=Faults(...)`
-(or `localhub.faults.error_rate = 0.2` later) injects failures. At teardown the fixture fails the test if
-any answer or webhook did not match rest-api.json / webhooks.json, or carried an absolute URL that is not
-on the hub's own address. `localhub.actions.runner.ActionsRunner(localhub.server, tmp_path)` runs workflows.
+(or `localhub.faults.error_rate = 0.2` later) injects failures. The hub runs strict: it checks each answer and
+webhook against rest-api.json / webhooks.json itself (and that absolute URLs stay on its own address), and at
+teardown the fixture fails the test if it recorded any problem.
+`localhub.actions.runner.ActionsRunner(localhub.server, tmp_path)` runs workflows.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localhub.faults import Faults
-from localhub.hub import Delivery, Hub
+from localhub.hub import Hub
 from localhub.rest.requestlog import RequestLog
 from localhub.rest.server import LocalHubServer
-from tests.support.github_schemas import foreign_urls, response_problems, webhook_problems
-
-# Fields whose text comes from users or the bot, not from GitHub: any URL may appear in them.
-_FREE_TEXT = {"body", "target_url", "details_url", "environment_url", "log_url", "description", "title",
-              "message", "summary", "text", "homepage", "payload", "documentation_url"}
-
-
-def _own_urls_only(value: Any, base_url: str) -> list[str]:
-    if isinstance(value, dict):
-        return [p for k, v in value.items() if k not in _FREE_TEXT for p in _own_urls_only(v, base_url)]
-    if isinstance(value, list):
-        return [p for item in value for p in _own_urls_only(item, base_url)]
-    return foreign_urls(value, base_url)
 
 
 @dataclass
 class RunningHub:
     server: LocalHubServer
-    problems: list[str] = field(default_factory=list)
-    checked_responses: int = 0
-    checked_webhooks: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        """What the strict hub found outside GitHub's schemas so far."""
+        return self.server.conformance.problems
+
+    @property
+    def checked_responses(self) -> int:
+        return self.server.conformance.checked_responses
+
+    @property
+    def checked_webhooks(self) -> int:
+        return self.server.conformance.checked_webhooks
 
     @property
     def hub(self) -> Hub:
@@ -113,21 +111,6 @@ class RunningHub:
             raw, status, got = exc.read(), exc.code, dict(exc.headers)
         return status, got, json.loads(raw) if raw else None
 
-    def check_response(self, method: str, path: str, status: int, body: Any, headers: dict[str, str]) -> None:
-        self.checked_responses += 1
-        found = response_problems(method, path, status, body)
-        found += [f"{method} {path}: foreign URL {u}" for u in _own_urls_only(body, self.url)]
-        link = headers.get("Link", "")
-        found += [f"{method} {path}: Link header off the hub: {link}"
-                  for part in link.split(",") if part.strip() and not part.strip().startswith(f"<{self.url}/")]
-        self.problems += found
-
-    def check_webhook(self, delivery: Delivery) -> None:
-        self.checked_webhooks += 1
-        found = webhook_problems(delivery.event, delivery.payload)
-        found += [f"webhook {delivery.event}: foreign URL {u}" for u in _own_urls_only(delivery.payload, self.url)]
-        self.problems += found
-
 
 def start_hub(workdir: Path, files: dict[str, str] | None = None, seed: Path | None = None,
               faults: Faults | None = None, owner: str = "acme", name: str = "models") -> RunningHub:
@@ -138,9 +121,7 @@ def start_hub(workdir: Path, files: dict[str, str] | None = None, seed: Path | N
             (seed / path).parent.mkdir(parents=True, exist_ok=True)
             (seed / path).write_text(text, encoding="utf-8")
     hub = Hub.create(workdir / "hub", owner=owner, name=name, seed=seed)
-    running = RunningHub(LocalHubServer(hub, faults=faults))
-    running.server.observers.append(running.check_response)
-    hub.listeners.append(running.check_webhook)
+    running = RunningHub(LocalHubServer(hub, faults=faults, strict=True))
     running.server.start()
     return running
 
