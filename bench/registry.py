@@ -28,7 +28,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from bot import consistency  # noqa: E402
-from bot.planning import plan_revisions  # noqa: E402
+from bot.plan.revisions import plan_revisions  # noqa: E402
 from bot.policy import load_policies  # noqa: E402
 from bot.registry.edit import set_stage  # noqa: E402
 from bot.workspace import read_registry_file  # noqa: E402

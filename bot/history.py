@@ -11,8 +11,9 @@ from typing import Any
 
 from bot import gitio, yamlio
 from bot.errors import InvalidFile
-from bot.registry import Registry, read
+from bot.registry import Registry
 from bot.registry.diff import Served, Transition, diff
+from bot.revision import git_reader, registry_or_none
 from bot.workspace import REGISTRY_FILE
 
 _PR_PATTERNS = (re.compile(r"\(#(\d+)\)\s*$"), re.compile(r"^Merge pull request #(\d+)\b"))
@@ -48,13 +49,7 @@ class Event:
 
 
 def _registry(repo: Path, rev: str) -> Registry | None:
-    raw = gitio.show(repo, rev, REGISTRY_FILE)
-    if raw is None:
-        return None
-    try:
-        return read(raw, f"{REGISTRY_FILE}@{rev[:12]}")
-    except InvalidFile:
-        return None  # an invalid revision in the past changed no stage the bot can stand behind
+    return registry_or_none(git_reader(repo, rev), rev)  # an invalid past revision changed no stage
 
 
 def events(repo: Path, rev: str = "HEAD", model: str | None = None, stage: str | None = None) -> list[Event]:

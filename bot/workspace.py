@@ -1,19 +1,18 @@
-"""Where the registry and its policies are read from: a working tree, or a git revision."""
+"""The registry and its policies in a working tree or at a git revision (parsed by `bot.revision`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from bot import gitio, yamlio
+from bot import gitio
 from bot.errors import InvalidFile, Location, ModelbotError, Problem
 from bot.policy import POLICY_DIR, Policies, load_policies, parse_files
-from bot.registry import Registry, read
-from bot.registry.load import parse_tree
+from bot.registry import Registry
+from bot.revision import REGISTRY_FILE, WORKTREE, RegistryAt, git_reader, read_registry, worktree_reader
 
-REGISTRY_FILE = "models.yaml"
+__all__ = ["REGISTRY_FILE", "Snapshot", "find_root", "from_worktree", "policies_at", "read_registry_file",
+           "registry_at"]
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,10 @@ def find_root(start: Path) -> Path:
 
 
 def read_registry_file(root: Path) -> tuple[str, Registry]:
-    path = root / REGISTRY_FILE
-    if not path.is_file():
-        raise InvalidFile([Problem(Location(REGISTRY_FILE), f"{path} does not exist")])
-    registry = read(path.read_bytes(), REGISTRY_FILE)
-    return path.read_text(encoding="utf-8"), registry
+    found = read_registry(worktree_reader(root), WORKTREE)
+    if found is None:
+        raise InvalidFile([Problem(Location(REGISTRY_FILE), f"{root / REGISTRY_FILE} does not exist")])
+    return found.text, found.registry
 
 
 def from_worktree(root: Path) -> Snapshot:
@@ -47,24 +45,9 @@ def from_worktree(root: Path) -> Snapshot:
     return Snapshot(text, registry, load_policies(root))
 
 
-@dataclass(frozen=True)
-class Revision:
-    """models.yaml at one revision: text, typed view, and node tree (for locating lines)."""
-
-    text: str
-    registry: Registry
-    root: yaml.Node | None
-
-
-def registry_at(repo: Path, rev: str) -> Revision | None:
-    """models.yaml at a revision; None when the file does not exist there."""
-    raw = gitio.show(repo, rev, REGISTRY_FILE)
-    if raw is None:
-        return None
-    file = f"{REGISTRY_FILE}@{rev[:12]}"
-    text = yamlio.decode(raw, file)
-    registry, root = parse_tree(text, file)
-    return Revision(text, registry, root)
+def registry_at(repo: Path, rev: str) -> RegistryAt | None:
+    """models.yaml at a git revision; None when the file does not exist there."""
+    return read_registry(git_reader(repo, rev), rev)
 
 
 def policies_at(repo: Path, rev: str) -> Policies:

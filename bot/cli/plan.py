@@ -33,7 +33,7 @@ def _now(value: str | None) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     from bot.gitio import toplevel
-    from bot.planning import plan_revisions
+    from bot.plan.revisions import plan_revisions
 
     root = common.repo_root(args)
     result = plan_revisions(toplevel(root), args.base, args.head, _now(args.at))

@@ -68,11 +68,11 @@ def run_github(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.github:
         return run_github(args)
-    from bot.proposal import propose
+    from bot.plan.proposal import propose_locally
     from bot.workspace import REGISTRY_FILE, from_worktree
 
     root = common.repo_root(args)
-    proposal = propose(root, from_worktree(root), args.model, args.version, args.stage, datetime.now(UTC))
+    proposal = propose_locally(root, from_worktree(root), args.model, args.version, args.stage, datetime.now(UTC))
     written = proposal.plan.ok and not args.dry_run
     if written:
         common.atomic_write(root / REGISTRY_FILE, proposal.new_text)

@@ -19,12 +19,13 @@ from typing import Any, Literal
 from bot import gitio
 from bot.deploy import catalog, strategies
 from bot.deploy.base import Deployer, Deployment, Ledger, Outcome, Recorder
-from bot.errors import InvalidFile, ModelbotError
+from bot.errors import ModelbotError
 from bot.evidence import GateResult, Status
 from bot.history import pr_number
 from bot.registry.diff import diff, rollout_steps
 from bot.registry.model import Model, Registry
-from bot.workspace import REGISTRY_FILE, policies_at, registry_at
+from bot.revision import git_reader, registry_or_none
+from bot.workspace import REGISTRY_FILE, policies_at
 
 Verifier = Callable[[Deployment, Model, str], GateResult]
 RecordStatus = Literal["deployed", "unchanged", "failed", "not_attempted", "superseded"]
@@ -138,12 +139,8 @@ class Revisions:
     def at(self, rev: str | None) -> Registry | None:
         if rev is None:
             return None
-        if rev not in self._cache:
-            try:
-                found = registry_at(self.repo, rev)
-            except InvalidFile:
-                found = None  # an invalid revision in the past set no state the bot deployed
-            self._cache[rev] = found.registry if found else None
+        if rev not in self._cache:  # an invalid revision in the past set no state the bot deployed
+            self._cache[rev] = registry_or_none(git_reader(self.repo, rev), rev)
         return self._cache[rev]
 
     def key_state(self, rev: str | None, model: str, stage: str) -> tuple[Any, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,10 +13,8 @@ from bot.errors import GitError
 from bot.github.forge import Forge
 from bot.history import entered_at, served_before
 from bot.policy import Policies, read_policies
-from bot.registry import Registry
 from bot.registry.diff import Served
-from bot.registry.load import parse_tree
-from bot.workspace import REGISTRY_FILE
+from bot.revision import FileReader, RegistryAt, git_reader, read_registry
 
 
 @dataclass(frozen=True)
@@ -38,37 +36,27 @@ class BotContext:
         self.files[(path, sha)] = text
 
 
-@dataclass(frozen=True)
-class RegistryAt:
-    """models.yaml read as data from one revision through the API."""
-
-    ref: str
-    text: str
-    registry: Registry
-    root: object
-
-
-def reader(ctx: BotContext | Forge, ref: str) -> Callable[[str], str | None]:
+def reader(ctx: BotContext | Forge, ref: str) -> FileReader:
     """How to read files of one revision: from the workspace's git when it holds that commit (no API
     request; the default branch's history is checked out for this), else through the GitHub API."""
     forge = ctx.forge if isinstance(ctx, BotContext) else ctx
     workspace = ctx.workspace if isinstance(ctx, BotContext) else None
     if workspace is not None and _has_commit(workspace, ref):
 
-        def local(path: str) -> str | None:
-            raw = gitio.show(workspace, ref, path)
-            return None if raw is None else raw.decode("utf-8", "replace")
-
-        return local
+        return git_reader(workspace, ref)
     if not isinstance(ctx, BotContext) or not re.fullmatch(r"[0-9a-f]{40}", ref):
-        return lambda path: forge.file_text(path, ref)
+        return lambda path: _encoded(forge.file_text(path, ref))
 
-    def cached(path: str) -> str | None:
+    def cached(path: str) -> bytes | None:
         if (path, ref) not in ctx.files:
             ctx.remember(path, ref, forge.file_text(path, ref))
-        return ctx.files[(path, ref)]
+        return _encoded(ctx.files[(path, ref)])
 
     return cached
+
+
+def _encoded(text: str | None) -> bytes | None:
+    return None if text is None else text.encode("utf-8")
 
 
 def _has_commit(workspace: Path, ref: str) -> bool:
@@ -82,22 +70,13 @@ def _has_commit(workspace: Path, ref: str) -> bool:
 
 
 def registry_at(ctx: BotContext | Forge, ref: str) -> RegistryAt | None:
-    text = reader(ctx, ref)(REGISTRY_FILE)
-    if text is None:
-        return None
-    registry, root = parse_tree(text, f"{REGISTRY_FILE}@{ref[:12]}")
-    return RegistryAt(ref, text, registry, root)
+    """models.yaml at `ref`, from the workspace's git or the API (`reader`)."""
+    return read_registry(reader(ctx, ref), ref)
 
 
 def policies_at(ctx: BotContext | Forge, ref: str, names: Iterable[str]) -> Policies:
     """The policies a plan needs, read from one revision (always the base branch's)."""
-    read_text = reader(ctx, ref)
-
-    def read(path: str) -> bytes | None:
-        text = read_text(path)
-        return None if text is None else text.encode("utf-8")
-
-    return read_policies(read, names)
+    return read_policies(reader(ctx, ref), names)
 
 
 def soak_clock(ctx: BotContext, base: RegistryAt, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.errors import ModelbotError, names
-from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, served_history, soak_clock
+from bot.flows.context import BotContext, policies_at, registry_at, served_history, soak_clock
 from bot.github.forge import BaseTip, PromotionPR
 from bot.plan import Plan, Step, plan
 from bot.registry.edit import set_stage
 from bot.registry.model import Model, Version
+from bot.revision import RegistryAt
 from bot.texts import render
 from bot.workspace import REGISTRY_FILE
 

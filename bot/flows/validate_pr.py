@@ -13,12 +13,13 @@ from bot.errors import InvalidFile
 from bot.evidence import Status
 from bot.flows import approvals, record
 from bot.flows.automerge import try_merge
-from bot.flows.context import BotContext, RegistryAt, policies_at, registry_at, served_history, soak_clock
+from bot.flows.context import BotContext, policies_at, registry_at, served_history, soak_clock
 from bot.flows.record import CHECK, Record
 from bot.github.forge import PullRequest
 from bot.github.markers import BODY_LIMIT, marker, with_state
 from bot.plan import Plan, Step, plan
 from bot.policy import POLICY_DIR
+from bot.revision import RegistryAt
 from bot.texts import render
 from bot.workspace import REGISTRY_FILE
 

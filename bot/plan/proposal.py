@@ -9,7 +9,7 @@ from pathlib import Path
 from bot import gitio
 from bot.errors import GitError, ModelbotError, names
 from bot.history import entered_at
-from bot.plan import Plan, plan
+from bot.plan.rules import Plan, plan
 from bot.registry.edit import set_stage, text_diff
 from bot.registry.model import version_key
 from bot.workspace import REGISTRY_FILE, Snapshot
@@ -44,7 +44,7 @@ def _soak_clock(root: Path, text: str, model: str) -> dict[tuple[str, str], date
     return entered_at(repo, "HEAD", [(model, s) for s in registry.models[model].stages])
 
 
-def propose(root: Path, snapshot: Snapshot, model: str, version: str, stage: str, now: datetime) -> Proposal:
+def propose_locally(root: Path, snapshot: Snapshot, model: str, version: str, stage: str, now: datetime) -> Proposal:
     if model not in snapshot.registry.models:
         raise ModelbotError(f"model '{model}' is not in {REGISTRY_FILE}; known: {names(snapshot.registry.models)}")
     current = snapshot.registry.models[model]

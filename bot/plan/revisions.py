@@ -9,7 +9,7 @@ from pathlib import Path
 from bot import gitio
 from bot.errors import ModelbotError
 from bot.history import entered_at
-from bot.plan import Plan, plan
+from bot.plan.rules import Plan, plan
 from bot.registry.diff import diff
 from bot.workspace import policies_at, registry_at
 
