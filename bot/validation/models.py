@@ -379,6 +379,10 @@ class ModelHost:
     def _stop(self) -> None:
         if not self._gone:
             procs.signal_group(self.pid, signal.SIGKILL)
+            # Stopped right after the fork, the child may not lead its own group yet (setsid comes first in it,
+            # before anything else starts); the server has not reaped it, so its pid is still its own.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGKILL)
             self._reap(5.0)
 
     def close(self) -> None:
