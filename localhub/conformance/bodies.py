@@ -99,5 +99,5 @@ def invalid_body(method: str, path: str, body: Any) -> ApiError | None:
     errors = failures(check, body, limit=5)
     if not errors:
         return None
-    lines = "\n".join(_message(e) for e in errors)
+    lines = "\n".join(dict.fromkeys(_message(e) for e in errors))  # one line for all missing fields
     return ApiError(422, f"Invalid request.\n\n{lines}", documentation_url=op.documentation_url)
