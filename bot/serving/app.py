@@ -29,7 +29,7 @@ from starlette.routing import Route
 from bot.errors import ModelbotError
 from bot.serving.gateway import Gateway, Settings, error_body
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 _log = logging.getLogger("modelbot.serve")
 
 

@@ -28,6 +28,7 @@ FIRST_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 30.0
 STABLE_S = 30.0
 MAX_PENDING = 4096
+SHADOW_NICE = 10
 
 
 class BackendError(Exception):
@@ -69,6 +70,7 @@ class Backend:
         self._last_answer = 0.0
         self.warmed = 0
         self.answered = 0  # by the current process
+        self.nice = 0
         self._ready = asyncio.Event()
         self._tried = asyncio.Event()  # set once a launch has succeeded or failed
         self._closed = False
@@ -145,6 +147,8 @@ class Backend:
         self.classes = loaded.classes
         self.pid = host.pid
         self.answered = 0
+        if self.nice:
+            self.prioritise(True)
         loop = asyncio.get_running_loop()
         # Duplicates of the host's pipe ends: the transports own (and close) these, ModelHost its originals.
         reading = os.fdopen(os.dup(host._stdout.fileno()), "rb", buffering=0)
@@ -275,6 +279,15 @@ class Backend:
                 answered += 1
         self.warmed += answered
         return answered
+
+    def prioritise(self, mirrored_only: bool) -> None:
+        """A process that only answers mirrored requests runs at a lower CPU priority, so on a busy machine the
+        live versions go first; one that serves live traffic runs at the normal priority (raising it back
+        needs root: without, it stays lowered, which costs it only when the CPU is short)."""
+        self.nice = SHADOW_NICE if mirrored_only else 0
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, self.pid, self.nice)
 
     def describe(self) -> dict[str, Any]:
         return {"version": self.version, "state": self.state, "pid": self.pid, "restarts": self.restarts,

@@ -72,6 +72,7 @@ class _Served:
     fallback: bool = False
     reason: str | None = None
     inputs: Any = None
+    frame: bytes | None = None  # the pickled input the live version answered (reused by the shadow)
 
 
 class Gateway:
@@ -89,6 +90,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._served: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._poller: asyncio.Task[None] | None = None
+        self._refused: str | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -121,9 +123,11 @@ class Gateway:
             except ModelbotError as exc:
                 self.reload_error = str(exc)
                 continue
-            if self.state is None or sha != self.state.commit:
-                with contextlib.suppress(Exception):
+            if (self.state is None or sha != self.state.commit) and sha != self._refused:
+                try:
                     await self.reload("new commit")
+                except ModelbotError:
+                    self._refused = sha  # an unservable commit is tried again when the ref moves, not every poll
 
     def _listener(self, backend: Backend, what: str) -> None:
         up = self.metrics.backend_up.labels(backend.model, backend.version)
@@ -156,6 +160,9 @@ class Gateway:
             await asyncio.gather(*(self._prepare(plan, version) for plan, version in incoming))
             if old is None:  # first start: wait (bounded) for every backend, so the gateway starts ready
                 await asyncio.gather(*(b.wait_ready(self.settings.load_timeout_s) for b in started))
+            answering = {p.uris[v] for p in new.plans.values() for v in (*p.live, p.preview, p.fallback.version) if v}
+            for uri, backend in self.backends.items():
+                backend.prioritise(uri not in answering)
             self.colours = {key: self._colours(old, plan) for key, plan in new.plans.items()}
             self.state = new  # the switch: one assignment, seen by every request that starts after it
             self.reload_error = None
@@ -286,7 +293,7 @@ class Gateway:
             served = await self._failed(plan, version, body, content_type, parsed.rows, started, failure, labels)
         else:
             answer, predictions = payloads.answer(raw)
-            served = _Served(version, answer, predictions)
+            served = _Served(version, answer, predictions, frame=frame)
         served.inputs = parsed.inputs
         return served
 
@@ -328,9 +335,13 @@ class Gateway:
         try:
             if backend is None or backend.signature is None:
                 raise BackendError("down", f"shadow version {version} has not loaded")
-            parsed = payloads.parse(body, content_type, backend.signature)
-            raw = await asyncio.wait_for(backend.predict(pickle.dumps(parsed.data, protocol=5)),
-                                         self.settings.request_timeout_s)
+            live_backend = self.backend(plan, live.version)
+            if live.frame is not None and live_backend is not None and live_backend.signature is not None \
+                    and live_backend.signature.input_schema == backend.signature.input_schema:
+                frame = live.frame  # the same signature reads the request the same way: no second parse
+            else:
+                frame = pickle.dumps(payloads.parse(body, content_type, backend.signature).data, protocol=5)
+            raw = await asyncio.wait_for(backend.predict(frame), self.settings.request_timeout_s)
             _, predictions = payloads.answer(raw)
         except (payloads.BadInput, BackendError, TimeoutError) as exc:
             self.metrics.shadow_errors.labels(*labels).inc()

@@ -1,0 +1,212 @@
+"""The serving gateway against `mlflow models serve`, and its routing and faults under load. Prints one JSON
+object; every ratio is against a reference measured in the same run.
+
+The same scikit-learn model (logistic regression on the breast-cancer data, single-row `dataframe_split`
+requests) is served directly by `mlflow models serve` (one worker, the sandbox's default) and through
+`modelbot serve` (one model process per version), closed-loop, after a warm-up:
+  p50_ratio_c1, p50_ratio_c8       gateway p50 / direct p50 at 1 and 8 concurrent clients (target <= 1.25)
+  throughput_ratio_c8              gateway / direct requests per second at 8 clients (target >= 0.8)
+  canary_share_error               |observed share of version 2 - 10 %| over 10,000 requests (target <= 0.02)
+  switch_failed_requests           non-200 answers through a blue-green preview, its switch and two more
+                                   reloads, under 4 clients (target 0)
+  kill_failed_requests             non-200 answers when the serving version's process is SIGKILLed under 4
+                                   clients, with a fallback version configured (target 0)
+  fallback_p99_ms, fallback_timeout_ms   p99 latency of the answers the fallback gave, and the policy's timeout
+                                   (target: p99 <= timeout + 20)
+  shadow_p50_ratio                 live p50 with a shadow version mirrored at 100 % / without (target <= 1.1)
+The machine is shared: figures move with what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from bot.infra import loadtest, sandbox  # noqa: E402
+from bot.infra.client import encode_split, prepare  # noqa: E402
+from tests.serving.support import Registry, running  # noqa: E402
+from tests.support.mlflow_models import MlflowStore, dataset  # noqa: E402
+
+TIMEOUT_MS = 200
+PATH = "/models/tumor/production/invocations"
+
+
+@dataclass
+class Tally:
+    """What a closed-loop client pool saw: statuses, who answered, and the fallback's latencies."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    versions: Counter[str] = field(default_factory=Counter)
+    fallback_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s != 200) + len(self.errors)
+
+
+def clients(port: int, body: bytes, tally: Tally, stop: threading.Event, count: int | None = None,
+            concurrency: int = 4) -> list[threading.Thread]:
+    """`concurrency` keep-alive clients sending `body` until `stop` (or `count` requests in all)."""
+    left = [count if count is not None else -1]
+
+    def one() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            with tally.lock:
+                if left[0] == 0:
+                    return
+                left[0] -= 1
+            started = time.perf_counter()
+            try:
+                conn.request("POST", PATH, body, {"Content-Type": "application/json"})
+                answer = conn.getresponse()
+                answer.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                with tally.lock:
+                    tally.errors.append(str(exc))
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            with tally.lock:
+                tally.statuses[answer.status] += 1
+                tally.versions[answer.getheader("X-Modelbot-Version") or ""] += 1
+                if answer.getheader("X-Modelbot-Fallback") == "true":
+                    tally.fallback_ms.append(elapsed)
+        conn.close()
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def load(port: int, path: str, body: bytes, concurrency: int, requests: int) -> loadtest.LoadResult:
+    payload = loadtest.Payload(prepare(port, body, path), 1)
+    spec = loadtest.LoadSpec(concurrency=concurrency, requests=requests, warmup=50 * concurrency, timeout_s=30)
+    return loadtest.run(port, [payload], spec)
+
+
+def production(registry: Registry, state: dict[str, Any], held: str = "1") -> str:
+    registry.models["tumor"]["stages"]["production"] = int(held)
+    registry.models["tumor"]["deployment"] = {"production": state}
+    return registry.commit(f"tumor production: {state}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500, help="requests per latency measurement")
+    parser.add_argument("--canary-requests", type=int, default=10_000)
+    args = parser.parse_args()
+    from sklearn.linear_model import LogisticRegression
+
+    root = Path(tempfile.mkdtemp(prefix="modelbot-bench-gateway-"))
+    store = MlflowStore(root / "mlflow", experiment="bench-gateway")
+    data = dataset("binary")
+    v1 = store.register("tumor", LogisticRegression(max_iter=5000), data).uri
+    v2 = store.register("tumor", LogisticRegression(C=0.01, max_iter=5000), data).uri
+    body = encode_split(data.evaluation[list(data.features)].iloc[:1])
+    registry = Registry(root / "repo", production_ms=TIMEOUT_MS)
+    registry.set("tumor", {"1": v1, "2": v2}, {"staging": "1", "production": "1"},
+                 {"production": {"strategy": "direct", "traffic": {1: 100}}})
+    env = {**os.environ, **store.env()}
+    out: dict[str, Any] = {}
+    with sandbox.serve(sandbox.SandboxSpec(v1, env=store.env())) as direct, \
+            running(registry.path, env, root / "log", timeout_s=30.0) as gateway:
+        # 1. latency and throughput, direct and through the gateway, interleaved
+        figures: dict[str, loadtest.LoadResult] = {}
+        for concurrency in (1, 8):
+            figures[f"direct_c{concurrency}"] = load(direct.port, "/invocations", body, concurrency, args.requests)
+            figures[f"gateway_c{concurrency}"] = load(gateway.port, PATH, body, concurrency, args.requests)
+        for name, result in figures.items():
+            out[f"{name}_p50_ms"] = round(result.p50_ms or 0.0, 3)
+            out[f"{name}_rps"] = round(result.throughput_rps, 1)
+            out[f"{name}_errors"] = result.sent - result.ok
+        out["p50_ratio_c1"] = round((figures["gateway_c1"].p50_ms or 0) / (figures["direct_c1"].p50_ms or 1), 3)
+        out["p50_ratio_c8"] = round((figures["gateway_c8"].p50_ms or 0) / (figures["direct_c8"].p50_ms or 1), 3)
+        out["throughput_ratio_c8"] = round(figures["gateway_c8"].throughput_rps / figures["direct_c8"].throughput_rps,
+                                           3)
+
+        # 2. canary share over 10,000 requests
+        production(registry, {"strategy": "canary", "step": 0, "traffic": {1: 90, 2: 10}}, held="2")
+        gateway.reload()
+        tally = Tally()
+        for thread in clients(gateway.port, body, tally, threading.Event(), args.canary_requests, concurrency=8):
+            thread.join()
+        served = sum(tally.versions.values())
+        out["canary_requests"] = served
+        out["canary_share"] = round(tally.versions["2"] / served, 4)
+        out["canary_share_error"] = round(abs(tally.versions["2"] / served - 0.10), 4)
+
+        # 3. blue-green preview, switch, and two more reloads under load
+        tally, stop = Tally(), threading.Event()
+        threads = clients(gateway.port, body, tally, stop)
+        time.sleep(0.5)
+        for state, held in (({"strategy": "blue-green", "traffic": {1: 100}, "preview": 2}, "2"),
+                            ({"strategy": "blue-green", "traffic": {2: 100}}, "2"),
+                            ({"strategy": "canary", "step": 0, "traffic": {2: 50, 1: 50}}, "1"),
+                            ({"strategy": "direct", "traffic": {2: 100}, "fallback": 1}, "2")):
+            production(registry, state, held)
+            gateway.reload()
+            time.sleep(0.7)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        out["switch_requests"] = sum(tally.statuses.values()) + len(tally.errors)
+        out["switch_failed_requests"] = tally.failed
+        out["switch_statuses"] = {str(k): v for k, v in tally.statuses.items()}
+
+        # 4. the serving version's process killed under load; version 1 is the fallback
+        [two] = [v for v in gateway.stage("tumor", "production")["versions"] if v["version"] == "2"]
+        tally, stop = Tally(), threading.Event()
+        threads = clients(gateway.port, body, tally, stop)
+        time.sleep(1.0)
+        os.kill(int(two["pid"]), signal.SIGKILL)
+        time.sleep(2.0)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        out["kill_requests"] = sum(tally.statuses.values()) + len(tally.errors)
+        out["kill_failed_requests"] = tally.failed
+        out["kill_fallback_answers"] = len(tally.fallback_ms)
+        ordered = sorted(tally.fallback_ms)
+        out["fallback_p99_ms"] = round(loadtest.percentile(ordered, 99), 3) if ordered else None
+        out["fallback_timeout_ms"] = TIMEOUT_MS
+
+        # 5. shadow: live p50 with version 2 mirrored at 100 % against without, alternated
+        without, with_shadow = [], []
+        shadow_state = {"strategy": "shadow", "traffic": {1: 100}, "shadow": 2, "mirror_percent": 100}
+        for _ in range(2):
+            production(registry, {"strategy": "direct", "traffic": {1: 100}}, "1")
+            gateway.reload()
+            without.append(load(gateway.port, PATH, body, 1, args.requests).p50_ms or 0.0)
+            production(registry, shadow_state, "2")
+            gateway.reload()
+            with_shadow.append(load(gateway.port, PATH, body, 1, args.requests).p50_ms or 0.0)
+        out["live_p50_ms_without_shadow"] = round(statistics.median(without), 3)
+        out["live_p50_ms_with_shadow"] = round(statistics.median(with_shadow), 3)
+        out["shadow_p50_ratio"] = round(statistics.median(with_shadow) / statistics.median(without), 3)
+        out["shadow_compared"] = gateway.metric("modelbot_shadow_compared_total")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
