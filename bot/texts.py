@@ -51,3 +51,9 @@ def environment() -> jinja2.Environment:
 
 def render(template: str, **values: Any) -> str:
     return environment().get_template(template).render(**values)
+
+
+def say(name: str, **values: Any) -> str:
+    """One of the bot's short answers: the macro `name` of templates/replies.md.j2."""
+    macro = getattr(environment().get_template("replies.md.j2").module, name)
+    return str(macro(**values)).strip()

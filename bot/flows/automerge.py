@@ -19,6 +19,7 @@ from bot.github.forge import ForgeError
 from bot.github.markers import marker
 from bot.plan import SELF_MERGING_KINDS, Plan
 from bot.policy import Policies
+from bot.texts import say
 
 if TYPE_CHECKING:
     from bot.flows.context import BotContext
@@ -112,11 +113,5 @@ def try_merge(
 
 
 def _say(ctx: BotContext, pull: PullRequest, outcome: AutoMerge) -> None:
-    head = "Merged by modelbot" if outcome.result == "merged" else "Not merged"
-    body = (
-        f"**{head}**: the rollback policy allows a rollback to merge itself once approved and validated on "
-        f"its head; {outcome.reason}."
-    )
-    if ctx.run_url:
-        body += f"\n\nRun: {ctx.run_url}"
+    body = say("automerge", merged=outcome.result == "merged", reason=outcome.reason, run_url=ctx.run_url)
     ctx.forge.upsert_comment(pull.number, marker("pull", str(pull.number), "automerge"), body)

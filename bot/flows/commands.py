@@ -16,7 +16,7 @@ from bot.errors import InvalidFile
 from bot.flows.context import BotContext, policies_at
 from bot.github.markers import marker
 from bot.policy import DEFAULT_POLICY, Policies
-from bot.texts import code, md, render
+from bot.texts import render, say
 
 
 @dataclass(frozen=True)
@@ -160,32 +160,33 @@ def on_rollback(ctx: BotContext, command: Command, event: CommandComment) -> Rep
 
     assert command.model
     if ctx.workspace is None:
-        return Reply("refused", "`/rollback` needs the default branch's history checked out (fetch-depth: 0).")
+        return Reply("refused", say("rollback_needs_history"))
     model = base_revision(ctx).registry.model(command.model)
     if model is None:
-        return Reply("refused", f"There is no model {code(command.model)} in models.yaml.")
+        return Reply("refused", say("no_model", model=command.model))
     stage = command.stage or next((s for s in reversed(list(model.stages)) if model.stages[s]), None)
     if stage is None:
-        return Reply("refused", f"{code(command.model)} serves no stage: nothing to roll back.")
+        return Reply("refused", say("serves_no_stage", model=command.model))
     try:
         target = find(ctx.workspace, command.model, stage)
         opened = open_rollback(ctx.forge, ctx.workspace, target, ctx.default_branch)
     except RefusedError as exc:
-        return Reply("refused", f"Cannot roll back {code(command.model)} {code(stage)}: {exc}")
+        return Reply("refused", say("cannot_roll_back", model=command.model, stage=stage, reason=exc))
     pull = opened.pull
     validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[event.actor])
     if opened.how == "conflict":
-        return Reply("done", f"Opened {opened.describe()}.")
-    said = (
-        f"Validation: {validation.status.value}. Approvals: "
-        f"{validation.approvals.description if validation.approvals else '-'}."
-        if validation is not None
-        else "Its validation was requested; the check run will say."
-    )
+        return Reply("done", say("rollback_conflict", described=opened.describe()))
     return Reply(
         "done",
-        f"Opened #{pull.number} reverting {code(target.commit[:12])} ({target.title}); "
-        f"head {code(pull.head_sha[:12])}. {said}",
+        say(
+            "rollback_opened",
+            number=pull.number,
+            commit=target.commit,
+            title=target.title,
+            head=pull.head_sha,
+            validation=validation.status.value if validation is not None else None,
+            approvals=validation.approvals.description if validation is not None and validation.approvals else "-",
+        ),
     )
 
 
@@ -193,30 +194,24 @@ def on_validate(ctx: BotContext, command: Command, event: CommandComment) -> Rep
     from bot.flows.validate_pr import validate_or_request
 
     if not event.is_pull_request:
-        return Reply("refused", "`/validate` works in a pull request's comments.")
+        return Reply("refused", say("validate_where"))
     pull = ctx.forge.pull_request(event.number)
     validation = validate_or_request(ctx, pull, files=None)
     if validation is None:
-        return Reply("done", f"Validation of head {code(pull.head_sha[:12])} requested; the check run will say.")
-    return Reply(
-        "done",
-        f"Validated head {code(pull.head_sha[:12])}: {validation.status.value}. "
-        f"{validation.outcomes[0].verdict if validation.outcomes else ''}".strip(),
-    )
+        return Reply("done", say("validation_requested", head=pull.head_sha))
+    verdict = validation.outcomes[0].verdict if validation.outcomes else ""
+    return Reply("done", say("validated", head=pull.head_sha, status=validation.status.value, verdict=verdict))
 
 
 def on_cancel(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
     """Close a promotion PR (one the bot opened, on its promotion branch) and delete its branch."""
     if not event.is_pull_request:
-        return Reply("refused", "`/cancel` works in a promotion pull request's comments.")
+        return Reply("refused", say("cancel_where"))
     pull = ctx.forge.pull_request(event.number)
     if not pull.head_ref.startswith("modelbot/promote/") or pull.state != "open":
-        return Reply("refused", f"#{event.number} is not an open promotion pull request; nothing to cancel.")
+        return Reply("refused", say("nothing_to_cancel", number=event.number))
     ctx.forge.close_pull(event.number)
-    return Reply(
-        "done",
-        f"Cancelled: closed #{event.number} at head {code(pull.head_sha[:12])} and deleted {code(pull.head_ref)}.",
-    )
+    return Reply("done", say("cancelled", number=event.number, head=pull.head_sha, branch=pull.head_ref))
 
 
 def on_status(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
@@ -225,7 +220,7 @@ def on_status(ctx: BotContext, command: Command, event: CommandComment) -> Reply
     registry = base_revision(ctx).registry
     models = [m for m in registry.models.values() if command.model in (None, m.name)]
     if command.model and not models:
-        return Reply("refused", f"There is no model {code(command.model)} in models.yaml.")
+        return Reply("refused", say("no_model", model=command.model))
     return Reply("done", render("status.md.j2", models=models, branch=ctx.default_branch))
 
 
@@ -253,13 +248,13 @@ def handle_comment(ctx: BotContext, event: CommandComment) -> Reply:
     if not answered:  # a re-run of the same event does not react twice
         ctx.forge.react(event.comment_id, "eyes")
     if command is None:
-        reply = Reply("refused", f"@{event.actor} {error}\n\n{HELP_TEXT}")
+        reply = Reply("refused", say("bad_command", actor=event.actor, error=error, help=HELP_TEXT))
     else:
         decision = decide(ctx, command, event)
         if not decision.allowed:
-            reply = Reply("refused", f"Not run: {decision.reason}.")
+            reply = Reply("refused", say("not_run", reason=decision.reason))
         elif command.verb not in routing.COMMANDS:
-            reply = Reply("refused", f"`/{command.verb}` is not available in this repository yet.")
+            reply = Reply("refused", say("unavailable", verb=command.verb))
         else:
             try:
                 handler: Handler = routing.load(routing.COMMANDS[command.verb])
@@ -268,12 +263,8 @@ def handle_comment(ctx: BotContext, event: CommandComment) -> Reply:
                 import traceback
 
                 traceback.print_exc()
-                reply = Reply(
-                    "failed",
-                    f"`/{command.verb}` failed: {type(exc).__name__}: "
-                    f"{md(str(exc).splitlines()[0], 300) if str(exc) else ''}. "
-                    "The workflow run's log has the details.",
-                )
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                reply = Reply("failed", say("crashed", verb=command.verb, kind=type(exc).__name__, first_line=first))
     if reply.rewrite or not answered:
         ctx.forge.upsert_comment(event.number, _reply_marker(event), reply.text)
     return reply
