@@ -12,8 +12,8 @@ import pytest
 from github import GithubException
 
 import localhub
-from localhub.conformance.recorder import ConformanceError
-from localhub.hub import ACTIONS_BOT
+from localhub.conformance.recorder import Conformance, ConformanceError
+from localhub.hub import ACTIONS_BOT, Delivery
 from localhub.rest.render import issues as render_issues
 from tests.support.localhub import RunningHub
 
@@ -146,3 +146,11 @@ def test_every_missing_field_is_named_in_one_line(hub: RunningHub) -> None:
     status, _, answer = hub.request("POST", "/repos/acme/models/git/refs", "alice", {})
     assert (status, answer["message"]) == (422, "Invalid request.\n\n\"ref\", \"sha\" weren't supplied.")
     assert answer["documentation_url"] == "https://docs.github.com/rest/git/refs#create-a-reference"
+
+
+def test_an_event_github_does_not_describe_is_recorded_and_reported_not_raised() -> None:
+    reported: list[str] = []
+    conformance = Conformance("http://127.0.0.1:1", report=reported.append)
+    conformance.check_webhook(Delivery(1, "issues", {"action": "opened"}, "alice"))
+    assert conformance.problems == reported == ["issues-opened: not an event in webhooks.json x-webhooks"]
+    assert conformance.checked_webhooks == 1
