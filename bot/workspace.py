@@ -11,8 +11,15 @@ from bot.policy import POLICY_DIR, Policies, load_policies, parse_files
 from bot.registry import Registry
 from bot.revision import REGISTRY_FILE, WORKTREE, RegistryAt, git_reader, read_registry, worktree_reader
 
-__all__ = ["REGISTRY_FILE", "Snapshot", "find_root", "from_worktree", "policies_at", "read_registry_file",
-           "registry_at"]
+__all__ = [
+    "REGISTRY_FILE",
+    "Snapshot",
+    "find_root",
+    "from_worktree",
+    "policies_at",
+    "read_registry_file",
+    "registry_at",
+]
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,41 @@ from bot.cli import common
 
 def configure(parser: argparse.ArgumentParser) -> None:
     common.add_repo(parser)
-    parser.add_argument("--ref", default="HEAD", metavar="REF",
-                        help="the revision to serve and follow (default HEAD; a branch name follows its pushes)")
+    parser.add_argument(
+        "--ref",
+        default="HEAD",
+        metavar="REF",
+        help="the revision to serve and follow (default HEAD; a branch name follows its pushes)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, metavar="N", help="port to listen on (default 8080)")
-    parser.add_argument("--log-dir", type=Path, metavar="DIR",
-                        help="write the prediction log (predictions.jsonl, rotated) in DIR")
-    parser.add_argument("--poll-s", type=float, default=2.0, metavar="S",
-                        help="how often to look for a new commit on the ref (default 2; 0: only on reload/SIGHUP)")
-    parser.add_argument("--timeout-s", type=float, default=60.0, metavar="S",
-                        help="longest wait for a model's answer when the stage has no fallback timeout (default 60)")
-    parser.add_argument("--hang-s", type=float, default=30.0, metavar="S",
-                        help="a model process holding one request this long is killed and restarted (default 30)")
-    parser.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB",
-                        help="largest request body accepted (default 10)")
+    parser.add_argument(
+        "--log-dir", type=Path, metavar="DIR", help="write the prediction log (predictions.jsonl, rotated) in DIR"
+    )
+    parser.add_argument(
+        "--poll-s",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="how often to look for a new commit on the ref (default 2; 0: only on reload/SIGHUP)",
+    )
+    parser.add_argument(
+        "--timeout-s",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="longest wait for a model's answer when the stage has no fallback timeout (default 60)",
+    )
+    parser.add_argument(
+        "--hang-s",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a model process holding one request this long is killed and restarted (default 30)",
+    )
+    parser.add_argument(
+        "--max-body-mb", type=float, default=10.0, metavar="MB", help="largest request body accepted (default 10)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +70,25 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be positive; got {getattr(args, name)}")
     repo = toplevel(common.repo_root(args))
     resolve(repo, args.ref)  # an unknown ref is a usage error now, not a gateway that never becomes ready
-    settings = Settings(repo=repo, ref=args.ref, log_dir=args.log_dir, poll_s=args.poll_s,
-                        request_timeout_s=args.timeout_s, hang_s=args.hang_s,
-                        max_body_bytes=int(args.max_body_mb * 1024 * 1024))
+    settings = Settings(
+        repo=repo,
+        ref=args.ref,
+        log_dir=args.log_dir,
+        poll_s=args.poll_s,
+        request_timeout_s=args.timeout_s,
+        hang_s=args.hang_s,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
     app, gateway = build(settings)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
     server = uvicorn.Server(config)
 
     original = server.startup
@@ -63,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
         await original(sockets)
         commit = gateway.state.commit[:12] if gateway.state else "-"
         stages = len(gateway.state.plans) if gateway.state else 0
-        print(f"modelbot serve: http://{args.host}:{args.port} serving {stages} stage(s) of {repo} at {commit}",
-              file=sys.stderr, flush=True)
+        print(
+            f"modelbot serve: http://{args.host}:{args.port} serving {stages} stage(s) of {repo} at {commit}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     server.startup = startup  # type: ignore[method-assign]
     server.run()

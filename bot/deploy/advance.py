@@ -51,8 +51,9 @@ def current(repo: Path, model: str, stage: str, rev: str = "HEAD") -> Current:
             break
         [change] = [c for c in changes(revisions.at(parent), after) if (c.model, c.stage) == (model, stage)]
         deploy = dict(policies.resolve(found).stage(stage).deploy)
-        rollout = strategies.target(deploy, change.kind, change.previous, change.version, change.state_before,
-                                    change.state_after)
+        rollout = strategies.target(
+            deploy, change.kind, change.previous, change.version, change.state_before, change.state_after
+        )
         if rollout is None:
             break
         return Current(rollout, commit.committed_at, commit.sha, deploy)
@@ -103,12 +104,12 @@ def decide(repo: Path, model: str, stage: str, source: MetricsSource, force: boo
     """Analyse the rollout running in (model, stage) at HEAD of `repo`. `force` skips the analysis."""
     running = current(repo, model, stage)
     if running.rollout.complete:
-        raise RefusedError(f"the rollout of {model} {stage} is complete ({running.rollout.describe()}); "
-                           "nothing to advance")
+        raise RefusedError(
+            f"the rollout of {model} {stage} is complete ({running.rollout.describe()}); nothing to advance"
+        )
     gates: list[GateResult] = []
     if not force:
-        gates = analyse(running.rollout, running.deploy,
-                        source.traffic(model, stage, running.rollout, running.since))
+        gates = analyse(running.rollout, running.deploy, source.traffic(model, stage, running.rollout, running.since))
     verdict = overall(gates)
     following = strategies.advance(running.rollout, running.deploy) if verdict == Status.PASS else None
     return Decided(running, tuple(gates), verdict, following)
@@ -119,9 +120,15 @@ def step_message(model: str, stage: str, following: strategies.Rollout) -> str:
     return f"{verb} the {following.strategy} of {model} {following.candidate} in {stage}: {following.describe()}"
 
 
-def _act(repo: Path, model: str, stage: str, source: MetricsSource, force: bool,
-         abort: Callable[[rollback.Target], dict[str, Any]],
-         step: Callable[[Decided, strategies.Rollout], dict[str, Any]]) -> Result:
+def _act(
+    repo: Path,
+    model: str,
+    stage: str,
+    source: MetricsSource,
+    force: bool,
+    abort: Callable[[rollback.Target], dict[str, Any]],
+    step: Callable[[Decided, strategies.Rollout], dict[str, Any]],
+) -> Result:
     """Decide, then act through `abort` (the revert of the promotion) or `step` (the next step); each returns
     what it made (`commit` or `pull`) for the Result."""
     decided = decide(repo, model, stage, source, force)
@@ -143,19 +150,18 @@ def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bo
         raise RefusedError(f"{REGISTRY_FILE} has uncommitted changes; commit or discard them first")
 
     def step(decided: Decided, following: strategies.Rollout) -> dict[str, Any]:
-        text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage,
-                                 following.as_state())
+        text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage, following.as_state())
         return {"commit": _commit(repo, step_message(model, stage, following), text)}
 
-    return _act(repo, model, stage, source, force, lambda target: {"commit": rollback.revert_local(repo, target)},
-                step)
+    return _act(repo, model, stage, source, force, lambda target: {"commit": rollback.revert_local(repo, target)}, step)
 
 
 ROLLOUT_LABEL = "rollout"
 
 
-def advance_github(forge: Forge, repo: Path, model: str, stage: str, source: MetricsSource, base: str,
-                   force: bool = False) -> Result:
+def advance_github(
+    forge: Forge, repo: Path, model: str, stage: str, source: MetricsSource, base: str, force: bool = False
+) -> Result:
     """The same decision, acted on through pull requests against `base` (whose tip `repo` has checked out):
     the next step as a pull request labelled `rollout`, or the rollback pull request when the analysis fails.
     Merging the step's pull request deploys it, like any change to models.yaml."""
@@ -167,15 +173,33 @@ def advance_github(forge: Forge, repo: Path, model: str, stage: str, source: Met
         raw = gitio.show(repo, head, REGISTRY_FILE) or b""
         text, _ = set_deployment(raw.decode("utf-8"), model, stage, following.as_state())
         lines = [f"- {g.gate}: {g.status.value}: {g.reason}" for g in decided.gates] or [
-            "- no analysis: a person decided"]
-        body = (f"{decided.running.rollout.describe()} -> {following.describe()}, computed at {head[:12]}.\n\n"
-                "Analysis:\n" + "\n".join(lines) + "\n\nMerging this pull request deploys the step.")
-        result = forge.promotion_pr(model, f"{stage}-rollout", {REGISTRY_FILE: text},
-                                    step_message(model, stage, following), body, base=base, labels=[ROLLOUT_LABEL],
-                                    base_tip=BaseTip(head, gitio.tree(repo, head)))
+            "- no analysis: a person decided"
+        ]
+        body = (
+            f"{decided.running.rollout.describe()} -> {following.describe()}, computed at {head[:12]}.\n\n"
+            "Analysis:\n" + "\n".join(lines) + "\n\nMerging this pull request deploys the step."
+        )
+        result = forge.promotion_pr(
+            model,
+            f"{stage}-rollout",
+            {REGISTRY_FILE: text},
+            step_message(model, stage, following),
+            body,
+            base=base,
+            labels=[ROLLOUT_LABEL],
+            base_tip=BaseTip(head, gitio.tree(repo, head)),
+        )
         pull = result.pull
-        return {"pull": {"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha,
-                         "action": result.action}}
+        return {
+            "pull": {"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha, "action": result.action}
+        }
 
-    return _act(repo, model, stage, source, force,
-                lambda target: {"pull": open_rollback(forge, repo, target, base).as_dict()}, step)
+    return _act(
+        repo,
+        model,
+        stage,
+        source,
+        force,
+        lambda target: {"pull": open_rollback(forge, repo, target, base).as_dict()},
+        step,
+    )

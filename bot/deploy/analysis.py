@@ -63,29 +63,53 @@ def analyse(rollout: Rollout, deploy: Mapping[str, Any], traffic: Traffic) -> li
     seen = traffic.compared if rollout.shadow is not None else traffic.requests
     what = "compared shadow answers" if rollout.shadow is not None else "requests"
     if seen < min_requests:
-        return [GateResult("traffic", Status.INCONCLUSIVE,
-                           f"only {seen} {what} to version {rollout.candidate}; {min_requests} needed (halted)",
-                           observed=seen, threshold=min_requests)]
+        return [
+            GateResult(
+                "traffic",
+                Status.INCONCLUSIVE,
+                f"only {seen} {what} to version {rollout.candidate}; {min_requests} needed (halted)",
+                observed=seen,
+                threshold=min_requests,
+            )
+        ]
     results = [GateResult("traffic", Status.PASS, f"{seen} {what}", observed=seen, threshold=min_requests)]
     if rollout.shadow is not None:
         minimum = float(_section(deploy, "shadow").get("min_agreement", DEFAULT_MIN_AGREEMENT))
         rate = traffic.agreed / traffic.compared
-        results.append(GateResult("agreement", Status.PASS if rate >= minimum else Status.FAIL,
-                                  f"the shadow agreed with the stable version on {rate:.1%} of requests",
-                                  observed=round(rate, 6), threshold=minimum))
+        results.append(
+            GateResult(
+                "agreement",
+                Status.PASS if rate >= minimum else Status.FAIL,
+                f"the shadow agreed with the stable version on {rate:.1%} of requests",
+                observed=round(rate, 6),
+                threshold=minimum,
+            )
+        )
         return results
     limit = float(canary.get("max_error_rate", DEFAULT_MAX_ERROR_RATE))
-    results.append(GateResult("error_rate", Status.PASS if traffic.error_rate <= limit else Status.FAIL,
-                              f"{traffic.errors} errors in {traffic.requests} requests ({traffic.error_rate:.2%})",
-                              observed=round(traffic.error_rate, 6), threshold=limit))
+    results.append(
+        GateResult(
+            "error_rate",
+            Status.PASS if traffic.error_rate <= limit else Status.FAIL,
+            f"{traffic.errors} errors in {traffic.requests} requests ({traffic.error_rate:.2%})",
+            observed=round(traffic.error_rate, 6),
+            threshold=limit,
+        )
+    )
     if canary.get("max_p95_ms") is not None:
         bound = float(canary["max_p95_ms"])
         if traffic.p95_ms is None:
             results.append(GateResult("p95_ms", Status.INCONCLUSIVE, "no latency measured", threshold=bound))
         else:
-            results.append(GateResult("p95_ms", Status.PASS if traffic.p95_ms <= bound else Status.FAIL,
-                                      f"p95 latency {traffic.p95_ms:.1f} ms", observed=traffic.p95_ms,
-                                      threshold=bound))
+            results.append(
+                GateResult(
+                    "p95_ms",
+                    Status.PASS if traffic.p95_ms <= bound else Status.FAIL,
+                    f"p95 latency {traffic.p95_ms:.1f} ms",
+                    observed=traffic.p95_ms,
+                    threshold=bound,
+                )
+            )
     return results
 
 
@@ -163,15 +187,16 @@ DEFAULT_QUERIES = {
     "requests": "sum(increase(modelbot_requests_total" + _LABELS + "[{window}]))",
     "errors": "sum(increase(modelbot_request_errors_total" + _LABELS + "[{window}]))",
     "p95_ms": "1000 * histogram_quantile(0.95, sum by (le) "
-              "(rate(modelbot_request_duration_seconds_bucket" + _LABELS + "[{window}])))",
+    "(rate(modelbot_request_duration_seconds_bucket" + _LABELS + "[{window}])))",
 }
 
 
 class Prometheus:
     """Prometheus's HTTP API (`GET /api/v1/query`): one instant query per number, over the step's window."""
 
-    def __init__(self, url: str, queries: Mapping[str, str] | None = None, timeout_s: float = 10.0,
-                 now: datetime | None = None) -> None:
+    def __init__(
+        self, url: str, queries: Mapping[str, str] | None = None, timeout_s: float = 10.0, now: datetime | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.queries = {**DEFAULT_QUERIES, **(queries or {})}
         self.timeout_s = timeout_s

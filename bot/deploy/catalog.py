@@ -57,8 +57,9 @@ def _number(raw: Mapping[str, Any], key: str, default: float, where: str) -> flo
 def _mlflow(raw: Mapping[str, Any], ctx: Context) -> Deployer:
     from bot.deploy.mlflow_alias import MlflowAlias
 
-    return MlflowAlias(raw.get("tracking_uri") or ctx.tracking_uri,
-                       _number(raw, "timeout_s", ctx.mlflow_timeout_s, "mlflow-alias"))
+    return MlflowAlias(
+        raw.get("tracking_uri") or ctx.tracking_uri, _number(raw, "timeout_s", ctx.mlflow_timeout_s, "mlflow-alias")
+    )
 
 
 def _github(raw: Mapping[str, Any], ctx: Context) -> Deployer:
@@ -87,8 +88,9 @@ def _webhook(raw: Mapping[str, Any], ctx: Context) -> Deployer:
     if not raw.get("url"):
         raise DeployError("webhook: needs 'url'")
     secret_env = str(raw.get("secret_env", "MODELBOT_WEBHOOK_SECRET"))
-    return Webhook(str(raw["url"]), ctx.environ.get(secret_env), _number(raw, "timeout_s", DEFAULT_TIMEOUT_S,
-                                                                          "webhook"))
+    return Webhook(
+        str(raw["url"]), ctx.environ.get(secret_env), _number(raw, "timeout_s", DEFAULT_TIMEOUT_S, "webhook")
+    )
 
 
 def _gateway(raw: Mapping[str, Any], ctx: Context) -> Deployer:

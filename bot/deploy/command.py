@@ -28,8 +28,13 @@ def _tail(raw: bytes, lines: int = 5) -> str:
 class Command:
     name = "command"
 
-    def __init__(self, argv: Sequence[str] | str, cwd: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str] | str,
+        cwd: Path,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.argv = shlex.split(argv) if isinstance(argv, str) else list(argv)
         if not self.argv:
             raise DeployError("command: 'run' is empty; give the program and its arguments")
@@ -42,8 +47,15 @@ class Command:
         env = {**self.environ, "MODELBOT_DEPLOYMENT_KEY": deployment.key}
         shown = shlex.join(self.argv)
         try:
-            proc = subprocess.Popen(self.argv, cwd=self.cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, start_new_session=True)
+            proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise DeployError(f"command `{shown}` cannot start: {exc.strerror or exc}") from None
         try:

@@ -50,11 +50,17 @@ class Report:
         return sum(p.seconds for p in self.phases if p.name in ("rollback", "redeploy"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "model": self.model, "stage": self.stage, "previous": self.previous,
-                "candidate": self.candidate, "alias_after": self.alias_after,
-                "ended_on_previous": self.alias_after == self.previous,
-                "time_to_restore_s": round(self.time_to_restore_s, 3),
-                "phases": [{"name": p.name, "seconds": round(p.seconds, 3), "detail": p.detail} for p in self.phases]}
+        return {
+            "ok": self.ok,
+            "model": self.model,
+            "stage": self.stage,
+            "previous": self.previous,
+            "candidate": self.candidate,
+            "alias_after": self.alias_after,
+            "ended_on_previous": self.alias_after == self.previous,
+            "time_to_restore_s": round(self.time_to_restore_s, 3),
+            "phases": [{"name": p.name, "seconds": round(p.seconds, 3), "detail": p.detail} for p in self.phases],
+        }
 
 
 def _timed(report: Report, name: str, action: Callable[[], str]) -> None:
@@ -66,8 +72,10 @@ def _timed(report: Report, name: str, action: Callable[[], str]) -> None:
 def _candidate(versions: list[str], current: str, chosen: str | None) -> str:
     if chosen is not None:
         if chosen not in versions or chosen == current:
-            raise RefusedError(f"version {chosen} cannot be drilled: registered versions other than the current "
-                               f"{current} are {', '.join(v for v in versions if v != current) or 'none'}")
+            raise RefusedError(
+                f"version {chosen} cannot be drilled: registered versions other than the current "
+                f"{current} are {', '.join(v for v in versions if v != current) or 'none'}"
+            )
         return chosen
     others = [v for v in versions if v != current]
     if not others:
@@ -78,13 +86,22 @@ def _candidate(versions: list[str], current: str, chosen: str | None) -> str:
 def _deployed(record: RunRecord) -> str:
     if not record.ok:
         failure = record.failure
-        raise ModelbotError(f"the drill's deploy failed at {failure.failed if failure else '?'}: "
-                            f"{failure.reason if failure else record.as_dict()}")
+        raise ModelbotError(
+            f"the drill's deploy failed at {failure.failed if failure else '?'}: "
+            f"{failure.reason if failure else record.as_dict()}"
+        )
     return "; ".join(f"{t.change}: {t.status}" for t in record.transitions)
 
 
-def drill(repo: Path, model: str, stage: str, tracking_uri: str | None, version: str | None = None,
-          verify: bool = True, alias_of: Callable[[str], str | None] | None = None) -> Report:
+def drill(
+    repo: Path,
+    model: str,
+    stage: str,
+    tracking_uri: str | None,
+    version: str | None = None,
+    verify: bool = True,
+    alias_of: Callable[[str], str | None] | None = None,
+) -> Report:
     """Run the drill in a clone of `repo` at HEAD; `alias_of(alias)` reads where an MLflow alias points."""
     head = gitio.resolve(repo, "HEAD")
     found = registry_at(repo, head)

@@ -38,8 +38,12 @@ class Gateway:
         self.timeout_s = timeout_s
 
     def _call(self, method: str, path: str) -> tuple[int, Any]:
-        request = urllib.request.Request(f"{self.url}{path}", method=method, data=b"" if method == "POST" else None,
-                                         headers={"User-Agent": "modelbot", "Accept": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            method=method,
+            data=b"" if method == "POST" else None,
+            headers={"User-Agent": "modelbot", "Accept": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
                 return answer.status, json.loads(answer.read() or b"null")
@@ -65,8 +69,10 @@ class Gateway:
             except GitError:
                 behind = False  # the gateway follows another clone: its commit cannot be compared here
             if behind:
-                raise DeployError(f"gateway {self.url} serves {served[:12]}, which does not contain "
-                                  f"{deployment.commit[:12]}: its --ref is not the deployed branch")
+                raise DeployError(
+                    f"gateway {self.url} serves {served[:12]}, which does not contain "
+                    f"{deployment.commit[:12]}: its --ref is not the deployed branch"
+                )
         model, stage = (urllib.parse.quote(part, safe="") for part in (deployment.model, deployment.stage))
         status, found = self._call("GET", f"/models/{model}/{stage}")
         where = f"{deployment.model} {deployment.stage}"
@@ -78,10 +84,14 @@ class Gateway:
             raise DeployError(f"gateway {self.url} does not serve {where} after the reload ({status}): {found}")
         versions = {str(v.get("version")): v for v in found.get("versions", []) if isinstance(v, dict)}
         if deployment.version not in versions:
-            raise DeployError(f"gateway {self.url} serves {where} with versions {', '.join(versions) or 'none'}, "
-                              f"not {deployment.version}")
+            raise DeployError(
+                f"gateway {self.url} serves {where} with versions {', '.join(versions) or 'none'}, "
+                f"not {deployment.version}"
+            )
         state = versions[deployment.version].get("state")
         traffic = ", ".join(f"{v}: {w:g}%" for v, w in (found.get("traffic") or {}).items())
-        return Outcome("done" if reloaded.get("changed") else "unchanged",
-                       f"gateway {self.url} at {served[:12]}: {where} {found.get('strategy')} ({traffic}); "
-                       f"version {deployment.version} {state}")
+        return Outcome(
+            "done" if reloaded.get("changed") else "unchanged",
+            f"gateway {self.url} at {served[:12]}: {where} {found.get('strategy')} ({traffic}); "
+            f"version {deployment.version} {state}",
+        )

@@ -38,11 +38,13 @@ class GitHubDeployment:
             return Outcome("skipped", "no GitHub connection (a local run): no deployment recorded on GitHub")
         environment = self.environment_of(deployment)
         what = f"{deployment.model} {deployment.stage} -> {deployment.version or 'nothing'}"
-        record = self.forge.create_deployment(deployment.commit, environment, deployment.key,
-                                              payload=deployment.as_dict(), description=_short(what))
+        record = self.forge.create_deployment(
+            deployment.commit, environment, deployment.key, payload=deployment.as_dict(), description=_short(what)
+        )
         self._ids[deployment.key] = record.id
-        self.forge.set_deployment_status(record.id, "in_progress", _short(f"deploying {what}"),
-                                         log_url=deployment.run_url)
+        self.forge.set_deployment_status(
+            record.id, "in_progress", _short(f"deploying {what}"), log_url=deployment.run_url
+        )
         return Outcome("done", f"deployment {record.id} for {environment}: in_progress")
 
     def deploy(self, deployment: Deployment) -> Outcome:

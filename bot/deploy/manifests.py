@@ -53,9 +53,14 @@ class Settings:
         pure = PurePosixPath(path)
         if pure.is_absolute() or ".." in pure.parts or not pure.parts:
             raise DeployError(f"manifests: path must be a folder inside the repository; got {path!r}")
-        return cls(engine, path, str(raw.get("namespace", cls.namespace)),
-                   str(raw.get("storage_uri", cls.storage_uri)), str(raw.get("model_format", cls.model_format)),
-                   bool(raw.get("commit", True)))
+        return cls(
+            engine,
+            path,
+            str(raw.get("namespace", cls.namespace)),
+            str(raw.get("storage_uri", cls.storage_uri)),
+            str(raw.get("model_format", cls.model_format)),
+            bool(raw.get("commit", True)),
+        )
 
 
 def dns_name(*parts: str) -> str:
@@ -69,8 +74,9 @@ def _storage(settings: Settings, d: Deployment, version: str) -> str:
     return settings.storage_uri.format(model=d.model, stage=d.stage, version=version, uri=uri)
 
 
-def _metadata(settings: Settings, d: Deployment, name: str, version: str, role: str,
-              extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _metadata(
+    settings: Settings, d: Deployment, name: str, version: str, role: str, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     annotations = {"modelbot.io/version": version, "modelbot.io/role": role, "modelbot.io/commit": d.commit}
     if d.pr is not None:
         annotations["modelbot.io/pr"] = str(d.pr)
@@ -78,8 +84,11 @@ def _metadata(settings: Settings, d: Deployment, name: str, version: str, role: 
     return {
         "name": name,
         "namespace": settings.namespace,
-        "labels": {"app.kubernetes.io/managed-by": "modelbot", "modelbot.io/model": dns_name(d.model),
-                   "modelbot.io/stage": dns_name(d.stage)},
+        "labels": {
+            "app.kubernetes.io/managed-by": "modelbot",
+            "modelbot.io/model": dns_name(d.model),
+            "modelbot.io/stage": dns_name(d.stage),
+        },
         "annotations": annotations,
     }
 
@@ -104,17 +113,31 @@ def _rollout(d: Deployment) -> Rollout | None:
 
 
 # --- KServe -------------------------------------------------------------------------------------------------
-def _isvc(settings: Settings, d: Deployment, name: str, version: str, role: str,
-          extra: Mapping[str, str] | None = None, canary: float | None = None) -> dict[str, Any]:
+def _isvc(
+    settings: Settings,
+    d: Deployment,
+    name: str,
+    version: str,
+    role: str,
+    extra: Mapping[str, str] | None = None,
+    canary: float | None = None,
+) -> dict[str, Any]:
     predictor: dict[str, Any] = {}
     if canary is not None:
         predictor["canaryTrafficPercent"] = round(canary)
     if role == "primary" and d.fallback.configured and d.fallback.timeout_ms is not None:
         predictor["timeout"] = max(1, math.ceil(d.fallback.timeout_ms / 1000))
-    predictor["model"] = {"modelFormat": {"name": settings.model_format}, "protocolVersion": "v2",
-                          "storageUri": _storage(settings, d, version)}
-    return {"apiVersion": KSERVE_API, "kind": "InferenceService",
-            "metadata": _metadata(settings, d, name, version, role, extra), "spec": {"predictor": predictor}}
+    predictor["model"] = {
+        "modelFormat": {"name": settings.model_format},
+        "protocolVersion": "v2",
+        "storageUri": _storage(settings, d, version),
+    }
+    return {
+        "apiVersion": KSERVE_API,
+        "kind": "InferenceService",
+        "metadata": _metadata(settings, d, name, version, role, extra),
+        "spec": {"predictor": predictor},
+    }
 
 
 def render_kserve(settings: Settings, d: Deployment) -> list[dict[str, Any]]:
@@ -124,8 +147,10 @@ def render_kserve(settings: Settings, d: Deployment) -> list[dict[str, Any]]:
     base = dns_name(d.model, d.stage)
     notes = {**_fallback_annotations(d, base), "modelbot.io/strategy": rollout.strategy}
     if rollout.shadow is not None or (rollout.strategy == "ab" and not rollout.complete):
-        raise DeployError(f"manifests: KServe cannot render strategy '{rollout.strategy}' (it has no mirrored or "
-                          "sticky traffic split); use engine: seldon for shadow and ab")
+        raise DeployError(
+            f"manifests: KServe cannot render strategy '{rollout.strategy}' (it has no mirrored or "
+            "sticky traffic split); use engine: seldon for shadow and ab"
+        )
     docs: list[dict[str, Any]] = []
     if rollout.preview is not None:
         stable = rollout.stable or rollout.candidate
@@ -141,10 +166,15 @@ def render_kserve(settings: Settings, d: Deployment) -> list[dict[str, Any]]:
 
 
 # --- Seldon Core v2 -------------------------------------------------------------------------------------------
-def _model(settings: Settings, d: Deployment, name: str, version: str, role: str,
-           extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": SELDON_API, "kind": "Model", "metadata": _metadata(settings, d, name, version, role, extra),
-            "spec": {"storageUri": _storage(settings, d, version), "requirements": [settings.model_format]}}
+def _model(
+    settings: Settings, d: Deployment, name: str, version: str, role: str, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": SELDON_API,
+        "kind": "Model",
+        "metadata": _metadata(settings, d, name, version, role, extra),
+        "spec": {"storageUri": _storage(settings, d, version), "requirements": [settings.model_format]},
+    }
 
 
 def _weights(traffic: Mapping[str, float], names: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -161,20 +191,31 @@ def render_seldon(settings: Settings, d: Deployment) -> list[dict[str, Any]]:
     if rollout.complete or stable is None:
         docs = [_model(settings, d, base, rollout.candidate, "primary", notes)]
     elif rollout.preview is not None:
-        docs = [_model(settings, d, base, stable, "primary", notes),
-                _model(settings, d, f"{base}-preview", rollout.preview, "preview")]
+        docs = [
+            _model(settings, d, base, stable, "primary", notes),
+            _model(settings, d, f"{base}-preview", rollout.preview, "preview"),
+        ]
     else:
         candidate = f"{base}-candidate"
-        docs = [_model(settings, d, base, stable, "primary", notes),
-                _model(settings, d, candidate, rollout.candidate, "candidate")]
-        spec: dict[str, Any] = {"default": base,
-                                "candidates": _weights(rollout.traffic, {stable: base, rollout.candidate: candidate})}
+        docs = [
+            _model(settings, d, base, stable, "primary", notes),
+            _model(settings, d, candidate, rollout.candidate, "candidate"),
+        ]
+        spec: dict[str, Any] = {
+            "default": base,
+            "candidates": _weights(rollout.traffic, {stable: base, rollout.candidate: candidate}),
+        }
         if rollout.shadow is not None:
             spec["mirror"] = {"name": candidate, "percent": round(rollout.mirror_percent or 0)}
         extra = {"modelbot.io/sticky-key": rollout.sticky_key} if rollout.sticky_key else {}
-        docs.append({"apiVersion": SELDON_API, "kind": "Experiment",
-                     "metadata": _metadata(settings, d, f"{base}-rollout", rollout.candidate, "experiment", extra),
-                     "spec": spec})
+        docs.append(
+            {
+                "apiVersion": SELDON_API,
+                "kind": "Experiment",
+                "metadata": _metadata(settings, d, f"{base}-rollout", rollout.candidate, "experiment", extra),
+                "spec": spec,
+            }
+        )
     if d.fallback.version is not None:
         docs.append(_model(settings, d, f"{base}-fallback", d.fallback.version, "fallback"))
     return docs
@@ -223,8 +264,10 @@ class Manifests:
         return Outcome("done", f"{action} {relative}")
 
     def _commit(self, relative: str, d: Deployment) -> str:
-        message = (f"Render {self.settings.engine} manifests for {d.model} {d.stage} "
-                   f"(version {d.version or 'none'})\n\nFrom models.yaml at {d.commit}.")
+        message = (
+            f"Render {self.settings.engine} manifests for {d.model} {d.stage} "
+            f"(version {d.version or 'none'})\n\nFrom models.yaml at {d.commit}."
+        )
         try:
             gitio.git(self.repo, "add", "-A", "--", relative)
             gitio.git(self.repo, *BOT_IDENTITY, "commit", "-q", "--only", "-m", message, "--", relative)

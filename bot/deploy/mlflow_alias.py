@@ -109,8 +109,9 @@ def check_reachable(tracking_uri: str | None, timeout_s: float) -> None:
 class MlflowAlias:
     name = "mlflow-alias"
 
-    def __init__(self, tracking_uri: str | None, timeout_s: float = 10.0,
-                 client_factory: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self, tracking_uri: str | None, timeout_s: float = 10.0, client_factory: Callable[[str], Any] | None = None
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.timeout_s = timeout_s
         self._factory = client_factory
@@ -133,8 +134,7 @@ class MlflowAlias:
         changes = _guarded(f"set the aliases of {plan.name}", lambda: self._apply(plan))
         if deployment.version is not None:
             name, number = registry_ref(deployment.uri, deployment.version)
-            changes += _guarded(f"tag {name} version {number}",
-                                lambda: self._tag(name, number, tags_for(deployment)))
+            changes += _guarded(f"tag {name} version {number}", lambda: self._tag(name, number, tags_for(deployment)))
         shown = ", ".join(f"{a} -> {v}" for a, v in plan.set.items())
         if not changes:
             return Outcome("unchanged", f"{plan.name}: {shown} already")
@@ -147,8 +147,9 @@ class MlflowAlias:
             try:
                 client.get_model_version(plan.name, version)
             except Exception as exc:
-                raise DeployError(f"cannot set alias '{alias}' of {plan.name} to version {version}: "
-                                  f"{_message(exc)}") from None
+                raise DeployError(
+                    f"cannot set alias '{alias}' of {plan.name} to version {version}: {_message(exc)}"
+                ) from None
         done = []
         for alias in sorted(plan.delete & set(current)):
             client.delete_registered_model_alias(plan.name, alias)
@@ -159,8 +160,9 @@ class MlflowAlias:
                 try:
                     client.set_registered_model_alias(plan.name, alias, version)
                 except Exception as exc:
-                    raise DeployError(f"cannot set alias '{alias}' of {plan.name} to version {version}: "
-                                      f"{_message(exc)}") from None
+                    raise DeployError(
+                        f"cannot set alias '{alias}' of {plan.name} to version {version}: {_message(exc)}"
+                    ) from None
                 done.append(f"{alias} -> {version}")
         return done
 
@@ -202,8 +204,10 @@ class MlflowAlias:
         where = self._ledger_key(deployment)
         if where is not None:
             name, number, key = where
-            _guarded("write the deployment ledger",
-                     lambda: self.client().set_model_version_tag(name, number, key, deployment.key))
+            _guarded(
+                "write the deployment ledger",
+                lambda: self.client().set_model_version_tag(name, number, key, deployment.key),
+            )
 
 
 def _message(exc: BaseException) -> str:

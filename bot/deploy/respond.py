@@ -62,8 +62,9 @@ def comment_body(record: TransitionRecord, revert_pr: int | None, run_url: str |
     return "\n".join(lines)
 
 
-def on_failure(forge: Forge, repo: Path, after: str, record: TransitionRecord, run_url: str | None,
-               base: str) -> Response:
+def on_failure(
+    forge: Forge, repo: Path, after: str, record: TransitionRecord, run_url: str | None, base: str
+) -> Response:
     """Revert PR and comment for a failed (model, stage); a revert that cannot be opened is said in the comment."""
     change = record.change
     target = rollback.find(repo, change.model, change.stage, after)

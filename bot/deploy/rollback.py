@@ -57,8 +57,15 @@ class Target:
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "stage": self.stage, "commit": self.commit, "pr": self.pr, "title": self.title,
-                "steps": list(self.steps), "transition": self.event.transition.as_dict()}
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "commit": self.commit,
+            "pr": self.pr,
+            "title": self.title,
+            "steps": list(self.steps),
+            "transition": self.event.transition.as_dict(),
+        }
 
 
 def _title(commit: gitio.Commit) -> str:
@@ -129,7 +136,9 @@ def _revert_one(repo: Path, sha: str) -> None:
             hint = f"git revert {' '.join(mainline)} {sha}".replace("  ", " ")
             raise RevertConflict(
                 f"reverting {sha[:12]} conflicts with later changes to {', '.join(conflicted)}; nothing was changed. "
-                f"A person has to resolve it: `{hint}`, fix the conflict, then commit", conflicted) from None
+                f"A person has to resolve it: `{hint}`, fix the conflict, then commit",
+                conflicted,
+            ) from None
         raise RefusedError(f"cannot revert {sha[:12]}: {exc}") from None
 
 

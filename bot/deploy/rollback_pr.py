@@ -38,14 +38,21 @@ class Opened:
     conflict_lines: tuple[int, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"number": self.pull.number, "url": self.pull.html_url, "how": self.how,
-                "head_sha": self.pull.head_sha, "conflict_lines": list(self.conflict_lines)}
+        return {
+            "number": self.pull.number,
+            "url": self.pull.html_url,
+            "how": self.how,
+            "head_sha": self.pull.head_sha,
+            "conflict_lines": list(self.conflict_lines),
+        }
 
     def describe(self) -> str:
         if self.how == "conflict":
             lines = ", ".join(str(n) for n in self.conflict_lines)
-            return (f"#{self.pull.number} needs a person: the revert conflicts with later changes to {REGISTRY_FILE} "
-                    f"(conflict markers at lines {lines}); check out `{self.pull.head_ref}`, resolve them and push")
+            return (
+                f"#{self.pull.number} needs a person: the revert conflicts with later changes to {REGISTRY_FILE} "
+                f"(conflict markers at lines {lines}); check out `{self.pull.head_ref}`, resolve them and push"
+            )
         return f"#{self.pull.number}"
 
 
@@ -66,17 +73,30 @@ def open_rollback(forge: Forge, repo: Path, target: Target, base: str) -> Opened
     newest = target.steps[0] if target.steps else target.commit
     promoted = _text(repo, newest)
     before = _text(repo, gitio.commit(repo, target.commit).parents[0])
-    merged, conflicts = gitio.merge_file(tip, promoted, before, (base, f"rolled out at {newest[:12]}",
-                                                                 f"before {target.commit[:12]}"))
+    merged, conflicts = gitio.merge_file(
+        tip, promoted, before, (base, f"rolled out at {newest[:12]}", f"before {target.commit[:12]}")
+    )
     if not conflicts:
-        return _open(forge, target, base, merged, "merged",
-                     "git merged the inverse change onto the branch's tip; nothing else changes.")
+        return _open(
+            forge,
+            target,
+            base,
+            merged,
+            "merged",
+            "git merged the inverse change onto the branch's tip; nothing else changes.",
+        )
     line = _stage_line(tip, target)
     if line is not None:
-        return _open(forge, target, base, line, "stage-line",
-                     f"A later change touched the neighbouring line, so git could not revert the commit on its own; "
-                     f"this sets {target.model} {target.stage} back to "
-                     f"{target.event.transition.from_version or 'nothing'} and changes nothing else.")
+        return _open(
+            forge,
+            target,
+            base,
+            line,
+            "stage-line",
+            f"A later change touched the neighbouring line, so git could not revert the commit on its own; "
+            f"this sets {target.model} {target.stage} back to "
+            f"{target.event.transition.from_version or 'nothing'} and changes nothing else.",
+        )
     marked = conflict_lines(merged)
     return _open(forge, target, base, merged, "conflict", _conflict_body(target, marked), marked)
 
@@ -110,11 +130,19 @@ def _conflict_body(target: Target, lines: tuple[int, ...]) -> str:
     )
 
 
-def _open(forge: Forge, target: Target, base: str, text: str, how: How, explanation: str,
-          lines: tuple[int, ...] = ()) -> Opened:
+def _open(
+    forge: Forge, target: Target, base: str, text: str, how: How, explanation: str, lines: tuple[int, ...] = ()
+) -> Opened:
     title, body = target.message().split("\n\n", 1)
     if target.pr is not None:
         body += f"\n\nReverts #{target.pr}."
-    result = forge.promotion_pr(target.model, f"{target.stage}-rollback", {REGISTRY_FILE: text}, title,
-                                f"{body}\n\n{explanation}", base=base, labels=[ROLLBACK_LABEL])
+    result = forge.promotion_pr(
+        target.model,
+        f"{target.stage}-rollback",
+        {REGISTRY_FILE: text},
+        title,
+        f"{body}\n\n{explanation}",
+        base=base,
+        labels=[ROLLBACK_LABEL],
+    )
     return Opened(result.pull, how, lines)

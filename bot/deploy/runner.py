@@ -52,13 +52,24 @@ class Change:
 
 def changes(before: Registry | None, after: Registry) -> list[Change]:
     """Stage transitions, then rollout-state changes of stages whose version did not change."""
+
     def state(registry: Registry | None, model: str, stage: str) -> Mapping[str, Any] | None:
         found = registry.model(model) if registry else None
         return found.deployment.get(stage) if found else None
 
     steps = [t for t in rollout_steps(before, after) if t.stage in after.models[t.model].stages]
-    return [Change(t.model, t.stage, t.kind, t.from_version, t.to_version, state(before, t.model, t.stage),
-                   state(after, t.model, t.stage)) for t in [*diff(before, after), *steps]]
+    return [
+        Change(
+            t.model,
+            t.stage,
+            t.kind,
+            t.from_version,
+            t.to_version,
+            state(before, t.model, t.stage),
+            state(after, t.model, t.stage),
+        )
+        for t in [*diff(before, after), *steps]
+    ]
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,12 @@ class StepRecord:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"deployer": self.deployer, "status": self.status, "detail": self.detail,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "deployer": self.deployer,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -89,9 +104,15 @@ class TransitionRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "model": self.change.model, "stage": self.change.stage, "kind": self.change.kind,
-            "from": self.change.previous, "to": self.change.version, "status": self.status,
-            "failed_deployer": self.failed, "reason": self.reason, "succeeded_deployers": self.done,
+            "model": self.change.model,
+            "stage": self.change.stage,
+            "kind": self.change.kind,
+            "from": self.change.previous,
+            "to": self.change.version,
+            "status": self.status,
+            "failed_deployer": self.failed,
+            "reason": self.reason,
+            "succeeded_deployers": self.done,
             "steps": [s.as_dict() for s in self.steps],
             "verify": self.verify.as_dict() if self.verify else None,
             "deployment": self.deployment.as_dict() if self.deployment else None,
@@ -109,8 +130,11 @@ class RunRecord:
         return all(t.status in ("deployed", "unchanged", "superseded") for t in self.transitions)
 
     def named(self, *statuses: str) -> list[str]:
-        return [f"{t.change.model} {t.change.stage} {t.change.version or '-'}"
-                for t in self.transitions if t.status in statuses]
+        return [
+            f"{t.change.model} {t.change.stage} {t.change.version or '-'}"
+            for t in self.transitions
+            if t.status in statuses
+        ]
 
     @property
     def failure(self) -> TransitionRecord | None:
@@ -119,12 +143,22 @@ class RunRecord:
     def as_dict(self) -> dict[str, Any]:
         failure = self.failure
         return {
-            "ok": self.ok, "before": self.before, "after": self.after,
-            "deployed": self.named("deployed"), "unchanged": self.named("unchanged"),
-            "failed": None if failure is None else {
-                "model": failure.change.model, "stage": failure.change.stage, "deployer": failure.failed,
-                "reason": failure.reason, "succeeded_deployers": failure.done},
-            "not_attempted": self.named("not_attempted"), "superseded": self.named("superseded"),
+            "ok": self.ok,
+            "before": self.before,
+            "after": self.after,
+            "deployed": self.named("deployed"),
+            "unchanged": self.named("unchanged"),
+            "failed": None
+            if failure is None
+            else {
+                "model": failure.change.model,
+                "stage": failure.change.stage,
+                "deployer": failure.failed,
+                "reason": failure.reason,
+                "succeeded_deployers": failure.done,
+            },
+            "not_attempted": self.named("not_attempted"),
+            "superseded": self.named("superseded"),
             "transitions": [t.as_dict() for t in self.transitions],
         }
 
@@ -163,12 +197,15 @@ def _superseded(change: Change, new: Registry, tip: Registry | None) -> str | No
     now = stage_state(tip, change.model, change.stage)
     if now == stage_state(new, change.model, change.stage):
         return None
-    return (f"the branch has moved on: {change.model} {change.stage} is {now[0] or '-'} there now, "
-            "and the deploy of that revision takes it there")
+    return (
+        f"the branch has moved on: {change.model} {change.stage} is {now[0] or '-'} there now, "
+        "and the deploy of that revision takes it there"
+    )
 
 
-def origin(repo: Path, before: str | None, after: str, model: str, stage: str,
-           revisions: Revisions | None = None) -> gitio.Commit:
+def origin(
+    repo: Path, before: str | None, after: str, model: str, stage: str, revisions: Revisions | None = None
+) -> gitio.Commit:
     """The newest commit in before..after (first parent) that changed this stage's version or rollout state."""
     revs = revisions or Revisions(repo)
     span = f"{before}..{after}" if before else after
@@ -246,33 +283,60 @@ class Runner:
             if (reason := _superseded(change, new, tip)) is not None:
                 records.append(TransitionRecord(change, "superseded", reason=reason))
                 continue
-            earlier = [f"{r.change.model} {r.change.stage} {r.change.version or '-'}"
-                       for r in records if r.status == "deployed"]
+            earlier = [
+                f"{r.change.model} {r.change.stage} {r.change.version or '-'}"
+                for r in records
+                if r.status == "deployed"
+            ]
             records.append(self._one(change, old, new, policies, before_sha, after_sha, revisions, earlier))
         return RunRecord(before_sha, after_sha, tuple(records))
 
-    def _deployment(self, change: Change, model: Model, deploy: Mapping[str, Any], commit: gitio.Commit,
-                    uris: Mapping[str, str]) -> Deployment:
-        rollout = strategies.target(deploy, change.kind, change.previous, change.version, change.state_before,
-                                    change.state_after)
+    def _deployment(
+        self, change: Change, model: Model, deploy: Mapping[str, Any], commit: gitio.Commit, uris: Mapping[str, str]
+    ) -> Deployment:
+        rollout = strategies.target(
+            deploy, change.kind, change.previous, change.version, change.state_before, change.state_after
+        )
         previous = change.previous
         if change.kind == "step":  # the version the step takes traffic from: stable now, or stable before it
             was = strategies.from_state(change.state_before, change.version)
             previous = (rollout.stable if rollout else None) or (was.stable if was else None)
         return Deployment(
-            model=change.model, stage=change.stage, version=change.version, previous=previous,
-            commit=commit.sha, kind=change.kind, pr=pr_number(commit.subject), run_url=self.run_url,
-            uri=uris.get(change.version or ""), previous_uri=uris.get(previous or ""), uris=uris,
+            model=change.model,
+            stage=change.stage,
+            version=change.version,
+            previous=previous,
+            commit=commit.sha,
+            kind=change.kind,
+            pr=pr_number(commit.subject),
+            run_url=self.run_url,
+            uri=uris.get(change.version or ""),
+            previous_uri=uris.get(previous or ""),
+            uris=uris,
             alias=self.ctx.alias_prefix + str(deploy.get("alias", change.stage)),
-            state=rollout.as_state() if rollout else {}, fallback=strategies.fallback(deploy, rollout),
+            state=rollout.as_state() if rollout else {},
+            fallback=strategies.fallback(deploy, rollout),
         )
 
-    def _one(self, change: Change, old: Registry | None, new: Registry, policies: Any, before: str | None,
-             after: str, revisions: Revisions, earlier: list[str]) -> TransitionRecord:
+    def _one(
+        self,
+        change: Change,
+        old: Registry | None,
+        new: Registry,
+        policies: Any,
+        before: str | None,
+        after: str,
+        revisions: Revisions,
+        earlier: list[str],
+    ) -> TransitionRecord:
         model = new.model(change.model) or (old.model(change.model) if old else None)
         assert model is not None
-        uris = {v.id: v.uri for m in (old.model(change.model) if old else None, new.model(change.model)) if m
-                for v in m.versions}
+        uris = {
+            v.id: v.uri
+            for m in (old.model(change.model) if old else None, new.model(change.model))
+            if m
+            for v in m.versions
+        }
         try:
             policy = policies.resolve(model)
             if not policy.has_stage(change.stage):
@@ -284,8 +348,12 @@ class Runner:
         except ModelbotError as exc:
             return TransitionRecord(change, "failed", failed="settings", reason=str(exc))
         if _completed(deployers, deployment):
-            return TransitionRecord(change, "unchanged", deployment,
-                                    (StepRecord("ledger", "unchanged", "this deployment completed before"),))
+            return TransitionRecord(
+                change,
+                "unchanged",
+                deployment,
+                (StepRecord("ledger", "unchanged", "this deployment completed before"),),
+            )
         attempt = self._attempt(deployment, deployers, deploy, model, after)
         recorders = [d for d in deployers if isinstance(d, Recorder)]
         summary = attempt.summary(earlier)
@@ -296,11 +364,13 @@ class Runner:
             for ledger in (d for d in deployers if isinstance(d, Ledger)):
                 attempt.run("ledger", partial(_marked, ledger, deployment))
         status: RecordStatus = "deployed" if attempt.failed is None else "failed"
-        return TransitionRecord(change, status, deployment, tuple(attempt.steps), attempt.failed, attempt.reason,
-                                attempt.verify)
+        return TransitionRecord(
+            change, status, deployment, tuple(attempt.steps), attempt.failed, attempt.reason, attempt.verify
+        )
 
-    def _attempt(self, deployment: Deployment, deployers: list[Deployer], deploy: Mapping[str, Any], model: Model,
-                 after: str) -> _Attempt:
+    def _attempt(
+        self, deployment: Deployment, deployers: list[Deployer], deploy: Mapping[str, Any], model: Model, after: str
+    ) -> _Attempt:
         attempt = _Attempt(deployment)
         recorders = [d for d in deployers if isinstance(d, Recorder)]
         for recorder in recorders:

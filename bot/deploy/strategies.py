@@ -108,16 +108,30 @@ def start(deploy: Mapping[str, Any], kind: str, previous: str | None, candidate:
         return _canary_step(deploy, candidate, previous, 0, fallback)
     if strategy == "shadow":
         mirror = float(_section(deploy, "shadow").get("mirror_percent", DEFAULT_MIRROR_PERCENT))
-        return Rollout("shadow", candidate, previous, traffic={previous: 100.0}, shadow=candidate,
-                       mirror_percent=mirror, fallback=fallback)
+        return Rollout(
+            "shadow",
+            candidate,
+            previous,
+            traffic={previous: 100.0},
+            shadow=candidate,
+            mirror_percent=mirror,
+            fallback=fallback,
+        )
     if strategy == "blue-green":
-        return Rollout("blue-green", candidate, previous, traffic={previous: 100.0}, preview=candidate,
-                       fallback=fallback)
+        return Rollout(
+            "blue-green", candidate, previous, traffic={previous: 100.0}, preview=candidate, fallback=fallback
+        )
     if strategy == "ab":
         ab = _section(deploy, "ab")
         share = float(ab.get("challenger_percent", DEFAULT_CHALLENGER_PERCENT))
-        return Rollout("ab", candidate, previous, traffic=_split(previous, candidate, share),
-                       sticky_key=ab.get("sticky_key"), fallback=fallback)
+        return Rollout(
+            "ab",
+            candidate,
+            previous,
+            traffic=_split(previous, candidate, share),
+            sticky_key=ab.get("sticky_key"),
+            fallback=fallback,
+        )
     return direct(candidate, fallback)
 
 
@@ -141,8 +155,14 @@ def advance(rollout: Rollout, deploy: Mapping[str, Any]) -> Rollout:
         steps = canary_steps(deploy)
         following = min((rollout.step or 0) + 1, len(steps) - 1)
         return _canary_step(deploy, rollout.candidate, rollout.stable, following, rollout.fallback)
-    return Rollout(rollout.strategy, rollout.candidate, rollout.stable, step=rollout.step,
-                   traffic={rollout.candidate: 100.0}, fallback=rollout.fallback)
+    return Rollout(
+        rollout.strategy,
+        rollout.candidate,
+        rollout.stable,
+        step=rollout.step,
+        traffic={rollout.candidate: 100.0},
+        fallback=rollout.fallback,
+    )
 
 
 def from_state(state: Mapping[str, Any] | None, candidate: str | None) -> Rollout | None:
@@ -161,9 +181,18 @@ def from_state(state: Mapping[str, Any] | None, candidate: str | None) -> Rollou
     if strategy not in STRATEGIES:
         return None
     mirror = state.get("mirror_percent")
-    return Rollout(strategy, candidate, stable, step=state.get("step"), traffic=traffic, shadow=shadow,
-                   mirror_percent=float(mirror) if mirror is not None else None, preview=preview,
-                   sticky_key=state.get("sticky_key"), fallback=_opt(state.get("fallback")))
+    return Rollout(
+        strategy,
+        candidate,
+        stable,
+        step=state.get("step"),
+        traffic=traffic,
+        shadow=shadow,
+        mirror_percent=float(mirror) if mirror is not None else None,
+        preview=preview,
+        sticky_key=state.get("sticky_key"),
+        fallback=_opt(state.get("fallback")),
+    )
 
 
 def _opt(value: object) -> str | None:
@@ -177,12 +206,19 @@ def fallback(deploy: Mapping[str, Any], rollout: Rollout | None) -> Fallback:
     version = rollout.fallback if rollout is not None else None
     if version is None and rollout is not None and rollout.stable is not None and section.get("version") == "previous":
         version = rollout.stable
-    return Fallback(version=version, constant=section.get("constant"),
-                    timeout_ms=float(timeout) if timeout is not None else None)
+    return Fallback(
+        version=version, constant=section.get("constant"), timeout_ms=float(timeout) if timeout is not None else None
+    )
 
 
-def target(deploy: Mapping[str, Any], kind: str, previous: str | None, candidate: str | None,
-           state_before: Mapping[str, Any] | None, state_after: Mapping[str, Any] | None) -> Rollout | None:
+def target(
+    deploy: Mapping[str, Any],
+    kind: str,
+    previous: str | None,
+    candidate: str | None,
+    state_before: Mapping[str, Any] | None,
+    state_after: Mapping[str, Any] | None,
+) -> Rollout | None:
     """The state to deploy for one (model, stage) after a change.
 
     `kind` is the transition's kind, or `step` when only the deployment state changed. A state written in the

@@ -52,22 +52,35 @@ class SmokeCheck:
             return GateResult(GATE, Status.FAIL, str(exc))
         observed: dict[str, Any] = {"alias": f"{name}@{alias}", "resolves_to": resolved, "expected": number}
         if resolved != number:
-            return GateResult(GATE, Status.FAIL, f"{name}@{alias} resolves to version {resolved}, not {number}",
-                              observed=observed)
+            return GateResult(
+                GATE, Status.FAIL, f"{name}@{alias} resolves to version {resolved}, not {number}", observed=observed
+            )
         frame = sample_rows(self.repo, rev, model, self.rows)
         if frame is None:
-            return GateResult(GATE, Status.PASS, f"{name}@{alias} -> {number}; no sample rows (evaluation data "
-                              f"{model.evaluation.data} is not in the repository)", observed=observed)
+            return GateResult(
+                GATE,
+                Status.PASS,
+                f"{name}@{alias} -> {number}; no sample rows (evaluation data "
+                f"{model.evaluation.data} is not in the repository)",
+                observed=observed,
+            )
         answered = self._answer(f"models:/{name}@{alias}", frame)
         observed.update(answered)
         if "error" in answered:
-            return GateResult(GATE, Status.FAIL, f"models:/{name}@{alias} did not answer: {answered['error']}",
-                              observed=observed)
+            return GateResult(
+                GATE, Status.FAIL, f"models:/{name}@{alias} did not answer: {answered['error']}", observed=observed
+            )
         if answered["answers"] != answered["rows"] or not answered["finite"]:
-            return GateResult(GATE, Status.FAIL, f"models:/{name}@{alias} gave {answered['answers']} answers "
-                              f"for {answered['rows']} rows (finite: {answered['finite']})", observed=observed)
-        return GateResult(GATE, Status.PASS, f"{name}@{alias} -> {number} answered {answered['rows']} sample rows",
-                          observed=observed)
+            return GateResult(
+                GATE,
+                Status.FAIL,
+                f"models:/{name}@{alias} gave {answered['answers']} answers "
+                f"for {answered['rows']} rows (finite: {answered['finite']})",
+                observed=observed,
+            )
+        return GateResult(
+            GATE, Status.PASS, f"{name}@{alias} -> {number} answered {answered['rows']} sample rows", observed=observed
+        )
 
     def _resolve(self, name: str, alias: str) -> str:
         check_reachable(self.tracking_uri, 10.0)

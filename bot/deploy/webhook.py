@@ -50,16 +50,23 @@ class Webhook:
 
     def deploy(self, deployment: Deployment) -> Outcome:
         if not self.secret:
-            raise DeployError(f"webhook {_shown(self.url)}: no secret to sign with (set the variable named by "
-                              "'secret_env', default MODELBOT_WEBHOOK_SECRET)")
+            raise DeployError(
+                f"webhook {_shown(self.url)}: no secret to sign with (set the variable named by "
+                "'secret_env', default MODELBOT_WEBHOOK_SECRET)"
+            )
         body = body_of(deployment)
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Content-Type": "application/json",
-            "User-Agent": "modelbot",
-            "X-Modelbot-Event": "deployment",
-            "X-Modelbot-Delivery": deployment.key,
-            SIGNATURE_HEADER: signature(self.secret, body),
-        })
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "modelbot",
+                "X-Modelbot-Event": "deployment",
+                "X-Modelbot-Delivery": deployment.key,
+                SIGNATURE_HEADER: signature(self.secret, body),
+            },
+        )
         where = _shown(self.url)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:

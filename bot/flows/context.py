@@ -42,7 +42,6 @@ def reader(ctx: BotContext | Forge, ref: str) -> FileReader:
     forge = ctx.forge if isinstance(ctx, BotContext) else ctx
     workspace = ctx.workspace if isinstance(ctx, BotContext) else None
     if workspace is not None and _has_commit(workspace, ref):
-
         return git_reader(workspace, ref)
     if not isinstance(ctx, BotContext) or not re.fullmatch(r"[0-9a-f]{40}", ref):
         return lambda path: _encoded(forge.file_text(path, ref))

@@ -67,10 +67,20 @@ def build(settings: Settings) -> tuple[Starlette, Gateway]:
         try:
             body = await _body(request, settings.max_body_bytes)
         except TooLarge:
-            return _error(413, "REQUEST_TOO_LARGE", f"the body is larger than the limit of "
-                          f"{settings.max_body_bytes} bytes", {"X-Request-Id": request_id})
-        reply = await gateway.invoke(request.path_params["model"], request.path_params["stage"], body,
-                                     request.headers.get("content-type"), request.headers, request_id)
+            return _error(
+                413,
+                "REQUEST_TOO_LARGE",
+                f"the body is larger than the limit of {settings.max_body_bytes} bytes",
+                {"X-Request-Id": request_id},
+            )
+        reply = await gateway.invoke(
+            request.path_params["model"],
+            request.path_params["stage"],
+            body,
+            request.headers.get("content-type"),
+            request.headers,
+            request_id,
+        )
         return Response(reply.body, reply.status, dict(reply.headers), media_type="application/json")
 
     async def stage(request: Request) -> Response:
@@ -83,16 +93,26 @@ def build(settings: Settings) -> tuple[Starlette, Gateway]:
     async def every(request: Request) -> Response:
         current = gateway.state
         plans = [gateway.describe(p) for p in current.plans.values()] if current is not None else []
-        return _json({"commit": current.commit if current else None, "ref": settings.ref, "stages": plans,
-                      "problems": list(current.problems) if current else [], "reload_error": gateway.reload_error})
+        return _json(
+            {
+                "commit": current.commit if current else None,
+                "ref": settings.ref,
+                "stages": plans,
+                "problems": list(current.problems) if current else [],
+                "reload_error": gateway.reload_error,
+            }
+        )
 
     async def healthz(request: Request) -> Response:
         return _json({"ok": True})
 
     async def readyz(request: Request) -> Response:
         ok, waiting = gateway.readiness()
-        return _json({"ready": ok, "waiting": waiting, "commit": gateway.state.commit if gateway.state else None},
-                     200 if ok else 503, None if ok else {"Retry-After": "1"})
+        return _json(
+            {"ready": ok, "waiting": waiting, "commit": gateway.state.commit if gateway.state else None},
+            200 if ok else 503,
+            None if ok else {"Retry-After": "1"},
+        )
 
     async def metrics(request: Request) -> Response:
         return Response(gateway.metrics.render(), 200, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -106,8 +126,11 @@ def build(settings: Settings) -> tuple[Starlette, Gateway]:
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(400, "BAD_REQUEST", f"the body is not valid JSON: {exc}")
         if not isinstance(found, dict) or not isinstance(found.get("request_id"), str):
-            return _error(400, "BAD_REQUEST", "feedback is a JSON object with 'request_id' (a string) and "
-                          "'label' (the true label) or 'outcome'")
+            return _error(
+                400,
+                "BAD_REQUEST",
+                "feedback is a JSON object with 'request_id' (a string) and 'label' (the true label) or 'outcome'",
+            )
         if "label" not in found and "outcome" not in found:
             return _error(400, "BAD_REQUEST", "feedback needs 'label' (the true label) or 'outcome'")
         truth = found["label"] if "label" in found else found["outcome"]
@@ -124,16 +147,19 @@ def build(settings: Settings) -> tuple[Starlette, Gateway]:
         return _json(result)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _error(404, "ENDPOINT_NOT_FOUND", f"no endpoint {request.method} {request.url.path}; invocations "
-                      "are POST /models/{model}/{stage}/invocations")
+        return _error(
+            404,
+            "ENDPOINT_NOT_FOUND",
+            f"no endpoint {request.method} {request.url.path}; invocations "
+            "are POST /models/{model}/{stage}/invocations",
+        )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return _error(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}")
 
     async def crashed(request: Request, exc: Exception) -> Response:
         _log.exception("unexpected error on %s", request.url.path)
-        return _error(500, "INTERNAL_ERROR", f"the gateway failed on this request ({type(exc).__name__}); "
-                      "see its log")
+        return _error(500, "INTERNAL_ERROR", f"the gateway failed on this request ({type(exc).__name__}); see its log")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -160,8 +186,11 @@ def build(settings: Settings) -> tuple[Starlette, Gateway]:
         Route("/feedback", feedback, methods=["POST"]),
         Route("/-/reload", reload, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={404: not_found, 405: method_not_allowed, Exception: crashed})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed, Exception: crashed},
+    )
     return app, gateway
 
 

@@ -52,8 +52,16 @@ Listener = Callable[["Backend", str], None]
 class Backend:
     """The model process of one (model, version) and its supervisor."""
 
-    def __init__(self, model: str, version: str, uri: str, *, load_timeout_s: float = 120.0,
-                 hang_s: float = 30.0, listener: Listener | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        version: str,
+        uri: str,
+        *,
+        load_timeout_s: float = 120.0,
+        hang_s: float = 30.0,
+        listener: Listener | None = None,
+    ) -> None:
         self.model, self.version, self.uri = model, version, uri
         self.load_timeout_s = load_timeout_s
         self.hang_s = hang_s
@@ -239,8 +247,11 @@ class Backend:
         """Write one pickled frame; the future holds the child's (tag, payload). Raises BackendError at once
         when the version has no live process."""
         if self.state != "ready" or self._writer is None:
-            raise BackendError("down", f"version {self.version} of {self.model} has no model process "
-                                       f"({self.state}{': ' + self.problem if self.problem else ''})")
+            raise BackendError(
+                "down",
+                f"version {self.version} of {self.model} has no model process "
+                f"({self.state}{': ' + self.problem if self.problem else ''})",
+            )
         if len(self._pending) >= MAX_PENDING:
             raise BackendError("busy", f"version {self.version} of {self.model} has {MAX_PENDING} requests waiting")
         future: asyncio.Future[tuple[bytes, bytes]] = asyncio.get_running_loop().create_future()
@@ -290,5 +301,13 @@ class Backend:
                 os.setpriority(os.PRIO_PROCESS, self.pid, self.nice)
 
     def describe(self) -> dict[str, Any]:
-        return {"version": self.version, "state": self.state, "pid": self.pid, "restarts": self.restarts,
-                "problem": self.problem, "inflight": self.inflight, "warmed": self.warmed, "answered": self.answered}
+        return {
+            "version": self.version,
+            "state": self.state,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "problem": self.problem,
+            "inflight": self.inflight,
+            "warmed": self.warmed,
+            "answered": self.answered,
+        }

@@ -151,8 +151,14 @@ class Gateway:
             started: list[Backend] = []
             for uri, (model, version) in new.backends().items():
                 if uri not in self.backends:
-                    backend = Backend(model, version, uri, load_timeout_s=self.settings.load_timeout_s,
-                                      hang_s=self.settings.hang_s, listener=self._listener)
+                    backend = Backend(
+                        model,
+                        version,
+                        uri,
+                        load_timeout_s=self.settings.load_timeout_s,
+                        hang_s=self.settings.hang_s,
+                        listener=self._listener,
+                    )
                     backend.start()
                     self.backends[uri] = backend
                     started.append(backend)
@@ -172,10 +178,14 @@ class Gateway:
                 del self.backends[backend.uri]
                 self._spawn(backend.close(self.settings.drain_s))
             self.metrics.reloads.labels("applied").inc()
-            return {"commit": new.commit, "changed": True, "reason": why,
-                    "started": [f"{b.model} {b.version}" for b in started],
-                    "retired": [f"{b.model} {b.version}" for b in retired],
-                    "problems": list(new.problems)}
+            return {
+                "commit": new.commit,
+                "changed": True,
+                "reason": why,
+                "started": [f"{b.model} {b.version}" for b in started],
+                "retired": [f"{b.model} {b.version}" for b in retired],
+                "problems": list(new.problems),
+            }
 
     @staticmethod
     def _incoming(old: ServingState | None, new: ServingState) -> list[tuple[Plan, str]]:
@@ -221,8 +231,9 @@ class Gateway:
     def request_id(self, given: str | None) -> str:
         return given if given and REQUEST_ID.match(given) else uuid.uuid4().hex
 
-    async def invoke(self, model: str, stage: str, body: bytes, content_type: str | None,
-                     headers: Mapping[str, str], request_id: str) -> Reply:
+    async def invoke(
+        self, model: str, stage: str, body: bytes, content_type: str | None, headers: Mapping[str, str], request_id: str
+    ) -> Reply:
         started = time.perf_counter()
         base = {"X-Request-Id": request_id}
         current = self.state
@@ -234,8 +245,16 @@ class Gateway:
         labels = (model, stage, route.version, route.arm)
         try:
             if backend is None or backend.signature is None:
-                served = await self._failed(plan, route.version, body, content_type, None, started,
-                                            BackendError("down", f"version {route.version} has not loaded"), labels)
+                served = await self._failed(
+                    plan,
+                    route.version,
+                    body,
+                    content_type,
+                    None,
+                    started,
+                    BackendError("down", f"version {route.version} has not loaded"),
+                    labels,
+                )
             else:
                 parsed = payloads.parse(body, content_type, backend.signature)
                 served = await self._serve(plan, route.version, backend, parsed, body, content_type, started, labels)
@@ -258,9 +277,13 @@ class Gateway:
         self._record(request_id, plan, route, served, served.inputs, started, None, 200)
         if route.shadow is not None and not served.fallback:
             self._spawn(self._shadow(plan, route.shadow, request_id, body, content_type, served))
-        out = {**base, "X-Modelbot-Version": served.version, "X-Modelbot-Arm": route.arm,
-               "X-Modelbot-Fallback": "true" if served.fallback else "false",
-               "X-Modelbot-Colour": self.colours.get((model, stage), {}).get(route.version, "")}
+        out = {
+            **base,
+            "X-Modelbot-Version": served.version,
+            "X-Modelbot-Arm": route.arm,
+            "X-Modelbot-Fallback": "true" if served.fallback else "false",
+            "X-Modelbot-Colour": self.colours.get((model, stage), {}).get(route.version, ""),
+        }
         if served.reason is not None:
             out["X-Modelbot-Fallback-Reason"] = served.reason
         return Reply(200, served.body, out)
@@ -279,8 +302,17 @@ class Gateway:
             return fb.timeout_ms / 1000.0
         return self.settings.request_timeout_s
 
-    async def _serve(self, plan: Plan, version: str, backend: Backend, parsed: payloads.Parsed, body: bytes,
-                     content_type: str | None, started: float, labels: tuple[str, ...]) -> _Served:
+    async def _serve(
+        self,
+        plan: Plan,
+        version: str,
+        backend: Backend,
+        parsed: payloads.Parsed,
+        body: bytes,
+        content_type: str | None,
+        started: float,
+        labels: tuple[str, ...],
+    ) -> _Served:
         frame = pickle.dumps(parsed.data, protocol=5)
         try:
             raw = await asyncio.wait_for(backend.predict(frame), self._timeout(plan))
@@ -288,8 +320,13 @@ class Gateway:
             if problem is not None:
                 raise BackendError("invalid", f"version {version} gave an invalid answer: {problem}")
         except (BackendError, TimeoutError) as exc:
-            failure = exc if isinstance(exc, BackendError) else BackendError(
-                "timeout", f"version {version} did not answer within {self._timeout(plan) * 1000:g} ms")
+            failure = (
+                exc
+                if isinstance(exc, BackendError)
+                else BackendError(
+                    "timeout", f"version {version} did not answer within {self._timeout(plan) * 1000:g} ms"
+                )
+            )
             served = await self._failed(plan, version, body, content_type, parsed.rows, started, failure, labels)
         else:
             answer, predictions = payloads.answer(raw)
@@ -297,8 +334,17 @@ class Gateway:
         served.inputs = parsed.inputs
         return served
 
-    async def _failed(self, plan: Plan, version: str, body: bytes, content_type: str | None, count: int | None,
-                      started: float, failure: BackendError, labels: tuple[str, ...]) -> _Served:
+    async def _failed(
+        self,
+        plan: Plan,
+        version: str,
+        body: bytes,
+        content_type: str | None,
+        count: int | None,
+        started: float,
+        failure: BackendError,
+        labels: tuple[str, ...],
+    ) -> _Served:
         """The routed version failed: count it, then answer with the fallback version, else the constant."""
         self.metrics.errors.labels(*labels, failure.reason).inc()
         fb = plan.fallback
@@ -308,8 +354,9 @@ class Gateway:
                 try:
                     parsed = payloads.parse(body, content_type, backend.signature)
                     left = self.settings.request_timeout_s - (time.perf_counter() - started)
-                    raw = await asyncio.wait_for(backend.predict(pickle.dumps(parsed.data, protocol=5)),
-                                                 max(0.001, left))
+                    raw = await asyncio.wait_for(
+                        backend.predict(pickle.dumps(parsed.data, protocol=5)), max(0.001, left)
+                    )
                     if payloads.invalid(raw, parsed.rows) is None:
                         answer, predictions = payloads.answer(raw)
                         self.metrics.fallbacks.labels(*labels, fb.version, failure.reason).inc()
@@ -319,25 +366,43 @@ class Gateway:
         if fb.constant is not None:
             count = count if count is not None else payload_rows(body)
             self.metrics.fallbacks.labels(*labels, "constant", failure.reason).inc()
-            return _Served("constant", payloads.constant_answer(fb.constant, count),
-                           [fb.constant] * (count or 1), True, failure.reason)
+            return _Served(
+                "constant",
+                payloads.constant_answer(fb.constant, count),
+                [fb.constant] * (count or 1),
+                True,
+                failure.reason,
+            )
         raise _Unavailable.of(failure)
 
     # --- shadow, log, feedback --------------------------------------------------------------------------------
-    async def _shadow(self, plan: Plan, version: str, request_id: str, body: bytes, content_type: str | None,
-                      live: _Served) -> None:
+    async def _shadow(
+        self, plan: Plan, version: str, request_id: str, body: bytes, content_type: str | None, live: _Served
+    ) -> None:
         """Mirror one request to the shadow version, off the request path, and compare the answers."""
         labels = (plan.model, plan.stage, version)
         backend = self.backend(plan, version)
         began = time.perf_counter()
-        record: dict[str, Any] = {"ts": now(), "request_id": request_id, "model": plan.model, "stage": plan.stage,
-                                  "version": version, "arm": "shadow", "shadow": True, "served_by": None}
+        record: dict[str, Any] = {
+            "ts": now(),
+            "request_id": request_id,
+            "model": plan.model,
+            "stage": plan.stage,
+            "version": version,
+            "arm": "shadow",
+            "shadow": True,
+            "served_by": None,
+        }
         try:
             if backend is None or backend.signature is None:
                 raise BackendError("down", f"shadow version {version} has not loaded")
             live_backend = self.backend(plan, live.version)
-            if live.frame is not None and live_backend is not None and live_backend.signature is not None \
-                    and live_backend.signature.input_schema == backend.signature.input_schema:
+            if (
+                live.frame is not None
+                and live_backend is not None
+                and live_backend.signature is not None
+                and live_backend.signature.input_schema == backend.signature.input_schema
+            ):
                 frame = live.frame  # the same signature reads the request the same way: no second parse
             else:
                 frame = pickle.dumps(payloads.parse(body, content_type, backend.signature).data, protocol=5)
@@ -345,16 +410,23 @@ class Gateway:
             _, predictions = payloads.answer(raw)
         except (payloads.BadInput, BackendError, TimeoutError) as exc:
             self.metrics.shadow_errors.labels(*labels).inc()
-            record.update(error=str(exc) or "timeout", status=500,
-                          latency_ms=round((time.perf_counter() - began) * 1000, 3))
+            record.update(
+                error=str(exc) or "timeout", status=500, latency_ms=round((time.perf_counter() - began) * 1000, 3)
+            )
             self._write(record)
             return
         agreed = payloads.agree(predictions, live.predictions, backend.classes)
         self.metrics.shadow_compared.labels(*labels).inc()
         if agreed:
             self.metrics.shadow_agreed.labels(*labels).inc()
-        record.update(prediction=predictions, agreed=agreed, live_version=live.version, error=False, status=200,
-                      latency_ms=round((time.perf_counter() - began) * 1000, 3))
+        record.update(
+            prediction=predictions,
+            agreed=agreed,
+            live_version=live.version,
+            error=False,
+            status=200,
+            latency_ms=round((time.perf_counter() - began) * 1000, 3),
+        )
         self._write(record)
 
     def _remember(self, plan: Plan, body: bytes, content_type: str | None) -> None:
@@ -369,22 +441,47 @@ class Gateway:
         if self.log is not None:
             self.log.write(record)
 
-    def _record(self, request_id: str, plan: Plan, route: routing.Route, served: _Served | None, inputs: Any,
-                started: float, error: str | None, status: int) -> None:
+    def _record(
+        self,
+        request_id: str,
+        plan: Plan,
+        route: routing.Route,
+        served: _Served | None,
+        inputs: Any,
+        started: float,
+        error: str | None,
+        status: int,
+    ) -> None:
         latency = round((time.perf_counter() - started) * 1000, 3)
-        record = {"ts": now(), "request_id": request_id, "model": plan.model, "stage": plan.stage,
-                  "version": route.version, "arm": route.arm, "served_by": served.version if served else None,
-                  "fallback": bool(served and served.fallback), "shadow": False, "inputs": inputs,
-                  "prediction": served.predictions if served else None, "latency_ms": latency,
-                  "error": bool(error) or bool(served and served.fallback),
-                  "reason": error or (served.reason if served else None), "status": status}
+        record = {
+            "ts": now(),
+            "request_id": request_id,
+            "model": plan.model,
+            "stage": plan.stage,
+            "version": route.version,
+            "arm": route.arm,
+            "served_by": served.version if served else None,
+            "fallback": bool(served and served.fallback),
+            "shadow": False,
+            "inputs": inputs,
+            "prediction": served.predictions if served else None,
+            "latency_ms": latency,
+            "error": bool(error) or bool(served and served.fallback),
+            "reason": error or (served.reason if served else None),
+            "status": status,
+        }
         self._write(record)
         if served is not None:
             backend = self.backend(plan, served.version)
-            self._served[request_id] = {"model": plan.model, "stage": plan.stage, "version": route.version,
-                                        "arm": route.arm, "served_by": served.version,
-                                        "prediction": served.predictions,
-                                        "classes": backend.classes if backend is not None else None}
+            self._served[request_id] = {
+                "model": plan.model,
+                "stage": plan.stage,
+                "version": route.version,
+                "arm": route.arm,
+                "served_by": served.version,
+                "prediction": served.predictions,
+                "classes": backend.classes if backend is not None else None,
+            }
             if len(self._served) > FEEDBACK_MEMORY:
                 self._served.popitem(last=False)
 
@@ -396,13 +493,19 @@ class Gateway:
         if seen is not None:
             predicted = payloads.label(seen["prediction"], seen["classes"])
             outcome = "correct" if payloads.agree(predicted, truth, None) else "wrong"
-            record.update({k: seen[k] for k in ("model", "stage", "version", "arm", "served_by")},
-                          predicted=predicted, outcome=outcome)
-            self.metrics.feedback.labels(seen["model"], seen["stage"], seen["version"], seen["arm"],
-                                         outcome).inc()
+            record.update(
+                {k: seen[k] for k in ("model", "stage", "version", "arm", "served_by")},
+                predicted=predicted,
+                outcome=outcome,
+            )
+            self.metrics.feedback.labels(seen["model"], seen["stage"], seen["version"], seen["arm"], outcome).inc()
         self._write(record)
-        return {"request_id": request_id, "known": seen is not None, "outcome": outcome,
-                **({"version": seen["version"], "served_by": seen["served_by"]} if seen else {})}
+        return {
+            "request_id": request_id,
+            "known": seen is not None,
+            "outcome": outcome,
+            **({"version": seen["version"], "served_by": seen["served_by"]} if seen else {}),
+        }
 
     # --- views ------------------------------------------------------------------------------------------------
     def describe(self, plan: Plan) -> dict[str, Any]:
@@ -415,14 +518,32 @@ class Gateway:
 
         versions = []
         for version in plan.versions:
-            role = ("live" if version in live else "shadow" if version == plan.shadow
-                    else "preview" if version == plan.preview else "fallback")
+            role = (
+                "live"
+                if version in live
+                else "shadow"
+                if version == plan.shadow
+                else "preview"
+                if version == plan.preview
+                else "fallback"
+            )
             weight = dict(plan.traffic).get(version, 0.0)
-            versions.append({**backend(version), "role": role, "arm": plan.arm(version) if version in live else role,
-                             "weight": weight, "colour": colours.get(version)})
+            versions.append(
+                {
+                    **backend(version),
+                    "role": role,
+                    "arm": plan.arm(version) if version in live else role,
+                    "weight": weight,
+                    "colour": colours.get(version),
+                }
+            )
         live_colours = [colours.get(v) for v in plan.live]
-        return {**plan.as_dict(), "commit": self.state.commit if self.state else None, "versions": versions,
-                "colour": live_colours[0] if len(live_colours) == 1 else None}
+        return {
+            **plan.as_dict(),
+            "commit": self.state.commit if self.state else None,
+            "versions": versions,
+            "colour": live_colours[0] if len(live_colours) == 1 else None,
+        }
 
     def readiness(self) -> tuple[bool, list[str]]:
         """Ready when every stage can answer: a live version ready, or a fallback that can."""
@@ -438,8 +559,7 @@ class Gateway:
                 fb_backend = self.backend(plan, fb.version) if fb.version else None
                 if fb.constant is not None or (fb_backend is not None and fb_backend.ready):
                     continue
-                waiting.append(f"{plan.model} {plan.stage} version {version}: "
-                               f"{found.state if found else 'absent'}")
+                waiting.append(f"{plan.model} {plan.stage} version {version}: {found.state if found else 'absent'}")
         return not waiting, waiting
 
 

@@ -10,8 +10,32 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LABELS = ("model", "stage", "version", "arm")
-BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
-           0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+BUCKETS = (
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    30.0,
+)
 
 
 class Metrics:
@@ -20,27 +44,62 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("modelbot_requests", "Requests answered, by the version they were routed to.",
-                                LABELS, registry=r)
-        self.errors = Counter("modelbot_request_errors", "Requests the routed version failed (error, timeout, "
-                              "invalid answer, no backend), whether or not the fallback answered.",
-                              (*LABELS, "reason"), registry=r)
-        self.duration = Histogram("modelbot_request_duration_seconds", "Time to answer, fallback included.",
-                                  LABELS, buckets=BUCKETS, registry=r)
-        self.fallbacks = Counter("modelbot_fallbacks", "Requests answered by the fallback version or constant.",
-                                 (*LABELS, "served_by", "reason"), registry=r)
-        self.shadow_compared = Counter("modelbot_shadow_compared", "Shadow answers compared with the live answer.",
-                                       ("model", "stage", "version"), registry=r)
-        self.shadow_agreed = Counter("modelbot_shadow_agreed", "Shadow answers that agreed with the live answer.",
-                                     ("model", "stage", "version"), registry=r)
-        self.shadow_errors = Counter("modelbot_shadow_errors", "Mirrored requests the shadow failed or dropped.",
-                                     ("model", "stage", "version"), registry=r)
-        self.feedback = Counter("modelbot_feedback", "Feedback received, by whether the served answer was right.",
-                                (*LABELS, "outcome"), registry=r)
-        self.backend_up = Gauge("modelbot_backend_up", "1 when the version's model process answers.",
-                                ("model", "version"), registry=r)
-        self.restarts = Counter("modelbot_backend_restarts", "Model processes started again after a crash.",
-                                ("model", "version"), registry=r)
+        self.requests = Counter(
+            "modelbot_requests", "Requests answered, by the version they were routed to.", LABELS, registry=r
+        )
+        self.errors = Counter(
+            "modelbot_request_errors",
+            "Requests the routed version failed (error, timeout, "
+            "invalid answer, no backend), whether or not the fallback answered.",
+            (*LABELS, "reason"),
+            registry=r,
+        )
+        self.duration = Histogram(
+            "modelbot_request_duration_seconds",
+            "Time to answer, fallback included.",
+            LABELS,
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "modelbot_fallbacks",
+            "Requests answered by the fallback version or constant.",
+            (*LABELS, "served_by", "reason"),
+            registry=r,
+        )
+        self.shadow_compared = Counter(
+            "modelbot_shadow_compared",
+            "Shadow answers compared with the live answer.",
+            ("model", "stage", "version"),
+            registry=r,
+        )
+        self.shadow_agreed = Counter(
+            "modelbot_shadow_agreed",
+            "Shadow answers that agreed with the live answer.",
+            ("model", "stage", "version"),
+            registry=r,
+        )
+        self.shadow_errors = Counter(
+            "modelbot_shadow_errors",
+            "Mirrored requests the shadow failed or dropped.",
+            ("model", "stage", "version"),
+            registry=r,
+        )
+        self.feedback = Counter(
+            "modelbot_feedback",
+            "Feedback received, by whether the served answer was right.",
+            (*LABELS, "outcome"),
+            registry=r,
+        )
+        self.backend_up = Gauge(
+            "modelbot_backend_up", "1 when the version's model process answers.", ("model", "version"), registry=r
+        )
+        self.restarts = Counter(
+            "modelbot_backend_restarts",
+            "Model processes started again after a crash.",
+            ("model", "version"),
+            registry=r,
+        )
         self.reloads = Counter("modelbot_reloads", "Serving states applied.", ("outcome",), registry=r)
 
     def render(self) -> bytes:

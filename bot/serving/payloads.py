@@ -62,8 +62,9 @@ def _media(content_type: str | None) -> str:
         raise BadInput("only UTF-8 bodies are accepted", 415, "UNSUPPORTED_MEDIA_TYPE")
     media = parts[0].lower()
     if media not in (JSON, CSV):
-        raise BadInput(f"Content-Type {parts[0]!r} is not accepted: send {JSON} (or {CSV})", 415,
-                       "UNSUPPORTED_MEDIA_TYPE")
+        raise BadInput(
+            f"Content-Type {parts[0]!r} is not accepted: send {JSON} (or {CSV})", 415, "UNSUPPORTED_MEDIA_TYPE"
+        )
     return media
 
 
@@ -74,16 +75,18 @@ def decode_json(body: bytes) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"the body is not valid JSON: {exc}") from None
     if not isinstance(found, dict):
-        raise BadInput(f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}; "
-                       f"got a {type(found).__name__}")
+        raise BadInput(
+            f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}; got a {type(found).__name__}"
+        )
     keys = [k for k in found if k in FORMATS]
     if len(keys) != 1:
         given = ", ".join(repr(k) for k in found) or "none"
         raise BadInput(f"the body must hold exactly one of the keys {', '.join(FORMATS)}; keys given: {given}")
     unknown = [k for k in found if k not in FORMATS and k != "params"]
     if unknown:
-        raise BadInput(f"unknown key {unknown[0]!r} in the body; expected one of {', '.join(FORMATS)} and "
-                       "optionally 'params'")
+        raise BadInput(
+            f"unknown key {unknown[0]!r} in the body; expected one of {', '.join(FORMATS)} and optionally 'params'"
+        )
     return found
 
 

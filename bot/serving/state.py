@@ -58,22 +58,45 @@ class Plan:
         return "candidate" if version == self.candidate else "stable"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "stage": self.stage, "strategy": self.strategy, "candidate": self.candidate,
-                "stable": self.stable, "traffic": {v: w for v, w in self.traffic}, "shadow": self.shadow,
-                "mirror_percent": self.mirror_percent if self.shadow else None, "preview": self.preview,
-                "sticky_key": self.sticky_key, "fallback": self.fallback.as_dict()}
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "strategy": self.strategy,
+            "candidate": self.candidate,
+            "stable": self.stable,
+            "traffic": {v: w for v, w in self.traffic},
+            "shadow": self.shadow,
+            "mirror_percent": self.mirror_percent if self.shadow else None,
+            "preview": self.preview,
+            "sticky_key": self.sticky_key,
+            "fallback": self.fallback.as_dict(),
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.as_dict(), "traffic": [list(t) for t in self.traffic], "mirror_percent": self.mirror_percent,
-                "uris": dict(self.uris)}
+        return {
+            **self.as_dict(),
+            "traffic": [list(t) for t in self.traffic],
+            "mirror_percent": self.mirror_percent,
+            "uris": dict(self.uris),
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Plan:
         fb = raw["fallback"]
-        return cls(raw["model"], raw["stage"], raw["strategy"], raw["candidate"],
-                   tuple((str(v), float(w)) for v, w in raw["traffic"]), dict(raw["uris"]), raw["stable"],
-                   raw["shadow"], float(raw["mirror_percent"]), raw["preview"], raw["sticky_key"],
-                   Fallback(fb["version"], fb["constant"], fb["timeout_ms"]))
+        return cls(
+            raw["model"],
+            raw["stage"],
+            raw["strategy"],
+            raw["candidate"],
+            tuple((str(v), float(w)) for v, w in raw["traffic"]),
+            dict(raw["uris"]),
+            raw["stable"],
+            raw["shadow"],
+            float(raw["mirror_percent"]),
+            raw["preview"],
+            raw["sticky_key"],
+            Fallback(fb["version"], fb["constant"], fb["timeout_ms"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +111,11 @@ class ServingState:
         return self.plans.get((model, stage))
 
     def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "plans": [p.to_json() for p in self.plans.values()],
-                "problems": list(self.problems)}
+        return {
+            "commit": self.commit,
+            "plans": [p.to_json() for p in self.plans.values()],
+            "problems": list(self.problems),
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ServingState:
@@ -106,19 +132,34 @@ class ServingState:
         return out
 
 
-def _plan(model_name: str, stage: str, rollout: strategies.Rollout, deploy: Mapping[str, Any],
-          uris: Mapping[str, str]) -> Plan:
-    order = [v for v in rollout.traffic if v != rollout.candidate] + [v for v in rollout.traffic
-                                                                      if v == rollout.candidate]
+def _plan(
+    model_name: str, stage: str, rollout: strategies.Rollout, deploy: Mapping[str, Any], uris: Mapping[str, str]
+) -> Plan:
+    order = [v for v in rollout.traffic if v != rollout.candidate] + [
+        v for v in rollout.traffic if v == rollout.candidate
+    ]
     traffic = tuple((v, float(rollout.traffic[v])) for v in order)
     fallback = strategies.fallback(deploy, rollout)
-    missing = [v for v in (*order, rollout.shadow, rollout.preview, fallback.version)
-               if v is not None and v not in uris]
+    missing = [
+        v for v in (*order, rollout.shadow, rollout.preview, fallback.version) if v is not None and v not in uris
+    ]
     if missing:
         raise ModelbotError(f"{model_name} {stage}: version {missing[0]} is not registered in models.yaml")
     mirror = rollout.mirror_percent if rollout.mirror_percent is not None else strategies.DEFAULT_MIRROR_PERCENT
-    return Plan(model_name, stage, rollout.strategy, rollout.candidate, traffic, dict(uris), rollout.stable,
-                rollout.shadow, float(mirror), rollout.preview, rollout.sticky_key, fallback)
+    return Plan(
+        model_name,
+        stage,
+        rollout.strategy,
+        rollout.candidate,
+        traffic,
+        dict(uris),
+        rollout.stable,
+        rollout.shadow,
+        float(mirror),
+        rollout.preview,
+        rollout.sticky_key,
+        fallback,
+    )
 
 
 def read(repo: Path, ref: str) -> ServingState:
@@ -152,8 +193,9 @@ def read(repo: Path, ref: str) -> ServingState:
 def read_apart(repo: Path, ref: str, timeout_s: float = 120.0) -> ServingState:
     """`read` in a process of its own: parsing models.yaml along the history is CPU work that, in the
     gateway's process, would hold the interpreter lock away from the requests being served."""
-    proc = subprocess.run([sys.executable, "-m", "bot.serving.state", str(repo), ref], capture_output=True,
-                          timeout=timeout_s, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.serving.state", str(repo), ref], capture_output=True, timeout=timeout_s, check=False
+    )
     try:
         found = json.loads(proc.stdout)
     except ValueError:
