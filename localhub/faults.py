@@ -5,6 +5,8 @@
 - secondary rate limits: `403` with `Retry-After`, for the next N requests;
 - an exhausted primary rate limit: `403` with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset`;
 - slow answers: a delay before a share of answers;
+- a merge race: `405 Base branch was modified` for the next N merges, GitHub's answer when the base branch
+  moved while it was merging (`Faults.merge_races`); nothing is merged, and the same merge then succeeds;
 - a job killed (SIGKILL, with every process it started) right after its k-th API request took effect, as a
   cancelled job, an out-of-memory kill or a lost runner ends one: `Faults.kill = JobKill(user, k)`, then
   `JobKill.arm(pid)` once the job's process runs. The server applies the k-th request, kills the job, and
@@ -26,11 +28,13 @@ SECONDARY_MESSAGE = (
     "If you reach out to GitHub Support for help, please include the request ID."
 )
 SECONDARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+MERGE_RACE_MESSAGE = "Base branch was modified. Review and try the merge again."
+MERGE_DOCS = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "502", "502-after-write", "secondary-rate-limit", "primary-rate-limit"
+    kind: str  # "502", "502-after-write", "secondary-rate-limit", "primary-rate-limit", "merge-race"
     retry_after: int = 0
     reset_in: int = 0
 
@@ -104,6 +108,7 @@ class Faults:
     reset_in: int = 1
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
+    merge_races: int = 0
     seed: int = 0
     kill: JobKill | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -120,12 +125,15 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self.error_rate = self.slow_rate = 0.0
-            self.secondary_limits = self.primary_limits = 0
+            self.secondary_limits = self.primary_limits = self.merge_races = 0
             self.kill = None
 
-    def decide(self, method: str) -> Fault | None:
-        """The fault for the next API request, if any (consumes one-shot rate limits)."""
+    def decide(self, method: str, path: str = "") -> Fault | None:
+        """The fault for the next API request, if any (consumes one-shot rate limits and merge races)."""
         with self._lock:
+            if self.merge_races > 0 and method == "PUT" and path.split("?", 1)[0].endswith("/merge"):
+                self.merge_races -= 1
+                return Fault("merge-race")
             if self.slow_rate and self._rng.random() < self.slow_rate:
                 time.sleep(self.slow_seconds)
             if self.secondary_limits > 0:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from localhub.conformance.bodies import invalid_body
 from localhub.conformance.recorder import Conformance
 from localhub.errors import ApiError
-from localhub.faults import SECONDARY_DOCS, SECONDARY_MESSAGE, Fault, Faults
+from localhub.faults import MERGE_DOCS, MERGE_RACE_MESSAGE, SECONDARY_DOCS, SECONDARY_MESSAGE, Fault, Faults
 from localhub.rest.api import Request, Response, Router, check_repo
 from localhub.rest.permissions import JobGrant, authorize
 from localhub.rest.requestlog import RequestLog
@@ -90,7 +90,7 @@ class LocalHubServer:
             actor = self._actor(headers)
         except ApiError as exc:
             return Response(exc.status, exc.body()), None, None
-        fault = self.faults.decide(method)
+        fault = self.faults.decide(method, path)
         if fault and fault.kind != "502-after-write":
             return _fault_response(fault), actor, fault.kind
         response = self._dispatch(method, path, query, body, actor, self.grant(headers))
@@ -158,6 +158,8 @@ def _credential(headers: dict[str, str]) -> str | None:
 
 
 def _fault_response(fault: Fault) -> Response:
+    if fault.kind == "merge-race":
+        return Response(405, {"message": MERGE_RACE_MESSAGE, "documentation_url": MERGE_DOCS, "status": "405"})
     if fault.kind == "secondary-rate-limit":
         return Response(
             403,
