@@ -186,6 +186,25 @@ class Deployment:
 
 
 @dataclass
+class WorkflowRun:
+    """A run of a workflow. localhub records the runs a `workflow_dispatch` creates (GitHub creates one per
+    accepted dispatch, `queued` until a runner takes it); `delivery` is the dispatch event that starts it."""
+
+    id: int
+    workflow: str  # its path, `.github/workflows/<file>`
+    event: str
+    head_branch: str | None
+    head_sha: str
+    actor: str
+    run_number: int
+    delivery: int = 0
+    status: str = "queued"  # queued, in_progress, completed
+    conclusion: str | None = None
+    created_at: str = field(default_factory=now)
+    updated_at: str = field(default_factory=now)
+
+
+@dataclass
 class Repo:
     owner: str
     name: str
@@ -217,6 +236,7 @@ class State:
     statuses: list[Status] = field(default_factory=list)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     deployments: dict[int, Deployment] = field(default_factory=dict)
+    workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
     protected: dict[str, tuple[str, ...]] = field(default_factory=dict)  # branch -> required status checks
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))

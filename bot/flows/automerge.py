@@ -6,7 +6,9 @@ Only a change whose every transition returns a stage to a version that served it
 plan (the base policy
 against the change itself), never from a label anyone with triage rights can add. The merge is bound to the
 head SHA that was judged. A merge made with the workflow's own token starts no workflow run, so the bot
-dispatches the deploy workflow itself (`workflow_dispatch` is the one event such a token may start).
+dispatches the deploy workflow itself (`workflow_dispatch` is the one event such a token may start), unless
+GitHub already lists a dispatched run of it at the merge commit: a run killed between dispatching and saying
+so, then re-run, starts no second deploy.
 """
 
 from __future__ import annotations
@@ -98,18 +100,29 @@ def try_merge(
         outcome = AutoMerge("failed", f"the policy lets it merge itself, but GitHub refused: {exc}; merge it by hand")
         _say(ctx, pull, outcome)
         return outcome
-    try:
-        ctx.forge.dispatch_workflow(ctx.deploy_workflow, ctx.default_branch, {"task": "deploy", "after": sha})
-        outcome = AutoMerge("merged", f"merged as {sha[:12]}; the deploy workflow was started", sha, True)
-    except ForgeError as exc:
-        outcome = AutoMerge(
-            "merged",
-            f"merged as {sha[:12]}, but the deploy workflow could not be started "
-            f"({exc}): run it by hand with task `deploy` and after `{sha}`",
-            sha,
-        )
+    outcome = AutoMerge("merged", f"merged as {sha[:12]}; the deploy workflow was started", sha, True)
+    if not _deploy_started(ctx, sha):
+        try:
+            ctx.forge.dispatch_workflow(ctx.deploy_workflow, ctx.default_branch, {"task": "deploy", "after": sha})
+        except ForgeError as exc:
+            outcome = AutoMerge(
+                "merged",
+                f"merged as {sha[:12]}, but the deploy workflow could not be started "
+                f"({exc}): run it by hand with task `deploy` and after `{sha}`",
+                sha,
+            )
     _say(ctx, pull, outcome)
     return outcome
+
+
+def _deploy_started(ctx: BotContext, sha: str) -> bool:
+    """Whether GitHub lists a dispatched run of the deploy workflow at the merge commit `sha`: a run killed
+    after merging and dispatching, then re-run, finds the merge done and must not start the deploy twice.
+    When GitHub cannot say, the deploy is started (deploying a commit deployed before changes nothing)."""
+    try:
+        return bool(ctx.forge.dispatched_runs(ctx.deploy_workflow, sha))
+    except ForgeError:
+        return False
 
 
 def _say(ctx: BotContext, pull: PullRequest, outcome: AutoMerge) -> None:

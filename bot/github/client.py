@@ -25,13 +25,24 @@ from bot.github.forge import (
     PromotionPR,
     PullRequest,
     Review,
+    WorkflowRun,
 )
 from bot.github.markers import has_marker, with_marker
-from bot.github.retry import Retrier, status_of
+from bot.github.retry import Retrier, data_of, status_of
 from bot.github.runcache import RunCache
 from bot.github.values import to_comment, to_pull
 
 DEPLOY_KEY = "modelbot_key"
+
+
+MERGE_ATTEMPTS = 3  # a merge GitHub answers "Base branch was modified" is tried again, up to this many times
+MERGE_RACE_WAIT_S = 1.0
+
+
+def _base_moved(exc: ForgeError) -> bool:
+    """GitHub's transient 405 when the base branch moved while it was merging: the same merge may succeed."""
+    cause = exc.__cause__ or exc
+    return status_of(cause) == 405 and "Base branch was modified" in str(data_of(cause) or cause)
 
 
 class GitHubForge:
@@ -468,21 +479,28 @@ class GitHubForge:
 
     def merge_pull(self, number: int, sha: str, title: str, message: str) -> str:
         """Merge #number only if its head is still `sha` (GitHub refuses otherwise); a merge commit, so the
-        history names the pull request. Returns the merge commit. 1 request; 2 when the answer was lost and
-        the pull request has to be read to learn whether the merge happened."""
+        history names the pull request. Returns the merge commit (remembered as this run's own when this call
+        made it). 1 request; 2 when the answer was lost and the pull request has to be read to learn whether
+        the merge happened."""
         url = f"{self.repo.url}/pulls/{number}/merge"
         fields = {"sha": sha, "merge_method": "merge", "commit_title": title, "commit_message": message}
-        try:
-            _, data = self.retrier.call(
-                f"merge #{number}", lambda: self.gh.requester.requestJsonAndCheck("PUT", url, input=fields)
-            )
-            return str(data["sha"])
-        except ForgeError as exc:
-            pull = self.pull_request(number)
-            if pull.merged and pull.merge_commit_sha and pull.head_sha == sha:
-                return pull.merge_commit_sha
-            reason = "its head moved" if pull.head_sha != sha else str(exc)
-            raise ForgeError(f"#{number} cannot be merged: {reason}") from exc
+        for attempt in range(1, MERGE_ATTEMPTS + 1):
+            try:
+                _, data = self.retrier.call(
+                    f"merge #{number}", lambda: self.gh.requester.requestJsonAndCheck("PUT", url, input=fields)
+                )
+                self.cache.own_commits.add(str(data["sha"]))  # the merge commit this run made
+                return str(data["sha"])
+            except ForgeError as exc:
+                if _base_moved(exc) and attempt < MERGE_ATTEMPTS:
+                    self.retrier.sleep(MERGE_RACE_WAIT_S * attempt)  # GitHub merged something else meanwhile
+                    continue
+                pull = self.pull_request(number)
+                if pull.merged and pull.merge_commit_sha and pull.head_sha == sha:
+                    return pull.merge_commit_sha
+                reason = "its head moved" if pull.head_sha != sha else str(exc)
+                raise ForgeError(f"#{number} cannot be merged: {reason}") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
         """Start `workflow` (its file name) on `ref`: the one kind of run a workflow's own token may start.
@@ -492,6 +510,23 @@ class GitHubForge:
             f"dispatch {workflow}",
             lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"ref": ref, "inputs": dict(inputs)}),
         )
+
+    def dispatched_runs(self, workflow: str, head_sha: str) -> list[WorkflowRun]:
+        """The runs of `workflow` (its file name) that a dispatch started while its ref pointed at `head_sha`,
+        newest first: how a run learns that a dispatch it cannot remember (its killed predecessor's) happened.
+        GitHub creates the run when it accepts the dispatch and lists it within seconds. 1 request; none for a
+        commit this run made (no earlier run can have dispatched on it)."""
+        if head_sha in self.cache.own_commits:
+            return []
+
+        def read() -> list[WorkflowRun]:
+            runs = self.repo.get_workflow(workflow).get_runs(event="workflow_dispatch", head_sha=head_sha)
+            return [
+                WorkflowRun(run.id, run.path, run.event, run.head_sha, run.status, run.conclusion, run.html_url)
+                for _, run in zip(range(100), runs, strict=False)
+            ]
+
+        return self.retrier.call(f"list the dispatched runs of {workflow} on {head_sha[:12]}", read)
 
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull

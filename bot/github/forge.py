@@ -93,6 +93,19 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class WorkflowRun:
+    """A run of a workflow, as GitHub lists it: which commit its ref pointed at, and how far it got."""
+
+    id: int
+    workflow: str  # its path, `.github/workflows/<file>`
+    event: str
+    head_sha: str
+    status: str | None  # queued, in_progress, completed, ...
+    conclusion: str | None
+    html_url: str
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     sha: str
     message: str
@@ -174,3 +187,5 @@ class Forge(Protocol):
     def merge_pull(self, number: int, sha: str, title: str, message: str) -> str: ...
 
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None: ...
+
+    def dispatched_runs(self, workflow: str, head_sha: str) -> list[WorkflowRun]: ...

@@ -37,6 +37,7 @@ from localhub.actions.steps import run_steps
 from localhub.actions.workflows import Workflow, WorkflowError, job_order, load, triggered
 from localhub.hub import ACTIONS_BOT, Delivery, Hub
 from localhub.rest import permissions
+from localhub.rest.ops import runs as run_ops
 from localhub.rest.permissions import JobGrant, PermissionsError
 
 if TYPE_CHECKING:
@@ -129,6 +130,9 @@ class ActionsRunner:
                 continue  # a dispatch starts the one workflow it names
             if triggered(workflow, delivery.event, action, target.branch, target.changed):
                 runs += self._run_workflow(workflow, delivery, target)
+        if delivery.event == "workflow_dispatch":  # the run the dispatch created is listed as done
+            failed = any(run.conclusion == "failure" for run in runs)
+            run_ops.finished(self.hub, delivery.id, "failure" if failed else "success")
         self.runs += runs
         return runs
 

@@ -101,6 +101,30 @@ def test_deployments_are_created_once_per_key(hub: RunningHub, forge: GitHubForg
     assert [s.state for s in hub.hub.state.deployments[first.id].statuses] == ["success"]
 
 
+def test_dispatched_runs_are_found_by_workflow_and_commit_and_not_asked_for_a_merge_this_run_made(
+    hub: RunningHub, forge: GitHubForge
+) -> None:
+    """A re-run learns from GitHub's list of runs that its killed predecessor dispatched the deploy."""
+    tip = hub.hub.git.resolve_commit("refs/heads/main")
+    assert tip is not None
+    forge.dispatch_workflow("modelbot-deploy.yml", "main", {"task": "deploy", "after": tip})
+    forge.dispatch_workflow("modelbot-pr.yml", "main", {"task": "validate", "pull": "1"})
+    later = forge.create_commit("later", hub.hub.git.commit(tip).tree, [tip])
+    mark = hub.log.mark()
+    [run] = hub.forge().dispatched_runs("modelbot-deploy.yml", tip)
+    assert (run.workflow, run.event, run.head_sha, run.status) == (
+        ".github/workflows/modelbot-deploy.yml", "workflow_dispatch", tip, "queued")
+    assert hub.forge().dispatched_runs("modelbot-deploy.yml", later) == []  # another commit
+    assert hub.forge().dispatched_runs("modelbot-other.yml", tip) == []  # another workflow
+    assert len(hub.log.since(mark)) == 3
+    number = forge.promotion_pr("churn", "production", {"models.yaml": PROMOTED}, "Promote churn 6 to production",
+                                "body", base="main").pull.number
+    head = forge.pull_request(number).head_sha
+    merged = forge.merge_pull(number, head, "Merge", "message")
+    mark = hub.log.mark()
+    assert forge.dispatched_runs("modelbot-deploy.yml", merged) == [] and hub.log.since(mark) == []
+
+
 def test_permissions_and_teams_are_cached_for_the_run(hub: RunningHub, forge: GitHubForge) -> None:
     mark = hub.log.mark()
     roles = [forge.permission(login) for login in ("bob", "alice", "bob", "frank", "nobody")]

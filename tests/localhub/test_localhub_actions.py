@@ -234,3 +234,28 @@ def test_a_dispatch_starts_only_the_workflow_it_names(localhub_factory: Callable
     assert status == 204
     (run,) = runner.run_pending()
     assert run.workflow == ".github/workflows/b.yml" and run.steps[0].log == "b task=sync dry=no\n"
+
+
+def test_a_dispatch_creates_a_run_listed_under_its_workflow_until_the_runner_completes_it(
+        localhub_factory: Callable[..., RunningHub], tmp_path: Path) -> None:
+    hub = localhub_factory(files={".github/workflows/a.yml": DISPATCHED.format(name="a"),
+                                  ".github/workflows/b.yml": DISPATCHED.format(name="b")})
+    hub.hub.add_user("pat", role="admin")
+    runner = ActionsRunner(hub.server, tmp_path / "runs")
+    tip = hub.hub.git.resolve_commit("refs/heads/main")
+    status, _, details = hub.request("POST", "/repos/acme/models/actions/workflows/b.yml/dispatches", "pat",
+                                     {"ref": "main", "return_run_details": True})
+    assert status == 200 and details["html_url"].endswith(f"/actions/runs/{details['workflow_run_id']}")
+    assert hub.request("POST", "/repos/acme/models/actions/workflows/a.yml/dispatches", "pat",
+                       {"ref": "main"})[0] == 204
+    runs = "/repos/acme/models/actions/workflows/b.yml/runs"
+    _, _, listed = hub.request("GET", f"{runs}?event=workflow_dispatch&head_sha={tip}", "pat")
+    assert listed["total_count"] == 1
+    [run] = listed["workflow_runs"]
+    assert (run["id"], run["path"], run["head_sha"], run["head_branch"], run["status"], run["conclusion"]) == (
+        details["workflow_run_id"], ".github/workflows/b.yml", tip, "main", "queued", None)
+    assert hub.request("GET", f"{runs}?event=push", "pat")[2]["total_count"] == 0
+    assert hub.request("GET", f"{runs}?head_sha={'0' * 40}", "pat")[2]["total_count"] == 0
+    runner.run_pending()
+    _, _, listed = hub.request("GET", f"{runs}?status=success", "pat")
+    assert [(r["status"], r["conclusion"]) for r in listed["workflow_runs"]] == [("completed", "success")]

@@ -1,4 +1,4 @@
-"""Commit statuses, check runs and deployments as GitHub's REST API returns them."""
+"""Commit statuses, check runs, deployments and workflow runs as GitHub's REST API returns them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from localhub.rest.render.common import app, node_id, simple_user
 from localhub.rest.render.repos import repository
-from localhub.state import CheckRun, Deployment, DeploymentStatus, Status
+from localhub.state import CheckRun, Deployment, DeploymentStatus, Status, WorkflowRun
 
 if TYPE_CHECKING:
     from localhub.hub import Hub
@@ -146,3 +146,61 @@ def deployment_status(hub: Hub, item: DeploymentStatus) -> dict[str, Any]:
     if item.environment_url:
         out["environment_url"] = item.environment_url
     return out
+
+
+def workflow_run(hub: Hub, item: WorkflowRun) -> dict[str, Any]:
+    url = f"{_api(hub)}/actions/runs/{item.id}"
+    info = hub.git.commit(item.head_sha)
+    repo = repository(hub)
+    actor = simple_user(hub, item.actor)
+    return {
+        "id": item.id,
+        "name": item.workflow.rsplit("/", 1)[-1],
+        "node_id": node_id("WorkflowRun", item.id),
+        "check_suite_id": item.id,
+        "check_suite_node_id": node_id("CheckSuite", item.id),
+        "head_branch": item.head_branch,
+        "head_sha": item.head_sha,
+        "path": item.workflow,
+        "run_number": item.run_number,
+        "run_attempt": 1,
+        "referenced_workflows": [],
+        "event": item.event,
+        "status": item.status,
+        "conclusion": item.conclusion,
+        "workflow_id": _workflow_id(item.workflow),
+        "url": url,
+        "html_url": f"{hub.base_url}/{hub.state.repo.full_name}/actions/runs/{item.id}",
+        "pull_requests": [],
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "actor": actor,
+        "triggering_actor": actor,
+        "run_started_at": item.created_at,
+        "jobs_url": f"{url}/jobs",
+        "logs_url": f"{url}/logs",
+        "check_suite_url": f"{_api(hub)}/check-suites/{item.id}",
+        "artifacts_url": f"{url}/artifacts",
+        "cancel_url": f"{url}/cancel",
+        "rerun_url": f"{url}/rerun",
+        "previous_attempt_url": None,
+        "workflow_url": f"{_api(hub)}/actions/workflows/{_workflow_id(item.workflow)}",
+        "head_commit": {
+            "id": info.sha,
+            "tree_id": info.tree,
+            "message": info.message,
+            "timestamp": info.committer.date,
+            "author": {"name": info.author.name, "email": info.author.email},
+            "committer": {"name": info.committer.name, "email": info.committer.email},
+        },
+        "repository": repo,
+        "head_repository": repo,
+        "display_title": item.workflow.rsplit("/", 1)[-1],
+    }
+
+
+def _workflow_id(path: str) -> int:
+    """A stable id per workflow file (GitHub numbers workflows; localhub derives one from the path)."""
+    import zlib
+
+    return zlib.crc32(path.encode()) & 0x7FFFFFFF

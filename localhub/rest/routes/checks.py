@@ -1,4 +1,4 @@
-"""Commit statuses, check runs, deployments with their statuses, and dispatch events."""
+"""Commit statuses, check runs, deployments with their statuses, dispatch events and the runs they create."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from localhub.rest import webhooks
 from localhub.rest.api import Request, Response, Route, ok, page, require
 from localhub.rest.ops import checks as ops
 from localhub.rest.ops import deployments as deploy_ops
+from localhub.rest.ops import runs as run_ops
 from localhub.rest.queries import latest_statuses
 from localhub.rest.render import checks as render
 from localhub.state import Deployment
@@ -129,8 +130,25 @@ def workflow_dispatch(hub: Hub, req: Request) -> Response:
     workflow = req.params["workflow_id"]
     path = workflow if "/" in workflow else f".github/workflows/{workflow}"
     inputs = req.json_field("inputs", "Dispatch", default={}) or {}
-    hub.emit("workflow_dispatch", webhooks.workflow_dispatch(hub, f"refs/heads/{ref}", path, inputs, actor), actor)
+    branch = str(ref).removeprefix("refs/heads/")
+    sha = hub.git.resolve_commit(f"refs/heads/{branch}") or hub.git.resolve_commit(str(ref)) or ""
+    delivery = hub.emit(
+        "workflow_dispatch", webhooks.workflow_dispatch(hub, f"refs/heads/{branch}", path, inputs, actor), actor
+    )
+    run = run_ops.dispatched(hub, path, branch, sha, actor, delivery.id)
+    if req.json_field("return_run_details", "Dispatch") is True:
+        shown = render.workflow_run(hub, run)
+        return ok({"workflow_run_id": run.id, "run_url": shown["url"], "html_url": shown["html_url"]})
     return Response(204)
+
+
+def list_workflow_runs(hub: Hub, req: Request) -> Response:
+    """The runs of one workflow (by file name), newest first, narrowed by GitHub's filters."""
+    workflow = req.params["workflow_id"]
+    path = workflow if "/" in workflow else f".github/workflows/{workflow}"
+    runs = run_ops.listed(hub, path, req.query)
+    paged = page(hub, req, runs, lambda r: render.workflow_run(hub, r))
+    return Response(200, {"total_count": len(runs), "workflow_runs": paged.body}, paged.headers)
 
 
 def repository_dispatch(hub: Hub, req: Request) -> Response:
@@ -152,5 +170,6 @@ ROUTES = [
     Route("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", list_deployment_statuses),
     Route("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", create_deployment_status),
     Route("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", workflow_dispatch),
+    Route("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", list_workflow_runs),
     Route("POST", "/repos/{owner}/{repo}/dispatches", repository_dispatch),
 ]
