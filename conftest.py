@@ -51,3 +51,18 @@ def _loopback_only() -> Iterator[None]:
         yield
     finally:
         socket.socket.connect, socket.socket.connect_ex = _connect, _connect_ex  # type: ignore[method-assign]
+
+
+# The fast lane (`pytest -m "not slow"`) leaves out every test that trains or registers real models in MLflow,
+# starts model servers or runs workflows on localhub's runner: such a test asks for one of these fixtures (or
+# lives in tests/demo). They still run in CI's full suite.
+HEAVY_FIXTURES = frozenset({"diabetes_v1", "mlflow_registry", "zoo", "store", "python", "registered"})
+HEAVY_DIRECTORIES = ("tests/demo/",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = str(config.rootpath)
+    for item in items:
+        where = str(item.path).removeprefix(root).lstrip("/")
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())) or where.startswith(HEAVY_DIRECTORIES):
+            item.add_marker(pytest.mark.slow)

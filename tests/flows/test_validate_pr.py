@@ -1,6 +1,7 @@
 """Validating a promotion PR end to end on localhub with real models in a real MLflow: the report comment,
 the check, and approvals that move only for the right people on the right commit."""
 
+import pytest
 from sklearn.dummy import DummyRegressor
 
 from bot.evidence import Status
@@ -47,6 +48,7 @@ def test_a_pr_touching_other_files_is_refused_with_the_reason(hub, ctx, diabetes
     assert check_runs(hub, pull.head_sha)[CHECK] == "failure"
 
 
+@pytest.mark.slow  # trains and registers its own model
 def test_a_candidate_worse_than_the_baseline_fails_its_gates(hub, ctx, tmp_path):
     store = MlflowStore(tmp_path / "mlflow")
     store.register("diabetes-progression", DummyRegressor(strategy="median"), dataset("regression"))

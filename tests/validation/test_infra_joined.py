@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -10,6 +11,7 @@ from tests.support.gitrepo import example_repo
 from tests.support.mlflow_models import MlflowStore, dataset
 
 
+@pytest.mark.slow  # trains and registers its own model
 def test_production_validation_serves_the_candidate_and_reports_it(tmp_path, capsys):
     repo = example_repo(tmp_path / "registry")
     store = MlflowStore(tmp_path / "mlflow")
