@@ -1,6 +1,7 @@
 """`modelbot demo`: the whole story a team would live on GitHub, on one machine, through the same code paths:
-localhub (a local GitHub), the project's real workflows run as Actions would run them, PyGithub over HTTP, and a
-real MLflow with a SQLite store holding real scikit-learn models.
+localhub (a local GitHub), the project's real workflows run as Actions would run them, PyGithub over HTTP, a
+real MLflow with a SQLite store holding real scikit-learn models, and a real `modelbot serve` gateway following
+`main` that the production deploys reload (the seeded policy's production stage names the `gateway` deployer).
 
 Every step checks that it ended as the story says; the demo fails (exit 1) if one did not.
 """
@@ -17,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.demo.train import DIABETES, TUMOR, train_all
+from bot.demo.serving import DemoGateway, serve_production_through
+from bot.demo.train import DIABETES, TUMOR, feature_columns, train_all
 from bot.errors import ModelbotError
 from localhub.errors import ApiError, LocalhubError
 
@@ -109,6 +111,8 @@ class Story:
         self.runner: Any = None
         self.tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
         self.tracker: Any = None
+        self.gateway = DemoGateway(workdir)
+        self._models: dict[str, Any] = {}
 
     # --- plumbing ------------------------------------------------------------------------------------------
     @contextmanager
@@ -184,6 +188,44 @@ class Story:
         self.as_user(login).comment(issue, body)
         self.act()
 
+    def predictions(self, version: str, rows: Any) -> Any:
+        """What a version of the tumour model predicts for `rows`, loaded here from MLflow (not through the
+        gateway): the reference the gateway's answers are checked against."""
+        import mlflow
+
+        if version not in self._models:
+            self._models[version] = mlflow.pyfunc.load_model(f"models:/{TUMOR}/{version}")
+        return self._models[version].predict(rows)
+
+    def served(self, version: str, other: str, at_main: bool = True, count: int = 3) -> str:
+        """`count` real invocations of production through the gateway: each answered by `version`, not by the
+        fallback, with exactly what that version predicts (and not what `other` does); at main's commit."""
+        import numpy as np
+
+        from bot.demo.datasets import tumor_frames
+
+        evaluation = tumor_frames()[1]
+        rows = evaluation[feature_columns(evaluation, "malignant", ("size_band", "texture_band"))].head(4)
+        expected, different = self.predictions(version, rows), self.predictions(other, rows)
+        check(not np.allclose(expected, different, rtol=0, atol=1e-6), f"versions {version} and {other} agree")
+        records = rows.to_dict(orient="records")
+        for _ in range(count):
+            answer = self.gateway.invoke(TUMOR, "production", records)
+            check(answer.status == 200, f"the gateway answered production with {answer.status}: {answer.message}")
+            check(
+                answer.version == version and not answer.fallback,
+                f"production answered by {answer.version}{' (fallback)' if answer.fallback else ''}, not {version}",
+            )
+            got = np.asarray(answer.predictions, dtype=float)
+            check(
+                got.shape == np.shape(expected) and np.allclose(got, expected, rtol=0, atol=1e-9),
+                f"the gateway's answer for version {version} is not what that version predicts: {answer.predictions}",
+            )
+        if at_main:
+            commit, main = self.gateway.describe(TUMOR, "production")["commit"], self.hub.git.resolve("main")
+            check(commit == main, f"the gateway serves {str(commit)[:12]}, not main's {str(main)[:12]}")
+        return f"{count}/{count} answers X-Modelbot-Version: {version}"
+
     def bot_reply(self, issue: int) -> str:
         comments = self.api(f"/repos/acme/models/issues/{issue}/comments?per_page=100")
         return comments[-1]["body"] if comments else ""
@@ -232,6 +274,8 @@ class Story:
             for name in PROJECT_FILES:
                 source = root / name
                 (shutil.copytree if source.is_dir() else shutil.copy2)(source, seed / name)
+            policy = seed / "policies" / "default.yaml"  # the seeded copy: production deploys reload the gateway
+            policy.write_text(serve_production_through(policy.read_text(), self.gateway.url))
             when = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
             env = {
                 "GIT_AUTHOR_NAME": "Dana DS",
@@ -258,8 +302,11 @@ class Story:
                 self.server, self.workdir / "actions", python=prepare(self.workdir / "runner-python", "modelbot")
             )
             self.result.repository = str(self.hub.git.path)
+            # modelbot serve follows main (its models load while the story goes on; the merge step waits for it)
+            self.gateway.start(self.hub.git.path, {"MLFLOW_TRACKING_URI": self.tracking_uri})
             record.detail = (
-                f"acme/models at {self.server.url}, history from 3 days ago; {len(PEOPLE)} people, {len(TEAMS)} teams"
+                f"acme/models at {self.server.url}, history from 3 days ago; {len(PEOPLE)} people, {len(TEAMS)} teams; "
+                f"modelbot serve follows main at {self.gateway.url}"
             )
 
     def register(self) -> int:
@@ -314,12 +361,18 @@ class Story:
             )
             record.detail = "modelbot/approvals: ml-lead 1/1, risk 1/1"
         with self.step("merge: the deployment moves the production alias") as record:
+            self.gateway.wait_ready()
+            before = self.served("1", "2", at_main=False)
             self.as_user("pat-platform").merge(pull["number"])
             self.act()
             check(self.alias(TUMOR, "production") == "2", f"production alias on {self.alias(TUMOR, 'production')}")
             deployments = self.api("/repos/acme/models/deployments")
             check(any(d["environment"] == f"{TUMOR}/production" for d in deployments), "no GitHub deployment")
-            record.detail = "MLflow alias production -> tumor-malignancy 2; GitHub deployment recorded"
+            after = self.served("2", "1")
+            record.detail = (
+                "MLflow alias production -> tumor-malignancy 2; GitHub deployment recorded; "
+                f"the gateway's production: before {before}, after the deploy job's reload {after}"
+            )
 
     def promote_to_staging(self, issue: int) -> None:
         with self.step("/promote tumor-malignancy 3 to staging: inconclusive evidence needs one more role") as record:
@@ -386,9 +439,11 @@ class Story:
             deployed = any(r.event == "workflow_dispatch" and r.conclusion == "success" for r in runs)
             check(deployed, "no deploy run after the merge")
             check(self.alias(TUMOR, "production") == "1", f"production alias on {self.alias(TUMOR, 'production')}")
+            served = self.served("1", "2")
             record.detail = (
                 f"#{revert['number']} approved by on-call, merged by the bot "
-                f"({merged['merge_commit_sha'][:12]}); production alias back on version 1"
+                f"({merged['merge_commit_sha'][:12]}); production alias back on version 1; "
+                f"the gateway's production {served}"
             )
 
     def protect_main(self) -> None:
@@ -421,9 +476,12 @@ class Story:
         except _Stop:
             pass
         finally:
-            if self.server is not None:
-                self.server.stop()
-                self.conformance()
+            try:
+                self.gateway.stop()
+            finally:
+                if self.server is not None:
+                    self.server.stop()
+                    self.conformance()
             self.result.seconds = time.perf_counter() - start
             self.result.reports = str(self.workdir / "actions")
         return self.result

@@ -32,7 +32,8 @@ class Trained:
     description: str
 
 
-def _features(frame: pd.DataFrame, target: str, slices: tuple[str, ...]) -> list[str]:
+def feature_columns(frame: pd.DataFrame, target: str, slices: tuple[str, ...]) -> list[str]:
+    """The columns a model is trained on (and scored with): the numeric ones, less the target and slices."""
     import pandas as pd
 
     return [c for c in frame.columns if c != target and c not in slices and pd.api.types.is_numeric_dtype(frame[c])]
@@ -113,7 +114,7 @@ def train_all(workdir: Path, progress: Callable[[str], None] = lambda _: None) -
     diabetes_train, _ = diabetes_frames()
     tumor_path = workdir / "repo" / "data" / f"{TUMOR}-reference.csv"
     diabetes_path = workdir / "repo" / "data" / f"{DIABETES}-reference.csv"
-    every = _features(tumor_train, "malignant", ("size_band", "texture_band"))
+    every = feature_columns(tumor_train, "malignant", ("size_band", "texture_band"))
     plans: list[tuple[str, Callable[[], Trained]]] = [
         (
             "tumor-malignancy 1: logistic regression on all thirty features",
@@ -177,7 +178,7 @@ def train_all(workdir: Path, progress: Callable[[str], None] = lambda _: None) -
                 DIABETES,
                 Ridge(alpha=1.0),
                 diabetes_train,
-                _features(diabetes_train, "progression", ("sex", "age_band")),
+                feature_columns(diabetes_train, "progression", ("sex", "age_band")),
                 "progression",
                 {"model": "ridge", "alpha": 1.0},
                 "Ridge regression.",
