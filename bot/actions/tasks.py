@@ -84,10 +84,11 @@ def scheduled(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
 
 def _have_validated(ctx: BotContext, number: int) -> None:
     """A pull request the bot opened with the workflow's token starts no run: have it validated (dispatched in
-    Actions), so that the branch protection's required check is reported for it too."""
-    from bot.flows.validate_pr import validate_or_request
+    Actions), so that the branch protection's required check is reported for it too. Also when this run found
+    it unchanged: a run killed between opening it and asking for its validation left it without a record."""
+    from bot.flows.validate_pr import ensure_validated
 
-    validate_or_request(ctx, ctx.forge.pull_request(number))
+    ensure_validated(ctx, ctx.forge.pull_request(number))
 
 
 def sweep(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
@@ -149,7 +150,7 @@ def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     except ModelbotError as exc:
         return Outcome(f"advance {model} {stage}: {exc}", {"result": "refused"}, f"Refused: {exc}")
     pull = f" #{result.pull['number']}" if result.pull else ""
-    if result.pull and result.pull.get("action") != "unchanged":
+    if result.pull:
         _have_validated(context(event, runtime, forge), int(result.pull["number"]))
     gates = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
     return Outcome(
@@ -170,8 +171,7 @@ def sync(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     if not found:
         return Outcome("sync: models.yaml lists every version MLflow has", {"result": "unchanged"})
     pull = open_pull(ctx.forge, base.text, found, ctx.default_branch)
-    if pull.action != "unchanged":
-        _have_validated(ctx, pull.pull.number)
+    _have_validated(ctx, pull.pull.number)
     listed = ", ".join(f"{f.model} {f.version}" for f in found)
     return Outcome(
         f"sync: #{pull.pull.number} {pull.action} registering {listed}",

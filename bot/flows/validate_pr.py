@@ -15,7 +15,7 @@ from bot.flows import approvals, record
 from bot.flows.automerge import try_merge
 from bot.flows.context import BotContext, policies_at, registry_at, served_history, soak_clock
 from bot.flows.record import CHECK, Record
-from bot.github.forge import PullRequest
+from bot.github.forge import ForgeError, PullRequest
 from bot.github.markers import BODY_LIMIT, marker, with_state
 from bot.plan import Plan, Step, plan
 from bot.policy import POLICY_DIR
@@ -321,6 +321,34 @@ def validate_or_request(
     return validate_pull(ctx, pull, files=files, actors=actors)
 
 
+def ensure_validated(ctx: BotContext, pull: PullRequest) -> PullValidation | None:
+    """Validate `pull` (or ask for it) unless its head already has the bot's record, read from GitHub: a run
+    killed after opening or updating the pull request, then re-run, finds it as it left it and finishes it. A
+    validation asked for (the record pending) whose dispatch GitHub does not list (the run was killed between
+    the two) is dispatched again; one GitHub lists is left to its run. None when nothing was validated here."""
+    known = record.read(ctx, pull.head_sha, validated_only=False)
+    if known is None:
+        return validate_or_request(ctx, pull)
+    if known.pending and ctx.validate_by_dispatch and not _validation_dispatched(ctx, pull):
+        _dispatch_validation(ctx, pull)
+    return None
+
+
+def _validation_dispatched(ctx: BotContext, pull: PullRequest) -> bool:
+    """Whether GitHub lists a dispatched run of the validation workflow on the default branch as it was when
+    the pull request was based on it (a dispatch runs at the branch's tip). When GitHub cannot say, no."""
+    try:
+        return bool(ctx.forge.dispatched_runs(ctx.validate_workflow, pull.base_sha))
+    except ForgeError:
+        return False
+
+
+def _dispatch_validation(ctx: BotContext, pull: PullRequest) -> None:
+    ctx.forge.dispatch_workflow(
+        ctx.validate_workflow, ctx.default_branch, {"task": "validate", "pull": str(pull.number)}
+    )
+
+
 def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str] = ()) -> None:
     """Ask the pull request workflow to validate `pull` (its evaluation job loads the models with a token that
     cannot write). The check run is set in progress first, carrying who asked, so that no approval of theirs
@@ -334,9 +362,7 @@ def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str]
         with_state(f"Validation of {pull.head_sha[:12]} was requested.", kept.as_state()),
         ctx.run_url,
     )
-    ctx.forge.dispatch_workflow(
-        ctx.validate_workflow, ctx.default_branch, {"task": "validate", "pull": str(pull.number)}
-    )
+    _dispatch_validation(ctx, pull)
 
 
 def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] | None = None) -> Any:
