@@ -21,6 +21,7 @@ from localhub.state import ROLES, Org, Repo, State, Team, User
 
 if TYPE_CHECKING:
     from localhub.actors import Actor
+    from localhub.apps import App
     from localhub.rest.permissions import JobGrant
 
 ACTIONS_BOT = "github-actions[bot]"
@@ -154,6 +155,47 @@ class Hub:
             self.state.tokens[token] = ACTIONS_BOT
             self.state.grants[token] = grant
             return token
+
+    def add_app(self, slug: str, permissions: dict[str, str], name: str | None = None) -> App:
+        """Register a GitHub App with a fresh key pair and install it on the repository: its bot user
+        `<slug>[bot]` exists, and its installation tokens may do what `permissions` allow (GitHub's app
+        permission names: checks, contents, pull_requests, issues, statuses, deployments, actions, ...)."""
+        from localhub.apps import App, key_pair
+        from localhub.state import now
+
+        private, public = key_pair()
+        with self.state.lock:
+            app = App(
+                self.state.next_id(),
+                slug,
+                name or slug,
+                dict(permissions),
+                private,
+                public,
+                self.state.next_id(),
+                now(),
+            )
+            self.state.apps[app.id] = app
+        self.add_user(app.bot_login, user_type="Bot", role="write")
+        return app
+
+    def token_for_installation(self, app: App) -> tuple[str, str]:
+        """An installation token of `app` (acting as its bot, holding its permissions) and when it expires."""
+        from datetime import UTC, datetime, timedelta
+
+        from localhub.apps import TOKEN_LIFETIME_S
+        from localhub.rest.permissions import JobGrant
+
+        with self.state.lock:
+            token = f"ghs_{secrets.token_hex(18)}"
+            self.state.tokens[token] = app.bot_login
+            self.state.grants[token] = JobGrant(app.scopes(), workflow=f"app {app.slug}", job="installation")
+            expires = datetime.now(UTC) + timedelta(seconds=TOKEN_LIFETIME_S)
+            return token, expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def app_of(self, login: str) -> App | None:
+        """The app whose bot `login` is, if any."""
+        return next((a for a in self.state.apps.values() if a.bot_login == login), None)
 
     def as_user(self, login: str) -> Actor:
         from localhub.actors import Actor

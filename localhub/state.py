@@ -229,6 +229,7 @@ class State:
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login
     grants: dict[str, Any] = field(default_factory=dict)  # job token -> permissions.JobGrant (people's: none)
+    apps: dict[int, Any] = field(default_factory=dict)  # app id -> apps.App (installed on the repository)
     orgs: dict[str, Org] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)

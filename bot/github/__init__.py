@@ -22,7 +22,9 @@ def connect(
     retrier: Retrier | None = None,
     bot_login: str | None = None,
 ) -> GitHubForge:
-    """A GitHubForge for GITHUB_API_URL / GITHUB_REPOSITORY / GITHUB_TOKEN, explicit values winning.
+    """A GitHubForge for GITHUB_API_URL / GITHUB_REPOSITORY and the bot's identity, explicit values winning: a
+    GitHub App's installation token when MODELBOT_APP_ID and MODELBOT_APP_PRIVATE_KEY are set (`identity.py`),
+    else GITHUB_TOKEN.
 
     The bot edits only comments it wrote itself: its login is `bot_login`, else MODELBOT_BOT_LOGIN, else
     github-actions[bot] inside Actions (GITHUB_ACTIONS=true); elsewhere any author's marker counts."""
@@ -30,8 +32,15 @@ def connect(
 
     from bot.github.client import GitHubForge
     from bot.github.config import resolve
+    from bot.github.identity import app_credentials, installation_identity
 
     env = os.environ if environ is None else environ
+    credentials = app_credentials(env) if token is None else None
+    if credentials is not None:  # a GitHub App: its own installation token, its own login
+        config = resolve(api_url, repository, "app", env)
+        identity = installation_identity(config.api_url, config.repository, credentials)
+        config = resolve(config.api_url, config.repository, identity.token, env)
+        return GitHubForge(config, retrier=retrier, bot_login=bot_login or identity.login)
     login = (
         bot_login
         or env.get("MODELBOT_BOT_LOGIN")

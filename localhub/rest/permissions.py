@@ -153,6 +153,8 @@ def needed(method: str, template: str) -> tuple[str, str] | None:
         return _EXCEPTIONS[(method, template)]
     if not template.startswith("/repos/{owner}/{repo}"):
         return None
+    if template == "/repos/{owner}/{repo}/installation":
+        return None  # an app's JWT, never a token: `routes/apps.py` refuses every other credential
     category, subcategory, _ = _operations().get((method, template), ("", "", DOCS))
     scope = _CATEGORY_SCOPES.get((category, subcategory)) or _CATEGORY_SCOPES.get((category, None))
     if scope is None:

@@ -17,6 +17,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from localhub.apps import looks_like_jwt, verify
 from localhub.conformance.bodies import invalid_body
 from localhub.conformance.recorder import Conformance
 from localhub.errors import ApiError
@@ -24,6 +25,7 @@ from localhub.faults import MERGE_DOCS, MERGE_RACE_MESSAGE, SECONDARY_DOCS, SECO
 from localhub.rest.api import Request, Response, Router, check_repo
 from localhub.rest.permissions import JobGrant, authorize
 from localhub.rest.requestlog import RequestLog
+from localhub.rest.routes.apps import APP_ACTOR, APP_ROUTES
 
 if TYPE_CHECKING:
     from localhub.hub import Hub
@@ -105,6 +107,8 @@ class LocalHubServer:
         if credential is None:
             return None
         login = self.hub.state.tokens.get(credential)
+        if login is None and looks_like_jwt(credential):
+            return f"{APP_ACTOR}{verify(self.hub.state.apps, credential).id}"  # an app, by its JWT
         if login is None:
             raise ApiError(401, "Bad credentials")
         return login
@@ -135,6 +139,8 @@ class LocalHubServer:
             route, params = found
             check_repo(self.hub, params)
             request = Request(method, path, query, payload, actor, params)
+            if (actor or "").startswith(APP_ACTOR) != (route.template in APP_ROUTES):
+                raise _wrong_credential(actor)
             with self.hub.state.lock:
                 if grant is not None:
                     authorize(self.hub, grant, method, route.template, params)
@@ -144,6 +150,13 @@ class LocalHubServer:
                 return route.handler(self.hub, request)
         except ApiError as exc:
             return Response(exc.status, exc.body(), exc.headers)
+
+
+def _wrong_credential(actor: str | None) -> ApiError:
+    """GitHub's answers to a JWT on an endpoint that wants an installation or user token, and the reverse."""
+    if (actor or "").startswith(APP_ACTOR):
+        return ApiError(401, "A JSON web token could not be used for this endpoint; use an installation token")
+    return ApiError(401, "A JSON web token is required to access this endpoint.")
 
 
 def _credential(headers: dict[str, str]) -> str | None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from github import GithubException
 
+from localhub.hub import ACTIONS_BOT
 from tests.support.localhub import RunningHub
 
 MODELS = "models:\n  churn:\n    staging: 6\n    production: 5\n"
@@ -211,7 +212,7 @@ def test_statuses_combine_by_latest_per_context(hub: RunningHub) -> None:
 
 
 def test_check_runs_complete_with_a_conclusion(hub: RunningHub) -> None:
-    repo = hub.github("alice").get_repo("acme/models")
+    repo = hub.github(ACTIONS_BOT).get_repo("acme/models")  # only an app's token may write check runs
     sha = repo.get_branch("main").commit.sha
     run = repo.create_check_run(name="modelbot", head_sha=sha, status="in_progress")
     assert (run.status, run.conclusion) == ("in_progress", None)

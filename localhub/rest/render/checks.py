@@ -75,7 +75,7 @@ def check_run(hub: Hub, item: CheckRun) -> dict[str, Any]:
         "completed_at": item.completed_at,
         "output": output,
         "check_suite": {"id": item.id},
-        "app": app(hub),
+        "app": app(hub, item.creator),
         "pull_requests": _pulls_for(hub, item.head_sha),
     }
 

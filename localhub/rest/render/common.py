@@ -66,9 +66,27 @@ def reaction_rollup(hub: Hub, url: str, reactions: list[Any]) -> dict[str, Any]:
     return {"url": f"{url}/reactions", "total_count": len(reactions), **counts}
 
 
-def app(hub: Hub) -> dict[str, Any]:
-    """The GitHub App that check runs and Actions deployments are attributed to (GitHub Actions itself)."""
+def app(hub: Hub, creator: str | None = None) -> dict[str, Any]:
+    """The GitHub App a check run or deployment is attributed to: the app whose bot `creator` is, else GitHub
+    Actions itself (a workflow's token)."""
     owner = hub.state.repo.owner
+    registered = hub.app_of(creator) if creator else None
+    if registered is not None:
+        return {
+            "id": registered.id,
+            "slug": registered.slug,
+            "client_id": f"Iv1.{registered.id}",
+            "node_id": node_id("Integration", registered.id),
+            "owner": simple_user(hub, owner),
+            "name": registered.name,
+            "description": "",
+            "external_url": f"{hub.base_url}/apps/{registered.slug}",
+            "html_url": f"{hub.base_url}/apps/{registered.slug}",
+            "created_at": registered.created_at,
+            "updated_at": registered.created_at,
+            "permissions": {"metadata": "read", **registered.permissions},
+            "events": ["check_run", "issue_comment", "pull_request", "pull_request_review", "push"],
+        }
     return {
         "id": 15368,
         "slug": "github-actions",

@@ -6,6 +6,7 @@ from localhub.rest.api import Route
 
 
 def all_routes() -> list[Route]:
-    from localhub.rest.routes import checks, contents, gitdata, issues, pulls, repos
+    from localhub.rest.routes import apps, checks, contents, gitdata, issues, pulls, repos
 
-    return [*repos.ROUTES, *contents.ROUTES, *gitdata.ROUTES, *pulls.ROUTES, *issues.ROUTES, *checks.ROUTES]
+    areas = (apps, repos, contents, gitdata, pulls, issues, checks)
+    return [route for area in areas for route in area.ROUTES]

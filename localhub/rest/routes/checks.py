@@ -12,6 +12,7 @@ from localhub.rest.ops import deployments as deploy_ops
 from localhub.rest.ops import runs as run_ops
 from localhub.rest.queries import latest_statuses
 from localhub.rest.render import checks as render
+from localhub.rest.render.common import app
 from localhub.state import Deployment
 
 if TYPE_CHECKING:
@@ -47,8 +48,13 @@ def list_statuses(hub: Hub, req: Request) -> Response:
     return page(hub, req, found, lambda s: render.status(hub, s))
 
 
+CHECKS_DOCS = "https://docs.github.com/rest/checks/runs#create-a-check-run"
+
+
 def create_check_run(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "write")
+    if hub.state.users[actor].type != "Bot":  # only an app's token (an installation's, a workflow's) may
+        raise ApiError(403, "You must authenticate via a GitHub App.", documentation_url=CHECKS_DOCS)
     if not isinstance(req.body, dict):
         raise ApiError(400, "Problems parsing JSON")
     return ok(render.check_run(hub, ops.create_check_run(hub, actor, req.body)), 201)
@@ -66,8 +72,10 @@ def get_check_run(hub: Hub, req: Request) -> Response:
 
 
 def update_check_run(hub: Hub, req: Request) -> Response:
-    require(hub, req, "write")
+    actor = require(hub, req, "write")
     run = _check_run(hub, req)
+    if app(hub, actor)["id"] != app(hub, run.creator)["id"]:  # type: ignore[attr-defined]
+        raise ApiError(403, "Invalid app_id: a check run can only be modified by the app that created it.")
     fields = req.body if isinstance(req.body, dict) else {}
     return ok(render.check_run(hub, ops.update_check_run(hub, run, fields)))  # type: ignore[arg-type]
 
