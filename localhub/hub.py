@@ -45,6 +45,7 @@ class Hub:
     deliveries: list[Delivery] = field(default_factory=list)
     listeners: list[Callable[[Delivery], None]] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # repository secrets, `secrets.*` in workflow runs
+    variables: dict[str, str] = field(default_factory=dict)  # repository variables, `vars.*` in workflow runs
 
     @classmethod
     def create(

@@ -214,9 +214,15 @@ class GitHubForge:
             try:
                 self._teams[key] = self.retrier.call(f"read the members of team {org}/{slug}", read)
             except ForgeError as exc:
+                if status_of(exc.__cause__ or exc) in (403, 404) and self.bot_login in (None, "github-actions[bot]"):
+                    raise ForgeError(
+                        f"{exc}. The workflow's GITHUB_TOKEN cannot read team membership, so a role given to "
+                        f"@{org}/{slug} cannot be checked: run modelbot as a GitHub App with the organisation "
+                        "permission Members: read (action inputs app-id and private-key; README, 'Use it in your "
+                        "repository'), or name the role's members as users"
+                    ) from exc
                 raise ForgeError(
-                    f"{exc} (does the team exist, and may this token read the organisation's "
-                    "teams? GITHUB_TOKEN cannot: use a token with read:org)"
+                    f"{exc} (does the team {org}/{slug} exist, and may the bot's app read its members?)"
                 ) from exc
         return self._teams[key]
 

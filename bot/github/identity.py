@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 
 from bot.errors import UsageError
 
+# What the app needs (GitHub's app permission names), as the README's app manifest asks for them.
+APP_PERMISSIONS = {
+    "actions": "write",  # dispatch the deploy and validation workflows
+    "checks": "write",  # modelbot/validation and modelbot/approvals
+    "contents": "write",  # promotion branches, merges of self-merging rollbacks
+    "deployments": "write",
+    "issues": "write",  # replies, incidents, labels
+    "pull_requests": "write",
+    "statuses": "write",
+    "members": "read",  # roles given to teams (an organisation permission)
+    "metadata": "read",
+}
 APP_ID = "MODELBOT_APP_ID"
 APP_PRIVATE_KEY = "MODELBOT_APP_PRIVATE_KEY"
 

@@ -269,7 +269,7 @@ class ActionsRunner:
         return {
             "github": github,
             "env": {},
-            "vars": {},
+            "vars": dict(self.hub.variables),
             "steps": {},
             "job": {"status": "success"},
             "runner": {"os": "Linux", "arch": "X64", "temp": str(self.workdir)},

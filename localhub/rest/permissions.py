@@ -17,8 +17,9 @@ repository default), and the scope each REST route needs, as GitHub enforces the
 - Refused: HTTP 403 `Resource not accessible by integration`, GitHub's answer to an integration's token
   lacking the permission. Git smart HTTP: fetching needs `contents: read`, pushing `contents: write`.
 
-People's tokens (`Hub.token_for`) carry no grant: their user's repository role decides, as before. Endpoints
-outside the repository (organisations, teams, `/user`, `/rate_limit`) are not checked here.
+People's tokens (`Hub.token_for`) carry no grant: their user's repository role decides, as before. A GitHub App's
+installation token carries its app's permissions as a grant. Endpoints outside the repository (organisations,
+teams, `/user`, `/rate_limit`) are not checked here (not yet: on GitHub a workflow's token cannot read teams).
 """
 
 from __future__ import annotations

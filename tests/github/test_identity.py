@@ -110,3 +110,14 @@ def test_half_or_malformed_app_credentials_are_refused_naming_what_to_set(env: d
     with pytest.raises(UsageError, match=names):
         app_credentials(env)
     assert app_credentials({}) is None
+
+
+def test_the_app_manifest_asks_for_exactly_the_permissions_the_bot_needs() -> None:
+    import json
+    from pathlib import Path
+
+    from bot.github.identity import APP_PERMISSIONS
+
+    manifest = json.loads((Path(__file__).parents[2] / ".github" / "modelbot-app-manifest.json").read_text())
+    assert manifest["default_permissions"] == APP_PERMISSIONS
+    assert manifest["hook_attributes"]["active"] is False  # the bot runs in Actions: no webhook to receive

@@ -192,6 +192,28 @@ def test_a_slash_command_runs_the_command_workflow_with_the_action(project: Runn
     assert not list(Path(bot.env["GITHUB_WORKSPACE"]).parent.rglob("pwned"))
 
 
+def test_with_an_app_configured_the_workflows_act_as_the_app(project: RunningHub, runner: ActionsRunner,
+                                                              python: Path) -> None:
+    """vars.MODELBOT_APP_ID and secrets.MODELBOT_APP_PRIVATE_KEY set, as the README says: the bot mints its own
+    installation token and answers as modelbot[bot]; its own reply (an app's event starts runs, unlike the
+    workflow token's) starts the command workflow again, whose job leaves a bot's comment alone."""
+    from bot.github.identity import APP_PERMISSIONS
+
+    app = project.hub.add_app("modelbot", APP_PERMISSIONS)
+    project.hub.variables["MODELBOT_APP_ID"] = str(app.id)
+    project.hub.secrets["MODELBOT_APP_PRIVATE_KEY"] = app.private_key_pem.decode()
+    number = project.hub.as_user("dana-ds").open_issue("Status please")
+    project.hub.as_user("wes-writer").comment(number, "/status tumor-malignancy")
+    runs = runner.run_pending()
+    assert [(r.job, r.conclusion) for r in runs] == [("command", "success"), ("command", "skipped")]
+    replies = [c for c in project.hub.state.comments.values() if c.user != "wes-writer"]
+    assert [c.user for c in replies] == ["modelbot[bot]"] and "tumor-malignancy" in replies[0].body
+    minted = [r for r in project.log.entries if r.path.endswith("/access_tokens")]
+    assert len(minted) == 1 and minted[0].status == 201
+    assert runs[1].steps == []  # the bot's own reply: the job's `if:` takes no bot's comment
+    assert app.private_key_pem.decode() not in runs[0].log()  # the key is masked like every secret
+
+
 @pytest.mark.parametrize(("author", "body"), [("wes-writer", "thanks, looks right"),
                                               ("renovate[bot]", "/status tumor-malignancy")])
 def test_a_comment_the_command_job_does_not_take_runs_nothing(project: RunningHub, runner: ActionsRunner,
