@@ -3,7 +3,9 @@
 It is a Recorder: it begins before the other deployers (`in_progress`, linked to the workflow run) and finishes
 after them and the smoke check (`success`, or `failure` saying which deployer failed, why, and what was already
 done), wherever the policy lists it. It talks to GitHub only through the Forge protocol; the deployment is
-keyed by the Deployment's key, so a repeat finds it instead of creating a second one.
+keyed by the Deployment's key, so a repeat finds it instead of creating a second one, and goes on from the
+status it has: a run killed after beginning it does not begin it again, and one killed after finishing it
+(before the ledger was written) adds no second `in_progress` and `success`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class GitHubDeployment:
         self.forge = forge
         self.environment = environment
         self._ids: dict[str, int] = {}
+        self._finished: set[str] = set()  # deployments GitHub already records as successful
 
     def environment_of(self, deployment: Deployment) -> str:
         return self.environment.format(model=deployment.model, stage=deployment.stage)
@@ -42,6 +45,11 @@ class GitHubDeployment:
             deployment.commit, environment, deployment.key, payload=deployment.as_dict(), description=_short(what)
         )
         self._ids[deployment.key] = record.id
+        if record.state == "success":  # an earlier run of this deploy finished it, and was killed after that
+            self._finished.add(deployment.key)
+            return Outcome("unchanged", f"deployment {record.id} for {environment}: success already")
+        if record.state == "in_progress":  # an earlier run began it and was killed: this run goes on with it
+            return Outcome("unchanged", f"deployment {record.id} for {environment}: in_progress already")
         self.forge.set_deployment_status(
             record.id, "in_progress", _short(f"deploying {what}"), log_url=deployment.run_url
         )
@@ -54,6 +62,8 @@ class GitHubDeployment:
         ident = self._ids.get(deployment.key)
         if self.forge is None or ident is None:
             return Outcome("skipped", "no GitHub deployment to finish")
+        if ok and deployment.key in self._finished:
+            return Outcome("unchanged", f"deployment {ident}: success already")
         state: DeploymentState = "success" if ok else "failure"
         self.forge.set_deployment_status(ident, state, _short(summary), log_url=deployment.run_url)
         return Outcome("done", f"deployment {ident}: {state}")

@@ -363,10 +363,19 @@ class GitHubForge:
     def create_deployment(
         self, ref: str, environment: str, key: str, payload: Mapping[str, Any] | None = None, description: str = ""
     ) -> Deployment:
-        """The deployment identified by `key` (e.g. `churn:production:7`), created once. 2 requests."""
+        """The deployment identified by `key` (e.g. `churn:production:7`), created once, with its latest status
+        when it existed (a re-run of a killed deploy finds it). 2 requests: the look-up, then the creation or
+        the read of its statuses."""
         what = f"deployment {key} to {environment}"
         existing = self.retrier.call(f"look for the {what}", lambda: self._deployment_with(ref, environment, key))
-        if existing is None:
+        state = None
+        if existing is not None:
+            found = existing
+            latest = self.retrier.call(
+                f"read the statuses of the {what}", lambda: next(iter(found.get_statuses()), None)
+            )
+            state = None if latest is None else str(latest.state)
+        else:
             body = {**(payload or {}), DEPLOY_KEY: key}
             existing = self.retrier.create_once(
                 f"create the {what}",
@@ -383,7 +392,7 @@ class GitHubForge:
                 lambda: self._deployment_with(ref, environment, key),
             )
         return Deployment(
-            int(existing.id), existing.sha, existing.ref, existing.environment, dict(existing.payload or {})
+            int(existing.id), existing.sha, existing.ref, existing.environment, dict(existing.payload or {}), state
         )
 
     def set_deployment_status(

@@ -90,6 +90,7 @@ class Deployment:
     ref: str
     environment: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+    state: str | None = None  # its latest status (None: none yet), as GitHub holds it when it was found
 
 
 @dataclass(frozen=True)
