@@ -105,6 +105,9 @@ def test_dispatched_runs_are_found_by_workflow_and_commit_and_not_asked_for_a_me
     hub: RunningHub, forge: GitHubForge
 ) -> None:
     """A re-run learns from GitHub's list of runs that its killed predecessor dispatched the deploy."""
+    inputs = "on:\n  workflow_dispatch:\n    inputs: {task: {}, after: {}, pull: {}}\njobs: {}\n"
+    hub.hub.as_user("bob").push("main", {f".github/workflows/{name}": inputs for name in
+                                         ("modelbot-deploy.yml", "modelbot-pr.yml")}, "the workflows")
     tip = hub.hub.git.resolve_commit("refs/heads/main")
     assert tip is not None
     forge.dispatch_workflow("modelbot-deploy.yml", "main", {"task": "deploy", "after": tip})

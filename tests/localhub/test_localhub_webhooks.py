@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.github_schemas import webhook_problems
 from tests.support.localhub import RunningHub
 
@@ -89,6 +91,7 @@ def test_an_approving_review_carries_state_and_commit(localhub: RunningHub) -> N
 def test_api_writes_emit_the_same_events_as_the_python_api(localhub: RunningHub) -> None:
     hub = localhub.hub
     hub.add_user("alice", role="write")
+    hub.as_user("alice").push("main", {".github/workflows/modelbot.yml": DISPATCHED}, "Add the workflow")
     repo = localhub.github("alice").get_repo("acme/models")
     sha = repo.get_branch("main").commit.sha
     start = len(hub.deliveries)
@@ -140,3 +143,33 @@ def test_edits_reopens_dismissals_and_deletions_emit_valid_payloads(localhub: Ru
     edited = next(d.payload for d in hub.deliveries if d.payload.get("action") == "edited")
     assert edited["changes"] == {"title": {"from": "P"}, "body": {"from": ""}}
     _valid_now(localhub)
+
+
+DISPATCHED = """on:
+  workflow_dispatch:
+    inputs:
+      model: {required: true}
+      stage: {default: production}
+  push: {}
+jobs: {}
+"""
+
+
+@pytest.mark.parametrize(("workflow", "inputs", "status", "said"), [
+    ("missing.yml", {"model": "churn"}, 404, "Not Found"),
+    ("on-push.yml", {}, 422, "Workflow does not have 'workflow_dispatch' trigger"),
+    ("modelbot.yml", {"model": "churn", "after": "x"}, 422, 'Unexpected inputs provided: ["after"]'),
+    ("modelbot.yml", {"stage": "staging"}, 422, "Required input 'model' not provided"),
+    ("modelbot.yml", {"model": "churn"}, 204, None),
+])
+def test_a_dispatch_github_would_refuse_is_refused_and_starts_nothing(
+        localhub: RunningHub, workflow: str, inputs: dict[str, str], status: int, said: str | None) -> None:
+    hub = localhub.hub
+    hub.add_user("alice", role="write")
+    hub.as_user("alice").push("main", {".github/workflows/modelbot.yml": DISPATCHED,
+                                       ".github/workflows/on-push.yml": "on: [push]\njobs: {}\n"}, "workflows")
+    start = len(hub.deliveries)
+    got, _, answer = localhub.request("POST", f"/repos/acme/models/actions/workflows/{workflow}/dispatches",
+                                      "alice", {"ref": "main", "inputs": inputs})
+    assert got == status and (said is None or answer["message"] == said)
+    assert [d.event for d in hub.deliveries[start:]] == (["workflow_dispatch"] if status == 204 else [])

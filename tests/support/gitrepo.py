@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-EXAMPLE_FILES = ("models.yaml", "policies", "data")
+EXAMPLE_FILES = ("models.yaml", "policies", "data", ".github")  # the registry and the bot's workflows
 
 
 class GitRepo:
@@ -43,7 +43,7 @@ class GitRepo:
 
 
 def example_repo(path: Path, when: str = "2026-11-02T09:00:00Z") -> GitRepo:
-    """A git repository holding the project's example models.yaml, policies/ and data/, in one commit."""
+    """A git repository holding the project's example models.yaml, policies/, data/ and workflows, in one commit."""
     path.mkdir(parents=True, exist_ok=True)
     for name in EXAMPLE_FILES:
         source = PROJECT / name

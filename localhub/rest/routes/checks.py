@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
+
+import yaml
 
 from localhub.errors import ApiError, invalid, not_found
 from localhub.rest import webhooks
@@ -140,6 +143,7 @@ def workflow_dispatch(hub: Hub, req: Request) -> Response:
     inputs = req.json_field("inputs", "Dispatch", default={}) or {}
     branch = str(ref).removeprefix("refs/heads/")
     sha = hub.git.resolve_commit(f"refs/heads/{branch}") or hub.git.resolve_commit(str(ref)) or ""
+    _check_dispatch(hub, sha, path, inputs)
     delivery = hub.emit(
         "workflow_dispatch", webhooks.workflow_dispatch(hub, f"refs/heads/{branch}", path, inputs, actor), actor
     )
@@ -148,6 +152,33 @@ def workflow_dispatch(hub: Hub, req: Request) -> Response:
         shown = render.workflow_run(hub, run)
         return ok({"workflow_run_id": run.id, "run_url": shown["url"], "html_url": shown["html_url"]})
     return Response(204)
+
+
+def _check_dispatch(hub: Hub, sha: str, path: str, inputs: object) -> None:
+    """GitHub's refusals of a dispatch: no such workflow at the ref (404), a workflow without the trigger, an
+    input it does not declare, or a required one missing (422)."""
+    entry = hub.git.file_at(sha, path) if sha else None
+    if entry is None:
+        raise not_found()
+    try:
+        spec = yaml.safe_load(hub.git.read_blob(entry.sha))
+    except yaml.YAMLError:
+        spec = None
+    triggers = (spec.get("on", spec.get(True)) if isinstance(spec, dict) else None) or {}
+    if isinstance(triggers, str):
+        triggers = {triggers: None}
+    elif isinstance(triggers, list):
+        triggers = dict.fromkeys(triggers)
+    if not isinstance(triggers, dict) or "workflow_dispatch" not in triggers:
+        raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
+    declared = (triggers.get("workflow_dispatch") or {}).get("inputs") or {}
+    given = inputs if isinstance(inputs, dict) else {}
+    unexpected = sorted(name for name in given if name not in declared)
+    if unexpected:
+        raise ApiError(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
+    for name, item in declared.items():
+        if isinstance(item, dict) and item.get("required") and name not in given and "default" not in item:
+            raise ApiError(422, f"Required input '{name}' not provided")
 
 
 def list_workflow_runs(hub: Hub, req: Request) -> Response:
