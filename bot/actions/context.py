@@ -51,4 +51,5 @@ def bot_context(runtime: Runtime, connected: Forge, default_branch: str) -> BotC
         deploy_workflow=env.get("MODELBOT_DEPLOY_WORKFLOW") or "modelbot-deploy.yml",
         validate_workflow=env.get("MODELBOT_VALIDATE_WORKFLOW") or "modelbot-pull-request.yml",
         validate_by_dispatch=env.get("MODELBOT_VALIDATE") == "dispatch",
+        bot_events_start_runs=bool(getattr(connected, "acts_as_app", False)),
     )

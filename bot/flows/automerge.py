@@ -100,6 +100,10 @@ def try_merge(
         outcome = AutoMerge("failed", f"the policy lets it merge itself, but GitHub refused: {exc}; merge it by hand")
         _say(ctx, pull, outcome)
         return outcome
+    if ctx.bot_events_start_runs:  # an app's merge is a push GitHub announces: the deploy workflow runs on it
+        outcome = AutoMerge("merged", f"merged as {sha[:12]}; its push starts the deploy workflow", sha, True)
+        _say(ctx, pull, outcome)
+        return outcome
     outcome = AutoMerge("merged", f"merged as {sha[:12]}; the deploy workflow was started", sha, True)
     if not _deploy_started(ctx, sha):
         try:

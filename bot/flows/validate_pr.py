@@ -362,6 +362,8 @@ def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str]
         with_state(f"Validation of {pull.head_sha[:12]} was requested.", kept.as_state()),
         ctx.run_url,
     )
+    if ctx.bot_events_start_runs and ctx.forge.made_by_this_run(pull.head_sha):
+        return  # under an app's identity, the push or opening of this head starts the pull request workflow
     _dispatch_validation(ctx, pull)
 
 

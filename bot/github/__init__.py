@@ -40,7 +40,9 @@ def connect(
         config = resolve(api_url, repository, "app", env)
         identity = installation_identity(config.api_url, config.repository, credentials)
         config = resolve(config.api_url, config.repository, identity.token, env)
-        return GitHubForge(config, retrier=retrier, bot_login=bot_login or identity.login)
+        forge = GitHubForge(config, retrier=retrier, bot_login=bot_login or identity.login)
+        forge.acts_as_app = True
+        return forge
     login = (
         bot_login
         or env.get("MODELBOT_BOT_LOGIN")

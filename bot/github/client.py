@@ -54,6 +54,7 @@ class GitHubForge:
         self.config = config
         self.retrier = retrier or Retrier()
         self.bot_login = bot_login
+        self.acts_as_app = False  # set by `connect` for a GitHub App's installation token: its events start runs
         self._check_runs_read: set[str] = set()  # commits whose every check run this run has read
         self.gh = Github(
             auth=Auth.Token(config.token),
@@ -525,6 +526,9 @@ class GitHubForge:
             f"dispatch {workflow}",
             lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"ref": ref, "inputs": dict(inputs)}),
         )
+
+    def made_by_this_run(self, sha: str) -> bool:
+        return sha in self.cache.own_commits
 
     def dispatched_runs(self, workflow: str, head_sha: str) -> list[WorkflowRun]:
         """The runs of `workflow` (its file name) that a dispatch started while its ref pointed at `head_sha`,

@@ -118,6 +118,11 @@ class HistoryEntry:
 class Forge(Protocol):
     """The GitHub operations handlers use; every write is idempotent or guarded against duplicates."""
 
+    def made_by_this_run(self, sha: str) -> bool:
+        """Whether this run wrote commit `sha` (a promotion head, a merge): GitHub announces it, and under an
+        app's identity that event starts the workflows it triggers."""
+        ...
+
     def pull_request(self, number: int) -> PullRequest: ...
 
     def pull_files(self, number: int) -> list[str]: ...

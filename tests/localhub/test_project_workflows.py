@@ -332,6 +332,33 @@ def test_a_dispatched_proposal_opens_its_pull_request_with_the_maintenance_jobs_
         ".github/workflows/modelbot-pull-request.yml"], run.log()
 
 
+def test_under_an_app_a_proposal_is_validated_by_the_run_its_pull_request_starts_not_by_a_dispatch(
+        project: RunningHub, runner: ActionsRunner, python: Path) -> None:
+    """An app's events start workflow runs (the workflow token's do not): the pull request the bot opens as the
+    app starts the pull request workflow, so the bot records who asked and dispatches nothing, and that run is
+    the one validation."""
+    from bot.github.identity import APP_PERMISSIONS
+
+    app = project.hub.add_app("modelbot", APP_PERMISSIONS)
+    project.hub.variables["MODELBOT_APP_ID"] = str(app.id)
+    project.hub.secrets["MODELBOT_APP_PRIVATE_KEY"] = app.private_key_pem.decode()
+    inputs = {"task": "propose", "model": "diabetes-progression", "version": "1", "stage": "production"}
+    status, _, _ = project.request("POST", "/repos/acme/models/actions/workflows/modelbot-maintenance.yml/dispatches",
+                                   "pat-platform", {"ref": "main", "inputs": inputs})
+    assert status == 204
+    runs = runner.run_pending()
+    (pull,) = [i for i in project.hub.state.issues.values() if i.pull is not None]
+    assert pull.user == "modelbot[bot]"
+    assert [d.payload["workflow"] for d in project.hub.deliveries if d.event == "workflow_dispatch"] == [
+        ".github/workflows/modelbot-maintenance.yml"]  # no validation dispatched
+    validations = [(r.workflow, r.job, r.event) for r in runs if r.workflow.endswith("modelbot-pull-request.yml")]
+    assert validations == [(".github/workflows/modelbot-pull-request.yml", "evaluate", "pull_request"),
+                           (".github/workflows/modelbot-pull-request.yml", "publish", "pull_request")]
+    checks = [r for r in project.hub.state.check_runs.values() if r.name == "modelbot/validation"]
+    assert len(checks) == 1 and checks[0].creator == "modelbot[bot]" and checks[0].status == "completed"
+    assert "pat-platform" in checks[0].output.get("summary", "")  # who asked stays its author
+
+
 def test_the_install_step_installs_when_another_version_is_wanted(localhub_factory: Callable[..., RunningHub],
                                                                  tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
