@@ -5,6 +5,11 @@ Requests are pipelined: each frame is written as it comes and answers are matche
 fails the requests it held at once (the gateway falls back); one that holds a request longer than `hang_s` is
 killed. Either way the supervisor starts it again, after a backoff that doubles up to `MAX_BACKOFF_S` and resets
 once a child has lived `STABLE_S`. A crash or hang of one model never touches the gateway or another version.
+
+CPU priority: a process that only answers mirrored requests runs at `SHADOW_NICE`, so on a busy machine the live
+versions go first. A process also loads at that priority when the gateway may raise it back afterwards (root, or
+RLIMIT_NICE allowing it): loading is most of the CPU a model process takes, and a version restarting after a
+crash must not take it from the fallback answering in its place.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Backend:
         self.warmed = 0
         self.answered = 0  # by the current process
         self.nice = 0
+        self._loading = False
         self._ready = asyncio.Event()
         self._tried = asyncio.Event()  # set once a launch has succeeded or failed
         self._closed = False
@@ -149,14 +155,16 @@ class Backend:
             self.signature = await asyncio.to_thread(Signature.read, self.uri)
         host = await asyncio.to_thread(models.ModelHost, self.uri)
         self._host = host
+        self.pid = host.pid
+        self._loading = True
+        self._renice(SHADOW_NICE if CAN_RAISE else self.nice)  # before it loads
         [loaded] = await asyncio.to_thread(models.ready, [host], self.load_timeout_s)
         if isinstance(loaded, models.ModelProblem):
             raise loaded
+        self._loading = False
+        self._renice(self.nice)  # its own priority, on the threads its libraries started while loading too
         self.classes = loaded.classes
-        self.pid = host.pid
         self.answered = 0
-        if self.nice:
-            self.prioritise(True)
         loop = asyncio.get_running_loop()
         # Duplicates of the host's pipe ends: the transports own (and close) these, ModelHost its originals.
         reading = os.fdopen(os.dup(host._stdout.fileno()), "rb", buffering=0)
@@ -222,6 +230,7 @@ class Backend:
     def _discard(self) -> None:
         host, self._host = self._host, None
         self.pid = None
+        self._loading = False
         if host is not None:
             host.close()
 
@@ -294,11 +303,18 @@ class Backend:
     def prioritise(self, mirrored_only: bool) -> None:
         """A process that only answers mirrored requests runs at a lower CPU priority, so on a busy machine the
         live versions go first; one that serves live traffic runs at the normal priority (raising it back
-        needs root: without, it stays lowered, which costs it only when the CPU is short)."""
+        needs root: without, it stays lowered, which costs it only when the CPU is short). A process still
+        loading takes its priority once loaded."""
         self.nice = SHADOW_NICE if mirrored_only else 0
-        if self.pid is not None:
+        if not self._loading:
+            self._renice(self.nice)
+
+    def _renice(self, nice: int) -> None:
+        if self.pid is None:
+            return
+        for task in _threads(self.pid):  # Linux sets the priority of one thread: each of its threads, then
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, self.pid, self.nice)
+                os.setpriority(os.PRIO_PROCESS, task, nice)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -311,3 +327,27 @@ class Backend:
             "warmed": self.warmed,
             "answered": self.answered,
         }
+
+
+def _may_raise_priority() -> bool:
+    """Whether this process may bring a model process back to nice 0 after lowering it: as root, or when its
+    RLIMIT_NICE allows nice 0 (the ceiling is 20 - limit)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20
+    except (ImportError, AttributeError, ValueError, OSError):
+        return False
+
+
+CAN_RAISE = _may_raise_priority()
+
+
+def _threads(pid: int) -> list[int]:
+    """The thread ids of a process (just `pid` where /proc does not list them)."""
+    try:
+        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError):
+        return [pid]

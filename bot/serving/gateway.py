@@ -64,6 +64,16 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error_code": code, "message": message}).encode()
 
 
+@dataclass(frozen=True)
+class _Read:
+    """How the failed version read the request (its pickled frame and input schema), so a fallback with the same
+    schema answers that frame instead of parsing the request again."""
+
+    frame: bytes | None
+    schema: Any
+    rows: int | None
+
+
 @dataclass
 class _Served:
     version: str
@@ -164,8 +174,10 @@ class Gateway:
                     started.append(backend)
             incoming = self._incoming(old, new)
             await asyncio.gather(*(self._prepare(plan, version) for plan, version in incoming))
-            if old is None:  # first start: wait (bounded) for every backend, so the gateway starts ready
-                await asyncio.gather(*(b.wait_ready(self.settings.load_timeout_s) for b in started))
+            # every new process, not only live ones, is up (or has failed to load) before the switch: a shadow
+            # or a fallback that is still loading would only count errors, and its loading would take the CPU
+            # from the live versions after the reload has returned
+            await asyncio.gather(*(b.wait_ready(self.settings.load_timeout_s) for b in started))
             answering = {p.uris[v] for p in new.plans.values() for v in (*p.live, p.preview, p.fallback.version) if v}
             for uri, backend in self.backends.items():
                 backend.prioritise(uri not in answering)
@@ -250,7 +262,7 @@ class Gateway:
                     route.version,
                     body,
                     content_type,
-                    None,
+                    _Read(None, None, None),
                     started,
                     BackendError("down", f"version {route.version} has not loaded"),
                     labels,
@@ -314,8 +326,11 @@ class Gateway:
         labels: tuple[str, ...],
     ) -> _Served:
         frame = pickle.dumps(parsed.data, protocol=5)
+        timeout = self._timeout(plan)
         try:
-            raw = await asyncio.wait_for(backend.predict(frame), self._timeout(plan))
+            # the policy's timeout is the answer's deadline, counted from the request's start (its parse included)
+            left = max(0.0, timeout - (time.perf_counter() - started))
+            raw = await asyncio.wait_for(backend.predict(frame), left)
             problem = payloads.invalid(raw, parsed.rows)
             if problem is not None:
                 raise BackendError("invalid", f"version {version} gave an invalid answer: {problem}")
@@ -323,11 +338,10 @@ class Gateway:
             failure = (
                 exc
                 if isinstance(exc, BackendError)
-                else BackendError(
-                    "timeout", f"version {version} did not answer within {self._timeout(plan) * 1000:g} ms"
-                )
+                else BackendError("timeout", f"version {version} did not answer within {timeout * 1000:g} ms")
             )
-            served = await self._failed(plan, version, body, content_type, parsed.rows, started, failure, labels)
+            read = _Read(frame, backend.signature.input_schema if backend.signature else None, parsed.rows)
+            served = await self._failed(plan, version, body, content_type, read, started, failure, labels)
         else:
             answer, predictions = payloads.answer(raw)
             served = _Served(version, answer, predictions, frame=frame)
@@ -340,7 +354,7 @@ class Gateway:
         version: str,
         body: bytes,
         content_type: str | None,
-        count: int | None,
+        read: _Read,
         started: float,
         failure: BackendError,
         labels: tuple[str, ...],
@@ -348,16 +362,19 @@ class Gateway:
         """The routed version failed: count it, then answer with the fallback version, else the constant."""
         self.metrics.errors.labels(*labels, failure.reason).inc()
         fb = plan.fallback
+        count = read.rows
         if fb.version is not None and fb.version != version:
             backend = self.backend(plan, fb.version)
             if backend is not None and backend.ready and backend.signature is not None:
                 try:
-                    parsed = payloads.parse(body, content_type, backend.signature)
+                    if read.frame is not None and read.schema == backend.signature.input_schema:
+                        frame, rows = read.frame, read.rows  # read the same way: the request is not parsed again
+                    else:
+                        parsed = payloads.parse(body, content_type, backend.signature)
+                        frame, rows = pickle.dumps(parsed.data, protocol=5), parsed.rows
                     left = self.settings.request_timeout_s - (time.perf_counter() - started)
-                    raw = await asyncio.wait_for(
-                        backend.predict(pickle.dumps(parsed.data, protocol=5)), max(0.001, left)
-                    )
-                    if payloads.invalid(raw, parsed.rows) is None:
+                    raw = await asyncio.wait_for(backend.predict(frame), max(0.001, left))
+                    if payloads.invalid(raw, rows) is None:
                         answer, predictions = payloads.answer(raw)
                         self.metrics.fallbacks.labels(*labels, fb.version, failure.reason).inc()
                         return _Served(fb.version, answer, predictions, True, failure.reason)
@@ -407,7 +424,7 @@ class Gateway:
             else:
                 frame = pickle.dumps(payloads.parse(body, content_type, backend.signature).data, protocol=5)
             raw = await asyncio.wait_for(backend.predict(frame), self.settings.request_timeout_s)
-            _, predictions = payloads.answer(raw)
+            predictions = payloads.plain(raw)
         except (payloads.BadInput, BackendError, TimeoutError) as exc:
             self.metrics.shadow_errors.labels(*labels).inc()
             record.update(

@@ -150,11 +150,17 @@ def rows(data: Any) -> int | None:
 def answer(raw: Any) -> tuple[bytes, Any]:
     """The body `mlflow models serve` answers for these predictions (as its `predictions_to_json` writes it),
     and the predictions as plain values."""
-    from mlflow.utils import proto_json_utils
     from mlflow.utils.proto_json_utils import NumpyEncoder
 
-    predictions = getattr(proto_json_utils, "_get_jsonable_obj")(raw, pandas_orient="records")  # noqa: B009
+    predictions = plain(raw)
     return json.dumps({"predictions": predictions}, cls=NumpyEncoder).encode("utf-8"), predictions
+
+
+def plain(raw: Any) -> Any:
+    """The predictions as the values MLflow writes (lists, numbers, strings): all a shadow's comparison needs."""
+    from mlflow.utils import proto_json_utils
+
+    return getattr(proto_json_utils, "_get_jsonable_obj")(raw, pandas_orient="records")  # noqa: B009
 
 
 def constant_answer(constant: Any, count: int | None) -> bytes:

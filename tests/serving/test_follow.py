@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,8 +55,8 @@ def served_commit(gateway: Gateway) -> str:
 
 
 def backend(gateway: Gateway, model: str, version: str) -> dict[str, Any]:
-    [found] = [v for v in gateway.stage(model, "production")["versions"] if v["version"] == version]
-    return found
+    found: list[dict[str, Any]] = [v for v in gateway.stage(model, "production")["versions"] if v["version"] == version]
+    return found[0]
 
 
 def test_a_new_commit_on_the_ref_is_served_without_a_reload(registry: Registry, gateway: Gateway) -> None:
@@ -92,6 +93,34 @@ def test_a_new_commit_on_the_ref_is_served_without_a_reload(registry: Registry, 
     assert gateway.metric("modelbot_reloads_total", outcome="failed") == failed  # the broken commit read once
 
 
+def nice_of_each_thread(pid: int) -> set[int]:
+    """The nice value of every thread of a process, from /proc (field 19 of each task's stat)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        found.add(int(fields[16]))  # fields after the name start at field 3 (state)
+    return found
+
+
+def test_a_shadow_is_loaded_before_the_reload_returns_and_yields_the_cpu(zoo: Zoo, registry: Registry,
+                                                                          gateway: Gateway) -> None:
+    uris = {"1": zoo.healthy, "5": zoo.chatty, "7": zoo.store.behaviour(delay_s=0.01)}
+    registry.set("follow", uris, {"staging": "5", "production": "7"},
+                 {"production": {"strategy": "shadow", "traffic": {1: 100}, "shadow": 7, "mirror_percent": 100}})
+    gateway.reload()  # (or the poller got there first: then this waited for it)
+    seven, one = backend(gateway, "follow", "7"), backend(gateway, "follow", "1")
+    assert seven["role"] == "shadow" and seven["state"] == "ready" and seven["pid"], seven
+    # the process that only answers mirrored requests runs at nice 10, each of its threads; the live one at 0
+    assert nice_of_each_thread(int(seven["pid"])) == {10}
+    assert nice_of_each_thread(int(one["pid"])) == {0}
+    for _ in range(5):
+        answer = gateway.invoke("follow", "production", ROWS)
+        assert answer.status == 200 and answer.version == "1" and answer.json() == EXPECTED
+    assert until(lambda: gateway.metric("modelbot_shadow_compared_total", model="follow", version="7") >= 5)
+    assert gateway.metric("modelbot_shadow_agreed_total", model="follow", version="7") >= 5  # 2x + y both
+    assert gateway.metric("modelbot_shadow_errors_total", model="follow", version="7") == 0  # none 'not loaded'
+
+
 def test_a_hung_model_is_killed_and_restarted_while_other_versions_answer(gateway: Gateway) -> None:
     before = backend(gateway, "hang", "1")
     healthy = {v: backend(gateway, "follow", v)["pid"] for v in ("1",)}
@@ -110,7 +139,7 @@ def test_a_hung_model_is_killed_and_restarted_while_other_versions_answer(gatewa
     try:
         assert until(lambda: backend(gateway, "hang", "1")["inflight"] == 1, 10.0)
         # while version 1 of `hang` holds the request, the other versions answer
-        meanwhile = []
+        meanwhile: list[tuple[int, str | None, Any, bool]] = []
         while not done.is_set() and len(meanwhile) < 50:
             answer = gateway.invoke("follow", "production", ROWS)
             meanwhile.append((answer.status, answer.version, answer.json(), done.is_set()))
