@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.demo.serving import DemoGateway, serve_production_through
+from bot.demo.serving import DemoGateway, serve_production_through, sigterm_as_exit
 from bot.demo.train import DIABETES, TUMOR, feature_columns, train_all
 from bot.errors import ModelbotError
 from localhub.errors import ApiError, LocalhubError
@@ -462,6 +462,10 @@ class Story:
         self.progress(f"✘ {record.name}: {record.detail}")
 
     def run(self) -> DemoResult:
+        with sigterm_as_exit():
+            return self._run()
+
+    def _run(self) -> DemoResult:
         start = time.perf_counter()
         try:
             self.train()

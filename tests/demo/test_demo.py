@@ -1,5 +1,6 @@
 """`modelbot demo --json`: the whole story, run for real (MLflow, localhub, the workflows), ends as told."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -36,12 +37,13 @@ def test_the_demo_ends_as_the_story_says(tmp_path):
         json.loads(line) for line in (tmp_path / "demo" / "gateway" / "predictions.jsonl").read_text().splitlines()
     ]
     assert [r["served_by"] for r in logged if r.get("stage") == "production"] == ["1"] * 3 + ["2"] * 3 + ["1"] * 3
-    assert not processes_naming(tmp_path / "demo")
+    left = processes_naming(tmp_path / "demo")
+    assert not left, [(p / "cmdline").read_bytes()[:200] for p in left]
 
 
-def processes_naming(workdir: Path) -> list[str]:
+def processes_naming(workdir: Path) -> list[Path]:
     """Processes (of this user) whose command line or environment names `workdir`: the gateway has its worktree
-    on its command line and the MLflow store of the demo in its environment, as its model processes do."""
+    on its command line and the MLflow store of the demo in its environment."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -51,7 +53,7 @@ def processes_naming(workdir: Path) -> list[str]:
         except OSError:  # gone, or another user's
             continue
         if str(workdir).encode() in seen:
-            found.append(f"{proc.name}: {(proc / 'cmdline').read_bytes()[:200]!r}")
+            found.append(proc)
     return found
 
 
@@ -62,3 +64,51 @@ def test_a_non_empty_workdir_is_refused(tmp_path):
     )
     assert proc.returncode == 2 and "is not empty" in proc.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_a_demo_terminated_midway_leaves_no_gateway_running(tmp_path):
+    import signal
+    import time
+
+    workdir = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--workdir", str(workdir), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    started = workdir / "gateway" / "gateway.out"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if started.exists() and "modelbot serve: http://" in started.read_text():
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    [gateway] = [p for p in processes_naming(workdir / "serving") if b"serve" in (p / "cmdline").read_bytes()]
+    tree = descendants(gateway)
+    assert len(tree) >= 3  # the gateway, its model-host server, model processes
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(p) for p in tree):
+        time.sleep(0.1)
+    assert not [p for p in tree if alive(p)]
+
+
+def descendants(proc: Path) -> list[Path]:
+    """A process and all its descendants, through /proc's children lists (model processes start their own
+    sessions, so neither their group nor their session names them)."""
+    found = [proc]
+    for task in (proc / "task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += descendants(Path("/proc") / child)
+    return found
+
+
+def alive(proc: Path) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
