@@ -74,7 +74,7 @@ class GitError(ModelbotError):
 
 def names(items: object, limit: int = 10) -> str:
     """A list of names for a message: all of a few, or the first ones and how many more."""
-    listed = [str(i) for i in items]  # type: ignore[attr-defined]
+    listed = [str(i) for i in items]  # type: ignore[attr-defined]  # items: any iterable of names; str() of each
     if not listed:
         return "none"
     if len(listed) <= limit:

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     original = server.startup
 
-    async def startup(sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def startup(sockets: list | None = None) -> None:  # type: ignore[type-arg]  # uvicorn's own signature leaves the list untyped
         await original(sockets)
         commit = gateway.state.commit[:12] if gateway.state else "-"
         stages = len(gateway.state.plans) if gateway.state else 0
@@ -103,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]  # wrapping uvicorn's startup to report the bound port
     server.run()
     return 0 if server.started else 1

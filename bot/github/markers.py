@@ -22,7 +22,7 @@ def marker(model: str, stage: str, kind: str) -> str:
 
 
 def has_marker(body: str | None, mark: str) -> bool:
-    return bool(body) and mark in body  # type: ignore[operator]
+    return mark in (body or "")
 
 
 def with_marker(body: str, mark: str) -> str:

@@ -13,13 +13,13 @@ import sys
 def main(argv: list[str]) -> int:
     uri, frame_path, out_path = argv
     import mlflow.pyfunc
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]  # no stubs for pandas
     from mlflow.pyfunc.scoring_server import predictions_to_json
 
     frame = pd.read_pickle(frame_path)
     raw = mlflow.pyfunc.load_model(uri).predict(frame)
     with open(out_path, "w", encoding="utf-8") as out:
-        predictions_to_json(raw, out)  # type: ignore[no-untyped-call, unused-ignore]
+        predictions_to_json(raw, out)  # type: ignore[no-untyped-call, unused-ignore]  # MLflow's scoring helper is untyped
     return 0
 
 

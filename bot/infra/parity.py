@@ -132,7 +132,7 @@ class LocalRun:
         )
         kwargs = sandboxing.popen_kwargs(self._work, {**os.environ, **(env or {})})
         with open(self._tmp / "log.txt", "wb") as log:
-            self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+            self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]  # Popen keyword arguments built as a mapping
 
     def __enter__(self) -> LocalRun:
         return self

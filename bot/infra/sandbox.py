@@ -253,7 +253,7 @@ def _launch(spec: SandboxSpec, port: int, log_path: Path) -> Server:
     kwargs = sandboxing.popen_kwargs(workdir, {**os.environ, **spec.env}, PYTHONUNBUFFERED="1")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]  # Popen keyword arguments built as a mapping
     server = Server(spec, port, proc, log_path)
     server.workdir = workdir
     _track(server)

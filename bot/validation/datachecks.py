@@ -315,7 +315,7 @@ def _gap_gate(limit: float, training: Mapping[str, float], evaluation: Mapping[s
     for name, trained in training.items():
         if name in METRICS and evaluation.get(name) is not None:
             sign = 1.0 if METRICS[name].greater_is_better else -1.0
-            gaps[name] = sign * (float(trained) - float(evaluation[name]))  # type: ignore[arg-type]
+            gaps[name] = sign * (float(trained) - float(evaluation[name]))
     if not gaps:
         return GateResult(
             "data.train_eval_gap",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.evidence import GateResult
+from bot.evidence import GateResult, Status
 from bot.validation import gates, intervals
 from bot.validation.gates import fmt, interval_text
 from bot.validation.metrics import confusion
@@ -34,9 +34,9 @@ def _loss(target: Target, pred: Predictions, rows: np.ndarray | None) -> np.ndar
     """Per-row loss of the sampled rows: misclassification (0/1) or absolute error."""
     y = target.y if rows is None else target.y[rows]
     if target.classification:
-        labels = pred.labels if rows is None else pred.labels[rows]  # type: ignore[index]
+        labels = pred.labels if rows is None else pred.labels[rows]  # type: ignore[index]  # labels is an array whenever the task is classification
         return (labels != y).astype(np.float64)
-    values = pred.values if rows is None else pred.values[rows]  # type: ignore[index]
+    values = pred.values if rows is None else pred.values[rows]  # type: ignore[index]  # values is an array whenever the task is regression
     return np.abs(values - y)
 
 
@@ -126,7 +126,7 @@ def run(
         low, high = intervals.wilson(flips, target.n, level)
         figures["Prediction flip rate vs champion"] = f"{rate:.4g} {interval_text(low, high)}"
         data["flip_rate"] = {"value": rate, "low": low, "high": high, "flips": int(flips)}
-        cm_c, cm_h = confusion(target, cand.labels), confusion(target, champ.labels)  # type: ignore[arg-type]
+        cm_c, cm_h = confusion(target, cand.labels), confusion(target, champ.labels)
         data["confusion"] = {
             "classes": [str(c) for c in target.classes],
             "candidate": cm_c,
@@ -149,13 +149,13 @@ def run(
                 )
             )
     elif target.classification:
-        cm_c = confusion(target, cand.labels)  # type: ignore[arg-type]
+        cm_c = confusion(target, cand.labels)
         data["confusion"] = {"classes": [str(c) for c in target.classes], "candidate": cm_c}
         if "max_flip_rate" in spec:
             results.append(
                 GateResult(
                     "error_analysis.flip_rate",
-                    gates.Status.SKIPPED,
+                    Status.SKIPPED,
                     "no champion: first deployment",
                     None,
                     spec["max_flip_rate"],

@@ -57,8 +57,8 @@ def encode(raw: Any) -> bytes:
     """A prediction as an Arrow stream: a DataFrame or Series as its columns, anything else as a flat array
     with its shape in the schema's metadata."""
     import numpy as np
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]  # no stubs for pandas in the model host's environment
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # no stubs for pyarrow
 
     if isinstance(raw, pd.DataFrame):
         table = pa.Table.from_pandas(raw.rename(columns=str), preserve_index=False)
@@ -195,7 +195,7 @@ def warm() -> None:
     with contextlib.suppress(Exception):  # private to MLflow: if it moves, each child builds the map again
         from mlflow.utils import requirements_utils
 
-        requirements_utils._init_modules_to_packages_map()  # type: ignore[no-untyped-call, unused-ignore]
+        requirements_utils._init_modules_to_packages_map()  # type: ignore[no-untyped-call, unused-ignore]  # MLflow's private helper is untyped
     uris = [os.environ.get(n) or "" for n in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")]
     with contextlib.suppress(Exception):
         uris.append(mlflow.get_tracking_uri())

@@ -179,7 +179,7 @@ def predict(model: LoadedModel, frame: Any, timeout_s: float = PREDICT_TIMEOUT_S
 def decode(payload: bytes) -> Any:
     """An Arrow stream from the model's process back to what the model returned."""
     import numpy as np
-    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # no stubs for pyarrow
 
     table = pa.ipc.open_stream(payload).read_all()
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
@@ -190,7 +190,7 @@ def decode(payload: bytes) -> Any:
         return frame
     values = table.column("values").to_numpy(zero_copy_only=False)
     if kind == "series":
-        import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+        import pandas as pd  # type: ignore[import-untyped, unused-ignore]  # no stubs for pandas
 
         return pd.Series(values)
     shape = tuple(int(n) for n in json.loads(meta.get("shape", "[-1]")))
@@ -222,7 +222,7 @@ class _Server:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bot.validation.host", "--server", str(theirs.fileno()), self.isolation.to_json()],
             pass_fds=(theirs.fileno(),), stdout=self._log, stderr=self._log,
-            **sandboxing.popen_kwargs(self.home),  # type: ignore[call-overload]
+            **sandboxing.popen_kwargs(self.home),  # type: ignore[call-overload]  # Popen keyword arguments built as a mapping
         )
         theirs.close()
         self._sock = ours

@@ -145,7 +145,7 @@ def _runs(score: np.ndarray, positive: np.ndarray, unit: np.ndarray, units: int,
 
 def _before(counts: np.ndarray, unit: np.ndarray | None, dtype: type = np.float64) -> np.ndarray:
     """Exclusive cumulative sum of `counts` restarting at each unit (runs are sorted by unit)."""
-    exclusive = np.cumsum(counts, dtype=dtype)
+    exclusive: np.ndarray = np.cumsum(counts, dtype=dtype)
     exclusive -= counts
     if unit is None or not counts.size:
         return exclusive

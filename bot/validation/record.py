@@ -67,7 +67,7 @@ class Evidence:
         return found
 
     def as_dict(self) -> dict[str, Any]:
-        return clean(
+        cleaned: dict[str, Any] = clean(
             {
                 "schema": "modelbot.evidence/1",
                 "model": self.model,
@@ -82,6 +82,7 @@ class Evidence:
                 "notes": self.notes,
             }
         )
+        return cleaned
 
 
 def _section_dict(section: Section) -> dict[str, Any]:

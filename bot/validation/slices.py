@@ -209,8 +209,8 @@ def judge(
     if "max_regression" in spec and has_champion:
         limit = float(spec["max_regression"])
         usable = [r for r in judged if r.diff is not None]
-        distance = np.array([sign * _f(r.diff["value"]) + limit for r in usable])  # type: ignore[index]
-        se = np.array([_f(r.diff["se"]) for r in usable])  # type: ignore[index]
+        distance = np.array([sign * _f(r.diff["value"]) + limit for r in usable])  # type: ignore[index]  # usable rows all have a diff (filtered above)
+        se = np.array([_f(r.diff["se"]) for r in usable])  # type: ignore[index]  # usable rows all have a diff (filtered above)
         statuses = _decide(distance, se, method, level)
         verdicts["max_regression"] = statuses
         results.append(
@@ -246,8 +246,8 @@ def _with_status(marked: list[Row], judged: list[Row], verdicts: dict[str, list[
             by_label[row.label] = status if rank[status] > rank[current] else current
     out = []
     for r in marked:
-        status = r.status if r.status in UNJUDGED else (by_label[r.label].value if verdicts else "measured")
-        out.append(Row(r.label, r.rows, r.candidate, r.champion, r.diff, status))
+        said = r.status if r.status in UNJUDGED else (by_label[r.label].value if verdicts else "measured")
+        out.append(Row(r.label, r.rows, r.candidate, r.champion, r.diff, said))
     return out
 
 

@@ -82,7 +82,7 @@ class _Parser:
     def parse(self) -> Any:
         value = self.or_()
         if self.peek() is not None:
-            raise self.fail(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+            raise self.fail(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]  # peek() returns a token tuple here (not at the end)
         return value
 
     def or_(self) -> Any:

@@ -45,7 +45,7 @@ def create_deployment(hub: Hub, actor: str, fields: dict[str, Any]) -> Deploymen
 def _check_contexts(hub: Hub, sha: str, ref: str, required: object) -> None:
     """By default every status context on the commit must be `success` (GitHub's deployment gate)."""
     latest = {s.context: s.state for s in latest_statuses(hub, sha)}
-    contexts = list(latest) if required is None else list(required)  # type: ignore[call-overload]
+    contexts = list(latest) if required is None else list(required)  # type: ignore[call-overload]  # required is checked to be a list of strings by the request schema
     failing = [c for c in contexts if latest.get(c) != "success"]
     if failing:
         raise ApiError(

@@ -15,7 +15,7 @@ EVENTS = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMEN
 
 
 def _unprocessable(message: str) -> ApiError:
-    return ApiError(422, "Unprocessable Entity", [message])  # type: ignore[list-item]
+    return ApiError(422, "Unprocessable Entity", [message])  # type: ignore[list-item]  # GitHub's 422 here lists plain messages, not error objects
 
 
 def create_review(

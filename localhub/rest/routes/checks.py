@@ -16,7 +16,7 @@ from localhub.rest.ops import runs as run_ops
 from localhub.rest.queries import latest_statuses
 from localhub.rest.render import checks as render
 from localhub.rest.render.common import app
-from localhub.state import Deployment
+from localhub.state import CheckRun, Deployment
 
 if TYPE_CHECKING:
     from localhub.hub import Hub
@@ -63,7 +63,7 @@ def create_check_run(hub: Hub, req: Request) -> Response:
     return ok(render.check_run(hub, ops.create_check_run(hub, actor, req.body)), 201)
 
 
-def _check_run(hub: Hub, req: Request) -> object:
+def _check_run(hub: Hub, req: Request) -> CheckRun:
     run = hub.state.check_runs.get(req.int_param("check_run_id"))
     if run is None:
         raise not_found()
@@ -71,16 +71,16 @@ def _check_run(hub: Hub, req: Request) -> object:
 
 
 def get_check_run(hub: Hub, req: Request) -> Response:
-    return ok(render.check_run(hub, _check_run(hub, req)))  # type: ignore[arg-type]
+    return ok(render.check_run(hub, _check_run(hub, req)))
 
 
 def update_check_run(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "write")
     run = _check_run(hub, req)
-    if app(hub, actor)["id"] != app(hub, run.creator)["id"]:  # type: ignore[attr-defined]
+    if app(hub, actor)["id"] != app(hub, run.creator)["id"]:
         raise ApiError(403, "Invalid app_id: a check run can only be modified by the app that created it.")
     fields = req.body if isinstance(req.body, dict) else {}
-    return ok(render.check_run(hub, ops.update_check_run(hub, run, fields)))  # type: ignore[arg-type]
+    return ok(render.check_run(hub, ops.update_check_run(hub, run, fields)))
 
 
 def list_check_runs(hub: Hub, req: Request) -> Response:
@@ -93,7 +93,7 @@ def list_check_runs(hub: Hub, req: Request) -> Response:
         runs = [r for r in runs if r.status == req.query["status"]]
     if req.query.get("filter", "latest") == "latest":
         seen: set[str] = set()
-        runs = [r for r in runs if not (r.name in seen or seen.add(r.name))]  # type: ignore[func-returns-value]
+        runs = [r for r in runs if not (r.name in seen or seen.add(r.name))]  # type: ignore[func-returns-value]  # set.add in a comprehension: keep the first of each name
     paged = page(hub, req, runs, lambda r: render.check_run(hub, r))
     return Response(200, {"total_count": len(runs), "check_runs": paged.body}, paged.headers)
 
