@@ -71,8 +71,14 @@ class Isolation:
     @classmethod
     def from_json(cls, text: str) -> Isolation:
         found = json.loads(text)
-        return cls(found["level"], found["reason"], found.get("uid"), found.get("gid"), tuple(found.get("expose", ())),
-                   bool(found.get("namespace")))
+        return cls(
+            found["level"],
+            found["reason"],
+            found.get("uid"),
+            found.get("gid"),
+            tuple(found.get("expose", ())),
+            bool(found.get("namespace")),
+        )
 
 
 _DECIDED: list[Isolation] = []
@@ -87,8 +93,9 @@ def current() -> Isolation:
 
 def decide() -> Isolation:
     if sys.platform != "linux":
-        return Isolation(NONE, f"{sys.platform} has neither prctl nor the user switch used here; "
-                               "only the environment is scrubbed")
+        return Isolation(
+            NONE, f"{sys.platform} has neither prctl nor the user switch used here; only the environment is scrubbed"
+        )
     if not make_non_dumpable():
         return Isolation(NONE, "prctl(PR_SET_DUMPABLE) failed; only the environment is scrubbed")
     if os.geteuid() != 0:
@@ -102,12 +109,27 @@ def decide() -> Isolation:
     expose = tuple(p for p in _outermost(needed_paths()) if blocked_ancestor(p) is not None or _in_private_tmp(p))
     namespace = _namespaces_work()
     if expose and not namespace:
-        return Isolation(SAME_USER, f"{expose[0]} is not reachable by '{UNPRIVILEGED}' and this machine does not "
-                                    "allow a private mount namespace to expose it")
-    how = (", in a private mount namespace with its own /tmp" + (f" exposing {', '.join(expose)} read-only"
-                                                                 if expose else "")) if namespace else ""
-    return Isolation(SEPARATE_USER, f"models run as '{UNPRIVILEGED}' (uid {user.pw_uid}) without groups{how}",
-                     user.pw_uid, user.pw_gid, expose, namespace)
+        return Isolation(
+            SAME_USER,
+            f"{expose[0]} is not reachable by '{UNPRIVILEGED}' and this machine does not "
+            "allow a private mount namespace to expose it",
+        )
+    how = (
+        (
+            ", in a private mount namespace with its own /tmp"
+            + (f" exposing {', '.join(expose)} read-only" if expose else "")
+        )
+        if namespace
+        else ""
+    )
+    return Isolation(
+        SEPARATE_USER,
+        f"models run as '{UNPRIVILEGED}' (uid {user.pw_uid}) without groups{how}",
+        user.pw_uid,
+        user.pw_gid,
+        expose,
+        namespace,
+    )
 
 
 def _libc() -> ctypes.CDLL:
@@ -131,12 +153,16 @@ def die_with_parent(sig: int) -> None:
 
 def _secret(name: str) -> bool:
     upper = name.upper()
-    return (upper.startswith(("GITHUB_", "INPUT_", "ACTIONS_", "RUNNER_")) or upper == "GH_TOKEN"
-            or any(word in upper for word in _SECRET_WORDS))
+    return (
+        upper.startswith(("GITHUB_", "INPUT_", "ACTIONS_", "RUNNER_"))
+        or upper == "GH_TOKEN"
+        or any(word in upper for word in _SECRET_WORDS)
+    )
 
 
-def environment(home: Path | str, environ: Mapping[str, str] | None = None, *,
-                credentials: bool = False) -> dict[str, str]:
+def environment(
+    home: Path | str, environ: Mapping[str, str] | None = None, *, credentials: bool = False
+) -> dict[str, str]:
     """The allow-listed environment of a model process: locale, PATH (this Python's bin first), MLflow's
     settings, and HOME and TMPDIR in its own directory. With `credentials`, MLflow's credentials too (for
     the bot's own download step only)."""
@@ -200,16 +226,27 @@ def enter(isolation: Isolation, workdir: Path | str, death_signal: int | None = 
 def launcher(isolation: Isolation, workdir: Path, command: list[str], *, fetch: str | None = None) -> list[str]:
     """The argv that enters the sandbox (as `enter` does), optionally downloads model `fetch` into
     WORKDIR/model first (as the bot's user), then execs `command`, in which `{model}` names that download."""
-    spec = json.dumps({"isolation": isolation.to_json(), "workdir": str(workdir), "fetch": fetch,
-                       "parent": os.getpid(), "command": command})
+    spec = json.dumps(
+        {
+            "isolation": isolation.to_json(),
+            "workdir": str(workdir),
+            "fetch": fetch,
+            "parent": os.getpid(),
+            "command": command,
+        }
+    )
     return [sys.executable, "-m", "bot.sandboxing", spec]
 
 
 def popen_kwargs(workdir: Path, environ: Mapping[str, str] | None = None, **extra: str) -> dict[str, object]:
     """What every model process is started with: its scrubbed environment (with the download credentials,
     which `main` removes before exec) plus `extra`, its own session, no inherited descriptors."""
-    return {"env": {**environment(workdir, environ, credentials=True), **extra}, "start_new_session": True,
-            "close_fds": True, "stdin": subprocess.DEVNULL}
+    return {
+        "env": {**environment(workdir, environ, credentials=True), **extra},
+        "start_new_session": True,
+        "close_fds": True,
+        "stdin": subprocess.DEVNULL,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -258,8 +295,12 @@ def needed_paths() -> list[str]:
     (exposed read-only, they would cover the model's own directory)."""
     import bot
 
-    found = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
-             str(Path(bot.__file__).resolve().parent.parent)}
+    found = {
+        sys.base_prefix,
+        sys.prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        str(Path(bot.__file__).resolve().parent.parent),
+    }
     try:
         here = os.path.realpath(os.getcwd())
     except OSError:
@@ -297,8 +338,9 @@ def _namespaces_work() -> bool:
     probe = "import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare(0x00020000) != 0)"
     try:
         # -I -S: no site, no user paths; the probe needs the standard library only, and starts in half the time.
-        return subprocess.run([sys.executable, "-I", "-S", "-c", probe], env={}, timeout=30,
-                              check=False).returncode == 0
+        return (
+            subprocess.run([sys.executable, "-I", "-S", "-c", probe], env={}, timeout=30, check=False).returncode == 0
+        )
     except (OSError, subprocess.SubprocessError):
         return False
 

@@ -415,7 +415,11 @@ def _metrics(
         reference = _single(overall, name, CHAMPION)
         results.extend(
             gates.versus(
-                "champion", name, _paired(overall, name, CHAMPION), reference["value"] if reference else None, spec,
+                "champion",
+                name,
+                _paired(overall, name, CHAMPION),
+                reference["value"] if reference else None,
+                spec,
                 level,
             )
         )
@@ -423,7 +427,11 @@ def _metrics(
         reference = _single(overall, name, BASELINE)
         results.extend(
             gates.versus(
-                "baseline", name, _paired(overall, name, BASELINE), reference["value"] if reference else None, spec,
+                "baseline",
+                name,
+                _paired(overall, name, BASELINE),
+                reference["value"] if reference else None,
+                spec,
                 level,
             )
         )
@@ -486,8 +494,7 @@ def _metric_section(
         + ("" if run.subject.task == "regression" else f" Precision, recall, F1: {averaging}.")
     )
     champ_text = (
-        f"champion version {run.subject.champion_version}"
-        + ("" if CHAMPION in preds else " (unusable: see the notes)")
+        f"champion version {run.subject.champion_version}" + ("" if CHAMPION in preds else " (unusable: see the notes)")
         if run.subject.champion_uri
         else f"no champion: first deployment to {run.subject.stage}"
     )

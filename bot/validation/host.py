@@ -47,7 +47,7 @@ def first_line(exc: BaseException) -> str:
     reason ("Model is missing inputs ['x']") after 'Error: ', so that part is the one kept."""
     text = str(getattr(exc, "message", None) or exc).strip()
     if "Error: " in text and "schema" in text.lower():
-        text = text[text.rindex("Error: ") + len("Error: "):].strip()
+        text = text[text.rindex("Error: ") + len("Error: ") :].strip()
     line = " ".join(text.split()) if text.count("\n") < 3 else text.splitlines()[0] if text else ""
     line = line or type(exc).__name__
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
@@ -96,9 +96,12 @@ def describe(model: Any) -> dict[str, Any]:
         inputs = None
     estimator = getattr(getattr(model, "_model_impl", None), "sklearn_model", None)
     classes = getattr(estimator, "classes_", None)
-    return {"inputs": inputs,
-            "classes": [_plain(c) for c in classes.tolist()] if classes is not None and hasattr(classes, "tolist")
-            else None}
+    return {
+        "inputs": inputs,
+        "classes": [_plain(c) for c in classes.tolist()]
+        if classes is not None and hasattr(classes, "tolist")
+        else None,
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -73,8 +73,9 @@ def load(uri: str, allowed: Collection[str] | None = None, timeout_s: float = LO
     return found
 
 
-def load_many(uris: Sequence[str], allowed: Collection[str] | None = None,
-              timeout_s: float = LOAD_TIMEOUT_S) -> list[LoadedModel | ModelProblem]:
+def load_many(
+    uris: Sequence[str], allowed: Collection[str] | None = None, timeout_s: float = LOAD_TIMEOUT_S
+) -> list[LoadedModel | ModelProblem]:
     """Load several models side by side; each entry is the model or why it did not load."""
     return ready(start(uris, allowed), timeout_s)
 
@@ -90,8 +91,9 @@ def start(uris: Sequence[str], allowed: Collection[str] | None = None) -> Starte
     asked: list[tuple[str, Future[ModelHost | ModelProblem]]] = []
     for uri in uris:
         if allowed is not None and uri not in allowed:
-            hosts.append(ModelProblem(
-                f"{uri} is not a URI listed in models.yaml; models load only from the registry entries"))
+            hosts.append(
+                ModelProblem(f"{uri} is not a URI listed in models.yaml; models load only from the registry entries")
+            )
         else:
             future: Future[ModelHost | ModelProblem] = Future()
             asked.append((uri, future))
@@ -113,8 +115,9 @@ def _spawn_all(asked: Sequence[tuple[str, Future[ModelHost | ModelProblem]]]) ->
             future.set_result(ModelProblem(f"{uri} failed to load: {first_line(exc)}"))
 
 
-def _spawned(host: ModelHost | ModelProblem | Future[ModelHost | ModelProblem],
-             deadline: float) -> ModelHost | ModelProblem:
+def _spawned(
+    host: ModelHost | ModelProblem | Future[ModelHost | ModelProblem], deadline: float
+) -> ModelHost | ModelProblem:
     if not isinstance(host, Future):
         return host
     try:
@@ -157,7 +160,8 @@ def _ready(host: ModelHost, deadline: float) -> LoadedModel | ModelProblem:
     inputs = described.get("inputs")
     classes = described.get("classes")
     return LoadedModel(
-        host.uri, host,
+        host.uri,
+        host,
         tuple(InputColumn(str(n), str(t), bool(r)) for n, t, r in inputs) if isinstance(inputs, list) else None,
         tuple(classes) if isinstance(classes, list) else None,
     )
@@ -221,7 +225,9 @@ class _Server:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bot.validation.host", "--server", str(theirs.fileno()), self.isolation.to_json()],
-            pass_fds=(theirs.fileno(),), stdout=self._log, stderr=self._log,
+            pass_fds=(theirs.fileno(),),
+            stdout=self._log,
+            stderr=self._log,
             **sandboxing.popen_kwargs(self.home),  # type: ignore[call-overload]  # Popen keyword arguments built as a mapping
         )
         theirs.close()
@@ -258,8 +264,11 @@ class _Server:
         bot_out, child_out = os.pipe()
         try:
             # MLflow's settings as they are now (the server's were those of its start): the registry to fetch from.
-            settings = {k: v for k, v in sandboxing.environment(self.home, credentials=True).items()
-                        if k.upper().startswith("MLFLOW_")}
+            settings = {
+                k: v
+                for k, v in sandboxing.environment(self.home, credentials=True).items()
+                if k.upper().startswith("MLFLOW_")
+            }
             answer = self._ask({"uri": uri, "env": settings}, [child_in, child_out, log.fileno()])
         except ModelProblem:
             for fd in (bot_in, bot_out):
@@ -345,8 +354,9 @@ class ModelHost:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([fd], [], [], wait)[0]:
                 self._stop()
-                problem = ModelProblem(f"{self.uri} did not {doing} within the time limit; its process was "
-                                       f"stopped{self._last_lines()}")
+                problem = ModelProblem(
+                    f"{self.uri} did not {doing} within the time limit; its process was stopped{self._last_lines()}"
+                )
                 self.close()
                 raise problem
             chunk = os.read(fd, min(left, 1 << 20))

@@ -169,7 +169,8 @@ def run(
     skipped = sum(r.status == Status.SKIPPED for r in results)
     tested = len(results) - skipped
     summary = f"{tested - failed} of {tested} probes answered cleanly" + (
-        f"; {skipped} skipped (no column to probe)." if skipped else ".")
+        f"; {skipped} skipped (no column to probe)." if skipped else "."
+    )
     return results, Section(
         "Robustness", summary, tables=[Table("Probes", ["Probe", "Rows", "Status", "Detail"], table_rows)]
     )

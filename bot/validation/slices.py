@@ -165,7 +165,12 @@ def _family_gate(
 
 
 def judge(
-    rows: list[Row], metric: str, overall: float, spec: Mapping[str, Any], level: float, has_champion: bool,
+    rows: list[Row],
+    metric: str,
+    overall: float,
+    spec: Mapping[str, Any],
+    level: float,
+    has_champion: bool,
     champion_problem: str | None = None,
 ) -> tuple[list[Row], list[GateResult]]:
     """Mark insufficient slices and run the worst-ratio and per-slice-regression gates; with a champion the
