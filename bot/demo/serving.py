@@ -2,9 +2,10 @@
 the local GitHub's repository.
 
 The gateway reads a detached worktree of the hub's bare repository: a worktree shares its repository's refs, so
-`main` there is `main` on the hub and every merge is the gateway's next state, with no clone to fetch. It does
-not poll (`--poll-s 0`): what moves it is the deploy job's `gateway` deployer (`POST /-/reload`), which is what
-the story shows. The production stage of the seeded policy names that deployer with this gateway's URL.
+`main` there is `main` on the hub and every merge is the gateway's next state, with no clone to fetch. It polls
+`main` as a deployed gateway would (so a version a merge brings in loads while the story goes on); the production
+stage of the seeded policy names the `gateway` deployer with its URL, so a production deploy reloads it and
+checks that it serves the deployed version before the deploy job succeeds.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class DemoGateway:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             sys.executable, "-m", "bot", "serve", "--repo", str(self.worktree), "--ref", "main",
-            "--port", str(self.port), "--poll-s", "0", "--log-dir", str(self.log_dir),
+            "--port", str(self.port), "--log-dir", str(self.log_dir),
         ]  # fmt: skip
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(

@@ -1,7 +1,8 @@
 """`modelbot demo`: the whole story a team would live on GitHub, on one machine, through the same code paths:
 localhub (a local GitHub), the project's real workflows run as Actions would run them, PyGithub over HTTP, a
 real MLflow with a SQLite store holding real scikit-learn models, and a real `modelbot serve` gateway following
-`main` that the production deploys reload (the seeded policy's production stage names the `gateway` deployer).
+`main` that the production deploys reload and check (the seeded policy's production stage names the `gateway`
+deployer).
 
 Every step checks that it ended as the story says; the demo fails (exit 1) if one did not.
 """
@@ -371,7 +372,7 @@ class Story:
             after = self.served("2", "1")
             record.detail = (
                 "MLflow alias production -> tumor-malignancy 2; GitHub deployment recorded; "
-                f"the gateway's production: before {before}, after the deploy job's reload {after}"
+                f"the gateway's production: before {before}, after the deploy {after}"
             )
 
     def promote_to_staging(self, issue: int) -> None:
