@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -115,9 +116,18 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1500, help="requests per latency measurement")
     parser.add_argument("--canary-requests", type=int, default=10_000)
     args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="modelbot-bench-gateway-"))
+    try:
+        out = measure(root, args)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # the MLflow store, the registry and the prediction log
+    print(json.dumps(out))
+    return 0
+
+
+def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
-    root = Path(tempfile.mkdtemp(prefix="modelbot-bench-gateway-"))
     store = MlflowStore(root / "mlflow", experiment="bench-gateway")
     data = dataset("binary")
     v1 = store.register("tumor", LogisticRegression(max_iter=5000), data).uri
@@ -204,8 +214,7 @@ def main() -> int:
         out["live_p50_ms_with_shadow"] = round(statistics.median(with_shadow), 3)
         out["shadow_p50_ratio"] = round(statistics.median(with_shadow) / statistics.median(without), 3)
         out["shadow_compared"] = gateway.metric("modelbot_shadow_compared_total")
-    print(json.dumps(out))
-    return 0
+    return out
 
 
 if __name__ == "__main__":
