@@ -67,23 +67,15 @@ class Metrics:
             (*LABELS, "served_by", "reason"),
             registry=r,
         )
+        shadow = ("model", "stage", "version")
         self.shadow_compared = Counter(
-            "modelbot_shadow_compared",
-            "Shadow answers compared with the live answer.",
-            ("model", "stage", "version"),
-            registry=r,
+            "modelbot_shadow_compared", "Shadow answers compared with the live answer.", shadow, registry=r
         )
         self.shadow_agreed = Counter(
-            "modelbot_shadow_agreed",
-            "Shadow answers that agreed with the live answer.",
-            ("model", "stage", "version"),
-            registry=r,
+            "modelbot_shadow_agreed", "Shadow answers that agreed with the live answer.", shadow, registry=r
         )
         self.shadow_errors = Counter(
-            "modelbot_shadow_errors",
-            "Mirrored requests the shadow failed or dropped.",
-            ("model", "stage", "version"),
-            registry=r,
+            "modelbot_shadow_errors", "Mirrored requests the shadow failed or dropped.", shadow, registry=r
         )
         self.feedback = Counter(
             "modelbot_feedback",
