@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,16 @@ stages:
       strategy: canary
       fallback: {version: previous, timeout_ms: %(production_ms)s}
 """
+
+
+def until(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
+    """Poll `check` until it holds or `timeout_s` has passed; the last check's result."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
 
 
 def free_port() -> int:

@@ -7,18 +7,19 @@ Behaviour models only (2x + y, or a predict that sleeps for ten minutes), so eve
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.serving.conftest import Zoo
-from tests.serving.support import Answer, Gateway, Registry, running
+from tests.serving.support import Answer, Gateway, Registry, running, until
 
 pytestmark = pytest.mark.slow
 
 HANG_S = 2.0
+FOLLOW_S = 30.0  # a poll, a state read in a process of its own, and model loads
 ROWS = {"dataframe_records": [{"x": 1.0, "y": 2.0}, {"x": 3.0, "y": 0.5}]}
 EXPECTED = {"predictions": [4.0, 6.5]}  # 2x + y, computed here
 
@@ -39,17 +40,6 @@ def gateway(zoo: Zoo, registry: Registry, tmp_path_factory: pytest.TempPathFacto
         yield gw
 
 
-def until(check: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
 def served_commit(gateway: Gateway) -> str:
     return str(gateway.get("/models").json()["commit"])
 
@@ -67,7 +57,7 @@ def test_a_new_commit_on_the_ref_is_served_without_a_reload(registry: Registry, 
     registry.models["follow"]["stages"]["production"] = 5
     registry.models["follow"]["deployment"] = {"production": {"strategy": "direct", "traffic": {5: 100}}}
     sha = registry.commit("follow production on version 5, directly")
-    assert until(lambda: served_commit(gateway) == sha), gateway.get("/models").json()
+    assert until(lambda: served_commit(gateway) == sha, FOLLOW_S), gateway.get("/models").json()
     answer = gateway.invoke("follow", "production", ROWS)
     assert answer.status == 200 and answer.version == "5" and answer.json() == EXPECTED
     assert answer.headers["x-modelbot-fallback"] == "false"
@@ -78,7 +68,7 @@ def test_a_new_commit_on_the_ref_is_served_without_a_reload(registry: Registry, 
     # commit on the ref is followed again
     registry.repo.write("models.yaml", "version: 1\nmodels: [not, a, mapping]\n")
     broken = registry.repo.commit("A models.yaml that does not parse as a registry")
-    assert until(lambda: bool(gateway.get("/models").json()["reload_error"]))
+    assert until(lambda: bool(gateway.get("/models").json()["reload_error"]), FOLLOW_S)
     assert served_commit(gateway) == sha and broken != sha
     assert gateway.invoke("follow", "production", ROWS).version == "5"
     failed = gateway.metric("modelbot_reloads_total", outcome="failed")
@@ -87,7 +77,7 @@ def test_a_new_commit_on_the_ref_is_served_without_a_reload(registry: Registry, 
     registry.models["follow"]["stages"]["production"] = 1
     registry.models["follow"]["deployment"] = {"production": {"strategy": "direct", "traffic": {1: 100}}}
     fixed = registry.commit("follow production back on version 1, directly")
-    assert until(lambda: served_commit(gateway) == fixed)
+    assert until(lambda: served_commit(gateway) == fixed, FOLLOW_S)
     assert gateway.get("/models").json()["reload_error"] is None
     assert gateway.invoke("follow", "production", ROWS).version == "1"
     assert gateway.metric("modelbot_reloads_total", outcome="failed") == failed  # the broken commit read once
@@ -116,7 +106,7 @@ def test_a_shadow_is_loaded_before_the_reload_returns_and_yields_the_cpu(zoo: Zo
     for _ in range(5):
         answer = gateway.invoke("follow", "production", ROWS)
         assert answer.status == 200 and answer.version == "1" and answer.json() == EXPECTED
-    assert until(lambda: gateway.metric("modelbot_shadow_compared_total", model="follow", version="7") >= 5)
+    assert until(lambda: gateway.metric("modelbot_shadow_compared_total", model="follow", version="7") >= 5, FOLLOW_S)
     assert gateway.metric("modelbot_shadow_agreed_total", model="follow", version="7") >= 5  # 2x + y both
     assert gateway.metric("modelbot_shadow_errors_total", model="follow", version="7") == 0  # none 'not loaded'
 
@@ -157,7 +147,7 @@ def test_a_hung_model_is_killed_and_restarted_while_other_versions_answer(gatewa
         now = backend(gateway, "hang", "1")
         return bool(now["restarts"] >= 1 and now["state"] == "ready" and now["pid"] not in (None, before["pid"]))
 
-    assert until(restarted), backend(gateway, "hang", "1")
+    assert until(restarted, FOLLOW_S), backend(gateway, "hang", "1")
     assert gateway.metric("modelbot_request_errors_total", model="hang", version="1", reason="hung") == 1
     assert gateway.metric("modelbot_backend_restarts_total", model="hang", version="1") >= 1
     # the other version's process was never touched, and the gateway is ready again

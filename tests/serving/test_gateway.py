@@ -12,14 +12,14 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.serving.conftest import Zoo, features
-from tests.serving.support import Answer, Gateway, Registry, running
+from tests.serving.support import Answer, Gateway, Registry, running, until
 
 pytestmark = pytest.mark.slow
 
@@ -55,15 +55,6 @@ def gateway(zoo: Zoo, registry: Registry, tmp_path_factory: pytest.TempPathFacto
 
 def records(zoo: Zoo, rows: int, offset: int = 0) -> list[dict[str, float]]:
     return features(zoo, rows, offset)
-
-
-def until(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def the_four_formats(rows: list[dict[str, float]]) -> dict[str, Any]:
