@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -20,6 +21,8 @@ from localhub.state import CheckRun, Deployment
 
 if TYPE_CHECKING:
     from localhub.hub import Hub
+
+T = TypeVar("T")
 
 
 def create_status(hub: Hub, req: Request) -> Response:
@@ -58,16 +61,26 @@ def create_check_run(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "write")
     if hub.state.users[actor].type != "Bot":  # only an app's token (an installation's, a workflow's) may
         raise ApiError(403, "You must authenticate via a GitHub App.", documentation_url=CHECKS_DOCS)
+    return ok(render.check_run(hub, ops.create_check_run(hub, actor, _object_body(req))), 201)
+
+
+def _object_body(req: Request) -> dict[str, Any]:
+    """The request's JSON object; anything else is GitHub's 400."""
     if not isinstance(req.body, dict):
         raise ApiError(400, "Problems parsing JSON")
-    return ok(render.check_run(hub, ops.create_check_run(hub, actor, req.body)), 201)
+    return req.body
+
+
+def _by_id(items: Mapping[int, T], req: Request, param: str) -> T:
+    """The item a numeric path parameter names, or 404."""
+    found = items.get(req.int_param(param))
+    if found is None:
+        raise not_found()
+    return found
 
 
 def _check_run(hub: Hub, req: Request) -> CheckRun:
-    run = hub.state.check_runs.get(req.int_param("check_run_id"))
-    if run is None:
-        raise not_found()
-    return run
+    return _by_id(hub.state.check_runs, req, "check_run_id")
 
 
 def get_check_run(hub: Hub, req: Request) -> Response:
@@ -108,16 +121,11 @@ def list_deployments(hub: Hub, req: Request) -> Response:
 
 def create_deployment(hub: Hub, req: Request) -> Response:
     actor = require(hub, req, "write")
-    if not isinstance(req.body, dict):
-        raise ApiError(400, "Problems parsing JSON")
-    return ok(render.deployment(hub, deploy_ops.create_deployment(hub, actor, req.body)), 201)
+    return ok(render.deployment(hub, deploy_ops.create_deployment(hub, actor, _object_body(req))), 201)
 
 
 def _deployment(hub: Hub, req: Request) -> Deployment:
-    item = hub.state.deployments.get(req.int_param("deployment_id"))
-    if item is None:
-        raise not_found()
-    return item
+    return _by_id(hub.state.deployments, req, "deployment_id")
 
 
 def list_deployment_statuses(hub: Hub, req: Request) -> Response:
