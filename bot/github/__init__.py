@@ -31,16 +31,17 @@ def connect(
     import os
 
     from bot.github.client import GitHubForge
-    from bot.github.config import resolve
+    from bot.github.config import GitHubConfig, place, resolve
     from bot.github.identity import app_credentials, installation_identity
 
     env = os.environ if environ is None else environ
     credentials = app_credentials(env) if token is None else None
     if credentials is not None:  # a GitHub App: its own installation token, its own login
-        config = resolve(api_url, repository, "app", env)
-        identity = installation_identity(config.api_url, config.repository, credentials)
-        config = resolve(config.api_url, config.repository, identity.token, env)
-        forge = GitHubForge(config, retrier=retrier, bot_login=bot_login or identity.login)
+        api, repo = place(api_url, repository, env)
+        identity = installation_identity(api, repo, credentials)
+        forge = GitHubForge(
+            GitHubConfig(api, repo, identity.token), retrier=retrier, bot_login=bot_login or identity.login
+        )
         forge.acts_as_app = True
         return forge
     login = (

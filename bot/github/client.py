@@ -215,7 +215,7 @@ class GitHubForge:
             try:
                 self._teams[key] = self.retrier.call(f"read the members of team {org}/{slug}", read)
             except ForgeError as exc:
-                if status_of(exc.__cause__ or exc) in (403, 404) and self.bot_login in (None, "github-actions[bot]"):
+                if status_of(exc.__cause__ or exc) in (403, 404) and not self.acts_as_app:
                     raise ForgeError(
                         f"{exc}. The workflow's GITHUB_TOKEN cannot read team membership, so a role given to "
                         f"@{org}/{slug} cannot be checked: run modelbot as a GitHub App with the organisation "

@@ -38,16 +38,22 @@ def resolve(
 ) -> GitHubConfig:
     """Explicit values win over GITHUB_API_URL, GITHUB_REPOSITORY and GITHUB_TOKEN; each must end up set."""
     env = os.environ if environ is None else environ
-    api = (api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    repo = repository or env.get("GITHUB_REPOSITORY") or ""
+    api, repo = place(api_url, repository, env)
     secret = token or env.get("GITHUB_TOKEN") or ""
-    if not re.match(r"^https?://[^/\s]+", api):
-        raise UsageError(f"GITHUB_API_URL {api!r}: expected an http(s) URL such as {DEFAULT_API_URL}")
-    if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo):
-        raise UsageError(f"GITHUB_REPOSITORY {repo!r}: expected owner/name (set it, or pass --repository)")
     if not secret:
         raise UsageError(
             "GITHUB_TOKEN is not set: pass it to the step (env: GITHUB_TOKEN: "
             "${{ secrets.GITHUB_TOKEN }}) or use --token"
         )
     return GitHubConfig(api, repo, secret)
+
+
+def place(api_url: str | None, repository: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
+    """(API URL, owner/name): explicit values over GITHUB_API_URL and GITHUB_REPOSITORY, checked."""
+    api = (api_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    repo = repository or environ.get("GITHUB_REPOSITORY") or ""
+    if not re.match(r"^https?://[^/\s]+", api):
+        raise UsageError(f"GITHUB_API_URL {api!r}: expected an http(s) URL such as {DEFAULT_API_URL}")
+    if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo):
+        raise UsageError(f"GITHUB_REPOSITORY {repo!r}: expected owner/name (set it, or pass --repository)")
+    return api, repo

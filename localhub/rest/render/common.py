@@ -66,46 +66,68 @@ def reaction_rollup(hub: Hub, url: str, reactions: list[Any]) -> dict[str, Any]:
     return {"url": f"{url}/reactions", "total_count": len(reactions), **counts}
 
 
+ACTIONS_APP_PERMISSIONS = {
+    "checks": "write",
+    "contents": "write",
+    "deployments": "write",
+    "issues": "write",
+    "metadata": "read",
+    "pull_requests": "write",
+    "statuses": "write",
+}
+
+
 def app(hub: Hub, creator: str | None = None) -> dict[str, Any]:
     """The GitHub App a check run or deployment is attributed to: the app whose bot `creator` is, else GitHub
     Actions itself (a workflow's token)."""
-    owner = hub.state.repo.owner
     registered = hub.app_of(creator) if creator else None
     if registered is not None:
-        return {
-            "id": registered.id,
-            "slug": registered.slug,
-            "client_id": f"Iv1.{registered.id}",
-            "node_id": node_id("Integration", registered.id),
-            "owner": simple_user(hub, owner),
-            "name": registered.name,
-            "description": "",
-            "external_url": f"{hub.base_url}/apps/{registered.slug}",
-            "html_url": f"{hub.base_url}/apps/{registered.slug}",
-            "created_at": registered.created_at,
-            "updated_at": registered.created_at,
-            "permissions": {"metadata": "read", **registered.permissions},
-            "events": ["check_run", "issue_comment", "pull_request", "pull_request_review", "push"],
-        }
+        return _app(
+            hub,
+            registered.id,
+            registered.slug,
+            registered.name,
+            "",
+            f"{hub.base_url}/apps/{registered.slug}",
+            (registered.created_at, registered.created_at),
+            {"metadata": "read", **registered.permissions},
+            ["check_run", "issue_comment", "pull_request", "pull_request_review", "push"],
+        ) | {"client_id": f"Iv1.{registered.id}"}
+    return _app(
+        hub,
+        15368,
+        "github-actions",
+        "GitHub Actions",
+        "Automate your workflow from idea to production",
+        f"{hub.base_url}/features/actions",
+        ("2018-07-30T09:30:17Z", "2019-12-10T19:04:12Z"),
+        ACTIONS_APP_PERMISSIONS,
+        ["check_run", "deployment", "issue_comment", "pull_request", "push", "status"],
+    )
+
+
+def _app(
+    hub: Hub,
+    ident: int,
+    slug: str,
+    name: str,
+    description: str,
+    external_url: str,
+    times: tuple[str, str],
+    permissions: dict[str, str],
+    events: list[str],
+) -> dict[str, Any]:
     return {
-        "id": 15368,
-        "slug": "github-actions",
-        "node_id": node_id("Integration", 15368),
-        "owner": simple_user(hub, owner),
-        "name": "GitHub Actions",
-        "description": "Automate your workflow from idea to production",
-        "external_url": f"{hub.base_url}/features/actions",
-        "html_url": f"{hub.base_url}/apps/github-actions",
-        "created_at": "2018-07-30T09:30:17Z",
-        "updated_at": "2019-12-10T19:04:12Z",
-        "permissions": {
-            "checks": "write",
-            "contents": "write",
-            "deployments": "write",
-            "issues": "write",
-            "metadata": "read",
-            "pull_requests": "write",
-            "statuses": "write",
-        },
-        "events": ["check_run", "deployment", "issue_comment", "pull_request", "push", "status"],
+        "id": ident,
+        "slug": slug,
+        "node_id": node_id("Integration", ident),
+        "owner": simple_user(hub, hub.state.repo.owner),
+        "name": name,
+        "description": description,
+        "external_url": external_url,
+        "html_url": f"{hub.base_url}/apps/{slug}",
+        "created_at": times[0],
+        "updated_at": times[1],
+        "permissions": permissions,
+        "events": events,
     }
