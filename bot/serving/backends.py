@@ -85,7 +85,6 @@ class Backend:
         self.answered = 0  # by the current process
         self.nice = 0
         self._loading = False
-        self._ready = asyncio.Event()
         self._tried = asyncio.Event()  # set once a launch has succeeded or failed
         self._closed = False
         self._task: asyncio.Task[None] | None = None
@@ -115,10 +114,6 @@ class Backend:
 
     def _set(self, state: str, problem: str | None = None) -> None:
         self.state, self.problem = state, problem
-        if state == "ready":
-            self._ready.set()
-        else:
-            self._ready.clear()
         if self.listener is not None:
             self.listener(self, state)
 
