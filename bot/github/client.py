@@ -533,19 +533,31 @@ class GitHubForge:
     def dispatched_runs(self, workflow: str, head_sha: str) -> list[WorkflowRun]:
         """The runs of `workflow` (its file name) that a dispatch started while its ref pointed at `head_sha`,
         newest first: how a run learns that a dispatch it cannot remember (its killed predecessor's) happened.
-        GitHub creates the run when it accepts the dispatch and lists it within seconds. 1 request; none for a
-        commit this run made (no earlier run can have dispatched on it)."""
+        GitHub creates the run when it accepts the dispatch and lists it within seconds. Only the bot's own
+        dispatches count: any writer may dispatch the same workflow (with other inputs), and that must not make
+        a re-run believe its deploy or validation was started. 1 request; none for a commit this run made (no
+        earlier run can have dispatched on it)."""
         if head_sha in self.cache.own_commits:
             return []
 
         def read() -> list[WorkflowRun]:
             runs = self.repo.get_workflow(workflow).get_runs(event="workflow_dispatch", head_sha=head_sha)
             return [
-                WorkflowRun(run.id, run.path, run.event, run.head_sha, run.status, run.conclusion, run.html_url)
+                WorkflowRun(
+                    run.id,
+                    run.path,
+                    run.event,
+                    run.head_sha,
+                    run.status,
+                    run.conclusion,
+                    run.html_url,
+                    run.actor.login if run.actor else "",
+                )
                 for _, run in zip(range(100), runs, strict=False)
             ]
 
-        return self.retrier.call(f"list the dispatched runs of {workflow} on {head_sha[:12]}", read)
+        found = self.retrier.call(f"list the dispatched runs of {workflow} on {head_sha[:12]}", read)
+        return [run for run in found if self.bot_login is None or run.actor.lower() == self.bot_login.lower()]
 
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull

@@ -104,6 +104,7 @@ class WorkflowRun:
     status: str | None  # queued, in_progress, completed, ...
     conclusion: str | None
     html_url: str
+    actor: str = ""  # who dispatched it (a writer may dispatch a workflow too)
 
 
 @dataclass(frozen=True)

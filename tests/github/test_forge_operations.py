@@ -110,6 +110,10 @@ def test_dispatched_runs_are_found_by_workflow_and_commit_and_not_asked_for_a_me
                                          ("modelbot-deploy.yml", "modelbot-pr.yml")}, "the workflows")
     tip = hub.hub.git.resolve_commit("refs/heads/main")
     assert tip is not None
+    # A writer dispatches the deploy workflow too (with inputs of his own): it is not the bot's deploy.
+    status, _, _ = hub.request("POST", "/repos/acme/models/actions/workflows/modelbot-deploy.yml/dispatches", "bob",
+                               {"ref": "main", "inputs": {"task": "sync"}})
+    assert status == 204
     forge.dispatch_workflow("modelbot-deploy.yml", "main", {"task": "deploy", "after": tip})
     forge.dispatch_workflow("modelbot-pr.yml", "main", {"task": "validate", "pull": "1"})
     later = forge.create_commit("later", hub.hub.git.commit(tip).tree, [tip])
