@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -55,7 +58,12 @@ def test_ab_keeps_a_user_in_one_arm_and_splits_users() -> None:
     share = sum(seen == {"2"} for seen in arms.values()) / len(arms)
     assert 0.40 < share < 0.60
     # the key's draw is a hash: the same on every gateway, and independent of the random draw
-    assert routing.key_draw("m", "production", "user-7") == routing.key_draw("m", "production", "user-7")
+    here = routing.key_draw("m", "production", "user-7")
+    code = "from bot.serving import routing; print(repr(routing.key_draw('m', 'production', 'user-7')))"
+    for seed in ("1", "2"):  # another process with another hash seed: what another gateway computes
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               env={**os.environ, "PYTHONHASHSEED": seed})
+        assert float(other.stdout) == here
     fallback_header = routing.route(p, {"x-modelbot-key": "user-7"}, 0.0, 0.0)
     assert fallback_header == routing.route(p, {"x-user": "user-7"}, 99.0, 0.0)
 
