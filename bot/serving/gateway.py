@@ -66,12 +66,21 @@ def error_body(code: str, message: str) -> bytes:
 
 @dataclass(frozen=True)
 class _Read:
-    """How the failed version read the request (its pickled frame and input schema), so a fallback with the same
-    schema answers that frame instead of parsing the request again."""
+    """How a version read the request (its pickled frame and input schema), so a fallback or shadow with the
+    same schema answers that frame instead of parsing the request again."""
 
     frame: bytes | None
     schema: Any
     rows: int | None
+
+
+def _frame_for(signature: Any, read: _Read | None, body: bytes, content_type: str | None) -> tuple[bytes, int | None]:
+    """The pickled input a version with `signature` reads from the request: the frame another version already
+    read when their input schemas are the same (the request is not parsed twice), else a parse of its own."""
+    if read is not None and read.frame is not None and read.schema == signature.input_schema:
+        return read.frame, read.rows
+    parsed = payloads.parse(body, content_type, signature)
+    return pickle.dumps(parsed.data, protocol=5), parsed.rows
 
 
 @dataclass
@@ -367,11 +376,7 @@ class Gateway:
             backend = self.backend(plan, fb.version)
             if backend is not None and backend.ready and backend.signature is not None:
                 try:
-                    if read.frame is not None and read.schema == backend.signature.input_schema:
-                        frame, rows = read.frame, read.rows  # read the same way: the request is not parsed again
-                    else:
-                        parsed = payloads.parse(body, content_type, backend.signature)
-                        frame, rows = pickle.dumps(parsed.data, protocol=5), parsed.rows
+                    frame, rows = _frame_for(backend.signature, read, body, content_type)
                     left = self.settings.request_timeout_s - (time.perf_counter() - started)
                     raw = await asyncio.wait_for(backend.predict(frame), max(0.001, left))
                     if payloads.invalid(raw, rows) is None:
@@ -414,15 +419,12 @@ class Gateway:
             if backend is None or backend.signature is None:
                 raise BackendError("down", f"shadow version {version} has not loaded")
             live_backend = self.backend(plan, live.version)
-            if (
-                live.frame is not None
-                and live_backend is not None
-                and live_backend.signature is not None
-                and live_backend.signature.input_schema == backend.signature.input_schema
-            ):
-                frame = live.frame  # the same signature reads the request the same way: no second parse
-            else:
-                frame = pickle.dumps(payloads.parse(body, content_type, backend.signature).data, protocol=5)
+            live_read = (
+                _Read(live.frame, live_backend.signature.input_schema, None)
+                if live_backend is not None and live_backend.signature is not None
+                else None
+            )
+            frame, _ = _frame_for(backend.signature, live_read, body, content_type)
             raw = await asyncio.wait_for(backend.predict(frame), self.settings.request_timeout_s)
             predictions = payloads.plain(raw)
         except (payloads.BadInput, BackendError, TimeoutError) as exc:
