@@ -59,10 +59,6 @@ def event_handler(
     return (EVENTS if events is None else events).get((event, action))
 
 
-def handled_events() -> frozenset[str]:
-    return frozenset(event for event, _ in EVENTS)
-
-
 def load(target: str) -> Any:
     """The function a `module:function` name stands for."""
     module_name, _, function = target.partition(":")

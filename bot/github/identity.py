@@ -35,11 +35,10 @@ class AppCredentials:
 
 @dataclass(frozen=True)
 class Identity:
-    """A token to act with and the login it acts as (None when it cannot be known: a personal token)."""
+    """An installation token to act with and the app's bot login."""
 
     token: str = field(repr=False)
-    login: str | None
-    app: bool
+    login: str
 
 
 def app_credentials(environ: Mapping[str, str]) -> AppCredentials | None:
@@ -88,4 +87,4 @@ def installation_identity(api_url: str, repository: str, credentials: AppCredent
             f"GitHub App {credentials.app_id}: cannot get an installation token for {repository}: "
             f"{exc.status} {said}{hint}"
         ) from exc
-    return Identity(token.token, f"{installation.app_slug}[bot]", app=True)
+    return Identity(token.token, f"{installation.app_slug}[bot]")
