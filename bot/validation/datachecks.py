@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.evidence import GateResult, Status
+from bot.validation.distances import ks_wasserstein, psi_shares
 from bot.validation.gates import fmt
 from bot.validation.metrics import METRICS
 from bot.validation.models import InputColumn
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE = 100_000
-PSI_FLOOR = 1e-4
 SEED = 11
 _NUMERIC = ("double", "float")
 _INTEGER = ("long", "integer")
@@ -115,24 +115,15 @@ def _sample(series: pd.Series) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
-def ks_wasserstein(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Two-sample KS statistic and 1-Wasserstein distance from the two empirical CDFs on the merged values."""
-    a, b = np.sort(a), np.sort(b)
-    merged = np.sort(np.concatenate([a, b]))
-    cdf_a = np.searchsorted(a, merged, side="right") / a.size
-    cdf_b = np.searchsorted(b, merged, side="right") / b.size
-    gap = np.abs(cdf_a - cdf_b)
-    return float(gap.max()), float(np.sum(gap[:-1] * np.diff(merged)))
-
-
 def psi(expected: pd.Series, actual: pd.Series) -> float:
     """Population stability index over categories (missing values are a category of their own)."""
     ref = expected.astype(object).where(expected.notna(), "(missing)").value_counts(normalize=True)
     cur = actual.astype(object).where(actual.notna(), "(missing)").value_counts(normalize=True)
     keys = ref.index.union(cur.index)
-    p = np.maximum(ref.reindex(keys, fill_value=0.0).to_numpy(dtype=np.float64), PSI_FLOOR)
-    q = np.maximum(cur.reindex(keys, fill_value=0.0).to_numpy(dtype=np.float64), PSI_FLOOR)
-    return float(np.sum((q - p) * np.log(q / p)))
+    return psi_shares(
+        ref.reindex(keys, fill_value=0.0).to_numpy(dtype=np.float64),
+        cur.reindex(keys, fill_value=0.0).to_numpy(dtype=np.float64),
+    )
 
 
 def drift(reference: pd.DataFrame, frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:

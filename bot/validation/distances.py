@@ -1,0 +1,69 @@
+"""Distances between two distributions, shared by validation's data checks and production monitoring.
+
+One implementation of each statistic, on the forms both callers hold: empirical CDFs evaluated at the same
+points (KS), category or bin shares over the same keys (PSI, Jensen-Shannon) and counts over the same cells
+(chi-square). Tests hold them to SciPy (`ks_2samp`, `wasserstein_distance`, `jensenshannon`,
+`chi2_contingency`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PSI_FLOOR = 1e-4  # a share of 0 would make PSI infinite; 1e-4 is the usual floor
+
+
+def ks_from_cdfs(cdf_a: np.ndarray, cdf_b: np.ndarray) -> float:
+    """Two-sample KS statistic: the largest gap between two empirical CDFs evaluated at the same points."""
+    return float(np.max(np.abs(cdf_a - cdf_b))) if cdf_a.size else 0.0
+
+
+def ks_wasserstein(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic and 1-Wasserstein distance from the two empirical CDFs on the merged values."""
+    a, b = np.sort(a), np.sort(b)
+    merged = np.sort(np.concatenate([a, b]))
+    cdf_a = np.searchsorted(a, merged, side="right") / a.size
+    cdf_b = np.searchsorted(b, merged, side="right") / b.size
+    gap = np.abs(cdf_a - cdf_b)
+    return ks_from_cdfs(cdf_a, cdf_b), float(np.sum(gap[:-1] * np.diff(merged)))
+
+
+def psi_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index between two share vectors over the same keys (shares floored at PSI_FLOOR)."""
+    p = np.maximum(np.asarray(expected, dtype=np.float64), PSI_FLOOR)
+    q = np.maximum(np.asarray(actual, dtype=np.float64), PSI_FLOOR)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def shares(counts: np.ndarray) -> np.ndarray:
+    """Counts to shares (all zeros when there is nothing to count)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return counts / total if total > 0 else np.zeros_like(counts)
+
+
+def jensen_shannon(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Jensen-Shannon divergence in bits (0 = same, 1 = disjoint) between two share vectors over the same keys;
+    SciPy's `jensenshannon(p, q, base=2)` is its square root."""
+    p, q = shares(expected), shares(actual)
+    m = (p + q) / 2.0
+
+    def kl(x: np.ndarray) -> float:
+        mask = x > 0
+        return float(np.sum(x[mask] * np.log2(x[mask] / m[mask])))
+
+    return max(0.0, (kl(p) + kl(q)) / 2.0)
+
+
+def chi_square(expected_counts: np.ndarray, actual_counts: np.ndarray) -> tuple[float, float]:
+    """Chi-square test of homogeneity of two count vectors over the same categories: (statistic, p-value).
+    Categories empty in both are dropped; with fewer than two left there is nothing to test (0, 1)."""
+    from scipy.special import chdtrc
+
+    table = np.vstack([np.asarray(expected_counts, dtype=np.float64), np.asarray(actual_counts, dtype=np.float64)])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 0.0, 1.0
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, float(chdtrc(table.shape[1] - 1, statistic))
