@@ -1,0 +1,360 @@
+"""One pass over the batches, per window: counts over every row (rows, nulls, values of the wrong type, numbers
+outside the reference's range, category counts, requests, errors, a latency histogram) and bounded fixed-seed
+samples (numbers for KS and PSI, labelled rows for performance).
+
+Memory is bounded by the window count, never by the log's size: a sample is a bottom-k sample (every row draws
+a random key; a window keeps the rows with the `k` smallest keys), which is a uniform sample without
+replacement of whatever the window holds, however many rows that is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.monitor.batch import Batch
+from bot.monitor.keys import keys
+from bot.monitor.reference import NumericRef, Reference
+from bot.monitor.windows import Windows
+
+DRIFT_SAMPLE = 20_000  # rows per window for KS and numeric PSI: KS sampling error about 0.01
+LABELLED_SAMPLE = 1_000_000  # labelled rows per window for metrics with intervals
+SEED = 18
+LATENCY_LOW_MS, LATENCY_DECADES, LATENCY_PER_DECADE = 1e-3, 10, 200  # bins 1.16 % wide from 1 µs to 10^7 ms
+
+
+@dataclass(frozen=True, eq=False)
+class NumericStats:
+    nulls: int
+    type_errors: int
+    out_of_range: int
+    sample: np.ndarray  # non-null values of a uniform sample of the window's rows
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalStats:
+    nulls: int
+    counts: Mapping[str, int]
+
+
+ColumnStats = NumericStats | CategoricalStats
+
+
+@dataclass(frozen=True, eq=False)
+class Labelled:
+    """A uniform sample of the window's labelled rows: truth, prediction, score, slice columns."""
+
+    total: int
+    label: Any
+    prediction: Any
+    score: np.ndarray | None
+    slices: Mapping[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return len(self.label)
+
+
+@dataclass(frozen=True, eq=False)
+class WindowStats:
+    rows: int
+    requests: int
+    errors: int
+    latency: np.ndarray | None  # histogram over latency_bins()
+    features: Mapping[str, ColumnStats]
+    prediction: ColumnStats
+    labelled: Labelled | None
+
+
+def latency_bins() -> np.ndarray:
+    """Upper edges of the latency histogram's bins (ms); the last bin holds everything above."""
+    count = LATENCY_DECADES * LATENCY_PER_DECADE
+    return LATENCY_LOW_MS * 10.0 ** (np.arange(1, count + 1) / LATENCY_PER_DECADE)
+
+
+def to_numbers(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values as float64 (NaN for missing) and the mask of values that were present but not numbers."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            return values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False), None
+        values = values.to_numpy(zero_copy_only=False)
+    array = np.asarray(values)
+    if array.dtype.kind in "iuf":
+        return array.astype(np.float64, copy=False), None
+    if array.dtype.kind == "b":
+        return np.full(array.shape, np.nan), np.ones(array.shape, dtype=bool)
+    present = pd.notna(array)
+    kinds = np.fromiter((isinstance(v, bool) for v in array), bool, array.size) if array.dtype == object else None
+    numbers = pd.to_numeric(pd.Series(array, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    if kinds is not None:
+        numbers[kinds] = np.nan
+    bad = present & np.isnan(numbers)
+    return numbers, bad
+
+
+class _Sample:
+    """Bottom-k sample of aligned columns for one window."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.total = 0
+        self.threshold = np.inf
+        self.keys: list[np.ndarray] = []
+        self.parts: list[dict[str, Any]] = []
+        self.size = 0
+
+    def add(self, draws: np.ndarray, columns: dict[str, Any]) -> None:
+        self.total += draws.shape[0]
+        keep = draws < self.threshold
+        if not keep.all():
+            draws, columns = draws[keep], {n: _take(c, keep) for n, c in columns.items()}
+        if draws.shape[0] == 0:
+            return
+        self.keys.append(draws)
+        self.parts.append(columns)
+        self.size += draws.shape[0]
+        if self.size > 2 * self.k:
+            self._prune()
+
+    def _prune(self) -> None:
+        draws = np.concatenate(self.keys)
+        columns = {n: _concat([p[n] for p in self.parts]) for n in self.parts[0]}
+        if draws.shape[0] > self.k:
+            index = np.sort(np.argpartition(draws, self.k - 1)[: self.k])
+            draws, columns = draws[index], {n: _take(c, index) for n, c in columns.items()}
+            self.threshold = float(draws.max())
+        self.keys, self.parts, self.size = [draws], [columns], draws.shape[0]
+
+    def result(self) -> dict[str, Any] | None:
+        if not self.parts:
+            return None
+        self._prune()
+        return self.parts[0]
+
+
+def _take(column: Any, index: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    if column is None:
+        return None
+    if isinstance(column, pa.Array):
+        return column.filter(pa.array(index)) if index.dtype == bool else column.take(pa.array(index))
+    return column[index]
+
+
+def _concat(parts: Sequence[Any]) -> Any:
+    import pyarrow as pa
+
+    if parts[0] is None:
+        return None
+    if isinstance(parts[0], pa.Array):
+        return pa.concat_arrays(list(parts))
+    return np.concatenate(parts)
+
+
+class _Counts:
+    """Per-window sums of a per-row quantity, fast when a batch lies in one window (the usual case)."""
+
+    def __init__(self, windows: int) -> None:
+        self.sums = np.zeros(windows, dtype=np.int64)
+
+    def add(self, slot: np.ndarray | int, mask: np.ndarray) -> None:
+        if isinstance(slot, int):
+            self.sums[slot] += int(np.count_nonzero(mask))
+        else:
+            self.sums += np.bincount(slot, weights=mask, minlength=self.sums.shape[0]).astype(np.int64)
+
+
+class Accumulator:
+    def __init__(self, reference: Reference, windows: Windows, columns: Sequence[str], slices: Sequence[str]) -> None:
+        self.reference, self.windows = reference, windows
+        self.columns, self.slices = tuple(columns), tuple(slices)
+        n = windows.count
+        self.rng = np.random.default_rng(SEED)
+        self.rows, self.requests, self.errors = _Counts(n), _Counts(n), _Counts(n)
+        self.latency: np.ndarray | None = None
+        self.nulls = {c: _Counts(n) for c in (*columns, "(prediction)")}
+        self.type_errors = {c: _Counts(n) for c in (*columns, "(prediction)")}
+        self.out_of_range = {c: _Counts(n) for c in (*columns, "(prediction)")}
+        self.categories: dict[str, list[dict[str, int]]] = {}
+        self.numeric = [c for c in columns if isinstance(reference.feature(c), NumericRef)]
+        self.samples = [_Sample(DRIFT_SAMPLE) for _ in range(n)]
+        self.labelled = [_Sample(LABELLED_SAMPLE) for _ in range(n)]
+
+    def add(self, batch: Batch) -> None:
+        self._requests(batch)
+        if batch.rows == 0:
+            return
+        window = self.windows.assign(batch.ts)
+        inside = window >= 0
+        if not inside.all():
+            if not inside.any():
+                return
+            batch = _select(batch, inside)
+            window = window[inside]
+        first, last = int(window[0]), int(window[-1])
+        single = first == last and bool((window == first).all())
+        slot: np.ndarray | int = first if single else window
+        self.rows.add(slot, np.ones(window.shape[0], dtype=bool))
+        numbers: dict[str, np.ndarray] = {}
+        for name in self.columns:
+            ref = self.reference.feature(name)
+            if isinstance(ref, NumericRef):
+                numbers[name] = self._numeric(name, ref, batch.columns[name], slot)
+            else:
+                self._categorical(name, batch.columns[name], window, slot)
+        prediction = self.reference.target
+        if isinstance(prediction, NumericRef):
+            numbers["(prediction)"] = self._numeric("(prediction)", prediction, batch.prediction, slot)
+        else:
+            self._categorical("(prediction)", batch.prediction, window, slot)
+        draws = np.asarray(self.rng.random(window.shape[0]), dtype=np.float64)
+        for w in (first,) if single else np.unique(window).tolist():
+            mask = None if single else window == w
+            self.samples[w].add(
+                draws if mask is None else draws[mask],
+                {n: (v if mask is None else v[mask]) for n, v in numbers.items()},
+            )
+        if batch.label is not None:
+            self._labelled(batch, window, draws)
+
+    def _requests(self, batch: Batch) -> None:
+        window = self.windows.assign(batch.request_ts)
+        inside = window >= 0
+        if not inside.any():
+            return
+        window = window[inside]
+        self.requests.add(window, np.ones(window.shape[0], dtype=bool))
+        if batch.error is not None:
+            self.errors.add(window, np.asarray(batch.error, dtype=bool)[inside])
+        if batch.latency_ms is not None:
+            latency = np.asarray(batch.latency_ms, dtype=np.float64)[inside]
+            known = np.isfinite(latency)
+            bins = LATENCY_DECADES * LATENCY_PER_DECADE
+            slot = np.clip(
+                np.ceil(np.log10(np.maximum(latency[known], LATENCY_LOW_MS) / LATENCY_LOW_MS) * LATENCY_PER_DECADE) - 1,
+                0,
+                bins - 1,
+            ).astype(np.int64)
+            counts = np.bincount(window[known] * bins + slot, minlength=self.windows.count * bins)
+            found = counts.reshape(self.windows.count, bins)
+            self.latency = found if self.latency is None else self.latency + found
+
+    def _numeric(self, name: str, ref: NumericRef, values: Any, slot: np.ndarray | int) -> np.ndarray:
+        numbers, bad = to_numbers(values)
+        missing = np.isnan(numbers)
+        self.nulls[name].add(slot, missing if bad is None else missing & ~bad)
+        if bad is not None:
+            self.type_errors[name].add(slot, bad)
+        self.out_of_range[name].add(slot, (numbers < ref.low) | (numbers > ref.high))
+        return numbers
+
+    def _categorical(self, name: str, values: Any, window: np.ndarray, slot: np.ndarray | int) -> None:
+        import pyarrow.compute as pc
+
+        found = keys(values)
+        self.nulls[name].add(slot, found.is_null().to_numpy(zero_copy_only=False))
+        encoded = pc.dictionary_encode(found)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        labels = encoded.dictionary.to_pylist()
+        valid = ~encoded.indices.is_null().to_numpy(zero_copy_only=False)
+        width = max(len(labels), 1)
+        cells = np.bincount(window[valid] * width + codes[valid].astype(np.int64), minlength=self.windows.count * width)
+        table = self.categories.setdefault(name, [{} for _ in range(self.windows.count)])
+        for w, row in enumerate(cells.reshape(self.windows.count, width)):
+            for index in np.flatnonzero(row):
+                table[w][labels[index]] = table[w].get(labels[index], 0) + int(row[index])
+
+    def _labelled(self, batch: Batch, window: np.ndarray, draws: np.ndarray) -> None:
+        import pyarrow as pa
+
+        label = batch.label if isinstance(batch.label, pa.Array) else pa.array(_objects(batch.label), from_pandas=True)
+        known = label.is_valid().to_numpy(zero_copy_only=False)
+        if not known.any():
+            return
+        for w in np.unique(window[known]).tolist():
+            mask = known & (window == w)
+            columns: dict[str, Any] = {
+                "label": _take(_plain(label), mask),
+                "prediction": _take(_plain(batch.prediction), mask),
+                "score": None if batch.score is None else batch.score[mask],
+            }
+            for name in self.slices:
+                columns[f"slice:{name}"] = _take(_plain(batch.columns[name]), mask)
+            self.labelled[w].add(draws[mask], columns)
+
+    def result(self) -> list[WindowStats]:
+        out = []
+        for w in range(self.windows.count):
+            sample = self.samples[w].result() or {}
+            features = {name: self._stats(name, w, sample) for name in self.columns}
+            picked = self.labelled[w].result()
+            labelled = None
+            if picked is not None:
+                labelled = Labelled(
+                    self.labelled[w].total,
+                    picked["label"],
+                    picked["prediction"],
+                    picked["score"],
+                    {n: picked[f"slice:{n}"] for n in self.slices},
+                )
+            out.append(
+                WindowStats(
+                    int(self.rows.sums[w]),
+                    int(self.requests.sums[w]),
+                    int(self.errors.sums[w]),
+                    None if self.latency is None else self.latency[w],
+                    features,
+                    self._stats("(prediction)", w, sample),
+                    labelled,
+                )
+            )
+        return out
+
+    def _stats(self, name: str, w: int, sample: Mapping[str, np.ndarray]) -> ColumnStats:
+        ref = self.reference.target if name == "(prediction)" else self.reference.feature(name)
+        nulls = int(self.nulls[name].sums[w])
+        if not isinstance(ref, NumericRef):
+            return CategoricalStats(nulls, dict(self.categories.get(name, [{}] * self.windows.count)[w]))
+        values = sample.get(name, np.array([]))
+        return NumericStats(
+            nulls,
+            int(self.type_errors[name].sums[w]),
+            int(self.out_of_range[name].sums[w]),
+            values[~np.isnan(values)],
+        )
+
+
+def _plain(values: Any) -> Any:
+    """A column as something `_take` indexes: a pyarrow array stays, anything else becomes a numpy array."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    return values if isinstance(values, pa.Array) else np.asarray(values, dtype=object)
+
+
+def _objects(values: Any) -> list[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _select(batch: Batch, mask: np.ndarray) -> Batch:
+    """The batch's rows where mask holds (its requests unchanged: they are counted before)."""
+    return Batch(
+        batch.ts[mask],
+        {n: _take(_plain(c), mask) for n, c in batch.columns.items()},
+        _take(_plain(batch.prediction), mask),
+        None if batch.score is None else batch.score[mask],
+        None if batch.label is None else _take(_plain(batch.label), mask),
+        batch.request_ts,
+        batch.latency_ms,
+        batch.error,
+    )

@@ -1,0 +1,360 @@
+"""Where logged predictions come from, read out of core as batches of bounded size.
+
+Two sources:
+
+- The gateway's prediction log (`modelbot serve --log-dir`): a directory holding `predictions.jsonl` and its
+  rotated `.1` … `.N` (or one such file). Answers of `MODEL`/`STAGE` are read (shadow answers are not: no
+  customer saw them); each request's `inputs` (dataframe_split, dataframe_records, a column mapping, CSV text)
+  become its rows; `/feedback` lines give the true label of a request (a list for a request of several rows).
+- A user's table: a Parquet or CSV file, or a directory of them, with these columns (TABLE_COLUMNS):
+  `ts` (timestamp, ISO-8601 text or epoch milliseconds), one column per model input named as in the evaluation
+  reference, `prediction` (the label or value answered); optionally `score` (the positive class's probability),
+  `label` (the true label or value; empty until known), `latency_ms`, `error` (true when the request failed),
+  `request_id`, and `model`/`stage` (then only the rows of MODEL and STAGE are read). Each row is one request.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.errors import RefusedError
+from bot.monitor.batch import Batch
+from bot.monitor.keys import key
+
+LOG_FILE = "predictions.jsonl"
+CHUNK = 50_000  # log lines per batch
+TABLE_COLUMNS = {
+    "ts": "when the prediction was made: timestamp, ISO-8601 text or epoch milliseconds (required)",
+    "prediction": "the label or value the model answered (required)",
+    "<feature>": "one column per model input, named as in the evaluation reference (required)",
+    "score": "probability of the positive class (optional; needed by ROC AUC, PR AUC, log loss, Brier)",
+    "label": "the true label or value, empty until known (optional; needed by performance checks)",
+    "latency_ms": "request latency in milliseconds (optional; needed by the latency SLO)",
+    "error": "true when the request failed or fell back (optional; needed by the error-rate SLO)",
+    "request_id": "the request's id (optional)",
+    "model, stage": "when present, only rows of MODEL and STAGE are read (optional)",
+}
+
+
+class BadLog(RefusedError):
+    """A log or table that cannot be monitored as given: the message names the file and what is expected."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The columns a run reads: model inputs and slice columns (present in the reference or declared)."""
+
+    model: str
+    stage: str
+    features: tuple[str, ...]
+    slices: tuple[str, ...]
+    classes: tuple[str, ...]  # classification: class keys in probability-column order; () for regression
+    since_ms: int
+    until_ms: int
+
+
+def is_table(path: Path) -> bool:
+    """A Parquet or CSV file, or a directory of them (a gateway log directory holds predictions.jsonl)."""
+    if path.is_dir():
+        return not (path / LOG_FILE).exists() and any(_table_files(path))
+    return path.suffix.lower() in (".parquet", ".pq", ".csv")
+
+
+def _table_files(folder: Path) -> Iterator[Path]:
+    return (p for p in sorted(folder.rglob("*")) if p.suffix.lower() in (".parquet", ".pq", ".csv"))
+
+
+def _to_ms(values: Any, where: str) -> np.ndarray:
+    """A timestamp column (pyarrow) as int64 epoch milliseconds; naive timestamps are taken as UTC."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.null_count:
+        raise BadLog(f"{where}: column 'ts' has {values.null_count} empty values; every row needs its time")
+    kind = values.type
+    if pa.types.is_timestamp(kind):
+        return np.asarray(pc.cast(values.cast(pa.timestamp("ms", kind.tz)), pa.int64()).to_numpy())
+    if pa.types.is_integer(kind):
+        return np.asarray(values.to_numpy(), dtype=np.int64)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        try:
+            parsed = pd.to_datetime(values.to_pandas(), utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise BadLog(f"{where}: column 'ts' holds text that is not an ISO-8601 time: {exc}") from None
+        return np.asarray(parsed.astype("int64").to_numpy() // 1_000_000, dtype=np.int64)
+    raise BadLog(f"{where}: column 'ts' holds {kind}; expected a timestamp, ISO-8601 text or epoch milliseconds")
+
+
+def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[Batch]:
+    """Batches of a Parquet/CSV table (file or directory), scanned with pyarrow datasets: only the needed
+    columns are read, and rows of other models, stages or times are skipped where the format allows."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    files = [path] if path.is_file() else list(_table_files(path))
+    if not files:
+        raise BadLog(f"{path}: no such file, or a directory with no .parquet or .csv file")
+    fmt = "csv" if files[0].suffix.lower() == ".csv" else "parquet"
+    try:
+        dataset = ds.dataset([str(f) for f in files], format=fmt)
+        schema = dataset.schema
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BadLog(f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0]}") from None
+    present = set(schema.names)
+    required = ["ts", "prediction", *needs.features]
+    missing = [c for c in required if c not in present]
+    if missing:
+        documented = "; ".join(f"{k}: {v}" for k, v in TABLE_COLUMNS.items())
+        raise BadLog(f"{path}: missing column(s) {', '.join(missing)}. Expected columns: {documented}")
+    optional = [c for c in ("score", "label", "latency_ms", "error") if c in present]
+    slices = [c for c in needs.slices if c in present]
+    columns = list(dict.fromkeys([*required, *optional, *slices]))
+    condition = None
+    for name, wanted in (("model", needs.model), ("stage", needs.stage)):
+        if name in present:
+            term = ds.field(name) == wanted
+            condition = term if condition is None else condition & term
+    if pa.types.is_timestamp(schema.field("ts").type):
+        tz = schema.field("ts").type.tz
+        low = pa.scalar(needs.since_ms, pa.timestamp("ms", tz))
+        high = pa.scalar(needs.until_ms, pa.timestamp("ms", tz))
+        term = (ds.field("ts") >= low) & (ds.field("ts") < high)
+        condition = term if condition is None else condition & term
+    scanner = dataset.scanner(columns=columns, filter=condition, batch_size=batch_rows)
+    try:
+        for record_batch in scanner.to_batches():
+            if record_batch.num_rows == 0:
+                continue
+            ts = _to_ms(record_batch.column("ts"), str(path))
+            get = record_batch.column
+            score = get("score").to_numpy(zero_copy_only=False).astype(np.float64) if "score" in optional else None
+            error = None
+            if "error" in optional:
+                error = np.asarray(get("error").fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+            latency = None
+            if "latency_ms" in optional:
+                latency = get("latency_ms").to_numpy(zero_copy_only=False).astype(np.float64)
+            yield Batch(
+                ts,
+                {c: get(c) for c in (*needs.features, *slices)},
+                get("prediction"),
+                score,
+                get("label") if "label" in optional else None,
+                ts,
+                latency,
+                error,
+            )
+    except pa.ArrowInvalid as exc:
+        raise BadLog(f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0]}") from None
+
+
+# --- the gateway's prediction log -----------------------------------------------------------------------------
+
+
+def log_files(path: Path) -> list[Path]:
+    """The log's files, oldest first: predictions.jsonl.N … .1, then predictions.jsonl."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise BadLog(f"{path}: no such file or directory; expected the gateway's log directory or a table")
+    rotated = sorted(
+        (p for p in path.glob(f"{LOG_FILE}.*") if p.suffix[1:].isdigit()), key=lambda p: -int(p.suffix[1:])
+    )
+    files = [*rotated, *([path / LOG_FILE] if (path / LOG_FILE).exists() else [])]
+    if not files:
+        raise BadLog(f"{path}: holds no {LOG_FILE}; expected the gateway's log directory (modelbot serve --log-dir)")
+    return files
+
+
+def _lines(files: Sequence[Path]) -> Iterator[tuple[Path, int, str]]:
+    for file in files:
+        with file.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    yield file, number, line
+
+
+def _decode(file: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadLog(f"{file}:{number}: not a JSON line ({exc.msg}); expected one JSON object per line") from None
+    if not isinstance(record, dict):
+        raise BadLog(f"{file}:{number}: a JSON {type(record).__name__}; expected one JSON object per line")
+    return record
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """True labels by request id (the last one sent wins), with the line that sent each."""
+
+    labels: Mapping[str, Any]
+    where: Mapping[str, str]
+
+
+def read_feedback(files: Sequence[Path], needs: Needs) -> Feedback:
+    """The `/feedback` lines about MODEL/STAGE, or about a request the gateway no longer remembered (no model)."""
+    labels: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for file, number, line in _lines(files):
+        if '"feedback"' not in line:
+            continue
+        record = _decode(file, number, line)
+        if record.get("kind") != "feedback":
+            continue
+        if record.get("model") not in (None, needs.model) or record.get("stage") not in (None, needs.stage):
+            continue
+        request_id = record.get("request_id")
+        if not isinstance(request_id, str):
+            raise BadLog(f"{file}:{number}: a feedback line without a request_id")
+        labels[request_id] = record.get("truth")
+        where[request_id] = f"{file.name}:{number}"
+    return Feedback(labels, where)
+
+
+def rows_of(inputs: Any) -> list[Mapping[str, Any]] | None:
+    """A request's inputs as rows of named values; None when they name no columns (e.g. bare tensors)."""
+    if isinstance(inputs, str):
+        return list(csv.DictReader(io.StringIO(inputs)))
+    if isinstance(inputs, dict):
+        if "columns" in inputs and "data" in inputs:
+            columns = inputs["columns"]
+            return [dict(zip(columns, row, strict=False)) for row in inputs["data"]]
+        lists = [v for v in inputs.values() if isinstance(v, list)]
+        if lists and len(lists) == len(inputs):
+            count = len(lists[0])
+            return [{k: v[i] if i < len(v) else None for k, v in inputs.items()} for i in range(count)]
+        return [inputs]
+    if isinstance(inputs, list) and all(isinstance(r, dict) for r in inputs):
+        return inputs
+    return None
+
+
+def answer_of(prediction: Any, classes: Sequence[str]) -> tuple[Any, float]:
+    """One row's answer as (label or value, positive-class score or NaN): a vector of class probabilities (or a
+    mapping by class) gives the most probable class and the last class's probability."""
+    if isinstance(prediction, dict):
+        if classes and all(key(k) in classes for k in prediction):
+            by_key = {key(k): v for k, v in prediction.items()}
+            probabilities = [float(by_key.get(c) or 0.0) for c in classes]
+            return classes[int(np.argmax(probabilities))], probabilities[-1]
+        prediction = next(iter(prediction.values())) if len(prediction) == 1 else prediction
+    if isinstance(prediction, list):
+        if len(prediction) == 1:
+            return answer_of(prediction[0], classes)
+        numbers = [p for p in prediction if isinstance(p, int | float) and not isinstance(p, bool)]
+        if numbers and len(numbers) == len(prediction):
+            best = int(np.argmax(numbers))
+            return (classes[best] if best < len(classes) else best), float(numbers[-1])
+    return prediction, float("nan")
+
+
+def _ms(text: Any, where: str) -> int:
+    try:
+        return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        raise BadLog(f"{where}: 'ts' is {text!r}; expected an ISO-8601 time") from None
+
+
+class _Block:
+    """Rows and requests gathered from log lines until a batch is full."""
+
+    def __init__(self, needs: Needs) -> None:
+        self.needs = needs
+        self.ts: list[int] = []
+        self.columns: dict[str, list[Any]] = {c: [] for c in (*needs.features, *needs.slices)}
+        self.prediction: list[Any] = []
+        self.score: list[float] = []
+        self.label: list[Any] = []
+        self.request_ts: list[int] = []
+        self.latency: list[float] = []
+        self.error: list[bool] = []
+
+    def batch(self) -> Batch:
+        return Batch(
+            np.array(self.ts, dtype=np.int64),
+            {c: np.array(v, dtype=object) for c, v in self.columns.items()},
+            np.array(self.prediction, dtype=object),
+            np.array(self.score, dtype=np.float64),
+            np.array(self.label, dtype=object),
+            np.array(self.request_ts, dtype=np.int64),
+            np.array(self.latency, dtype=np.float64),
+            np.array(self.error, dtype=bool),
+        )
+
+
+def read_log(path: Path, needs: Needs) -> Iterator[Batch]:
+    """Batches of the gateway's log for MODEL/STAGE, labels joined from its feedback lines. A label whose request
+    id no answer of MODEL/STAGE in the log carries is refused (BadLog), after the whole log is read."""
+    files = log_files(path)
+    feedback = read_feedback(files, needs)
+    matched: set[str] = set()
+    block = _Block(needs)
+    count = 0
+    for file, number, line in _lines(files):
+        if f'"{needs.model}"' not in line or '"feedback"' in line:
+            continue
+        record = _decode(file, number, line)
+        if record.get("model") != needs.model or record.get("stage") != needs.stage or record.get("shadow"):
+            continue
+        where = f"{file}:{number}"
+        ts = _ms(record.get("ts"), where)
+        block.request_ts.append(ts)
+        latency = record.get("latency_ms")
+        block.latency.append(float(latency) if isinstance(latency, int | float) else np.nan)
+        block.error.append(bool(record.get("error")) or int(record.get("status") or 200) >= 500)
+        count += 1
+        predictions = record.get("prediction")
+        rows = rows_of(record.get("inputs")) if predictions is not None else None
+        if rows:
+            answers = predictions if isinstance(predictions, list) else [predictions]
+            if len(answers) != len(rows):
+                raise BadLog(f"{where}: {len(rows)} input rows but {len(answers)} predictions; expected one per row")
+            request_id = record.get("request_id")
+            truth = feedback.labels.get(request_id) if isinstance(request_id, str) else None
+            if isinstance(request_id, str) and request_id in feedback.labels:
+                matched.add(request_id)
+            truths = _truths(truth, len(rows), feedback.where.get(str(request_id), where))
+            for row, answer, true in zip(rows, answers, truths, strict=True):
+                value, score = answer_of(answer, needs.classes)
+                block.ts.append(ts)
+                for column, values in block.columns.items():
+                    values.append(row.get(column))
+                block.prediction.append(value)
+                block.score.append(score)
+                block.label.append(true)
+        if count >= CHUNK:
+            yield block.batch()
+            block, count = _Block(needs), 0
+    if count:
+        yield block.batch()
+    unknown = [r for r in feedback.labels if r not in matched]
+    if unknown:
+        first = unknown[0]
+        raise BadLog(
+            f"{path}: {len(unknown)} feedback label(s) name a request id that no answer of {needs.model}/"
+            f"{needs.stage} in the log carries, e.g. '{first}' ({feedback.where[first]}); a label must follow a "
+            "logged prediction (was the log rotated away, or the label sent for another model?)"
+        )
+
+
+def _truths(truth: Any, rows: int, where: str) -> list[Any]:
+    if truth is None:
+        return [None] * rows
+    if isinstance(truth, list):
+        if len(truth) != rows:
+            raise BadLog(f"{where}: feedback has {len(truth)} labels for a request of {rows} rows")
+        return truth
+    if rows != 1:
+        raise BadLog(f"{where}: feedback has one label for a request of {rows} rows; send a list, one per row")
+    return [truth]
