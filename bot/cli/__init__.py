@@ -35,6 +35,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "rollback": ("rollback", "revert the change that made a stage's current promotion (--local or --github)"),
     "serve": ("serve", "serve models.yaml's stages over HTTP: canary, A/B, shadow, blue-green, fallback, metrics"),
     "drill": ("drill", "rehearse promote, deploy, rollback, redeploy on a throwaway copy; time to restore"),
+    "monitor": ("monitor", "check a deployed model's logged traffic per window: drift, quality, performance, SLOs"),
 }
 
 

@@ -288,7 +288,9 @@ class Accumulator:
                 "score": None if batch.score is None else batch.score[mask],
             }
             for name in self.slices:
-                columns[f"slice:{name}"] = _take(_plain(batch.columns[name]), mask)
+                found = batch.columns.get(name)
+                column = np.full(window.shape[0], None, dtype=object) if found is None else _plain(found)
+                columns[f"slice:{name}"] = _take(column, mask)
             self.labelled[w].add(draws[mask], columns)
 
     def result(self) -> list[WindowStats]:

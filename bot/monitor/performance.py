@@ -109,10 +109,11 @@ def _slices(
 ) -> list[Measure]:
     import pandas as pd
 
-    columns = [c for c in reference.slices if c in labelled.slices]
+    values = {c: keys(labelled.slices[c]) for c in reference.slices if c in labelled.slices}
+    columns = [c for c, v in values.items() if v.null_count < len(v)]
     if not columns or target.n != labelled.rows:
         return []
-    frame = pd.DataFrame({c: keys(labelled.slices[c]).to_pylist() for c in columns})
+    frame = pd.DataFrame({c: values[c].to_pylist() for c in columns})
     crosses = [c for c in reference.crosses if c[0] in columns and c[1] in columns]
     found, _ = slices.groupings(frame, columns, crosses)
     groups = sum(g.size for g in found)

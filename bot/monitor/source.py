@@ -77,13 +77,12 @@ def _to_ms(values: Any, where: str) -> np.ndarray:
     """A timestamp column (pyarrow) as int64 epoch milliseconds; naive timestamps are taken as UTC."""
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if values.null_count:
         raise BadLog(f"{where}: column 'ts' has {values.null_count} empty values; every row needs its time")
     kind = values.type
     if pa.types.is_timestamp(kind):
-        return np.asarray(pc.cast(values.cast(pa.timestamp("ms", kind.tz)), pa.int64()).to_numpy())
+        return np.asarray(values.cast(pa.timestamp("ms", kind.tz), safe=False).cast(pa.int64()).to_numpy())
     if pa.types.is_integer(kind):
         return np.asarray(values.to_numpy(), dtype=np.int64)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):

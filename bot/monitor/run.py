@@ -1,0 +1,107 @@
+"""One monitoring run: the source scanned once into per-window statistics, then every check the policy names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.monitor import checks, performance, source
+from bot.monitor.accumulate import Accumulator
+from bot.monitor.batch import Batch
+from bot.monitor.reference import Reference
+from bot.monitor.results import CheckSeries, Verdict
+from bot.monitor.windows import Windows
+from bot.policy.monitor import MonitorPolicy
+
+
+@dataclass(frozen=True)
+class Report:
+    model: str
+    stage: str
+    source: str
+    reference: str
+    windows: Windows
+    checks: tuple[CheckSeries, ...]
+    rows: int
+    requests: int
+    labelled: int
+    generated_at: datetime
+
+    @property
+    def breaches(self) -> tuple[CheckSeries, ...]:
+        """Checks whose current (latest) window fails."""
+        return tuple(c for c in self.checks if c.current.verdict is Verdict.FAIL)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "source": self.source,
+            "reference": self.reference,
+            "generated_at": self.generated_at.isoformat(),
+            "window": str(self.windows.width),
+            "since": self.windows.start.isoformat(),
+            "until": self.windows.end.isoformat(),
+            "rows": self.rows,
+            "requests": self.requests,
+            "labelled": self.labelled,
+            "breaches": [c.kind for c in self.breaches],
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+
+def batches(path: Path, needs: source.Needs) -> Iterator[Batch]:
+    return source.read_table(path, needs) if source.is_table(path) else source.read_log(path, needs)
+
+
+def monitor(
+    model: str,
+    stage: str,
+    path: Path,
+    reference: Reference,
+    windows: Windows,
+    policy: MonitorPolicy,
+    now: datetime,
+    read: Callable[[Path, source.Needs], Iterator[Batch]] | None = None,
+) -> Report:
+    features = tuple(f.name for f in reference.features)
+    needs = source.Needs(
+        model,
+        stage,
+        features,
+        reference.slices,
+        reference.classes,
+        windows.start_ms,
+        windows.start_ms + windows.width_ms * windows.count,
+    )
+    accumulator = Accumulator(reference, windows, features, reference.slices)
+    for batch in (read or batches)(path, needs):
+        accumulator.add(batch)
+    stats = accumulator.result()
+    spans = windows.all
+    found: list[CheckSeries] = []
+    if "drift" in policy.checks:
+        found.append(checks.drift(reference, spans, stats, policy))
+    if "prediction_drift" in policy.checks:
+        found.append(checks.prediction_drift(reference, spans, stats, policy))
+    if "quality" in policy.checks:
+        found.append(checks.quality(reference, spans, stats, policy))
+    if "performance" in policy.checks and policy.performance.metric is not None:
+        found.append(performance.performance(reference, spans, stats, policy.performance))
+    if "slo" in policy.checks and (policy.slo.p95_ms is not None or policy.slo.max_error_rate is not None):
+        found.append(checks.slo(spans, stats, policy))
+    return Report(
+        model,
+        stage,
+        str(path),
+        reference.file,
+        windows,
+        tuple(found),
+        sum(s.rows for s in stats),
+        sum(s.requests for s in stats),
+        sum(s.labelled.total for s in stats if s.labelled is not None),
+        now,
+    )
