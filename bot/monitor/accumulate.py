@@ -93,7 +93,7 @@ def to_numbers(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
         return np.full(array.shape, np.nan), np.ones(array.shape, dtype=bool)
     present = pd.notna(array)
     kinds = np.fromiter((isinstance(v, bool) for v in array), bool, array.size) if array.dtype == object else None
-    numbers = pd.to_numeric(pd.Series(array, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(pd.Series(array, dtype=object), errors="coerce").to_numpy(dtype=np.float64, copy=True)
     if kinds is not None:
         numbers[kinds] = np.nan
     bad = present & np.isnan(numbers)
