@@ -161,16 +161,18 @@ def _concat(parts: Sequence[Any]) -> Any:
 
 
 class _Counts:
-    """Per-window sums of a per-row quantity, fast when a batch lies in one window (the usual case)."""
+    """Per-window counts of the rows where a mask holds, fast when a batch lies in one window (the usual case)."""
 
     def __init__(self, windows: int) -> None:
         self.sums = np.zeros(windows, dtype=np.int64)
 
-    def add(self, slot: np.ndarray | int, mask: np.ndarray) -> None:
+    def add(self, slot: np.ndarray | int, mask: np.ndarray | None = None) -> None:
+        """`slot`: the batch's one window, or each row's window; `mask` None counts every row."""
         if isinstance(slot, int):
-            self.sums[slot] += int(np.count_nonzero(mask))
+            self.sums[slot] += int(np.count_nonzero(mask)) if mask is not None else 0
         else:
-            self.sums += np.bincount(slot, weights=mask, minlength=self.sums.shape[0]).astype(np.int64)
+            chosen = slot if mask is None else slot[mask]
+            self.sums += np.bincount(chosen, minlength=self.sums.shape[0])
 
 
 class Accumulator:
@@ -203,7 +205,10 @@ class Accumulator:
         first, last = int(window[0]), int(window[-1])
         single = first == last and bool((window == first).all())
         slot: np.ndarray | int = first if single else window
-        self.rows.add(slot, np.ones(window.shape[0], dtype=bool))
+        if isinstance(slot, int):
+            self.rows.sums[slot] += window.shape[0]
+        else:
+            self.rows.add(slot)
         numbers: dict[str, np.ndarray] = {}
         for name in self.columns:
             ref = self.reference.feature(name)
@@ -232,7 +237,7 @@ class Accumulator:
         if not inside.any():
             return
         window = window[inside]
-        self.requests.add(window, np.ones(window.shape[0], dtype=bool))
+        self.requests.add(window)
         if batch.error is not None:
             self.errors.add(window, np.asarray(batch.error, dtype=bool)[inside])
         if batch.latency_ms is not None:
@@ -258,20 +263,32 @@ class Accumulator:
         return numbers
 
     def _categorical(self, name: str, values: Any, window: np.ndarray, slot: np.ndarray | int) -> None:
+        """Counts per window and category key: the values are dictionary-encoded first (in pyarrow), so only the
+        distinct values of the batch are turned into keys."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        found = keys(values)
-        self.nulls[name].add(slot, found.is_null().to_numpy(zero_copy_only=False))
-        encoded = pc.dictionary_encode(found)
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        labels = encoded.dictionary.to_pylist()
-        valid = ~encoded.indices.is_null().to_numpy(zero_copy_only=False)
+        array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if not isinstance(array, pa.Array):
+            array = keys(array)
+        encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+        labels = keys(encoded.dictionary).to_pylist()
+        indices = encoded.indices
+        missing = indices.is_null().to_numpy(zero_copy_only=False)
+        codes = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
         width = max(len(labels), 1)
-        cells = np.bincount(window[valid] * width + codes[valid].astype(np.int64), minlength=self.windows.count * width)
+        unknown = np.array([label is None for label in labels] + [True], dtype=bool)  # NaN in a float dictionary
+        missing |= unknown[np.minimum(codes, len(labels))] if len(labels) else True
+        self.nulls[name].add(slot, missing)
+        valid = ~missing
+        cells = window[valid] * width + codes[valid] if not isinstance(slot, int) else slot * width + codes[valid]
+        counts = np.bincount(cells, minlength=self.windows.count * width).reshape(self.windows.count, width)
         table = self.categories.setdefault(name, [{} for _ in range(self.windows.count)])
-        for w, row in enumerate(cells.reshape(self.windows.count, width)):
-            for index in np.flatnonzero(row):
-                table[w][labels[index]] = table[w].get(labels[index], 0) + int(row[index])
+        for w in np.flatnonzero(counts.any(axis=1)).tolist():
+            row = counts[w]
+            for index in np.flatnonzero(row).tolist():
+                label = labels[index]
+                table[w][label] = table[w].get(label, 0) + int(row[index])
 
     def _labelled(self, batch: Batch, window: np.ndarray, draws: np.ndarray) -> None:
         import pyarrow as pa

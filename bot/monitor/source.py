@@ -123,12 +123,8 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
         if name in present:
             term = ds.field(name) == wanted
             condition = term if condition is None else condition & term
-    if pa.types.is_timestamp(schema.field("ts").type):
-        tz = schema.field("ts").type.tz
-        low = pa.scalar(needs.since_ms, pa.timestamp("ms", tz))
-        high = pa.scalar(needs.until_ms, pa.timestamp("ms", tz))
-        term = (ds.field("ts") >= low) & (ds.field("ts") < high)
-        condition = term if condition is None else condition & term
+    if fmt == "parquet" and pa.types.is_timestamp(schema.field("ts").type):
+        dataset = _row_groups_in(dataset, needs)
     scanner = dataset.scanner(columns=columns, filter=condition, batch_size=batch_rows)
     try:
         for record_batch in scanner.to_batches():
@@ -155,6 +151,21 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
             )
     except pa.ArrowInvalid as exc:
         raise BadLog(f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0]}") from None
+
+
+def _row_groups_in(dataset: Any, needs: Needs) -> Any:
+    """The Parquet row groups whose `ts` statistics may fall in [since, until): groups wholly outside are never
+    read. Rows are not filtered here (a row filter copies every batch); rows outside the windows are dropped
+    when they are assigned to windows."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    tz = dataset.schema.field("ts").type.tz
+    low = pa.scalar(needs.since_ms, pa.timestamp("ms", tz))
+    high = pa.scalar(needs.until_ms, pa.timestamp("ms", tz))
+    inside = (ds.field("ts") >= low) & (ds.field("ts") < high)
+    groups = [g for f in dataset.get_fragments() for g in f.split_by_row_group(filter=inside, schema=dataset.schema)]
+    return ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
 
 
 # --- the gateway's prediction log -----------------------------------------------------------------------------

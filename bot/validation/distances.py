@@ -18,14 +18,32 @@ def ks_from_cdfs(cdf_a: np.ndarray, cdf_b: np.ndarray) -> float:
     return float(np.max(np.abs(cdf_a - cdf_b))) if cdf_a.size else 0.0
 
 
+def cdfs_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For two sorted samples: their distinct merged values and both empirical CDFs there. The merge is a stable
+    sort of two sorted runs (linear), and each CDF a running count, so no value is searched for."""
+    merged = np.concatenate([a, b])
+    order = np.argsort(merged, kind="stable")
+    values = merged[order]
+    from_a = order < a.size
+    last = np.append(values[1:] != values[:-1], True)  # the CDF steps once past a run of equal values
+    cdf_a = np.cumsum(from_a)[last] / a.size
+    cdf_b = np.cumsum(~from_a)[last] / b.size
+    return values[last], cdf_a, cdf_b
+
+
+def ks_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample KS statistic of two sorted samples (SciPy's `ks_2samp` statistic)."""
+    if a.size == 0 or b.size == 0:
+        return float("nan")
+    _, cdf_a, cdf_b = cdfs_sorted(a, b)
+    return ks_from_cdfs(cdf_a, cdf_b)
+
+
 def ks_wasserstein(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Two-sample KS statistic and 1-Wasserstein distance from the two empirical CDFs on the merged values."""
-    a, b = np.sort(a), np.sort(b)
-    merged = np.sort(np.concatenate([a, b]))
-    cdf_a = np.searchsorted(a, merged, side="right") / a.size
-    cdf_b = np.searchsorted(b, merged, side="right") / b.size
+    values, cdf_a, cdf_b = cdfs_sorted(np.sort(a), np.sort(b))
     gap = np.abs(cdf_a - cdf_b)
-    return ks_from_cdfs(cdf_a, cdf_b), float(np.sum(gap[:-1] * np.diff(merged)))
+    return ks_from_cdfs(cdf_a, cdf_b), float(np.sum(gap[:-1] * np.diff(values)))
 
 
 def psi_shares(expected: np.ndarray, actual: np.ndarray) -> float:

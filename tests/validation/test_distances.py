@@ -16,6 +16,7 @@ def test_ks_from_cdfs_and_ks_wasserstein_equal_scipy() -> None:
     ks, distance = distances.ks_wasserstein(a, b)
     assert ks == pytest.approx(stats.ks_2samp(a, b).statistic)
     assert distance == pytest.approx(stats.wasserstein_distance(a, b))
+    assert distances.ks_sorted(np.sort(a), np.sort(b)) == pytest.approx(stats.ks_2samp(a, b).statistic)
 
 
 def test_jensen_shannon_is_scipys_squared_distance_in_bits() -> None:
