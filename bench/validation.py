@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def large_validate(rows: int, candidate_uri: str, champion_uri: str, own: list[Any], tracking: str) -> dict[str, Any]:
     """Every offline gate on `rows` rows against the models' own predict and mlflow.models.evaluate."""
+    from bot.policy.gates import Gates
     from bot.validation import engine, models
 
     candidate, champion = models.load(candidate_uri), models.load(champion_uri)  # each in its own process
@@ -195,7 +196,7 @@ def large_validate(rows: int, candidate_uri: str, champion_uri: str, own: list[A
 
     exact_peak = reset_peak()
     started = time.perf_counter()
-    evidence = engine.assess(subject, GATES, frame, candidate, champion, reference)
+    evidence = engine.assess(subject, Gates.of(GATES), frame, candidate, champion, reference)
     validate_s = time.perf_counter() - started
     peak = rss_kib("VmHWM")
     statuses = evidence.counts()

@@ -51,13 +51,13 @@ def test_a_promotion_from_the_previous_stage_needs_the_stage_gates_and_approvals
     assert result.ok and step.policy == "default"
     assert step.approvals == (Approval("ml-lead", 1), Approval("risk", 1))
     assert step.inconclusive_approvals == (Approval("platform", 1),)
-    assert set(step.gates) >= {"metrics", "champion", "baseline", "slices", "infra"}
+    assert set(step.gates.names) >= {"metrics", "champion", "baseline", "slices", "infra"}
     assert step.deploy["deployers"] == ["mlflow-alias", "github-deployment"]
 
 
 def test_the_model_policy_and_its_overrides_decide():
     [step] = plan_of(PROMOTE_DIABETES).steps
-    assert step.policy == "regression" and set(step.gates["metrics"]) == {"r2"}
+    assert step.policy == "regression" and set(step.gates.metrics) == {"r2"}
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_a_rollback_uses_the_rollback_rules_and_is_allowed_during_a_freeze():
     [step] = result.steps
     assert step.transition.kind == "rollback" and result.ok
     assert step.approvals == (Approval("oncall", 1),)
-    assert step.gates == {"metrics": {"roc_auc": {"min": 0.75}}}
+    assert step.gates.as_dict() == {"metrics": {"roc_auc": {"min": 0.75}}}
 
 
 def test_a_rewritten_registered_version_is_refused():
@@ -158,7 +158,7 @@ def test_a_change_to_policies_needs_the_base_policy_admin_role():
 
 def test_emptying_a_stage_takes_it_back_under_the_rollback_rules():
     [step] = plan_of(("      staging: 2\n", "      staging: null\n"), now=SATURDAY).steps
-    assert step.transition.kind == "demote" and step.approvals == (Approval("oncall", 1),) and step.gates == {}
+    assert step.transition.kind == "demote" and step.approvals == (Approval("oncall", 1),) and not step.gates.names
 
 
 CANARY_AT = "      production: 2\n    deployment:\n      production: {strategy: canary, step: %d, traffic: %s}\n\n"
@@ -172,7 +172,7 @@ def test_moving_traffic_without_changing_the_version_is_a_step_under_the_rollbac
     result = plan(canary, stepped, POLICIES, now=WEDNESDAY, entered_at=LONG_AGO, served=SERVED)
     [step] = result.steps
     assert str(step.transition) == "tumor-malignancy production: 2 -> 2 (step)"
-    assert step.approvals == (Approval("oncall", 1),) and step.gates == {} and result.ok
+    assert step.approvals == (Approval("oncall", 1),) and not step.gates.names and result.ok
     [frozen] = plan(canary, stepped, POLICIES, now=SATURDAY, entered_at=LONG_AGO, served=SERVED).steps
     assert frozen.refusals == ("'production' is frozen: No production changes at weekends.",)
 

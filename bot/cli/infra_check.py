@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.cli import common, output
 from bot.errors import ModelbotError, UsageError
+from bot.policy.gates import Infra
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     stage = args.stage or target_stage(policy.stage_names, model.stage_of(version.id))
     if not policy.has_stage(stage):
         raise UsageError(f"policy '{policy.name}' has no stage '{stage}'; stages: {', '.join(policy.stage_names)}")
-    infra = dict(policy.stage(stage).gates.get("infra") or {})
+    named = policy.stage(stage).gates.infra
+    infra = named or Infra()
     champion = _champion(model, stage, version.id)
-    frame, replay_log = _data(model, root, bool(infra.get("replay")))
+    frame, replay_log = _data(model, root, infra.replay)
     output.progress(
         f"infra-check {model.name} {version.id} for {stage}"
         + (f" against champion {champion.id}" if champion else " (no champion)")
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         "version": version.id,
         "stage": stage,
         "champion": champion.id if champion else None,
-        "policy_names_infra": bool(policy.stage(stage).gates.get("infra")),
+        "policy_names_infra": named is not None and bool(named.written),
         "gates": [g.as_dict() for g in outcome.gates],
         "figures": outcome.figures,
     }

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 output.line(f"  refused: {reason}")
             continue
         approvals = ", ".join(f"{a.role} x{a.count}" for a in step.approvals) or "none"
-        output.line(f"  gates:     {', '.join(step.gates) or 'none'}")
+        output.line(f"  gates:     {', '.join(step.gates.names) or 'none'}")
         output.line(f"  approvals: {approvals}")
         output.line(
             f"  deploy:    {step.deploy.get('strategy', 'direct')} via "

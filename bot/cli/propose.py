@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             step = proposal.plan.steps[0]
             needs = ", ".join(f"{a.role} x{a.count}" for a in step.approvals) or "no approvals"
             output.line(
-                f"{'would need' if args.dry_run else 'needs'}: gates {', '.join(step.gates) or 'none'}; {needs}"
+                f"{'would need' if args.dry_run else 'needs'}: gates {', '.join(step.gates.names) or 'none'}; {needs}"
             )
             if not args.dry_run:
                 output.line(f"wrote {root / REGISTRY_FILE}; commit it on a branch and open a pull request")

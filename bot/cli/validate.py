@@ -76,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if not policy.has_stage(args.stage):
         raise UsageError(f"policy '{policy.name}' has no stage '{args.stage}'; stages: {', '.join(policy.stage_names)}")
     subject = engine.Subject.of(model, args.version, args.stage)
-    gates = dict(policy.stage(args.stage).gates)
     evidence = engine.validate(
-        subject, gates, model.evaluation, root, _inputs(root, policy, policies.fingerprint()), progress=output.progress
+        subject,
+        policy.stage(args.stage).gates,
+        model.evaluation,
+        root,
+        _inputs(root, policy, policies.fingerprint()),
+        progress=output.progress,
     )
     try:
         md_path, json_path = render.write(evidence, args.out, args.pointer)

@@ -90,7 +90,7 @@ def _validate_step(
     assert t.to_version is not None
     subject = engine.Subject.of(model, t.to_version, t.stage)
     root = ctx.workspace or Path.cwd()
-    evidence = engine.validate(subject, dict(step.gates), model.evaluation, root, inputs, progress=progress)
+    evidence = engine.validate(subject, step.gates, model.evaluation, root, inputs, progress=progress)
     out = ctx.reports / f"{t.model}-{t.stage}"
     room = BODY_LIMIT - len(marker(t.model, t.stage, REPORT)) - 1  # the comment's marker counts towards the limit
     md_path, _ = report.write(evidence, out, limit=room)
@@ -227,7 +227,7 @@ def evaluate_pull(
     reports: dict[tuple[str, str], str] = {}
     for step in result.steps:
         t = step.transition
-        if t.to_version is None or not step.gates:
+        if t.to_version is None or not step.gates.names:
             outcomes.append(_no_evidence_needed(step))
             continue
         outcome, body = _validate_step(ctx, step, planned.base, planned.head, inputs, progress)
@@ -277,7 +277,7 @@ def publish_pull(
     outcomes: list[StepOutcome] = []
     for step in result.steps:
         t = step.transition
-        if t.to_version is None or not step.gates:  # decided by the plan alone: nothing handed over is needed
+        if t.to_version is None or not step.gates.names:  # decided by the plan alone: nothing handed over is needed
             outcomes.append(_no_evidence_needed(step))
             continue
         outcome = found.get((t.model, t.stage))
@@ -375,7 +375,7 @@ def refresh_approvals(ctx: BotContext, pull: PullRequest, files: Sequence[str] |
         return None
     known = record.read(ctx, pull.head_sha, validated_only=False)
     if known is None or known.pending:  # not validated on this head (yet): every extra applies
-        inconclusive = {(s.transition.model, s.transition.stage) for s in planned.plan.steps if s.gates}
+        inconclusive = {(s.transition.model, s.transition.stage) for s in planned.plan.steps if s.gates.names}
     else:
         inconclusive = set(known.inconclusive)
     state = publish_approvals(ctx, pull, planned, inconclusive, known.actors if known else ())

@@ -18,6 +18,7 @@ from bot.evidence import GateResult
 from bot.infra import gates, loadtest, parity, query, replay, sandbox, signature
 from bot.infra.client import encode_split, prepare
 from bot.infra.results import InfraResults, ReplayOutcome, ServerRun
+from bot.policy.gates import Infra, LoadTest
 
 SAMPLE_ROWS = 200
 QUERY_BATCH = 50
@@ -47,25 +48,25 @@ class InfraCheck:
 
 @dataclass(frozen=True)
 class _Plan:
-    infra: Mapping[str, Any]
+    infra: Infra
     options: Options
     sample: Any
     recorded: Sequence[replay.Recorded] | None
 
     @property
     def mode(self) -> str:
-        return str(self.infra.get("mode", "query"))
+        return self.infra.mode
 
     @property
     def load_test(self) -> loadtest.LoadSpec | None:
-        if "load_test" not in self.infra and not self.infra.get("sla"):
+        if not self.infra.measures_load:
             return None
-        spec = loadtest.LoadSpec.from_policy(self.infra.get("load_test") or {}, self.options.request_timeout_s + 2)
+        spec = loadtest.LoadSpec.from_policy(self.infra.load_test or LoadTest(), self.options.request_timeout_s + 2)
         return replace(spec, max_s=(spec.duration_s or 0) + self.options.load_budget_s)
 
 
 def run(
-    infra: Mapping[str, Any],
+    infra: Infra,
     candidate_uri: str,
     frame: Any,
     *,
@@ -79,7 +80,7 @@ def run(
     everything a model or its server does wrong becomes a failed gate."""
     options = replace(options, env=dict(options.env) if options.env is not None else tracking_env())
     features = frame.drop(columns=[target]) if target and target in frame.columns else frame
-    recorded = replay.read_log(replay_log) if infra.get("replay") and replay_log is not None else None
+    recorded = replay.read_log(replay_log) if infra.replay and replay_log is not None else None
     sample = features.sample(n=min(options.sample_rows, len(features)), random_state=0)
     plan = _Plan(infra, options, sample, recorded)
     progress("infra: reading the signatures")
@@ -89,10 +90,10 @@ def run(
     results = InfraResults(plan.mode, api.report, mine.run, mine.query, mine.parity, mine.parity_error)
     if plan.mode == "query" and mine.run.loaded:
         theirs = None
-        if champion_uri and ("max_p95_vs_champion" in (infra.get("sla") or {}) or recorded is not None):
+        if champion_uri and (infra.sla.max_p95_vs_champion is not None or recorded is not None):
             progress(f"infra: serving the champion {champion_uri} for comparison")
             theirs = _serve(plan, champion_uri, None, candidate=False)
-        outcome = _replay_outcome(plan, mine, theirs) if infra.get("replay") else None
+        outcome = _replay_outcome(plan, mine, theirs) if infra.replay else None
         results = replace(results, champion=theirs.run if theirs else None, replay=outcome)
     # The level the model's code ran at is part of the evidence, never silent (issue 12).
     figures = {**results.figures(), "isolation": sandboxing.current().level}
@@ -152,9 +153,9 @@ def _serve(plan: _Plan, uri: str, sig: signature.Signature | None, candidate: bo
     infra, options = plan.infra, plan.options
     spec = sandbox.SandboxSpec(
         uri,
-        float(infra.get("load_deadline_s", gates.DEFAULT_DEADLINE_S)),
-        int(infra.get("tries", 1)),
-        infra.get("memory_mb"),
+        float(infra.load_deadline_s),
+        infra.tries,
+        infra.memory_mb,
         options.workers,
         max(1, round(options.request_timeout_s)),
         env=options.env or {},
@@ -212,7 +213,7 @@ def _steps(
 
 
 def _parity(plan: _Plan, run: parity.LocalRun, steps: _Steps) -> None:
-    tolerance = float(plan.infra.get("parity_tolerance", gates.DEFAULT_TOLERANCE))
+    tolerance = float(plan.infra.parity_tolerance)
     assert steps.query is not None
     try:
         local = run.result()
@@ -245,6 +246,6 @@ def _replay_outcome(plan: _Plan, mine: _Served, theirs: _Served | None) -> Repla
         replay.write_answers(artifact, mine.answers)
     agreement = None
     if theirs is not None and theirs.answers is not None:
-        tolerance = float(plan.infra.get("parity_tolerance", gates.DEFAULT_TOLERANCE))
+        tolerance = float(plan.infra.parity_tolerance)
         agreement = replay.agreement(mine.answers, theirs.answers, tolerance)
     return ReplayOutcome(len(plan.recorded), agreement, artifact)

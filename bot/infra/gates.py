@@ -6,15 +6,13 @@ earlier step fails, later ones are skipped with that reason rather than failed t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from bot.evidence import GateResult, Status
 from bot.infra.loadtest import LoadResult
 from bot.infra.results import InfraResults, ServerRun
+from bot.policy.gates import Infra, Sla
 
-DEFAULT_DEADLINE_S = 120.0
-DEFAULT_TOLERANCE = 1e-6
 # SLA key -> (gate, what it is, whether larger is better)
 _SLA = {
     "p50_ms": ("infra.latency.p50_ms", "p50 latency (ms)", False),
@@ -24,29 +22,29 @@ _SLA = {
 }
 
 
-def evaluate(infra: Mapping[str, Any], results: InfraResults) -> list[GateResult]:
+def evaluate(infra: Infra, results: InfraResults) -> list[GateResult]:
     gates = [_api(results), _load(infra, results.candidate)]
-    if infra.get("memory_mb") is not None:
-        gates.append(_memory(int(infra["memory_mb"]), results.candidate))
+    if infra.memory_mb is not None:
+        gates.append(_memory(infra.memory_mb, results.candidate))
     if results.mode == "load":
         return gates
     if not results.candidate.loaded:
         return gates + [_skipped(name, "the candidate's server did not load") for name in _later(infra)]
     gates += [_query(results), _parity(infra, results)]
     if results.candidate.load is not None:
-        gates += _latency(infra.get("sla") or {}, results.candidate, results.champion)
-    if infra.get("replay"):
+        gates += _latency(infra.sla, results.candidate, results.champion)
+    if infra.replay:
         gates.append(_replay(results))
     return gates
 
 
-def _later(infra: Mapping[str, Any]) -> list[str]:
+def _later(infra: Infra) -> list[str]:
     names = ["infra.query", "infra.parity"]
-    sla = infra.get("sla") or {}
-    if "load_test" in infra or sla:
-        names += [_SLA[k][0] for k in _SLA if k in sla] + ["infra.error_rate"]
-        names += ["infra.latency.p95_vs_champion"] if "max_p95_vs_champion" in sla else []
-    return names + (["infra.replay"] if infra.get("replay") else [])
+    sla = infra.sla
+    if infra.measures_load:
+        names += [_SLA[k][0] for k, _ in sla.bounds()] + ["infra.error_rate"]
+        names += ["infra.latency.p95_vs_champion"] if sla.max_p95_vs_champion is not None else []
+    return names + (["infra.replay"] if infra.replay else [])
 
 
 def _skipped(gate: str, reason: str) -> GateResult:
@@ -70,8 +68,8 @@ def _api(results: InfraResults) -> GateResult:
     return GateResult("infra.api", Status.PASS, "the candidate accepts what callers send today", 0, 0, details)
 
 
-def _load(infra: Mapping[str, Any], run: ServerRun) -> GateResult:
-    deadline = float(infra.get("load_deadline_s", DEFAULT_DEADLINE_S))
+def _load(infra: Infra, run: ServerRun) -> GateResult:
+    deadline = float(infra.load_deadline_s)
     tries = [a.as_dict() for a in run.attempts]
     if not run.loaded:
         return GateResult(
@@ -140,8 +138,8 @@ def _query(results: InfraResults) -> GateResult:
     )
 
 
-def _parity(infra: Mapping[str, Any], results: InfraResults) -> GateResult:
-    tolerance = float(infra.get("parity_tolerance", DEFAULT_TOLERANCE))
+def _parity(infra: Infra, results: InfraResults) -> GateResult:
+    tolerance = float(infra.parity_tolerance)
     if results.parity_error:
         return GateResult("infra.parity", Status.FAIL, results.parity_error, None, tolerance)
     parity = results.parity
@@ -168,15 +166,15 @@ def _parity(infra: Mapping[str, Any], results: InfraResults) -> GateResult:
     )
 
 
-def _latency(sla: Mapping[str, Any], run: ServerRun, champion: ServerRun | None) -> list[GateResult]:
+def _latency(sla: Sla, run: ServerRun, champion: ServerRun | None) -> list[GateResult]:
     load = run.load
     assert load is not None
-    gates = [_errors(float(sla.get("max_error_rate", 0.0)), run, load)]
-    for key, (gate, label, larger_is_better) in _SLA.items():
-        if key in sla:
-            gates.append(_bound(gate, label, _observed(load, key), float(sla[key]), larger_is_better, load))
-    if "max_p95_vs_champion" in sla:
-        gates.append(_versus_champion(float(sla["max_p95_vs_champion"]), load, champion))
+    gates = [_errors(float(sla.max_error_rate), run, load)]
+    for key, limit in sla.bounds():
+        gate, label, larger_is_better = _SLA[key]
+        gates.append(_bound(gate, label, _observed(load, key), float(limit), larger_is_better, load))
+    if sla.max_p95_vs_champion is not None:
+        gates.append(_versus_champion(float(sla.max_p95_vs_champion), load, champion))
     return gates
 
 

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.infra.client import Connection, ResponseError, error_text, predictions
+from bot.policy.gates import DEFAULT_LOAD_REQUESTS, LoadTest
 
-DEFAULT_REQUESTS = 100
+DEFAULT_REQUESTS = DEFAULT_LOAD_REQUESTS
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,9 @@ class LoadSpec:
     max_s: float = 600.0
 
     @classmethod
-    def from_policy(cls, raw: Mapping[str, Any], timeout_s: float = 10.0) -> LoadSpec:
+    def from_policy(cls, policy: LoadTest, timeout_s: float = 10.0) -> LoadSpec:
         """`gates.infra.load_test`; with neither `requests` nor `duration_s`, a fixed number of requests."""
-        requests = raw.get("requests")
-        duration = raw.get("duration_s")
-        if requests is None and duration is None:
-            requests = DEFAULT_REQUESTS
-        return cls(int(raw.get("concurrency", 1)), requests, duration, int(raw.get("warmup", 0)), timeout_s)
+        return cls(policy.concurrency, policy.request_count, policy.duration_s, policy.warmup, timeout_s)
 
 
 @dataclass(frozen=True)

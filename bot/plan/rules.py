@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.errors import InvalidFile
 from bot.policy import Approval, Policies, Policy
+from bot.policy.gates import Gates
 from bot.policy.model import uri_problem
 from bot.registry.diff import Served, Transition, VersionChange, diff, rollout_steps, version_changes
 from bot.registry.model import Model, Registry
@@ -29,7 +30,7 @@ class Step:
 
     transition: Transition
     policy: str | None
-    gates: Mapping[str, Any] = field(default_factory=dict)
+    gates: Gates = field(default_factory=Gates)
     approvals: tuple[Approval, ...] = ()
     inconclusive_approvals: tuple[Approval, ...] = ()
     deploy: Mapping[str, Any] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class Step:
             "policy": self.policy,
             "ok": self.ok,
             "refusals": list(self.refusals),
-            "gates": dict(self.gates),
+            "gates": self.gates.as_dict(),
             "approvals": [a.as_dict() for a in self.approvals],
             "inconclusive_approvals": [a.as_dict() for a in self.inconclusive_approvals],
             "deploy": dict(self.deploy),
@@ -153,7 +154,7 @@ def plan_step(
     version = target.version(t.to_version) if target is not None and t.to_version is not None else None
     if version is not None and t.kind != "step" and (problem := uri_problem(version.uri, policy.model_uris)):
         refusals.append(f"version {version.id}: {problem}")
-    gates = stage.gates if t.kind in ("promote", "new_model") else {}
+    gates = stage.gates if t.kind in ("promote", "new_model") else Gates()
     approvals = stage.approvals
     if rollback and t.to_version is not None:
         gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
@@ -164,7 +165,7 @@ def plan_step(
         policy=policy.name,
         gates=gates,
         approvals=approvals,
-        inconclusive_approvals=stage.inconclusive_approvals if gates else (),
+        inconclusive_approvals=stage.inconclusive_approvals if gates.names else (),
         deploy=stage.deploy,
         refusals=tuple(refusals),
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot import schema, yamlio
 from bot.errors import InvalidFile, Location, Problem, names
+from bot.policy.gates import Gates
 from bot.policy.model import (
     DEFAULT_MODEL_URIS,
     OWNERS_ROLE,
@@ -233,7 +234,7 @@ def _stage(name: str, raw: Mapping[str, Any]) -> StagePolicy:
         name=name,
         allow_skip=bool(raw.get("allow_skip", False)),
         soak=parse_duration(raw["soak"]) if raw.get("soak") else None,
-        gates=raw.get("gates", {}),
+        gates=Gates.of(raw.get("gates", {})),
         approvals=_approvals(raw.get("approvals")),
         inconclusive_approvals=_approvals(raw.get("inconclusive_approvals")),
         deploy=raw.get("deploy", {}),
@@ -266,7 +267,7 @@ def build(policies: Policies, name: str, model: str | None) -> Policy:
         rollback=RollbackRules(
             roles=tuple(rollback.get("roles", ())),
             approvals=_approvals(rollback.get("approvals")),
-            gates=rollback.get("gates"),
+            gates=Gates.of(rollback["gates"]) if "gates" in rollback else None,
             auto_merge=bool(rollback.get("auto_merge", False)),
             during_freeze=bool(rollback.get("during_freeze", True)),
         ),

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.policy.gates import Gates
+
 OWNERS_ROLE = "model-owners"
 DEFAULT_MODEL_URIS = ("models", "runs")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -35,7 +37,7 @@ class StagePolicy:
     name: str
     allow_skip: bool = False
     soak: timedelta | None = None
-    gates: Mapping[str, Any] = field(default_factory=dict)
+    gates: Gates = field(default_factory=Gates)
     approvals: tuple[Approval, ...] = ()
     inconclusive_approvals: tuple[Approval, ...] = ()
     deploy: Mapping[str, Any] = field(default_factory=dict)
@@ -70,7 +72,7 @@ class Freeze:
 class RollbackRules:
     roles: tuple[str, ...] = ()
     approvals: tuple[Approval, ...] = ()
-    gates: Mapping[str, Any] | None = None
+    gates: Gates | None = None
     auto_merge: bool = False
     during_freeze: bool = True
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.policy.gates import Gates
 from bot.validation import intervals, metrics, ranking
 from bot.validation.outputs import Predictions, Target
 
@@ -30,14 +31,8 @@ class Settings:
     blocks: int = intervals.BLOCKS
 
     @classmethod
-    def from_gates(cls, gates: Mapping[str, Any]) -> Settings:
-        boot = gates.get("bootstrap", {})
-        return cls(
-            float(gates.get("confidence", 0.95)),
-            int(boot.get("resamples", 1000)),
-            int(boot.get("seed", 0)),
-            str(gates.get("averaging", "macro")),
-        )
+    def from_gates(cls, gates: Gates) -> Settings:
+        return cls(float(gates.confidence), gates.bootstrap.resamples, gates.bootstrap.seed, gates.averaging)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.evidence import GateResult, Status
+from bot.policy.gates import DataChecks, Drift
 from bot.validation.distances import ks_wasserstein, psi_shares
 from bot.validation.gates import fmt
 from bot.validation.metrics import METRICS
@@ -186,7 +187,7 @@ def run(
     frame: pd.DataFrame,
     features: Sequence[str],
     reference: pd.DataFrame | None,
-    spec: Mapping[str, Any],
+    spec: DataChecks,
     schema_gate: GateResult,
     reference_problem: str | None = None,
 ) -> tuple[list[GateResult], Section]:
@@ -194,8 +195,8 @@ def run(
     results: list[GateResult] = []
     columns = list(features)
     stats = profile(frame, columns, reference)
-    if "max_null_rate" in spec:
-        limit = float(spec["max_null_rate"])
+    if spec.max_null_rate is not None:
+        limit = float(spec.max_null_rate)
         over = [s for s in stats if s["null_rate"] > limit]
         worst = max(stats, key=lambda s: s["null_rate"]) if stats else None
         results.append(
@@ -215,7 +216,7 @@ def run(
             )
         )
     shifts = drift(reference, frame, columns) if reference is not None else []
-    results.extend(_drift_gates(spec.get("drift", {}), shifts, reference is not None, reference_problem))
+    results.extend(_drift_gates(spec.drift, shifts, reference is not None, reference_problem))
     tables = [
         Table(
             "Columns",
@@ -259,13 +260,11 @@ def _drift_key(d: Mapping[str, Any]) -> float:
 
 
 def _drift_gates(
-    spec: Mapping[str, float], shifts: list[dict[str, Any]], has_reference: bool, problem: str | None
+    spec: Drift, shifts: list[dict[str, Any]], has_reference: bool, problem: str | None
 ) -> list[GateResult]:
     results = []
-    for stat in ("psi", "ks", "wasserstein"):
-        if stat not in spec:
-            continue
-        limit = float(spec[stat])
+    for stat, written in spec.limits():
+        limit = float(written)
         gate = f"data.drift.{stat}"
         if not has_reference:
             results.append(
@@ -295,10 +294,12 @@ def _drift_gates(
 
 
 def train_eval_gap(
-    spec: Mapping[str, Any], training: Mapping[str, float], evaluation: Mapping[str, float | None]
+    spec: DataChecks, training: Mapping[str, float], evaluation: Mapping[str, float | None]
 ) -> list[GateResult]:
     """The gap gate, when the policy sets max_train_eval_gap: training minus evaluation metric, oriented."""
-    return [_gap_gate(float(spec["max_train_eval_gap"]), training, evaluation)] if "max_train_eval_gap" in spec else []
+    if spec.max_train_eval_gap is None:
+        return []
+    return [_gap_gate(float(spec.max_train_eval_gap), training, evaluation)]
 
 
 def _gap_gate(limit: float, training: Mapping[str, float], evaluation: Mapping[str, float | None]) -> GateResult:

@@ -19,6 +19,7 @@ import numpy as np
 from bot import __version__
 from bot.errors import UsageError
 from bot.evidence import GateResult, Status
+from bot.policy.gates import Gates, Infra
 from bot.validation import (
     baseline,
     compare,
@@ -102,7 +103,7 @@ def _evidence(subject: Subject, inputs: Mapping[str, Any] | None) -> Evidence:
 
 def validate(
     subject: Subject,
-    gate_spec: Mapping[str, Any],
+    spec: Gates,
     evaluation: Evaluation,
     root: Path,
     inputs: Mapping[str, Any] | None = None,
@@ -152,7 +153,7 @@ def validate(
     try:
         evidence = assess(
             subject,
-            gate_spec,
+            spec,
             frame,
             candidate,
             champion,
@@ -166,8 +167,8 @@ def validate(
         for loaded in (candidate, champion):
             if loaded is not None:
                 loaded.close()
-    if gate_spec.get("infra") is not None:
-        _infra(subject, gate_spec["infra"], frame, evidence, evaluation, root, progress)
+    if spec.infra is not None:
+        _infra(subject, spec.infra, frame, evidence, evaluation, root, progress)
     return evidence
 
 
@@ -178,7 +179,7 @@ def _warm() -> None:
 
 def _infra(
     subject: Subject,
-    spec: Mapping[str, Any],
+    spec: Infra,
     frame: pd.DataFrame,
     evidence: Evidence,
     evaluation: Evaluation,
@@ -190,7 +191,7 @@ def _infra(
     from bot.infra import check
 
     replay_log = (root / evaluation.replay.data) if evaluation.replay is not None else None
-    options = check.Options(workers=int(spec.get("workers", 1)))
+    options = check.Options(workers=spec.workers)
     result = check.run(
         spec,
         subject.candidate_uri,
@@ -207,7 +208,7 @@ def _infra(
 @dataclass
 class _Run:
     subject: Subject
-    spec: Mapping[str, Any]
+    spec: Gates
     settings: compare.Settings
     evidence: Evidence
     progress: Progress
@@ -215,7 +216,7 @@ class _Run:
 
 def assess(
     subject: Subject,
-    gate_spec: Mapping[str, Any],
+    spec: Gates,
     frame: pd.DataFrame,
     candidate: models.LoadedModel,
     champion: models.LoadedModel | None,
@@ -227,10 +228,8 @@ def assess(
     reference_problem: str | None = None,
     progress: Progress = _quiet,
 ) -> Evidence:
-    """Every offline gate of `gate_spec` (the policy's `gates` for the stage) on a loaded frame and models."""
-    run = _Run(
-        subject, gate_spec, compare.Settings.from_gates(gate_spec), evidence or _evidence(subject, inputs), progress
-    )
+    """Every offline gate of `spec` (the policy's `gates` for the stage) on a loaded frame and models."""
+    run = _Run(subject, spec, compare.Settings.from_gates(spec), evidence or _evidence(subject, inputs), progress)
     ev = run.evidence
     ev.inputs.setdefault("isolation", models.isolation())
     structure = datachecks.structure(frame, subject.target, candidate.inputs, subject.task)
@@ -268,10 +267,8 @@ def assess(
         overall = _measure(run, target, preds, [m for m in names if metrics.METRICS[m].family != "rank"], order)
         progress("error analysis")
         described = list(dict.fromkeys([*structure.features, *[c for c in subject.slices if c in frame.columns]]))
-        errors = errors_analysis.run(
-            frame, described, target, preds, gate_spec.get("error_analysis", {}), run.settings.confidence
-        )
-        probes = gate_spec.get("robustness", {}).get("probes", [])
+        errors = errors_analysis.run(frame, described, target, preds, spec.error_analysis, run.settings.confidence)
+        probes = spec.robustness.probes
         robust = (
             robustness.run(
                 candidate, features, subject.task, probes, _nullable(candidate, features, reference), progress
@@ -281,7 +278,7 @@ def assess(
         )
         progress("data checks")
         data_gates, data_section = datachecks.run(
-            frame, structure.features, reference, gate_spec.get("data", {}), structure.gate, reference_problem
+            frame, structure.features, reference, spec.data, structure.gate, reference_problem
         )
         measured_slices = slice_rows.result()
     ranked = _measure(run, target, preds, [m for m in names if metrics.METRICS[m].family == "rank"], order)
@@ -294,7 +291,7 @@ def assess(
     if robust is not None:
         ev.add("robustness", robust[1], robust[0])
     values = {m: _num(e.value[0]) for (m, role), e in overall.single.items() if role == CANDIDATE}
-    data_gates.extend(datachecks.train_eval_gap(gate_spec.get("data", {}), subject.training_metrics, values))
+    data_gates.extend(datachecks.train_eval_gap(spec.data, subject.training_metrics, values))
     ev.add("data", data_section, [structure.gate, *data_gates])
     return ev
 
@@ -393,23 +390,22 @@ def _metrics(
     names = metrics.for_task(run.subject.task)
     level = run.settings.confidence
     results: list[GateResult] = []
-    for name, spec in run.spec.get("metrics", {}).items():
+    for name, bounds in run.spec.metrics.items():
         estimate = _single(overall, name, CANDIDATE)
         if estimate is None:
             results.append(gates.failed(f"metric.{name}", _unavailable(run.subject.task, name)))
         else:
-            results.extend(gates.floors(name, estimate, spec, level))
-    champion_spec = run.spec.get("champion", {})
+            results.extend(gates.floors(name, estimate, bounds, level))
+    champion_spec = run.spec.champion
     if run.subject.champion_uri is None:
         results.extend(gates.no_champion(run.subject.stage, champion_spec))
-    for name, spec in champion_spec.items():
+    for name, margins in champion_spec.items():
         if run.subject.champion_uri is None:
             continue
         if champion_problem:
             results.extend(
-                GateResult(f"champion.{name}.{k}", Status.INCONCLUSIVE, champion_problem, None, spec[k])
-                for k in ("non_inferiority", "min_improvement")
-                if k in spec
+                GateResult(f"champion.{name}.{k}", Status.INCONCLUSIVE, champion_problem, None, margin)
+                for k, margin in margins.margins()
             )
             continue
         reference = _single(overall, name, CHAMPION)
@@ -419,11 +415,11 @@ def _metrics(
                 name,
                 _paired(overall, name, CHAMPION),
                 reference["value"] if reference else None,
-                spec,
+                margins,
                 level,
             )
         )
-    for name, spec in run.spec.get("baseline", {}).items():
+    for name, gain in run.spec.baseline.items():
         reference = _single(overall, name, BASELINE)
         results.extend(
             gates.versus(
@@ -431,7 +427,7 @@ def _metrics(
                 name,
                 _paired(overall, name, BASELINE),
                 reference["value"] if reference else None,
-                spec,
+                gain,
                 level,
             )
         )
@@ -520,7 +516,9 @@ def _cell(e: Mapping[str, float | None] | None, with_interval: bool = True, sign
 
 
 def _slice_metric(run: _Run) -> str:
-    return str(run.spec.get("slices", {}).get("metric") or ("mae" if run.subject.task == "regression" else "accuracy"))
+    if run.spec.slices is not None:
+        return run.spec.slices.metric
+    return "mae" if run.subject.task == "regression" else "accuracy"
 
 
 def _slice_rows(
@@ -548,9 +546,9 @@ def _judge_slices(
     overall: compare.Measurements,
     champion_problem: str | None = None,
 ) -> None:
-    subject, spec = run.subject, run.spec.get("slices", {})
+    subject, spec = run.subject, run.spec.slices
     if not subject.slices:
-        if spec:
+        if spec is not None:
             run.evidence.add(
                 "slices",
                 None,
@@ -572,7 +570,7 @@ def _judge_slices(
                 missing=missing,
             )
         )
-    if spec:
+    if spec is not None:
         has_champion = CHAMPION in {role for _, role in overall.single}
         problem = (champion_problem or "the champion gave no usable answer") if subject.champion_uri else None
         rows, judged = slices.judge(

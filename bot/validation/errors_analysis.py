@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.evidence import GateResult, Status
+from bot.policy.gates import ErrorAnalysis
 from bot.validation import gates, intervals
 from bot.validation.gates import fmt, interval_text
 from bot.validation.metrics import confusion
@@ -112,7 +113,7 @@ def run(
     columns: Sequence[str],
     target: Target,
     preds: Mapping[str, Predictions],
-    spec: Mapping[str, Any],
+    spec: ErrorAnalysis,
     level: float,
 ) -> tuple[list[GateResult], Section]:
     cand, champ = preds["candidate"], preds.get("champion")
@@ -134,8 +135,8 @@ def run(
             "difference": cm_c - cm_h,
         }
         tables.append(_confusion_table(target, cm_c, cm_h))
-        if "max_flip_rate" in spec:
-            limit = float(spec["max_flip_rate"])
+        if spec.max_flip_rate is not None:
+            limit = float(spec.max_flip_rate)
             status = gates.judge(low, high, limit, higher_is_good=False)
             results.append(
                 GateResult(
@@ -151,22 +152,22 @@ def run(
     elif target.classification:
         cm_c = confusion(target, cand.labels)
         data["confusion"] = {"classes": [str(c) for c in target.classes], "candidate": cm_c}
-        if "max_flip_rate" in spec:
+        if spec.max_flip_rate is not None:
             results.append(
                 GateResult(
                     "error_analysis.flip_rate",
                     Status.SKIPPED,
                     "no champion: first deployment",
                     None,
-                    spec["max_flip_rate"],
+                    spec.max_flip_rate,
                 )
             )
-    segments = weakest(frame, columns, target, preds, float(spec.get("min_segment_share", 0.05)))
+    segments = weakest(frame, columns, target, preds, float(spec.min_segment_share))
     data["weakest_segments"] = segments
     what = "error rate" if target.classification else "mean absolute error"
     tables.append(
         Table(
-            f"Weakest segments (candidate {what}, each >= {spec.get('min_segment_share', 0.05):.0%} of rows)",
+            f"Weakest segments (candidate {what}, each >= {spec.min_segment_share:.0%} of rows)",
             ["Segment", "Share", f"Candidate {what}", f"Champion {what}"],
             [[s["segment"], f"{s['share']:.1%}", fmt(s["candidate"]), fmt(s.get("champion"))] for s in segments],
         )

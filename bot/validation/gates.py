@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bot.evidence import GateResult, Status
+from bot.policy.gates import BaselineGain, Bounds, ChampionMargins
 from bot.validation.metrics import METRICS
 
 WHAT = {
@@ -54,16 +55,12 @@ def improvement(metric: str, estimate: Mapping[str, float | None]) -> dict[str, 
     return {"value": neg["value"], "low": neg["high"], "high": neg["low"]}
 
 
-def floors(
-    metric: str, estimate: Mapping[str, float | None], spec: Mapping[str, float], level: float
-) -> list[GateResult]:
+def floors(metric: str, estimate: Mapping[str, float | None], spec: Bounds, level: float) -> list[GateResult]:
     """Absolute floor (min) and ceiling (max) on the candidate's metric, judged on its interval."""
     results = []
     title = METRICS[metric].title
-    for bound, higher_is_good in (("min", True), ("max", False)):
-        if bound not in spec:
-            continue
-        threshold = float(spec[bound])
+    for bound, higher_is_good, limit in spec.limits():
+        threshold = float(limit)
         status = judge(estimate["low"], estimate["high"], threshold, higher_is_good)
         word = ">=" if higher_is_good else "<="
         reason = (
@@ -88,18 +85,15 @@ def versus(
     metric: str,
     diff: Mapping[str, float | None] | None,
     reference: float | None,
-    spec: Mapping[str, Any],
+    spec: ChampionMargins | BaselineGain,
     level: float,
 ) -> list[GateResult]:
     """Candidate against the champion (non_inferiority, min_improvement) or the baseline (min_gain)."""
-    keys = ("min_gain",) if kind == "baseline" else ("non_inferiority", "min_improvement")
     results = []
-    for key in keys:
-        if key not in spec:
-            continue
+    for key, written in spec.margins():
         gate = f"{kind}.{metric}.{key}"
-        margin = float(spec[key])
-        relative = bool(spec.get("relative", False))
+        margin = float(written)
+        relative = spec.relative
         if diff is None or reference is None:
             results.append(
                 GateResult(
@@ -152,7 +146,7 @@ def _versus_reason(
     )
 
 
-def no_champion(stage: str, spec: Mapping[str, Any]) -> list[GateResult]:
+def no_champion(stage: str, spec: Mapping[str, ChampionMargins]) -> list[GateResult]:
     """A first deployment: nothing to compare with; stated, not failed."""
     return [
         GateResult(
@@ -160,11 +154,10 @@ def no_champion(stage: str, spec: Mapping[str, Any]) -> list[GateResult]:
             Status.SKIPPED,
             f"no champion: this is the first deployment to {stage}",
             None,
-            spec[metric][key],
+            margin,
         )
-        for metric in spec
-        for key in ("non_inferiority", "min_improvement")
-        if key in spec[metric]
+        for metric, margins in spec.items()
+        for key, margin in margins.margins()
     ]
 
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot import texts
 from bot.evidence import GateResult, Status
+from bot.policy.gates import Slices
 from bot.validation import compare, intervals
 from bot.validation.gates import fmt, interval_text
 from bot.validation.metrics import METRICS
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 MISSING = "(missing)"
 CHART_SLICES = 20
+CHART_TEMPLATE = "slices_chart.mmd.j2"
 INSUFFICIENT = "insufficient data"
 UNDEFINED = "undefined"  # e.g. ROC AUC in a slice holding one class only
 UNJUDGED = (INSUFFICIENT, UNDEFINED)
@@ -168,15 +171,14 @@ def judge(
     rows: list[Row],
     metric: str,
     overall: float,
-    spec: Mapping[str, Any],
+    spec: Slices,
     level: float,
     has_champion: bool,
     champion_problem: str | None = None,
 ) -> tuple[list[Row], list[GateResult]]:
     """Mark insufficient slices and run the worst-ratio and per-slice-regression gates; with a champion the
     stage holds but that could not answer (`champion_problem`), the regression gate is inconclusive."""
-    min_rows = int(spec.get("min_rows", 30))
-    method = str(spec.get("correction", "holm"))
+    min_rows, method = spec.min_rows, spec.correction
     sign = 1.0 if METRICS[metric].greater_is_better else -1.0
     marked = [
         Row(
@@ -193,8 +195,8 @@ def judge(
     insufficient = len(marked) - len(judged)
     results: list[GateResult] = []
     verdicts: dict[str, list[Status]] = {}
-    if "worst_ratio" in spec:
-        ratio = float(spec["worst_ratio"])
+    if spec.worst_ratio is not None:
+        ratio = float(spec.worst_ratio)
         threshold = ratio * overall if sign > 0 else (overall / ratio if ratio > 0 else np.inf)
         distance = np.array([sign * (_f(r.candidate["value"]) - threshold) for r in judged])
         se = np.array([_f(r.candidate["se"]) for r in judged])
@@ -211,8 +213,8 @@ def judge(
                 {"metric": metric, "correction": method, "min_rows": min_rows},
             )
         )
-    if "max_regression" in spec and has_champion:
-        limit = float(spec["max_regression"])
+    if spec.max_regression is not None and has_champion:
+        limit = float(spec.max_regression)
         usable = [r for r in judged if r.diff is not None]
         distance = np.array([sign * _f(r.diff["value"]) + limit for r in usable])  # type: ignore[index]  # usable rows all have a diff (filtered above)
         se = np.array([_f(r.diff["se"]) for r in usable])  # type: ignore[index]  # usable rows all have a diff (filtered above)
@@ -228,14 +230,14 @@ def judge(
                 {"metric": metric, "correction": method, "min_rows": min_rows},
             )
         )
-    elif "max_regression" in spec and champion_problem:
+    elif spec.max_regression is not None and champion_problem:
         results.append(
-            GateResult("slices.max_regression", Status.INCONCLUSIVE, champion_problem, None, spec["max_regression"])
+            GateResult("slices.max_regression", Status.INCONCLUSIVE, champion_problem, None, spec.max_regression)
         )
-    elif "max_regression" in spec:
+    elif spec.max_regression is not None:
         results.append(
             GateResult(
-                "slices.max_regression", Status.SKIPPED, "no champion: first deployment", None, spec["max_regression"]
+                "slices.max_regression", Status.SKIPPED, "no champion: first deployment", None, spec.max_regression
             )
         )
     return _with_status(marked, judged, verdicts), results
@@ -302,15 +304,9 @@ def section(rows: list[Row], metric: str, overall: float, missing: list[str], le
 
 
 def chart(rows: list[Row], metric: str, overall: float) -> str:
-    """A Mermaid bar chart of the worst slices with the overall value as a line (GitHub renders it)."""
+    """A Mermaid bar chart of the worst slices with the overall value as a line (GitHub renders it); its text
+    is the template CHART_TEMPLATE, without a final newline (the report closes the code block after it)."""
     shown = [r for r in rows if r.status not in UNJUDGED and r.candidate["value"] is not None][:CHART_SLICES]
     if not shown:
         return ""
-    labels = ", ".join('"' + r.label.replace('"', "'")[:40] + '"' for r in shown)
-    values = ", ".join(f"{r.candidate['value']:.4g}" for r in shown)
-    line = ", ".join(f"{overall:.4g}" for _ in shown)
-    title = METRICS[metric].title
-    return (
-        f'xychart-beta\n    title "{title} by slice (worst {len(shown)})"\n    x-axis [{labels}]\n'
-        f'    y-axis "{title}"\n    bar [{values}]\n    line [{line}]'
-    )
+    return texts.render(CHART_TEMPLATE, rows=shown, title=METRICS[metric].title, overall=overall).rstrip("\n")

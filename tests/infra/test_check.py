@@ -15,6 +15,7 @@ import pytest
 from bot.evidence import Status, overall
 from bot.infra import check
 from bot.infra.check import Options
+from bot.policy.gates import Infra
 from tests.infra.conftest import InfraStore, xy_frame
 
 POLICY: dict[str, Any] = {
@@ -48,7 +49,7 @@ def healthy(tumor: dict[str, Any], store: InfraStore, tmp_path_factory: pytest.T
     features = data.evaluation[list(data.features)]
     tmp = tmp_path_factory.mktemp("healthy")
     log = write_replay(tmp / "replay.jsonl", features)
-    outcome = check.run(POLICY, tumor["candidate"], data.evaluation[[*data.features, data.target]],
+    outcome = check.run(Infra.of(POLICY), tumor["candidate"], data.evaluation[[*data.features, data.target]],
                         champion_uri=tumor["champion"], target=data.target, replay_log=log,
                         options=Options(env=store.env(), artifacts=tmp / "artifacts", sample_rows=120))
     return {"outcome": outcome, "features": features, "tmp": tmp}
@@ -99,7 +100,9 @@ def test_replay_keeps_the_candidates_answers_and_matches_them_to_the_model(
 def faults(store: InfraStore) -> dict[str, check.InfraCheck]:
     """One check per faulty behaviour model, with a short request timeout so a hang is noticed quickly."""
     store.point()
-    policy = {**POLICY, "replay": False, "sla": {"p95_ms": 2000}, "load_test": {"concurrency": 2, "requests": 20}}
+    policy = Infra.of(
+        {**POLICY, "replay": False, "sla": {"p95_ms": 2000}, "load_test": {"concurrency": 2, "requests": 20}}
+    )
     frame = xy_frame(40)
     options = Options(env=store.env(), request_timeout_s=2, sample_rows=40, batch=10)
     cases = {"raise": {"raise": True}, "wrong_shape": {"wrong_shape": True}, "crash": {"crash_after": 5},

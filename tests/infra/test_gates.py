@@ -16,6 +16,7 @@ from bot.infra.replay import Agreement
 from bot.infra.results import InfraResults, ReplayOutcome, ServerRun
 from bot.infra.sandbox import Attempt
 from bot.infra.signature import ApiReport
+from bot.policy.gates import Infra
 
 SLA = {"p50_ms": 30, "p95_ms": 50, "p99_ms": 80, "max_error_rate": 0.01, "min_throughput_rps": 100,
        "max_p95_vs_champion": 1.2}
@@ -44,7 +45,7 @@ def results(**changes: Any) -> InfraResults:
 
 
 def by_name(policy: dict[str, Any], found: InfraResults) -> dict[str, Any]:
-    return {g.gate: g for g in gates.evaluate(policy, found)}
+    return {g.gate: g for g in gates.evaluate(Infra.of(policy), found)}
 
 
 def test_a_healthy_run_passes_every_gate_the_policy_names() -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.errors import InvalidFile
 from bot.infra import loadtest, parity, replay
+from bot.policy.gates import LoadTest
 
 
 @given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=300), st.sampled_from([0, 1, 50, 95, 99, 100]))
@@ -20,9 +21,10 @@ def test_percentiles_equal_numpys(values: list[float], q: int) -> None:
 
 
 def test_the_load_spec_follows_the_policy_and_defaults_to_a_request_count() -> None:
-    spec = loadtest.LoadSpec.from_policy({"concurrency": 4, "duration_s": 30, "warmup": 10})
+    spec = loadtest.LoadSpec.from_policy(LoadTest.of({"concurrency": 4, "duration_s": 30, "warmup": 10}))
     assert (spec.concurrency, spec.requests, spec.duration_s, spec.warmup) == (4, None, 30, 10)
-    assert loadtest.LoadSpec.from_policy({}).requests == loadtest.DEFAULT_REQUESTS
+    assert loadtest.LoadSpec.from_policy(LoadTest.of({})).requests == loadtest.DEFAULT_REQUESTS == 100
+    assert loadtest.LoadSpec.from_policy(LoadTest.of({"requests": 7})).requests == 7
 
 
 @pytest.mark.parametrize("served, local, tolerance, agree", [

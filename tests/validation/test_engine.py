@@ -10,12 +10,13 @@ import pytest
 from sklearn import metrics as skm
 
 from bot.evidence import Status
+from bot.policy.gates import Gates
 from bot.registry import Dataset, Evaluation
 from bot.validation import engine, models
 from tests.support.mlflow_models import write_csv
 from tests.validation.conftest import Zoo
 
-GATES: dict[str, Any] = {
+GATES = Gates.of({
     "bootstrap": {"resamples": 400, "seed": 1},
     "metrics": {"roc_auc": {"min": 0.9}, "brier": {"max": 0.2}},
     "champion": {"roc_auc": {"non_inferiority": 0.05}},
@@ -24,7 +25,7 @@ GATES: dict[str, Any] = {
     "error_analysis": {"max_flip_rate": 0.5},
     "robustness": {"probes": ["out_of_range", "extra_columns", "reordered_columns", "nulls"]},
     "data": {"max_null_rate": 0.0, "drift": {"ks": 0.5}, "max_train_eval_gap": 0.5},
-}
+})
 
 
 def _subject(zoo: Zoo, candidate: str, champion: str | None, **extra: Any) -> engine.Subject:
@@ -199,11 +200,11 @@ def test_regression_and_multiclass_models_are_validated_with_their_metrics(zoo: 
     subject = engine.Subject(
         "diabetes", "2", "staging", r.task, r.target, zoo.ridge_weak.uri, "1", zoo.ridge.uri, r.slices
     )
-    spec = {
+    spec = Gates.of({
         "champion": {"rmse": {"non_inferiority": 0.0}},
         "baseline": {"r2": {"min_gain": 0.05}},
         "slices": {"metric": "mae", "min_rows": 10},
-    }
+    })
     ev = engine.assess(subject, spec, r.evaluation, models.load(zoo.ridge_weak.uri), models.load(zoo.ridge.uri))
     assert set(ev.sections["metrics"].data["metrics"]) == {"mae", "rmse", "r2", "mape"}
     assert _gate(ev, "baseline.r2.min_gain").status is Status.PASS
@@ -211,7 +212,7 @@ def test_regression_and_multiclass_models_are_validated_with_their_metrics(zoo: 
     subject = engine.Subject("iris", "1", "staging", m.task, m.target, zoo.iris.uri, None, None, m.slices)
     ev = engine.assess(
         subject,
-        {"averaging": "weighted", "metrics": {"f1": {"min": 0.8}}},
+        Gates.of({"averaging": "weighted", "metrics": {"f1": {"min": 0.8}}}),
         m.evaluation,
         models.load(zoo.iris.uri),
         None,
@@ -226,7 +227,7 @@ def test_robustness_probes_name_the_row_that_broke_the_model(zoo: Zoo) -> None:
     reference.loc[5, "mean_radius"] = np.nan  # nulls occur in the reference data: the column is nullable
     ev = engine.assess(
         _subject(zoo, zoo.logistic.uri, None),
-        {"robustness": {"probes": ["nulls", "extra_columns"]}},
+        Gates.of({"robustness": {"probes": ["nulls", "extra_columns"]}}),
         zoo.binary.evaluation,
         models.load(zoo.logistic.uri),
         None,
@@ -251,10 +252,10 @@ def test_each_model_gets_its_own_signatures_columns_and_a_clearly_worse_candidat
     subject = engine.Subject(
         "diabetes", "2", "production", r.task, r.target, zoo.ridge_weak.uri, "1", zoo.ridge.uri, r.slices
     )
-    spec = {
+    spec = Gates.of({
         "champion": {"rmse": {"non_inferiority": 0.0}},
         "slices": {"metric": "mae", "min_rows": 10, "max_regression": 0.0},
-    }
+    })
     ev = engine.assess(subject, spec, r.evaluation, candidate, champion)
     assert not [n for n in ev.notes if "unusable" in n], ev.notes
     metrics_data = ev.sections["metrics"].data["metrics"]["rmse"]
@@ -271,7 +272,9 @@ def test_a_champion_whose_columns_are_missing_is_named_and_never_called_a_first_
     subject = engine.Subject(
         "diabetes", "2", "production", r.task, r.target, zoo.ridge_weak.uri, "1", zoo.ridge.uri, r.slices
     )
-    spec = {"champion": {"rmse": {"non_inferiority": 0.0}}, "slices": {"metric": "mae", "max_regression": 0.1}}
+    spec = Gates.of(
+        {"champion": {"rmse": {"non_inferiority": 0.0}}, "slices": {"metric": "mae", "max_regression": 0.1}}
+    )
     ev = engine.assess(subject, spec, frame, models.load(zoo.ridge_weak.uri), models.load(zoo.ridge.uri))
     gate = _gate(ev, "champion.rmse.non_inferiority")
     assert gate.status is Status.INCONCLUSIVE and "s1" in gate.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.evidence import Status
+from bot.policy.gates import BaselineGain, Bounds, ChampionMargins
 from bot.validation import gates
 
 
@@ -27,7 +28,7 @@ def test_an_interval_is_judged_against_a_threshold(low, high, threshold, higher_
 
 
 def test_floor_and_ceiling_give_one_gate_each() -> None:
-    results = gates.floors("roc_auc", {"value": 0.9, "low": 0.88, "high": 0.92}, {"min": 0.85, "max": 0.91}, 0.95)
+    results = gates.floors("roc_auc", {"value": 0.9, "low": 0.88, "high": 0.92}, Bounds(0.85, 0.91), 0.95)
     assert [(r.gate, r.status) for r in results] == [
         ("metric.roc_auc.min", Status.PASS),
         ("metric.roc_auc.max", Status.INCONCLUSIVE),
@@ -54,19 +55,21 @@ def test_floor_and_ceiling_give_one_gate_each() -> None:
 )
 def test_champion_comparison_is_judged_on_the_oriented_paired_interval(metric, diff, spec, expected) -> None:  # type: ignore[no-untyped-def]
     estimate = dict(zip(("value", "low", "high"), diff, strict=True))
-    (result,) = gates.versus("champion", metric, estimate, 0.5, spec, 0.95)
+    (result,) = gates.versus("champion", metric, estimate, 0.5, ChampionMargins.of(spec), 0.95)
     assert result.status is expected
 
 
 def test_baseline_gain_and_missing_difference() -> None:
     estimate = {"value": 0.3, "low": 0.25, "high": 0.35}
-    (gain,) = gates.versus("baseline", "accuracy", estimate, 0.6, {"min_gain": 0.1}, 0.95)
+    (gain,) = gates.versus("baseline", "accuracy", estimate, 0.6, BaselineGain(0.1), 0.95)
     assert gain.status is Status.PASS and gain.gate == "baseline.accuracy.min_gain"
-    (missing,) = gates.versus("champion", "roc_auc", None, None, {"non_inferiority": 0.01}, 0.95)
+    (missing,) = gates.versus("champion", "roc_auc", None, None, ChampionMargins(0.01), 0.95)
     assert missing.status is Status.INCONCLUSIVE
 
 
 def test_a_first_deployment_skips_champion_gates_and_says_so() -> None:
-    results = gates.no_champion("production", {"roc_auc": {"non_inferiority": 0.01}, "f1": {"min_improvement": 0}})
+    results = gates.no_champion(
+        "production", {"roc_auc": ChampionMargins(non_inferiority=0.01), "f1": ChampionMargins(min_improvement=0)}
+    )
     assert {r.gate for r in results} == {"champion.roc_auc.non_inferiority", "champion.f1.min_improvement"}
     assert all(r.status is Status.SKIPPED and "first deployment to production" in r.reason for r in results)
