@@ -277,7 +277,8 @@ class Gateway:
                     labels,
                 )
             else:
-                parsed = payloads.parse(body, content_type, backend.signature)
+                # the model process enforces the signature (pyfunc's predict): checked here only if it fails
+                parsed = payloads.parse(body, content_type, backend.signature, check=False)
                 served = await self._serve(plan, route.version, backend, parsed, body, content_type, started, labels)
         except payloads.BadInput as exc:
             self.metrics.requests.labels(*labels).inc()
@@ -344,6 +345,10 @@ class Gateway:
             if problem is not None:
                 raise BackendError("invalid", f"version {version} gave an invalid answer: {problem}")
         except (BackendError, TimeoutError) as exc:
+            if backend.signature is not None:
+                # a request the version failed is the client's 400 when it does not match the signature (so a
+                # fallback never answers it): the check the model process ran, here on the failure path only
+                payloads.enforce(parsed.data, backend.signature)
             failure = (
                 exc
                 if isinstance(exc, BackendError)

@@ -1,7 +1,13 @@
 """MLflow's scoring payloads in, MLflow's answers out: the gateway parses a request exactly as
 `mlflow models serve` does (MLflow's own parsers, with the model's signature read from its MLmodel file, which
-is data) and checks it against the signature before any model sees it, so a wrong request is the client's 400
-and never a model error that would trigger the fallback.
+is data). As in `mlflow models serve`, the signature itself is enforced where the model runs (pyfunc's
+`predict`, in the model process); the gateway checks it again only when a model process has failed a request
+(`enforce`), so a wrong request is the client's 400 and never a model error that would trigger the fallback,
+without the check's cost on every answered request.
+
+The dataframe formats are cast to the signature's column types as MLflow's parser casts them, but in one
+`astype` over the columns whose type differs (MLflow casts every column one by one, most of a request's cost
+for a wide frame); any other column type, or a cast that fails, goes through MLflow's own code.
 
 Formats: JSON with one of `dataframe_split`, `dataframe_records`, `instances`, `inputs` (and CSV, as MLflow).
 Answers: `{"predictions": ...}` by MLflow's own encoder, byte for byte what `mlflow models serve` sends.
@@ -12,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +48,7 @@ class Signature:
     input_schema: Any  # mlflow.types.Schema | None
     flavor: str | None
     has_params: bool
+    casts: Mapping[str, Any] | None = None  # column -> numpy dtype, when every column is a plain scalar type
 
     @classmethod
     def read(cls, uri: str) -> Signature:
@@ -50,7 +58,22 @@ class Signature:
         pyfunc = metadata.flavors.get("python_function", {})
         params = getattr(metadata, "get_params_schema", lambda: None)()
         schema = getattr(metadata, "get_input_schema")()  # noqa: B009 (MLflow's method is untyped)
-        return cls(uri, metadata, schema, pyfunc.get("loader_module"), params is not None)
+        return cls(uri, metadata, schema, pyfunc.get("loader_module"), params is not None, plain_casts(schema))
+
+
+def plain_casts(schema: Any) -> dict[str, Any] | None:
+    """The numpy type of each named column when every column is a boolean or a number (the columns MLflow's
+    parser casts with a plain `astype`); None for any other schema (strings, binary, datetimes, arrays,
+    objects, tensors), which MLflow's own cast handles."""
+    from mlflow.types.schema import DataType
+
+    plain = {DataType.boolean, DataType.integer, DataType.long, DataType.float, DataType.double}
+    if schema is None or not schema.has_input_names() or schema.is_tensor_spec():
+        return None
+    names, types = schema.input_names(), schema.input_types()
+    if not all(isinstance(t, DataType) and t in plain for t in types) or len(set(names)) != len(names):
+        return None
+    return {str(name): kind.to_pandas() for name, kind in zip(names, types, strict=True)}
 
 
 def _media(content_type: str | None) -> str:
@@ -99,8 +122,9 @@ class Parsed:
     inputs: Any
 
 
-def parse(body: bytes, content_type: str | None, signature: Signature) -> Parsed:
-    """The model input MLflow's scoring server would hand the model, checked against the signature."""
+def parse(body: bytes, content_type: str | None, signature: Signature, *, check: bool = True) -> Parsed:
+    """The model input MLflow's scoring server would hand the model; with `check`, also enforced against the
+    signature here (without, the model process enforces it, as pyfunc's `predict` does)."""
     media = _media(content_type)
     inputs: Any = None
     from mlflow.exceptions import MlflowException
@@ -114,15 +138,42 @@ def parse(body: bytes, content_type: str | None, signature: Signature) -> Parsed
             decoded = decode_json(body)
             if decoded.get("params") is not None and signature.has_params:
                 raise BadInput("'params' are not supported by the gateway; send the data alone")
-            payload = {k: v for k, v in decoded.items() if k in FORMATS}
-            inputs = next(iter(payload.values()))
-            data = scoring_server.infer_and_parse_data(payload, signature.input_schema)
+            [(key, inputs)] = [(k, v) for k, v in decoded.items() if k in FORMATS]
+            if key in ("dataframe_split", "dataframe_records"):
+                data = dataframe(inputs, key.removeprefix("dataframe_"), signature)
+            else:
+                data = scoring_server.infer_and_parse_data({key: inputs}, signature.input_schema)
     except BadInput:
         raise
     except (MlflowException, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise BadInput(f"the payload cannot be read as the model's input: {first_line(exc)}") from None
-    data = enforce(data, signature)
+    if check:
+        data = enforce(data, signature)
     return Parsed(data, rows(data), inputs)
+
+
+def dataframe(value: Any, orient: str, signature: Signature) -> Any:
+    """MLflow's `dataframe_from_parsed_json` for a `split` or `records` payload, its per-column casts done in
+    one `astype` of the columns whose type differs when the signature's columns are plain (`casts`)."""
+    from mlflow.utils import proto_json_utils
+
+    # MLflow's parser and cast are untyped
+    read: Any = proto_json_utils.dataframe_from_parsed_json
+    cast: Any = proto_json_utils.cast_df_types_according_to_schema
+    schema = signature.input_schema
+    if signature.casts is None:
+        return read(value, orient, schema=schema)
+    frame = read(value, orient, schema=None)
+    if not frame.columns.is_unique:
+        return cast(frame, schema)
+    have = frame.dtypes.to_dict()
+    wanted = {name: kind for name, kind in signature.casts.items() if name in have and have[name] != kind}
+    if not wanted:
+        return frame
+    try:
+        return frame.astype(wanted)
+    except (ValueError, TypeError, OverflowError):
+        return cast(frame, schema)  # MLflow's own error, naming the column
 
 
 def enforce(data: Any, signature: Signature) -> Any:

@@ -212,6 +212,19 @@ def test_an_error_falls_back_to_the_fallback_version(gateway: Gateway) -> None:
     assert gateway.metric("modelbot_fallbacks_total", model="behave", served_by="1") >= 1
 
 
+def test_a_wrong_input_is_the_clients_error_even_where_the_model_fails(gateway: Gateway) -> None:
+    # the model process enforces the signature; the gateway checks it only once a version has failed, so a
+    # request without column y is a 400 (not a model error the fallback, version 1, would answer)
+    labels = {"model": "behave", "stage": "production"}
+    errors = gateway.metric("modelbot_request_errors_total", **labels)
+    fallbacks = gateway.metric("modelbot_fallbacks_total", **labels)
+    answer = gateway.invoke("behave", "production", {"dataframe_records": [{"x": 1.0}]})
+    assert answer.status == 400 and "missing inputs" in answer.json()["message"], answer.body
+    assert "x-modelbot-version" not in answer.headers
+    assert gateway.metric("modelbot_request_errors_total", **labels) == errors
+    assert gateway.metric("modelbot_fallbacks_total", **labels) == fallbacks
+
+
 def test_a_timeout_answers_the_constant(gateway: Gateway) -> None:
     started = time.monotonic()
     answer = gateway.invoke("behave", "staging", {"dataframe_records": [{"x": 1.0, "y": 2.0}] * 3})
