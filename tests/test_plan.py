@@ -52,7 +52,7 @@ def test_a_promotion_from_the_previous_stage_needs_the_stage_gates_and_approvals
     assert step.approvals == (Approval("ml-lead", 1), Approval("risk", 1))
     assert step.inconclusive_approvals == (Approval("platform", 1),)
     assert set(step.gates.names) >= {"metrics", "champion", "baseline", "slices", "infra"}
-    assert step.deploy["deployers"] == ["mlflow-alias", "github-deployment"]
+    assert step.deploy.deployer_names == ("mlflow-alias", "github-deployment")
 
 
 def test_the_model_policy_and_its_overrides_decide():

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import routing
@@ -15,6 +16,7 @@ from bot.actions.pulls import validate_in_job
 
 if TYPE_CHECKING:
     from bot.actions.runtime import Runtime
+    from bot.deploy.traffic import MetricsSource
     from bot.flows.context import BotContext
 
 
@@ -73,13 +75,16 @@ def propose(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
 
 
 def scheduled(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
-    """The maintenance schedule: sync, then sweep."""
+    """The maintenance schedule: sync, sweep, then advance every rollout in progress (when the workflow says
+    where the metrics are: rollouts wait for evidence, not for a person)."""
     synced, swept = sync(event, runtime, forge), sweep(event, runtime, forge)
-    return Outcome(
-        f"{synced.message}; {swept.message}",
-        {**synced.outputs, "swept": swept.outputs["swept"]},
-        "\n\n".join(part for part in (synced.summary, swept.summary) if part),
-    )
+    parts = [synced, swept]
+    outputs = {**synced.outputs, "swept": swept.outputs["swept"]}
+    if _metrics_source(runtime) is not None:
+        advanced = advance(event, runtime, forge)
+        parts.append(advanced)
+        outputs["advanced"] = advanced.outputs["result"]
+    return Outcome("; ".join(p.message for p in parts), outputs, "\n\n".join(p.summary for p in parts if p.summary))
 
 
 def _have_validated(ctx: BotContext, number: int) -> None:
@@ -120,43 +125,64 @@ def validate(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     return validate_in_job(ctx, runtime, pull, None, [])
 
 
+def _metrics_source(runtime: Runtime) -> MetricsSource | None:
+    """Prometheus (`MODELBOT_PROMETHEUS_URL`), or the gateway's prediction log (`MODELBOT_PREDICTION_LOG`) when
+    the job runs on the gateway's machine."""
+    from bot.deploy.traffic import JsonLinesLog, Prometheus
+
+    url = runtime.get("MODELBOT_PROMETHEUS_URL") or ""
+    log = runtime.get("MODELBOT_PREDICTION_LOG") or ""
+    return Prometheus(url) if url else JsonLinesLog(Path(log)) if log else None
+
+
 def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
-    """`task: advance`: the rollout of (model, stage) to its next step as a pull request when Prometheus says its
-    traffic passes; the rollback pull request when it fails; nothing when traffic is too thin."""
+    """`task: advance`: each rollout in progress (or the one of `model` and `stage`) to its next step as a pull
+    request when its traffic passes the analysis, which merges itself when the stage's `rollout.auto_merge`
+    allows; the rollback pull request when it fails; nothing while the evidence is thin. The maintenance
+    workflow's schedule runs it, so no person has to push each step."""
     from bot.chatops import NAME
-    from bot.deploy.advance import advance_github
-    from bot.deploy.analysis import Prometheus
+    from bot.deploy.advance import advance_github, in_progress
     from bot.errors import ModelbotError
 
     assert isinstance(event, DispatchEvent)
     model, stage = (str(event.inputs.get(k) or "") for k in ("model", "stage"))
-    if not NAME.match(model) or not NAME.match(stage):
+    if (model or stage) and not (NAME.match(model) and NAME.match(stage)):
         return Outcome(
             f"workflow_dispatch advance: model and stage must be names like `churn` and `production`, got "
             f"{model[:40]!r} and {stage[:40]!r}",
             {"result": "refused"},
         )
-    url = runtime.get("MODELBOT_PROMETHEUS_URL") or ""
-    if not url:
+    source = _metrics_source(runtime)
+    if source is None:
         return Outcome(
-            "workflow_dispatch advance: set the MODELBOT_PROMETHEUS_URL variable (the action's "
-            "prometheus-url) to say where the rollout's metrics are",
+            "workflow_dispatch advance: set the MODELBOT_PROMETHEUS_URL variable (the action's prometheus-url), or "
+            "MODELBOT_PREDICTION_LOG on the gateway's machine, to say where the rollout's metrics are",
             {"result": "refused"},
         )
-    try:
-        result = advance_github(
-            forge(), workspace(runtime), model, stage, Prometheus(url), event.repository.default_branch
-        )
-    except ModelbotError as exc:
-        return Outcome(f"advance {model} {stage}: {exc}", {"result": "refused"}, f"Refused: {exc}")
-    pull = f" #{result.pull['number']}" if result.pull else ""
-    if result.pull:
-        _have_validated(context(event, runtime, forge), int(result.pull["number"]))
-    gates = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
+    repo = workspace(runtime)
+    targets = [(model, stage)] if model else in_progress(repo)
+    if not targets:
+        return Outcome("advance: no rollout in progress", {"result": "unchanged"})
+    ctx = context(event, runtime, forge)
+    lines, decisions = [], []
+    for name, where in targets:
+        try:
+            result = advance_github(ctx.forge, repo, name, where, source, event.repository.default_branch)
+        except ModelbotError as exc:
+            lines.append(f"advance {name} {where}: refused: {exc}")
+            decisions.append("refused")
+            continue
+        pull = f" #{result.pull['number']}" if result.pull else ""
+        if result.pull:
+            _have_validated(ctx, int(result.pull["number"]))
+        gates = "".join(f"\n  - {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
+        lines.append(f"advance {name} {where}: {result.decision}{pull}{gates}")
+        decisions.append(result.decision)
+    summary = "\n".join(lines)
     return Outcome(
-        f"advance {model} {stage}: {result.decision}{pull}",
-        {"result": result.decision},
-        f"{result.decision}{pull}\n\n{gates}",
+        summary.splitlines()[0] if len(lines) == 1 else f"advance: {', '.join(decisions)}",
+        {"result": decisions[0] if len(decisions) == 1 else ",".join(decisions)},
+        summary,
     )
 
 

@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bot.deploy.advance import advance
-    from bot.deploy.analysis import JsonLinesLog, MetricsSource, Prometheus
+    from bot.deploy.traffic import JsonLinesLog, MetricsSource, Prometheus
     from bot.gitio import toplevel
 
     if not (args.log or args.prometheus or args.force):

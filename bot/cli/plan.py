@@ -51,10 +51,7 @@ def run(args: argparse.Namespace) -> int:
         approvals = ", ".join(f"{a.role} x{a.count}" for a in step.approvals) or "none"
         output.line(f"  gates:     {', '.join(step.gates.names) or 'none'}")
         output.line(f"  approvals: {approvals}")
-        output.line(
-            f"  deploy:    {step.deploy.get('strategy', 'direct')} via "
-            f"{', '.join(str(d) for d in step.deploy.get('deployers', ['mlflow-alias']))}"
-        )
+        output.line(f"  deploy:    {step.deploy.strategy} via {', '.join(step.deploy.deployer_names)}")
     for change in result.version_changes:
         output.line(f"{change.model} version {change.version}: {change.change}")
     if result.policy_change_approvals:

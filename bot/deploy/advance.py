@@ -8,18 +8,21 @@ belongs to an earlier rollout). Each step is one commit to models.yaml, so a rev
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot import gitio
 from bot.deploy import rollback, strategies
-from bot.deploy.analysis import MetricsSource, analyse
+from bot.deploy.analysis import Timing, analyse
 from bot.deploy.runner import Revisions, changes
+from bot.deploy.traffic import MetricsSource
 from bot.errors import RefusedError
 from bot.evidence import GateResult, Status, overall
+from bot.policy.deploy import DeployPolicy
 from bot.registry.edit import set_deployment
 from bot.workspace import REGISTRY_FILE, policies_at
 
@@ -34,7 +37,8 @@ class Current:
     rollout: strategies.Rollout
     since: datetime  # when the step began (the commit that started it)
     commit: str
-    deploy: dict[str, Any]
+    deploy: DeployPolicy
+    started: datetime  # when the rollout began (the commit that changed the stage's version)
 
 
 def current(repo: Path, model: str, stage: str, rev: str = "HEAD") -> Current:
@@ -50,14 +54,47 @@ def current(repo: Path, model: str, stage: str, rev: str = "HEAD") -> Current:
         if after is None or found is None:
             break
         [change] = [c for c in changes(revisions.at(parent), after) if (c.model, c.stage) == (model, stage)]
-        deploy = dict(policies.resolve(found).stage(stage).deploy)
+        deploy = policies.resolve(found).stage(stage).deploy
         rollout = strategies.target(
             deploy, change.kind, change.previous, change.version, change.state_before, change.state_after
         )
         if rollout is None:
             break
-        return Current(rollout, commit.committed_at, commit.sha, deploy)
+        started = commit.committed_at if change.kind != "step" else _started(repo, revisions, model, stage, commit)
+        return Current(rollout, commit.committed_at, commit.sha, deploy, started)
     raise RefusedError(f"{model} {stage} serves no version: there is no rollout to advance")
+
+
+def _started(repo: Path, revisions: Revisions, model: str, stage: str, step: gitio.Commit) -> datetime:
+    """When the stage last changed version, at or before `step`: the start of the rollout `step` continues."""
+    for commit in gitio.log(repo, REGISTRY_FILE, step.sha):
+        parent = commit.parents[0] if commit.parents else None
+        before, after = revisions.at(parent), revisions.at(commit.sha)
+        held_before = before.model(model) if before else None
+        held_after = after.model(model) if after else None
+        if (held_before.stages.get(stage) if held_before else None) != (
+            held_after.stages.get(stage) if held_after else None
+        ):
+            return commit.committed_at
+    return step.committed_at
+
+
+def in_progress(repo: Path, rev: str = "HEAD") -> list[tuple[str, str]]:
+    """(model, stage) of every rollout not yet complete at `rev`: what the maintenance schedule advances."""
+    from bot.workspace import registry_at
+
+    found = registry_at(repo, gitio.resolve(repo, rev))
+    out = []
+    for model in found.registry.models.values() if found else ():
+        for stage, held in model.stages.items():
+            if held is None:
+                continue
+            try:
+                if not current(repo, model.name, stage, rev).rollout.complete:
+                    out.append((model.name, stage))
+            except RefusedError:
+                continue
+    return out
 
 
 @dataclass(frozen=True)
@@ -100,8 +137,11 @@ class Decided:
     following: strategies.Rollout | None  # the next step when the verdict passes
 
 
-def decide(repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False) -> Decided:
-    """Analyse the rollout running in (model, stage) at HEAD of `repo`. `force` skips the analysis."""
+def decide(
+    repo: Path, model: str, stage: str, source: MetricsSource, force: bool = False, now: datetime | None = None
+) -> Decided:
+    """Analyse the rollout running in (model, stage) at HEAD of `repo` over the window since its step began.
+    `force` skips the analysis (a person decided)."""
     running = current(repo, model, stage)
     if running.rollout.complete:
         raise RefusedError(
@@ -109,7 +149,11 @@ def decide(repo: Path, model: str, stage: str, source: MetricsSource, force: boo
         )
     gates: list[GateResult] = []
     if not force:
-        gates = analyse(running.rollout, running.deploy, source.traffic(model, stage, running.rollout, running.since))
+        rules = running.deploy.rollout
+        window = source.window(model, stage, running.rollout, running.since, rules)
+        moment = now or datetime.now(UTC)
+        timing = Timing(moment - running.since, moment - running.started)
+        gates = analyse(running.rollout, rules, window, timing)
     verdict = overall(gates)
     following = strategies.advance(running.rollout, running.deploy) if verdict == Status.PASS else None
     return Decided(running, tuple(gates), verdict, following)
@@ -126,7 +170,7 @@ def _act(
     stage: str,
     source: MetricsSource,
     force: bool,
-    abort: Callable[[rollback.Target], dict[str, Any]],
+    abort: Callable[[rollback.Target, tuple[GateResult, ...]], dict[str, Any]],
     step: Callable[[Decided, strategies.Rollout], dict[str, Any]],
 ) -> Result:
     """Decide, then act through `abort` (the revert of the promotion) or `step` (the next step); each returns
@@ -137,7 +181,7 @@ def _act(
         return Result("halted", decided.gates, before)
     if decided.following is None:
         target = rollback.find(repo, model, stage)
-        return Result("aborted", decided.gates, before, revert=target, **abort(target))
+        return Result("aborted", decided.gates, before, revert=target, **abort(target, decided.gates))
     following = decided.following
     decision: Decision = "completed" if following.complete else "advanced"
     return Result(decision, decided.gates, before, following, **step(decided, following))
@@ -153,10 +197,13 @@ def advance(repo: Path, model: str, stage: str, source: MetricsSource, force: bo
         text, _ = set_deployment((repo / REGISTRY_FILE).read_text(encoding="utf-8"), model, stage, following.as_state())
         return {"commit": _commit(repo, step_message(model, stage, following), text)}
 
-    return _act(repo, model, stage, source, force, lambda target: {"commit": rollback.revert_local(repo, target)}, step)
+    return _act(
+        repo, model, stage, source, force, lambda target, _: {"commit": rollback.revert_local(repo, target)}, step
+    )
 
 
 ROLLOUT_LABEL = "rollout"
+ROLLOUT_CHECK = "modelbot/rollout"  # the bot's analysis of a step, on the head of the step's pull request
 
 
 def advance_github(
@@ -166,7 +213,8 @@ def advance_github(
     the next step as a pull request labelled `rollout`, or the rollback pull request when the analysis fails.
     Merging the step's pull request deploys it, like any change to models.yaml."""
     from bot.deploy.rollback_pr import open_rollback
-    from bot.github.forge import BaseTip
+    from bot.github.forge import BaseTip, ForgeError
+    from bot.github.markers import marker
 
     def step(decided: Decided, following: strategies.Rollout) -> dict[str, Any]:
         head = gitio.resolve(repo, "HEAD")
@@ -190,16 +238,31 @@ def advance_github(
             base_tip=BaseTip(head, gitio.tree(repo, head)),
         )
         pull = result.pull
+        # The bot's own verdict on exactly this head: what lets the step merge itself (bot/flows/automerge.py).
+        # A forced step was a person's decision, not an analysis: it never merges itself.
+        forge.set_check_run(
+            pull.head_sha,
+            ROLLOUT_CHECK,
+            "neutral" if force else "success",
+            "Forced by a person" if force else f"Analysis passed: {following.describe()}",
+            body,
+        )
         return {
             "pull": {"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha, "action": result.action}
         }
 
-    return _act(
-        repo,
-        model,
-        stage,
-        source,
-        force,
-        lambda target: {"pull": open_rollback(forge, repo, target, base).as_dict()},
-        step,
-    )
+    def abort(target: rollback.Target, gates: tuple[GateResult, ...]) -> dict[str, Any]:
+        opened = open_rollback(forge, repo, target, base)
+        if target.pr is not None:  # say why on the promotion's own pull request, once (best effort)
+            failed = [f"- {g.gate}: {g.reason}" for g in gates if g.status == Status.FAIL]
+            with contextlib.suppress(ForgeError):
+                forge.upsert_comment(
+                    target.pr,
+                    marker(model, stage, "rollout-abort"),
+                    f"**modelbot aborted the rollout of {model} in {stage}.** Its analysis failed:\n\n"
+                    + "\n".join(failed)
+                    + f"\n\nThe rollback is #{opened.pull.number}.",
+                )
+        return {"pull": opened.as_dict()}
+
+    return _act(repo, model, stage, source, force, abort, step)

@@ -1,230 +1,334 @@
-"""Canary analysis: is the candidate's live traffic good enough to take the next step?
+"""Rollout analysis: is the candidate's live traffic good enough for the next step, compared with the stable
+version over the same window?
 
-The numbers come from a metrics source (a JSON Lines prediction log, or Prometheus's HTTP query API); the
-decision is a pure function of them and the policy's conditions. Too little traffic is `inconclusive` (the
-rollout halts where it is) and never a pass: a canary that nobody called has proven nothing.
+A pure function of the window's numbers (`bot/deploy/traffic.py` reads them from the prediction log or from
+Prometheus) and the policy's `rollout:` rules. Each gate passes only when its interval clears the threshold,
+fails only when its interval lies beyond it, and is `inconclusive` in between or with too little traffic: the
+step waits, it never promotes. As in Flagger and Argo Rollouts, a step is judged after its bake time, and a
+rollout that outlives `max_duration` fails.
 
-A prediction log line looks like:
-    {"ts": "2026-11-23T10:00:00Z", "model": "churn", "stage": "production", "version": "7",
-     "latency_ms": 12.5, "error": false, "request_id": "r-1", "prediction": 0.82, "shadow": false}
+- error rate, relative: the Newcombe (hybrid score) interval of candidate minus stable error rate, with the
+  one-sided two-proportion z-test's p-value reported; absolute: the candidate's Wilson interval;
+- latency: p95 ratio candidate / stable, and the candidate's p95 (point estimates, on enough requests);
+- shadow: the Wilson interval of the share of mirrored answers equal to the stable version's;
+- A/B: the `/feedback` outcome (accuracy or mean outcome) per arm, a normal interval of the difference.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import timedelta
+
+import numpy as np
 
 from bot.deploy.strategies import Rollout
-from bot.errors import ModelbotError
 from bot.evidence import GateResult, Status
-
-DEFAULT_MIN_REQUESTS = 100
-DEFAULT_MAX_ERROR_RATE = 0.01
-DEFAULT_MIN_AGREEMENT = 0.95
+from bot.policy.deploy import OutcomeRule, RolloutPolicy
+from bot.validation.intervals import one_sided_p, wilson, z_value
 
 
 @dataclass(frozen=True)
-class Traffic:
-    """What the candidate served since its step began; `compared`/`agreed` count shadow answers matched with
-    the stable version's answers to the same requests."""
+class Arm:
+    """What one version served over the window."""
 
     requests: int
     errors: int = 0
     p95_ms: float | None = None
-    compared: int = 0
-    agreed: int = 0
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
 
 
-class MetricsSource(Protocol):
-    def traffic(self, model: str, stage: str, rollout: Rollout, since: datetime | None) -> Traffic: ...
+@dataclass(frozen=True)
+class Outcomes:
+    """`/feedback` outcomes of one arm: how many, their sum and sum of squares (1/0 for right/wrong)."""
+
+    count: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    @property
+    def variance(self) -> float:
+        if self.count < 2:
+            return 0.0
+        return max(0.0, (self.squares - self.count * self.mean**2) / (self.count - 1))
 
 
-def _section(deploy: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = deploy.get(name)
-    return value if isinstance(value, Mapping) else {}
+@dataclass(frozen=True)
+class Window:
+    """Candidate and stable over the same window; `compared`/`agreed` count shadow answers matched with the
+    stable version's answers to the same requests."""
+
+    candidate: Arm
+    stable: Arm | None = None
+    compared: int = 0
+    agreed: int = 0
+    candidate_outcomes: Outcomes | None = None
+    stable_outcomes: Outcomes | None = None
 
 
-def analyse(rollout: Rollout, deploy: Mapping[str, Any], traffic: Traffic) -> list[GateResult]:
-    """The gates of one step: enough traffic, then error rate, latency and (for shadow) agreement."""
-    canary = _section(deploy, "canary")
-    min_requests = int(canary.get("min_requests", DEFAULT_MIN_REQUESTS))
-    seen = traffic.compared if rollout.shadow is not None else traffic.requests
-    what = "compared shadow answers" if rollout.shadow is not None else "requests"
-    if seen < min_requests:
+@dataclass(frozen=True)
+class Timing:
+    """How long the step and the whole rollout have run."""
+
+    step: timedelta
+    rollout: timedelta
+
+
+def newcombe(e1: int, n1: int, e2: int, n2: int, level: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (method 10) for p1 - p2."""
+    l1, u1 = wilson(e1, n1, level)
+    l2, u2 = wilson(e2, n2, level)
+    p1, p2 = e1 / n1, e2 / n2
+    low = (p1 - p2) - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = (p1 - p2) + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def two_proportion_p(e1: int, n1: int, e2: int, n2: int) -> float:
+    """One-sided p-value of the pooled two-proportion z-test that p1 > p2."""
+    pooled = (e1 + e2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0 if e1 / n1 <= e2 / n2 else 0.0
+    return float(one_sided_p(np.asarray((e1 / n1 - e2 / n2) / se)))
+
+
+def _judge(low: float, high: float, passes_when_below: float) -> Status:
+    """PASS when the whole interval is at or below the limit, FAIL when it is wholly above, else inconclusive."""
+    if high <= passes_when_below:
+        return Status.PASS
+    if low > passes_when_below:
+        return Status.FAIL
+    return Status.INCONCLUSIVE
+
+
+def _interval(low: float, high: float) -> list[float]:
+    return [round(low, 6), round(high, 6)]
+
+
+def _timing_gates(rules: RolloutPolicy, timing: Timing | None) -> list[GateResult]:
+    if timing is None:
+        return []
+    out = []
+    if rules.max_duration is not None and timing.rollout > rules.max_duration:
+        out.append(
+            GateResult(
+                "duration",
+                Status.FAIL,
+                f"the rollout has run {_human(timing.rollout)}, longer than max_duration {_human(rules.max_duration)}",
+                observed=timing.rollout.total_seconds(),
+                threshold=rules.max_duration.total_seconds(),
+            )
+        )
+    if timing.step < rules.bake:
+        out.append(
+            GateResult(
+                "bake",
+                Status.INCONCLUSIVE,
+                f"the step has baked {_human(timing.step)} of {_human(rules.bake)}",
+                observed=timing.step.total_seconds(),
+                threshold=rules.bake.total_seconds(),
+            )
+        )
+    return out
+
+
+def _human(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def analyse(rollout: Rollout, rules: RolloutPolicy, window: Window, timing: Timing | None = None) -> list[GateResult]:
+    """The gates of one step. A failed duration stands alone (the rollout is over); an unbaked step waits."""
+    timed = _timing_gates(rules, timing)
+    if timed:
+        return timed
+    if rollout.shadow is not None:
+        return _shadow(rollout, rules, window)
+    return _served(rollout, rules, window)
+
+
+def _shadow(rollout: Rollout, rules: RolloutPolicy, window: Window) -> list[GateResult]:
+    if window.compared < rules.min_requests:
         return [
             GateResult(
                 "traffic",
                 Status.INCONCLUSIVE,
-                f"only {seen} {what} to version {rollout.candidate}; {min_requests} needed (halted)",
-                observed=seen,
-                threshold=min_requests,
+                f"only {window.compared} shadow answers of version {rollout.candidate} compared; "
+                f"{rules.min_requests} needed (waiting)",
+                observed=window.compared,
+                threshold=rules.min_requests,
             )
         ]
-    results = [GateResult("traffic", Status.PASS, f"{seen} {what}", observed=seen, threshold=min_requests)]
-    if rollout.shadow is not None:
-        minimum = float(_section(deploy, "shadow").get("min_agreement", DEFAULT_MIN_AGREEMENT))
-        rate = traffic.agreed / traffic.compared
+    low, high = wilson(window.agreed, window.compared, rules.confidence)
+    rate = window.agreed / window.compared
+    status = Status.PASS if low >= rules.min_agreement else Status.FAIL if high < rules.min_agreement else None
+    return [
+        GateResult(
+            "traffic",
+            Status.PASS,
+            f"{window.compared} shadow answers compared",
+            observed=window.compared,
+            threshold=rules.min_requests,
+        ),
+        GateResult(
+            "agreement",
+            status or Status.INCONCLUSIVE,
+            f"the shadow agreed with the stable version on {rate:.1%} of requests "
+            f"({rules.confidence:.0%} interval {low:.1%}–{high:.1%}; at least {rules.min_agreement:.1%} needed)",
+            observed=round(rate, 6),
+            threshold=rules.min_agreement,
+            details={"interval": _interval(low, high), "compared": window.compared, "agreed": window.agreed},
+        ),
+    ]
+
+
+def _served(rollout: Rollout, rules: RolloutPolicy, window: Window) -> list[GateResult]:
+    cand, stable = window.candidate, window.stable
+    compared = stable is not None and rollout.stable is not None and bool(rollout.traffic.get(rollout.stable))
+    short = [("candidate", rollout.candidate, cand.requests)]
+    if compared and stable is not None and rules.errors.max_increase is not None:
+        short.append(("stable", rollout.stable or "", stable.requests))
+    thin = [(who, version, n) for who, version, n in short if n < rules.min_requests]
+    if thin:
+        said = "; ".join(f"{n} requests to {who} version {version}" for who, version, n in thin)
+        return [
+            GateResult(
+                "traffic",
+                Status.INCONCLUSIVE,
+                f"only {said}; {rules.min_requests} needed per version (waiting)",
+                observed=min(n for _, _, n in thin),
+                threshold=rules.min_requests,
+            )
+        ]
+    results = [
+        GateResult(
+            "traffic",
+            Status.PASS,
+            ", ".join(f"{n} requests to {who} version {v}" for who, v, n in short),
+            observed=cand.requests,
+            threshold=rules.min_requests,
+        )
+    ]
+    level = rules.confidence
+    if compared and stable is not None and rules.errors.max_increase is not None:
+        limit = rules.errors.max_increase
+        low, high = newcombe(cand.errors, cand.requests, stable.errors, stable.requests, level)
+        p_value = two_proportion_p(cand.errors, cand.requests, stable.errors, stable.requests)
         results.append(
             GateResult(
-                "agreement",
-                Status.PASS if rate >= minimum else Status.FAIL,
-                f"the shadow agreed with the stable version on {rate:.1%} of requests",
-                observed=round(rate, 6),
-                threshold=minimum,
+                "error_rate_vs_stable",
+                _judge(low, high, limit),
+                f"error rate {cand.error_rate:.2%} ({cand.errors}/{cand.requests}) vs stable "
+                f"{stable.error_rate:.2%} ({stable.errors}/{stable.requests}); difference "
+                f"{level:.0%} interval {low:+.2%} to {high:+.2%}, at most +{limit:.2%} allowed "
+                f"(two-proportion test p = {p_value:.3g})",
+                observed=round(cand.error_rate - stable.error_rate, 6),
+                threshold=limit,
+                details={"interval": _interval(low, high), "p_value": p_value},
             )
         )
-        return results
-    limit = float(canary.get("max_error_rate", DEFAULT_MAX_ERROR_RATE))
-    results.append(
-        GateResult(
-            "error_rate",
-            Status.PASS if traffic.error_rate <= limit else Status.FAIL,
-            f"{traffic.errors} errors in {traffic.requests} requests ({traffic.error_rate:.2%})",
-            observed=round(traffic.error_rate, 6),
-            threshold=limit,
-        )
-    )
-    if canary.get("max_p95_ms") is not None:
-        bound = float(canary["max_p95_ms"])
-        if traffic.p95_ms is None:
-            results.append(GateResult("p95_ms", Status.INCONCLUSIVE, "no latency measured", threshold=bound))
-        else:
-            results.append(
-                GateResult(
-                    "p95_ms",
-                    Status.PASS if traffic.p95_ms <= bound else Status.FAIL,
-                    f"p95 latency {traffic.p95_ms:.1f} ms",
-                    observed=traffic.p95_ms,
-                    threshold=bound,
-                )
+    if rules.errors.max is not None:
+        low, high = wilson(cand.errors, cand.requests, level)
+        results.append(
+            GateResult(
+                "error_rate",
+                _judge(low, high, rules.errors.max),
+                f"{cand.errors} errors in {cand.requests} requests ({cand.error_rate:.2%}; {level:.0%} interval "
+                f"{low:.2%}–{high:.2%}), at most {rules.errors.max:.2%} allowed",
+                observed=round(cand.error_rate, 6),
+                threshold=rules.errors.max,
+                details={"interval": _interval(low, high)},
             )
+        )
+    results.extend(_latency(rules, cand, stable if compared else None))
+    if rollout.strategy == "ab" and rules.outcome is not None:
+        results.append(_outcome(rules.outcome, level, window))
     return results
 
 
-# --- JSON Lines prediction log -----------------------------------------------------------------------------------
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
+def _latency(rules: RolloutPolicy, cand: Arm, stable: Arm | None) -> list[GateResult]:
+    out = []
+    if rules.latency.max_ratio is not None:
+        bound = rules.latency.max_ratio
+        if cand.p95_ms is None or stable is None or not stable.p95_ms:
+            out.append(
+                GateResult(
+                    "p95_vs_stable", Status.INCONCLUSIVE, "no latency of both versions measured", threshold=bound
+                )
+            )
+        else:
+            ratio = cand.p95_ms / stable.p95_ms
+            out.append(
+                GateResult(
+                    "p95_vs_stable",
+                    Status.PASS if ratio <= bound else Status.FAIL,
+                    f"p95 latency {cand.p95_ms:.1f} ms vs stable {stable.p95_ms:.1f} ms ({ratio:.2f}x; at most "
+                    f"{bound:g}x)",
+                    observed=round(ratio, 4),
+                    threshold=bound,
+                )
+            )
+    if rules.latency.max_ms is not None:
+        bound = rules.latency.max_ms
+        if cand.p95_ms is None:
+            out.append(GateResult("p95_ms", Status.INCONCLUSIVE, "no latency measured", threshold=bound))
+        else:
+            out.append(
+                GateResult(
+                    "p95_ms",
+                    Status.PASS if cand.p95_ms <= bound else Status.FAIL,
+                    f"p95 latency {cand.p95_ms:.1f} ms (at most {bound:g} ms)",
+                    observed=cand.p95_ms,
+                    threshold=bound,
+                )
+            )
+    return out
 
 
-def _p95(values: list[float]) -> float | None:
-    """The 95th percentile by the nearest-rank method."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+def mean_difference(a: Outcomes, b: Outcomes, level: float) -> tuple[float, float, float]:
+    """(difference, low, high): the normal (Welch) interval of mean(a) - mean(b)."""
+    diff = a.mean - b.mean
+    se = math.sqrt(a.variance / a.count + b.variance / b.count)
+    half = z_value(level) * se
+    return diff, diff - half, diff + half
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
-class JsonLinesLog:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _records(self, model: str, stage: str, since: datetime | None) -> Iterator[dict[str, Any]]:
-        try:
-            handle = self.path.open(encoding="utf-8")
-        except OSError as exc:
-            raise ModelbotError(f"cannot read the prediction log {self.path}: {exc.strerror}") from None
-        with handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    when = _when(record.get("ts"))
-                except (json.JSONDecodeError, ValueError) as exc:
-                    raise ModelbotError(f"{self.path}:{number}: not a JSON prediction record ({exc})") from None
-                if record.get("model", model) != model or record.get("stage", stage) != stage:
-                    continue
-                if since is not None and when is not None and when < since:
-                    continue
-                yield record
-
-    def traffic(self, model: str, stage: str, rollout: Rollout, since: datetime | None) -> Traffic:
-        candidate = rollout.candidate
-        served: list[dict[str, Any]] = []
-        stable_answers: dict[str, Any] = {}
-        shadow_answers: dict[str, Any] = {}
-        for record in self._records(model, stage, since):
-            version = str(record.get("version"))
-            if version == candidate:
-                served.append(record)
-                if record.get("shadow") and "request_id" in record:
-                    shadow_answers[str(record["request_id"])] = record.get("prediction")
-            elif version == rollout.stable and "request_id" in record:
-                stable_answers[str(record["request_id"])] = record.get("prediction")
-        errors = sum(1 for r in served if r.get("error") or int(r.get("status", 200)) >= 500)
-        latencies = [float(r["latency_ms"]) for r in served if r.get("latency_ms") is not None]
-        paired = [rid for rid in shadow_answers if rid in stable_answers]
-        agreed = sum(1 for rid in paired if _same(shadow_answers[rid], stable_answers[rid]))
-        return Traffic(len(served), errors, _p95(latencies), len(paired), agreed)
-
-
-# --- Prometheus ----------------------------------------------------------------------------------------------------
-_LABELS = '{{model="{model}",stage="{stage}",version="{version}"}}'  # PromQL braces doubled for str.format
-DEFAULT_QUERIES = {
-    "requests": "sum(increase(modelbot_requests_total" + _LABELS + "[{window}]))",
-    "errors": "sum(increase(modelbot_request_errors_total" + _LABELS + "[{window}]))",
-    "p95_ms": "1000 * histogram_quantile(0.95, sum by (le) "
-    "(rate(modelbot_request_duration_seconds_bucket" + _LABELS + "[{window}])))",
-}
-
-
-class Prometheus:
-    """Prometheus's HTTP API (`GET /api/v1/query`): one instant query per number, over the step's window."""
-
-    def __init__(
-        self, url: str, queries: Mapping[str, str] | None = None, timeout_s: float = 10.0, now: datetime | None = None
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.queries = {**DEFAULT_QUERIES, **(queries or {})}
-        self.timeout_s = timeout_s
-        self.now = now
-
-    def query(self, promql: str) -> float | None:
-        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-        try:
-            with urllib.request.urlopen(address, timeout=self.timeout_s) as answer:
-                body = json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            said = exc.read(300).decode("utf-8", "replace")
-            raise ModelbotError(f"Prometheus at {self.url} refused the query ({exc.code}): {said}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise ModelbotError(f"Prometheus at {self.url} cannot be reached: {getattr(exc, 'reason', exc)}") from None
-        if body.get("status") != "success":
-            raise ModelbotError(f"Prometheus at {self.url}: {body.get('errorType')}: {body.get('error')}")
-        result = body["data"]["result"]
-        if not result:
-            return None
-        value = float(result[0]["value"][1])
-        return None if math.isnan(value) else value
-
-    def traffic(self, model: str, stage: str, rollout: Rollout, since: datetime | None) -> Traffic:
-        now = self.now or datetime.now(UTC)
-        seconds = max(60, int((now - since).total_seconds())) if since else 3600
-        fields = {"model": model, "stage": stage, "version": rollout.candidate, "window": f"{seconds}s"}
-        requests = self.query(self.queries["requests"].format(**fields)) or 0.0
-        errors = self.query(self.queries["errors"].format(**fields)) or 0.0
-        p95 = self.query(self.queries["p95_ms"].format(**fields))
-        return Traffic(round(requests), round(errors), p95)
+def _outcome(rule: OutcomeRule, level: float, window: Window) -> GateResult:
+    cand = window.candidate_outcomes or Outcomes()
+    stable = window.stable_outcomes or Outcomes()
+    what = "labelled answers" if rule.metric == "accuracy" else "outcomes"
+    if min(cand.count, stable.count) < rule.min_labels:
+        return GateResult(
+            "outcome",
+            Status.INCONCLUSIVE,
+            f"{cand.count} {what} for the challenger and {stable.count} for the control; {rule.min_labels} needed "
+            "per arm (waiting)",
+            observed=min(cand.count, stable.count),
+            threshold=rule.min_labels,
+        )
+    diff, low, high = mean_difference(cand, stable, level)
+    if rule.min_lift is not None:
+        bound, goal = rule.min_lift, f"a lift of at least {rule.min_lift:+.3g}"
+    else:
+        bound, goal = -rule.non_inferiority, f"no worse than {-rule.non_inferiority:+.3g}"
+    status = Status.PASS if low >= bound else Status.FAIL if high < bound else Status.INCONCLUSIVE
+    return GateResult(
+        "outcome",
+        status,
+        f"{rule.metric} {cand.mean:.4g} (challenger, n={cand.count}) vs {stable.mean:.4g} (control, "
+        f"n={stable.count}); difference {diff:+.4g}, {level:.0%} interval {low:+.4g} to {high:+.4g}; {goal} needed",
+        observed=round(diff, 6),
+        threshold=bound,
+        details={"interval": _interval(low, high), "challenger": cand.mean, "control": stable.mean},
+    )

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.deploy.base import Deployer, DeployError
+from bot.policy.deploy import DeployPolicy
 
 if TYPE_CHECKING:
     from bot.github.forge import Forge
-
-DEFAULT_DEPLOYERS = ("mlflow-alias",)
 
 
 @dataclass(frozen=True)
@@ -40,11 +39,6 @@ class Context:
     alias_prefix: str = ""
     skip: frozenset[str] = frozenset()
     mlflow_timeout_s: float = 10.0
-
-
-def specs(deploy: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    items = deploy.get("deployers", list(DEFAULT_DEPLOYERS))
-    return [(item, {}) if isinstance(item, str) else (str(item["type"]), item) for item in items]
 
 
 def _number(raw: Mapping[str, Any], key: str, default: float, where: str) -> float:
@@ -109,13 +103,13 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any], Context], Deployer]] = {
 }
 
 
-def build(deploy: Mapping[str, Any], ctx: Context) -> list[Deployer]:
+def build(deploy: DeployPolicy, ctx: Context) -> list[Deployer]:
     """The stage's deployers in the policy's order (less those `ctx.skip` names, as a drill asks)."""
     out = []
-    for kind, raw in specs(deploy):
-        if kind in ctx.skip:
+    for spec in deploy.deployers:
+        if spec.kind in ctx.skip:
             continue
-        if kind not in BUILDERS:
-            raise DeployError(f"unknown deployer {kind!r}; known: {', '.join(BUILDERS)}")
-        out.append(BUILDERS[kind](raw, ctx))
+        if spec.kind not in BUILDERS:
+            raise DeployError(f"unknown deployer {spec.kind!r}; known: {', '.join(BUILDERS)}")
+        out.append(BUILDERS[spec.kind](spec.settings, ctx))
     return out

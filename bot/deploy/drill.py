@@ -135,7 +135,7 @@ def drill(
 
         _timed(report, "rollback", roll_back)
         _timed(report, "redeploy", lambda: _deployed(runner.run(promoted, "HEAD")))
-    alias = PREFIX + str(policies_at(repo, head).resolve(held).stage(stage).deploy.get("alias", stage))
+    alias = PREFIX + str(policies_at(repo, head).resolve(held).stage(stage).deploy.alias or stage)
     report.alias_after = alias_of(alias) if alias_of else None
     report.ok = report.alias_after == current
     return report

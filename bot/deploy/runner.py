@@ -22,12 +22,13 @@ from bot.deploy.base import Deployer, Deployment, Ledger, Outcome, Recorder
 from bot.errors import ModelbotError
 from bot.evidence import GateResult, Status
 from bot.history import pr_number
+from bot.policy.deploy import DeployPolicy, LiveCheck
 from bot.registry.diff import diff, rollout_steps
 from bot.registry.model import Model, Registry
 from bot.revision import git_reader, registry_or_none
 from bot.workspace import REGISTRY_FILE, policies_at
 
-Verifier = Callable[[Deployment, Model, str], GateResult]
+Verifier = Callable[[Deployment, Model, str, LiveCheck | None], GateResult]
 RecordStatus = Literal["deployed", "unchanged", "failed", "not_attempted", "superseded"]
 NULL_SHA = "0" * 40
 
@@ -292,7 +293,7 @@ class Runner:
         return RunRecord(before_sha, after_sha, tuple(records))
 
     def _deployment(
-        self, change: Change, model: Model, deploy: Mapping[str, Any], commit: gitio.Commit, uris: Mapping[str, str]
+        self, change: Change, model: Model, deploy: DeployPolicy, commit: gitio.Commit, uris: Mapping[str, str]
     ) -> Deployment:
         rollout = strategies.target(
             deploy, change.kind, change.previous, change.version, change.state_before, change.state_after
@@ -313,7 +314,7 @@ class Runner:
             uri=uris.get(change.version or ""),
             previous_uri=uris.get(previous or ""),
             uris=uris,
-            alias=self.ctx.alias_prefix + str(deploy.get("alias", change.stage)),
+            alias=self.ctx.alias_prefix + (deploy.alias or change.stage),
             state=rollout.as_state() if rollout else {},
             fallback=strategies.fallback(deploy, rollout),
         )
@@ -369,7 +370,7 @@ class Runner:
         )
 
     def _attempt(
-        self, deployment: Deployment, deployers: list[Deployer], deploy: Mapping[str, Any], model: Model, after: str
+        self, deployment: Deployment, deployers: list[Deployer], deploy: DeployPolicy, model: Model, after: str
     ) -> _Attempt:
         attempt = _Attempt(deployment)
         recorders = [d for d in deployers if isinstance(d, Recorder)]
@@ -381,10 +382,10 @@ class Runner:
                 continue
             if not attempt.run(deployer.name, partial(deployer.deploy, deployment)):
                 return attempt
-        wants_verify = bool(deploy.get("verify", True)) and deployment.version is not None
+        wants_verify = deploy.verify and deployment.version is not None
         if wants_verify and self.verifier is not None and any(d.name == "mlflow-alias" for d in deployers):
             started = time.perf_counter()
-            attempt.verify = self.verifier(deployment, model, after)
+            attempt.verify = self.verifier(deployment, model, after, deploy.live_check)
             detail, seconds = attempt.verify.reason, time.perf_counter() - started
             if attempt.verify.status == Status.FAIL:
                 attempt.failed, attempt.reason = "verify", detail

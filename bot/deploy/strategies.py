@@ -15,12 +15,8 @@ from typing import Any
 
 from bot.deploy.base import Fallback
 from bot.errors import RefusedError
+from bot.policy.deploy import SHADOW_STEP, STRATEGIES, DeployPolicy
 from bot.registry.model import version_key
-
-STRATEGIES = ("direct", "canary", "shadow", "blue-green", "ab")
-DEFAULT_CANARY_STEPS = (10.0, 50.0, 100.0)
-DEFAULT_MIRROR_PERCENT = 100.0
-DEFAULT_CHALLENGER_PERCENT = 50.0
 
 
 @dataclass(frozen=True)
@@ -81,58 +77,56 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def _section(deploy: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = deploy.get(name)
-    return value if isinstance(value, Mapping) else {}
-
-
-def canary_steps(deploy: Mapping[str, Any]) -> tuple[float, ...]:
-    """The candidate's traffic share at each step; the last step is always 100."""
-    steps = tuple(float(s) for s in _section(deploy, "canary").get("steps", DEFAULT_CANARY_STEPS))
-    return steps if steps and steps[-1] >= 100 else (*steps, 100.0)
+def canary_steps(deploy: DeployPolicy) -> tuple[float | str, ...]:
+    """The candidate's traffic share at each step (`shadow`: mirrored only); the last step is always 100."""
+    return deploy.rollout.canary_steps
 
 
 def direct(candidate: str, fallback: str | None = None, strategy: str = "direct") -> Rollout:
     return Rollout(strategy, candidate, traffic={candidate: 100.0}, fallback=fallback)
 
 
-def start(deploy: Mapping[str, Any], kind: str, previous: str | None, candidate: str | None) -> Rollout | None:
+def start(deploy: DeployPolicy, kind: str, previous: str | None, candidate: str | None) -> Rollout | None:
     """The first state after a stage changed to `candidate` (None: nothing serves any more)."""
     if candidate is None:
         return None
-    strategy = str(deploy.get("strategy", "direct"))
+    strategy = deploy.strategy
     if kind == "rollback" or previous is None or previous == candidate:
         return direct(candidate)
-    fallback = previous if _section(deploy, "fallback").get("version") == "previous" else None
+    fallback = previous if deploy.fallback.version == "previous" else None
     if strategy == "canary":
         return _canary_step(deploy, candidate, previous, 0, fallback)
     if strategy == "shadow":
-        mirror = float(_section(deploy, "shadow").get("mirror_percent", DEFAULT_MIRROR_PERCENT))
-        return Rollout(
-            "shadow",
-            candidate,
-            previous,
-            traffic={previous: 100.0},
-            shadow=candidate,
-            mirror_percent=mirror,
-            fallback=fallback,
-        )
+        return _shadowing("shadow", deploy, candidate, previous, fallback)
     if strategy == "blue-green":
         return Rollout(
             "blue-green", candidate, previous, traffic={previous: 100.0}, preview=candidate, fallback=fallback
         )
     if strategy == "ab":
-        ab = _section(deploy, "ab")
-        share = float(ab.get("challenger_percent", DEFAULT_CHALLENGER_PERCENT))
         return Rollout(
             "ab",
             candidate,
             previous,
-            traffic=_split(previous, candidate, share),
-            sticky_key=ab.get("sticky_key"),
+            traffic=_split(previous, candidate, deploy.challenger_percent),
+            sticky_key=deploy.sticky_key,
             fallback=fallback,
         )
     return direct(candidate, fallback)
+
+
+def _shadowing(
+    strategy: str, deploy: DeployPolicy, candidate: str, stable: str, fallback: str | None, step: int | None = None
+) -> Rollout:
+    return Rollout(
+        strategy,
+        candidate,
+        stable,
+        step=step,
+        traffic={stable: 100.0},
+        shadow=candidate,
+        mirror_percent=deploy.rollout.mirror_percent,
+        fallback=fallback,
+    )
 
 
 def _split(stable: str, candidate: str, share: float) -> dict[str, float]:
@@ -141,13 +135,15 @@ def _split(stable: str, candidate: str, share: float) -> dict[str, float]:
     return {stable: 100.0 - share, candidate: share}
 
 
-def _canary_step(deploy: Mapping[str, Any], candidate: str, stable: str, step: int, fallback: str | None) -> Rollout:
+def _canary_step(deploy: DeployPolicy, candidate: str, stable: str, step: int, fallback: str | None) -> Rollout:
     share = canary_steps(deploy)[step]
-    traffic = _split(stable, candidate, share)
+    if share == SHADOW_STEP:
+        return _shadowing("canary", deploy, candidate, stable, fallback, step)
+    traffic = _split(stable, candidate, float(share))
     return Rollout("canary", candidate, stable, step=step, traffic=traffic, fallback=fallback)
 
 
-def advance(rollout: Rollout, deploy: Mapping[str, Any]) -> Rollout:
+def advance(rollout: Rollout, deploy: DeployPolicy) -> Rollout:
     """The next step: a canary's next weight, or the switch of shadow, blue-green and ab to the candidate."""
     if rollout.complete:
         raise RefusedError(f"the rollout of version {rollout.candidate} is complete; there is no next step")
@@ -199,20 +195,17 @@ def _opt(value: object) -> str | None:
     return None if value is None else version_key(value)
 
 
-def fallback(deploy: Mapping[str, Any], rollout: Rollout | None) -> Fallback:
+def fallback(deploy: DeployPolicy, rollout: Rollout | None) -> Fallback:
     """The stage's fallback for the manifests: the state's failover version and the policy's constant/timeout."""
-    section = _section(deploy, "fallback")
-    timeout = section.get("timeout_ms")
+    section = deploy.fallback
     version = rollout.fallback if rollout is not None else None
-    if version is None and rollout is not None and rollout.stable is not None and section.get("version") == "previous":
+    if version is None and rollout is not None and rollout.stable is not None and section.version == "previous":
         version = rollout.stable
-    return Fallback(
-        version=version, constant=section.get("constant"), timeout_ms=float(timeout) if timeout is not None else None
-    )
+    return Fallback(version=version, constant=section.constant, timeout_ms=section.timeout_ms)
 
 
 def target(
-    deploy: Mapping[str, Any],
+    deploy: DeployPolicy,
     kind: str,
     previous: str | None,
     candidate: str | None,

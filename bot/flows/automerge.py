@@ -1,6 +1,7 @@
 """A rollback merges itself when the base branch's policy says `rollback.auto_merge: true`, its approvals (the
 rollback rules) hold on the head commit and its validation passed there: restoring service should not wait
-for someone to press a button.
+for someone to press a button. A rollout step merges itself likewise under the stage's `rollout.auto_merge`,
+with the step's approvals, and only on a head the bot's own analysis passed (its `modelbot/rollout` check).
 
 Only a change whose every transition returns a stage to a version that served it before qualifies, judged from the
 plan (the base policy
@@ -16,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.deploy.advance import ROLLOUT_CHECK
 from bot.flows.record import CHECK
 from bot.github.forge import ForgeError
 from bot.github.markers import marker
-from bot.plan import SELF_MERGING_KINDS, Plan
+from bot.plan import SELF_MERGING_KINDS, Plan, Step
 from bot.policy import Policies
 from bot.texts import say
 
@@ -54,21 +56,37 @@ def allowed(plan: Plan, policies: Policies) -> bool:
     merge themselves."""
     if not plan.ok or not plan.steps or plan.policy_change_approvals or plan.is_governance_change:
         return False
-    if plan.version_changes or any(step.transition.kind not in SELF_MERGING_KINDS for step in plan.steps):
+    if plan.version_changes or any(step.transition.kind not in (*SELF_MERGING_KINDS, "step") for step in plan.steps):
         return False
-    return all(
-        step.policy is not None and policies.get(step.policy, step.transition.model).rollback.auto_merge
-        for step in plan.steps
-    )
+
+    def lets_it(step: Step) -> bool:
+        if step.policy is None:
+            return False
+        policy = policies.get(step.policy, step.transition.model)
+        if step.transition.kind == "step":
+            return (
+                policy.has_stage(step.transition.stage)
+                and policy.stage(step.transition.stage).deploy.rollout.auto_merge
+            )
+        return policy.rollback.auto_merge
+
+    return all(lets_it(step) for step in plan.steps)
 
 
-def waiting_for(approved: bool, validation: str | None, sha: str) -> str | None:
-    """What the merge still waits for, or None when nothing."""
+def has_steps(plan: Plan) -> bool:
+    return any(step.transition.kind == "step" for step in plan.steps)
+
+
+def waiting_for(approved: bool, validation: str | None, sha: str, analysis: str | None = "success") -> str | None:
+    """What the merge still waits for, or None when nothing. `analysis` is the bot's own analysis of a rollout
+    step on this head (its `modelbot/rollout` check): a step anyone pushed, that the bot did not judge, waits."""
     missing = []
     if validation != "success":
         missing.append(f"its validation to pass on {sha[:12]} (it is {validation or 'not reported'})")
+    if analysis != "success":
+        missing.append(f"the bot's rollout analysis to pass on {sha[:12]} (it is {analysis or 'not reported'})")
     if not approved:
-        missing.append("the approvals the rollback rules require")
+        missing.append("the approvals the policy requires")
     return " and ".join(missing) or None
 
 
@@ -89,7 +107,8 @@ def try_merge(
                 "merged", "merged by an earlier run, which started the deploy workflow", fresh.merge_commit_sha
             )
     conclusion = validation if validation is not None else ctx.forge.check_conclusion(pull.head_sha, CHECK)
-    missing = waiting_for(bool(approvals is not None and approvals.approved), conclusion, pull.head_sha)
+    analysis = ctx.forge.check_conclusion(pull.head_sha, ROLLOUT_CHECK) if has_steps(plan) else "success"
+    missing = waiting_for(bool(approvals is not None and approvals.approved), conclusion, pull.head_sha, analysis)
     if missing is not None:
         return AutoMerge("waiting", f"merges itself once it has {missing}")
     try:

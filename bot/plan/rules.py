@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.errors import InvalidFile
 from bot.policy import Approval, Policies, Policy
+from bot.policy.deploy import DeployPolicy
 from bot.policy.gates import Gates
 from bot.policy.model import uri_problem
 from bot.registry.diff import Served, Transition, VersionChange, diff, rollout_steps, version_changes
@@ -33,7 +34,7 @@ class Step:
     gates: Gates = field(default_factory=Gates)
     approvals: tuple[Approval, ...] = ()
     inconclusive_approvals: tuple[Approval, ...] = ()
-    deploy: Mapping[str, Any] = field(default_factory=dict)
+    deploy: DeployPolicy = field(default_factory=DeployPolicy)
     refusals: tuple[str, ...] = ()
 
     @property
@@ -49,7 +50,7 @@ class Step:
             "gates": self.gates.as_dict(),
             "approvals": [a.as_dict() for a in self.approvals],
             "inconclusive_approvals": [a.as_dict() for a in self.inconclusive_approvals],
-            "deploy": dict(self.deploy),
+            "deploy": self.deploy.as_dict(),
         }
 
 
@@ -160,6 +161,8 @@ def plan_step(
         gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
     if rollback or t.kind == "step":  # a step moves traffic to a version approved for the stage: operators decide
         approvals = policy.rollback.approvals or stage.approvals
+    if t.kind == "step" and stage.deploy.rollout.approvals is not None:
+        approvals = stage.deploy.rollout.approvals
     return Step(
         transition=t,
         policy=policy.name,

@@ -10,7 +10,8 @@ from bot.policy.load import (
     parse_time,
     read_policies,
 )
-from bot.policy.model import OWNERS_ROLE, Approval, Freeze, Policy, Role, RollbackRules, StagePolicy
+from bot.policy.model import OWNERS_ROLE, Freeze, Policy, RollbackRules, StagePolicy
+from bot.policy.roles import Approval, Role
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -13,19 +13,19 @@ from typing import Any
 
 from bot import schema, yamlio
 from bot.errors import InvalidFile, Location, Problem, names
+from bot.policy import deploy
 from bot.policy.gates import Gates
 from bot.policy.model import (
     DEFAULT_MODEL_URIS,
     OWNERS_ROLE,
     WEEKDAYS,
-    Approval,
     Freeze,
     Policy,
-    Role,
     RollbackRules,
     Source,
     StagePolicy,
 )
+from bot.policy.roles import Approval, Role
 
 POLICY_DIR = "policies"
 DEFAULT_POLICY = "default"
@@ -229,6 +229,11 @@ def _approvals(items: list[Mapping[str, Any]] | None) -> tuple[Approval, ...]:
     return tuple(Approval(i["role"], int(i["count"])) for i in items or ())
 
 
+def parse_deploy(raw: Mapping[str, Any], rollout: Mapping[str, Any] | None = None) -> deploy.DeployPolicy:
+    """A stage's schema-valid `deploy` and `rollout` sections as typed values."""
+    return deploy.parse(raw, rollout or {}, parse_duration, _approvals)
+
+
 def _stage(name: str, raw: Mapping[str, Any]) -> StagePolicy:
     return StagePolicy(
         name=name,
@@ -237,7 +242,7 @@ def _stage(name: str, raw: Mapping[str, Any]) -> StagePolicy:
         gates=Gates.of(raw.get("gates", {})),
         approvals=_approvals(raw.get("approvals")),
         inconclusive_approvals=_approvals(raw.get("inconclusive_approvals")),
-        deploy=raw.get("deploy", {}),
+        deploy=parse_deploy(raw.get("deploy", {}), raw.get("rollout")),
     )
 
 
@@ -302,6 +307,21 @@ def semantic_problems(policies: Policies, name: str) -> list[Problem]:
         for key in ("approvals", "inconclusive_approvals"):
             for i, item in enumerate(spec.get(key, [])):
                 need_role(["stages", stage, key, i, "role"], item["role"])
+        for i, item in enumerate((spec.get("rollout") or {}).get("approvals", [])):
+            need_role(["stages", stage, "rollout", "approvals", i, "role"], item["role"])
+        steps = (spec.get("rollout") or {}).get("steps", [])
+        if "shadow" in steps[1:]:
+            found.append(
+                Problem(
+                    locate(["stages", stage, "rollout", "steps"]),
+                    "`shadow` can only be the first step: a candidate that already serves traffic is not shadowed",
+                )
+            )
+        weights = [w for w in steps if w != "shadow"]
+        if weights != sorted(weights) or len(set(weights)) != len(weights):
+            found.append(
+                Problem(locate(["stages", stage, "rollout", "steps"]), "canary weights must rise step by step")
+            )
     rollback = data.get("rollback", {})
     for i, role in enumerate(rollback.get("roles", [])):
         need_role(["rollback", "roles", i], role)

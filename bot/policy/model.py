@@ -5,31 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
+from bot.policy.deploy import DeployPolicy
 from bot.policy.gates import Gates
+from bot.policy.roles import Approval, Role
 
 OWNERS_ROLE = "model-owners"
 DEFAULT_MODEL_URIS = ("models", "runs")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-@dataclass(frozen=True)
-class Approval:
-    """`count` distinct members of `role` must approve."""
-
-    role: str
-    count: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "count": self.count}
-
-
-@dataclass(frozen=True)
-class Role:
-    name: str
-    users: frozenset[str] = frozenset()
-    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,16 +23,15 @@ class StagePolicy:
     gates: Gates = field(default_factory=Gates)
     approvals: tuple[Approval, ...] = ()
     inconclusive_approvals: tuple[Approval, ...] = ()
-    deploy: Mapping[str, Any] = field(default_factory=dict)
+    deploy: DeployPolicy = field(default_factory=DeployPolicy)
 
     @property
     def strategy(self) -> str:
-        return str(self.deploy.get("strategy", "direct"))
+        return self.deploy.strategy
 
     @property
     def deployers(self) -> tuple[str, ...]:
-        items = self.deploy.get("deployers", ["mlflow-alias"])
-        return tuple(d if isinstance(d, str) else d["type"] for d in items)
+        return self.deploy.deployer_names
 
 
 @dataclass(frozen=True)

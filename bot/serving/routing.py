@@ -4,7 +4,9 @@
 - A/B: the draw is a hash of the sticky key's value (the header the state's `sticky_key` names, else
   `X-Modelbot-Key`), so one user stays in one arm as long as the weights stay;
 - shadow: the live answer comes from the traffic arms; a second draw decides whether the request is mirrored;
-- blue-green: the preview version answers only requests that ask for it (`X-Modelbot-Preview: 1`).
+- blue-green: the preview version answers only requests that ask for it (`X-Modelbot-Preview: 1`);
+- pinned: `X-Modelbot-Version: N` asks for one version the stage holds (live, shadow, preview or fallback), as
+  the deploy's live check does to compare the candidate's answers with its offline predictions.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.deploy.traffic import PINNED_ARM
 from bot.serving.state import Plan
 
 DEFAULT_KEY_HEADER = "x-modelbot-key"
 PREVIEW_HEADER = "x-modelbot-preview"
+VERSION_HEADER = "x-modelbot-version"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ def wants_preview(headers: Mapping[str, str]) -> bool:
 def route(plan: Plan, headers: Mapping[str, str], draw: float, mirror_draw: float) -> Route:
     """The route of one request. `draw` and `mirror_draw` are uniform in [0, 100), supplied by the caller so
     this stays a function of its inputs."""
+    pinned = headers.get(VERSION_HEADER, "").strip()
+    if pinned and pinned in plan.versions:
+        return Route(pinned, PINNED_ARM)
     if plan.preview is not None and wants_preview(headers):
         return Route(plan.preview, "preview")
     key = sticky_value(plan, headers)

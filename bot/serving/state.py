@@ -19,6 +19,7 @@ from bot import gitio
 from bot.deploy import strategies
 from bot.deploy.base import Fallback
 from bot.errors import ModelbotError, RefusedError
+from bot.policy.deploy import DeployPolicy
 from bot.workspace import policies_at, registry_at
 
 
@@ -133,7 +134,7 @@ class ServingState:
 
 
 def _plan(
-    model_name: str, stage: str, rollout: strategies.Rollout, deploy: Mapping[str, Any], uris: Mapping[str, str]
+    model_name: str, stage: str, rollout: strategies.Rollout, deploy: DeployPolicy, uris: Mapping[str, str]
 ) -> Plan:
     order = [v for v in rollout.traffic if v != rollout.candidate] + [
         v for v in rollout.traffic if v == rollout.candidate
@@ -145,7 +146,7 @@ def _plan(
     ]
     if missing:
         raise ModelbotError(f"{model_name} {stage}: version {missing[0]} is not registered in models.yaml")
-    mirror = rollout.mirror_percent if rollout.mirror_percent is not None else strategies.DEFAULT_MIRROR_PERCENT
+    mirror = rollout.mirror_percent if rollout.mirror_percent is not None else deploy.rollout.mirror_percent
     return Plan(
         model_name,
         stage,
@@ -183,7 +184,7 @@ def read(repo: Path, ref: str) -> ServingState:
                 running = current(repo, model.name, stage, sha)
                 plans[(model.name, stage)] = _plan(model.name, stage, running.rollout, running.deploy, uris)
             except RefusedError:
-                deploy = dict(policies.resolve(model).stage(stage).deploy)
+                deploy = policies.resolve(model).stage(stage).deploy
                 plans[(model.name, stage)] = _plan(model.name, stage, strategies.direct(held), deploy, uris)
             except ModelbotError as exc:
                 problems.append(str(exc))

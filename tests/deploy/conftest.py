@@ -64,9 +64,13 @@ def mlflow_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 def set_policy_deploy(repo: GitRepo, stage: str, deploy: dict[str, Any]) -> None:
-    """Replace the `deploy` section of one stage of policies/default.yaml."""
+    """Replace the `deploy` section of one stage of policies/default.yaml (and its `rollout` section, given as
+    the key `rollout` of `deploy`)."""
     policy = yaml.safe_load(repo.read("policies/default.yaml"))
-    policy["stages"][stage]["deploy"] = copy.deepcopy(deploy)
+    deploy = copy.deepcopy(deploy)
+    if "rollout" in deploy:
+        policy["stages"][stage]["rollout"] = deploy.pop("rollout")
+    policy["stages"][stage]["deploy"] = deploy
     repo.write("policies/default.yaml", yaml.safe_dump(policy, sort_keys=False))
 
 
@@ -168,17 +172,40 @@ def unused_port() -> int:
         return int(probe.getsockname()[1])
 
 
+PROMETHEUS_ANSWERS = {
+    ("duration_seconds", "8"): "NaN",
+    ("requests_total", "7"): "412",
+    ("errors_total", "7"): "3",
+    ("duration_seconds", "7"): "37.5",
+    ("requests_total", "6"): "3700",
+    ("errors_total", "6"): "30",
+    ("duration_seconds", "6"): "30",
+    ("shadow_compared", "7"): "500",
+    ("shadow_agreed", "7"): "490",
+    ("requests_total", "2"): "412",
+    ("errors_total", "2"): "3",
+    ("duration_seconds", "2"): "37.5",
+    ("requests_total", "1"): "3700",
+    ("errors_total", "1"): "30",
+    ("duration_seconds", "1"): "30",
+}
+
+
 @pytest.fixture
 def prometheus() -> Iterator[tuple[str, list[str]]]:
-    """Answers /api/v1/query like Prometheus: a vector for request and error counts, NaN latency for version 8."""
+    """Answers /api/v1/query like Prometheus, from PROMETHEUS_ANSWERS: the first (metric, version) pair found in
+    the query names the value; NaN latency for version 8."""
     queries: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["query"][0]
             queries.append(query)
-            value = "NaN" if 'version="8"' in query and "histogram_quantile" in query else (
-                "412" if "requests_total" in query else "3" if "errors_total" in query else "37.5")
+            value = next(
+                (v for (metric, version), v in PROMETHEUS_ANSWERS.items()
+                 if metric in query and f'version="{version}"' in query),
+                "0",
+            )
             body = {"status": "success", "data": {"resultType": "vector",
                                                   "result": [{"metric": {}, "value": [1763892000.0, value]}]}}
             if "bad" in query:

@@ -13,6 +13,7 @@ import yaml
 from bot.deploy import strategies
 from bot.deploy.base import DeployError, Deployment
 from bot.deploy.manifests import Manifests, Settings, render
+from bot.policy.load import parse_deploy
 from tests.support.gitrepo import GitRepo
 
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -25,7 +26,8 @@ SELDON_EXPERIMENT_FIELDS = {"default", "candidates", "mirror", "resourceType"}
 URIS = {"1": "models:/churn/1", "2": "models:/churn/2"}
 
 
-def deployment(deploy: dict[str, Any], kind: str = "promote") -> Deployment:
+def deployment(raw: dict[str, Any], kind: str = "promote") -> Deployment:
+    deploy = parse_deploy(raw)
     rollout = strategies.start(deploy, kind, "1", "2")
     assert rollout is not None
     return Deployment(model="churn", stage="production", version="2", previous="1", commit="c" * 40, pr=4,
@@ -146,7 +148,7 @@ def test_seldon_direct_is_one_model_and_a_failover_version_its_own() -> None:
 
 
 def test_a_rollback_renders_the_restored_version_alone() -> None:
-    deploy = {"strategy": "canary", "fallback": {"version": "previous"}}
+    deploy = parse_deploy({"strategy": "canary", "fallback": {"version": "previous"}})
     rollout = strategies.start(deploy, "rollback", "2", "1")
     assert rollout is not None
     d = Deployment(model="churn", stage="production", version="1", previous="2", commit="d" * 40, kind="rollback",

@@ -8,8 +8,10 @@ import pytest
 
 from bot.deploy import strategies
 from bot.errors import RefusedError
+from bot.policy.deploy import DeployPolicy
+from bot.policy.load import parse_deploy as policy
 
-CANARY = {"strategy": "canary", "canary": {"steps": [10, 50, 100]}, "fallback": {"version": "previous"}}
+CANARY = policy({"strategy": "canary", "canary": {"steps": [10, 50, 100]}, "fallback": {"version": "previous"}})
 
 
 @pytest.mark.parametrize(
@@ -31,8 +33,9 @@ CANARY = {"strategy": "canary", "canary": {"steps": [10, 50, 100]}, "fallback": 
         (CANARY, "new_model", None, "1", {"strategy": "direct", "traffic": {1: 100}}),
     ],
 )
-def test_the_first_state_of_each_strategy(deploy: dict[str, Any], kind: str, previous: str | None, candidate: str,
+def test_the_first_state_of_each_strategy(deploy: Any, kind: str, previous: str | None, candidate: str,
                                           state: dict[str, Any]) -> None:
+    deploy = deploy if isinstance(deploy, DeployPolicy) else policy(deploy)
     rollout = strategies.start(deploy, kind, previous, candidate)
     assert rollout is not None
     assert rollout.as_state() == state
@@ -56,12 +59,28 @@ def test_a_canary_walks_its_steps_and_then_is_complete() -> None:
 
 
 def test_steps_that_stop_short_of_100_end_with_the_switch() -> None:
-    assert strategies.canary_steps({"canary": {"steps": [5, 25]}}) == (5.0, 25.0, 100.0)
+    assert strategies.canary_steps(policy({"canary": {"steps": [5, 25]}})) == (5.0, 25.0, 100.0)
+
+
+def test_a_canary_may_shadow_first_and_then_take_traffic() -> None:
+    deploy = policy({"strategy": "canary"}, {"steps": ["shadow", 20], "mirror_percent": 50})
+    rollout = strategies.start(deploy, "promote", "1", "2")
+    assert rollout is not None
+    states = [rollout.as_state()]
+    while not rollout.complete:
+        rollout = strategies.advance(rollout, deploy)
+        states.append(rollout.as_state())
+    assert states == [
+        {"strategy": "canary", "step": 0, "traffic": {1: 100}, "shadow": 2, "mirror_percent": 50},
+        {"strategy": "canary", "step": 1, "traffic": {1: 80, 2: 20}},
+        {"strategy": "canary", "step": 2, "traffic": {2: 100}},
+    ]
+    assert strategies.from_state(states[0], "2") == strategies.start(deploy, "promote", "1", "2")
 
 
 @pytest.mark.parametrize("strategy", ["shadow", "blue-green", "ab"])
 def test_shadow_blue_green_and_ab_switch_to_the_candidate_in_one_step(strategy: str) -> None:
-    deploy = {"strategy": strategy}
+    deploy = policy({"strategy": strategy})
     rollout = strategies.start(deploy, "promote", "1", "2")
     assert rollout is not None and not rollout.complete
     switched = strategies.advance(rollout, deploy)
@@ -115,9 +134,9 @@ def test_a_step_that_describes_another_version_is_refused() -> None:
 
 
 def test_the_fallback_carries_the_failover_version_and_the_policys_constant() -> None:
-    deploy = {"strategy": "canary", "fallback": {"version": "previous", "constant": {"malignant": 0},
-                                                 "timeout_ms": 250}}
+    deploy = policy({"strategy": "canary", "fallback": {"version": "previous", "constant": {"malignant": 0},
+                                                        "timeout_ms": 250}})
     rollout = strategies.start(deploy, "promote", "1", "2")
     fallback = strategies.fallback(deploy, rollout)
     assert (fallback.version, fallback.constant, fallback.timeout_ms) == ("1", {"malignant": 0}, 250.0)
-    assert strategies.fallback({}, strategies.start({}, "promote", "1", "2")).configured is False
+    assert strategies.fallback(policy({}), strategies.start(policy({}), "promote", "1", "2")).configured is False

@@ -11,6 +11,7 @@ import pytest
 from bot.deploy.base import DeployError, Deployment
 from bot.deploy.catalog import Context, build
 from bot.deploy.webhook import SIGNATURE_HEADER, Webhook, verify_signature
+from bot.policy.load import parse_deploy
 from tests.deploy.conftest import HookServer
 
 SECRET = "s3cret-for-tests"
@@ -53,7 +54,7 @@ def test_nothing_listening_is_unreachable(unused_port: int) -> None:
 
 def test_an_unsigned_webhook_is_refused_and_the_secret_comes_from_the_named_variable(
         hook_server: HookServer, tmp_path: object) -> None:
-    spec = {"deployers": [{"type": "webhook", "url": hook_server.url, "secret_env": "HOOK_SECRET"}]}
+    spec = parse_deploy({"deployers": [{"type": "webhook", "url": hook_server.url, "secret_env": "HOOK_SECRET"}]})
     [unsigned] = build(spec, Context(repo=tmp_path, environ={}))  # type: ignore[arg-type]
     with pytest.raises(DeployError, match="no secret to sign with"):
         unsigned.deploy(DEPLOYMENT)

@@ -35,7 +35,8 @@ def test_only_a_rollback_under_a_policy_that_allows_it_may_merge_itself():
 
 def test_what_a_rollback_still_waits_for_is_said():
     assert waiting_for(True, "success", "a" * 40) is None
-    assert waiting_for(False, "success", "a" * 40) == "the approvals the rollback rules require"
+    assert waiting_for(False, "success", "a" * 40) == "the approvals the policy requires"
+    assert "rollout analysis to pass" in (waiting_for(True, "success", "a" * 40, None) or "")
     assert waiting_for(True, None, "ab" * 20) == "its validation to pass on abababababab (it is not reported)"
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.serving.conftest import Zoo, features
@@ -90,8 +91,9 @@ def test_answers_equal_mlflow_models_serve_for_the_four_formats(zoo: Zoo, gatewa
 
 
 def test_canary_splits_traffic_by_weight_and_counts_it(zoo: Zoo, gateway: Gateway) -> None:
-    from bot.deploy.analysis import JsonLinesLog
     from bot.deploy.strategies import Rollout
+    from bot.deploy.traffic import JsonLinesLog
+    from bot.policy.deploy import RolloutPolicy
 
     before = {v: gateway.metric("modelbot_requests_total", model="tumor", stage="production", version=v)
               for v in ("1", "2")}
@@ -116,9 +118,10 @@ def test_canary_splits_traffic_by_weight_and_counts_it(zoo: Zoo, gateway: Gatewa
     logged = {r["request_id"]: r for r in gateway.log_records() if r["request_id"] in ids}
     assert all(logged[i]["served_by"] == v and logged[i]["version"] == v for i, v in ids.items())
     assert all(logged[i]["inputs"] == payload["dataframe_records"] for i in ids)
-    traffic = JsonLinesLog(gateway.log_dir / "predictions.jsonl").traffic(
-        "tumor", "production", Rollout("canary", "2", "1", traffic={"1": 70.0, "2": 30.0}), None)
-    assert traffic.requests == seen["2"] and traffic.errors == 0
+    window = JsonLinesLog(gateway.log_dir / "predictions.jsonl").window(
+        "tumor", "production", Rollout("canary", "2", "1", traffic={"1": 70.0, "2": 30.0}), None, RolloutPolicy())
+    assert (window.candidate.requests, window.candidate.errors) == (seen["2"], 0)
+    assert window.stable is not None and window.stable.requests >= seen["1"]
 
 
 def test_ab_keeps_each_user_in_one_arm(zoo: Zoo, gateway: Gateway) -> None:
@@ -359,12 +362,13 @@ def test_reloads_under_load_drop_no_request(zoo: Zoo, registry: Registry, gatewa
 
 
 def test_reload_is_refused_from_elsewhere_and_metrics_carry_advance_names(gateway: Gateway) -> None:
-    from bot.deploy.analysis import DEFAULT_QUERIES
+    from bot.deploy.traffic import DEFAULT_QUERIES
 
     text = gateway.get("/metrics").body.decode()
     for query in DEFAULT_QUERIES.values():
         name = query.split("(")[-1].split("{")[0]
-        assert f"\n{name}{{" in text, name
+        family = name.removesuffix("_bucket").removesuffix("_total")
+        assert any(f"# TYPE {n} " in text for n in (name, family)), name
     assert gateway.get("/healthz").json() == {"ok": True}
     assert gateway.request("GET", "/-/reload").status == 405
     everything = gateway.get("/models").json()
@@ -376,9 +380,10 @@ def test_the_gateway_deployer_reloads_and_checks_what_is_served(zoo: Zoo, regist
                                                                 gateway: Gateway) -> None:
     from bot.deploy.base import DeployError, Deployment
     from bot.deploy.catalog import Context, build
+    from bot.policy.load import parse_deploy
 
-    [deployer] = build({"deployers": [{"type": "gateway", "url": f"http://127.0.0.1:{gateway.port}",
-                                       "timeout_s": 30}]}, Context(repo=registry.path))
+    [deployer] = build(parse_deploy({"deployers": [{"type": "gateway", "url": f"http://127.0.0.1:{gateway.port}",
+                                                    "timeout_s": 30}]}), Context(repo=registry.path))
     registry.models["bg"]["deployment"] = {"production": {"strategy": "blue-green", "traffic": {2: 100}}}
     sha = registry.commit("bg on green, deployed through the gateway deployer")
     outcome = deployer.deploy(Deployment("bg", "production", "2", "1", sha))
@@ -390,3 +395,29 @@ def test_the_gateway_deployer_reloads_and_checks_what_is_served(zoo: Zoo, regist
     registry.models["bg"]["deployment"] = BG_STATE
     registry.commit("bg back on blue with a preview")
     gateway.reload()
+
+
+def test_the_live_check_pins_the_candidate_and_compares_with_its_offline_predictions(
+        zoo: Zoo, gateway: Gateway) -> None:
+    """The canary of `tumor` gives 30 % to version 2: pinned, every row comes from version 2 (not a 70 % mix),
+    so its answers equal version 2's own predictions, computed here by MLflow in this process."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from bot.deploy.base import Deployment
+    from bot.deploy.verify import live_problem
+    from bot.policy.deploy import LiveCheck
+
+    frame = pd.DataFrame(records(zoo, 8))
+    offline = {v: np.asarray(mlflow.pyfunc.load_model(uri).predict(frame)).tolist()
+               for v, uri in (("1", zoo.tumor1), ("2", zoo.tumor2))}
+    assert offline["1"] != offline["2"]  # else the check below could not tell the versions apart
+    check = LiveCheck(f"http://127.0.0.1:{gateway.port}/models/{{model}}/{{stage}}/invocations", rows=8,
+                      timeout_s=10)
+    two = Deployment(model="tumor", stage="production", version="2", previous="1", commit="c" * 40)
+    assert live_problem(check, two, frame, offline["2"]) is None
+    said = live_problem(check, two, frame, offline["1"])
+    assert said is not None and "differ from version 2's offline predictions" in said
+    nowhere = Deployment(model="tumor", stage="nowhere", version="2", previous=None, commit="c" * 40)
+    said = live_problem(check, nowhere, frame, offline["2"])
+    assert said is not None and "(404)" in said  # an unknown stage is not retried as "not ready"

@@ -140,3 +140,10 @@ def test_state_at_a_ref_reads_each_stage_rollout(tmp_path: Path) -> None:
     registry.models["m"]["deployment"] = {}
     promoted = read(registry.path, registry.commit("staging back to 1"))
     assert promoted.backends() == {"models:/m/1": ("m", "1"), "models:/m/2": ("m", "2")}
+
+
+def test_a_pinned_request_goes_to_the_version_it_names_if_the_stage_holds_it() -> None:
+    p = plan()
+    assert routing.route(p, {"x-modelbot-version": "2"}, 0.0, 0.0) == routing.Route("2", "pinned")
+    assert routing.route(p, {"x-modelbot-version": "1"}, 99.0, 0.0) == routing.Route("1", "pinned")
+    assert routing.route(p, {"x-modelbot-version": "3"}, 0.0, 0.0) == routing.Route("1", "stable")  # not the stage's
