@@ -123,11 +123,12 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
         if name in present:
             term = ds.field(name) == wanted
             condition = term if condition is None else condition & term
-    if fmt == "parquet" and pa.types.is_timestamp(schema.field("ts").type):
-        dataset = _row_groups_in(dataset, needs)
-    scanner = dataset.scanner(columns=columns, filter=condition, batch_size=batch_rows)
+    if fmt == "parquet":
+        batches = _parquet_batches(dataset, needs, columns, condition, batch_rows)
+    else:
+        batches = dataset.scanner(columns=columns, filter=condition, batch_size=batch_rows).to_batches()
     try:
-        for record_batch in scanner.to_batches():
+        for record_batch in batches:
             if record_batch.num_rows == 0:
                 continue
             ts = _to_ms(record_batch.column("ts"), str(path))
@@ -153,19 +154,34 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
         raise BadLog(f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0]}") from None
 
 
-def _row_groups_in(dataset: Any, needs: Needs) -> Any:
-    """The Parquet row groups whose `ts` statistics may fall in [since, until): groups wholly outside are never
-    read. Rows are not filtered here (a row filter copies every batch); rows outside the windows are dropped
-    when they are assigned to windows."""
+def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: Any, batch_rows: int) -> Iterator[Any]:
+    """Record batches of the Parquet files one row group at a time (columns decoded in parallel), so memory holds
+    a row group or two whatever the table's size; a dataset scanner's read-ahead grows with the files. Row
+    groups whose `ts` statistics lie wholly outside [since, until) are never read; rows outside the windows are
+    dropped when they are assigned to windows (a row filter would copy every batch)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
-    tz = dataset.schema.field("ts").type.tz
-    low = pa.scalar(needs.since_ms, pa.timestamp("ms", tz))
-    high = pa.scalar(needs.until_ms, pa.timestamp("ms", tz))
-    inside = (ds.field("ts") >= low) & (ds.field("ts") < high)
-    groups = [g for f in dataset.get_fragments() for g in f.split_by_row_group(filter=inside, schema=dataset.schema)]
-    return ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
+    inside = None
+    if pa.types.is_timestamp(dataset.schema.field("ts").type):
+        tz = dataset.schema.field("ts").type.tz
+        low = pa.scalar(needs.since_ms, pa.timestamp("ms", tz))
+        high = pa.scalar(needs.until_ms, pa.timestamp("ms", tz))
+        inside = (ds.field("ts") >= low) & (ds.field("ts") < high)
+    for fragment in dataset.get_fragments():
+        groups = fragment.split_by_row_group(filter=inside, schema=dataset.schema) if inside is not None else None
+        ids = None if groups is None else [g.row_groups[0].id for g in groups]
+        if ids == []:
+            continue
+        with pq.ParquetFile(fragment.path) as handle:
+            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=ids, columns=columns):
+                if condition is not None:
+                    batch = pa.Table.from_batches([batch]).filter(condition).combine_chunks().to_batches()
+                    if not batch:
+                        continue
+                    batch = batch[0]
+                yield batch
 
 
 # --- the gateway's prediction log -----------------------------------------------------------------------------
