@@ -1,14 +1,15 @@
 """A stage's `gates` (and the rollback's) as typed, read-only values, parsed once by the loader.
 
-The loader parses after the schema check, so every value here is already valid: the parsers only pick keys
-and apply the defaults, which live here and nowhere else. Each value also keeps the keys the policy wrote, in
-its order (`written`): `as_dict` gives back exactly the policy's words (the plan shows them), never a default
-the policy did not write, and numbers stay as written (1 stays 1, not 1.0).
+The loader parses after the schema check (and after `extends` and overrides are merged), so every value is
+already valid and the schema's keys are exactly the fields (a test holds them together): parsing only types the
+nested sections, and a key the policy did not write takes its field's default, defined here and nowhere else.
+Each value also keeps the keys the policy wrote, in its order (`written`): `as_dict` gives back exactly the
+policy's words (the plan shows them), never a default it did not write, and numbers as written (1 stays 1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _typed(raw: Mapping[str, Any], **parse: Callable[[Any], Any]) -> dict[str, Any]:
+    """The keys the policy wrote, as constructor arguments: nested sections parsed by `parse[key]`, scalars as
+    written. A key the policy did not write is left out, so the field's default applies (defined once, below)."""
+    return {key: parse[key](value) if key in parse else value for key, value in raw.items()}
+
+
+def _each(of: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A parser for a mapping of metric names to one kind of section."""
+    return lambda raw: {metric: of(spec) for metric, spec in raw.items()}
+
+
 @dataclass(frozen=True)
 class Bootstrap(Written):
     """`gates.bootstrap`: how the counting and loss metrics' intervals are resampled."""
@@ -45,7 +57,7 @@ class Bootstrap(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Bootstrap:
-        return cls(raw.get("resamples", 1000), raw.get("seed", 0), tuple(raw))
+        return cls(**_typed(raw), written=tuple(raw))
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ class Bounds(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Bounds:
-        return cls(raw.get("min"), raw.get("max"), tuple(raw))
+        return cls(**_typed(raw), written=tuple(raw))
 
     def limits(self) -> tuple[tuple[str, bool, float], ...]:
         """(bound, higher is good, threshold) for each bound set: the floor first."""
@@ -77,7 +89,7 @@ class ChampionMargins(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> ChampionMargins:
-        return cls(raw.get("non_inferiority"), raw.get("min_improvement"), raw.get("relative", False), tuple(raw))
+        return cls(**_typed(raw), written=tuple(raw))
 
     def margins(self) -> tuple[tuple[str, float], ...]:
         """(key, margin) for each margin set: non-inferiority first."""
@@ -95,7 +107,7 @@ class BaselineGain(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> BaselineGain:
-        return cls(raw["min_gain"], raw.get("relative", False), tuple(raw))
+        return cls(**_typed(raw), written=tuple(raw))
 
     def margins(self) -> tuple[tuple[str, float], ...]:
         return (("min_gain", self.min_gain),)
@@ -114,14 +126,7 @@ class Slices(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Slices:
-        return cls(
-            raw["metric"],
-            raw.get("min_rows", 30),
-            raw.get("worst_ratio"),
-            raw.get("max_regression"),
-            raw.get("correction", "holm"),
-            tuple(raw),
-        )
+        return cls(**_typed(raw), written=tuple(raw))
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ class ErrorAnalysis(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> ErrorAnalysis:
-        return cls(raw.get("max_flip_rate"), raw.get("min_segment_share", 0.05), tuple(raw))
+        return cls(**_typed(raw), written=tuple(raw))
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ class Robustness(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Robustness:
-        return cls(tuple(raw.get("probes", ())), tuple(raw))
+        return cls(**_typed(raw, probes=tuple), written=tuple(raw))
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class Drift(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Drift:
-        return cls(raw.get("psi"), raw.get("ks"), raw.get("wasserstein"), tuple(raw))
+        return cls(**_typed(raw), written=tuple(raw))
 
     def limits(self) -> tuple[tuple[str, float], ...]:
         """(statistic, limit) for each limit set, in the order psi, ks, wasserstein."""
@@ -179,7 +184,7 @@ class DataChecks(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> DataChecks:
-        return cls(raw.get("max_null_rate"), Drift.of(raw.get("drift", {})), raw.get("max_train_eval_gap"), tuple(raw))
+        return cls(**_typed(raw, drift=Drift.of), written=tuple(raw))
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,7 @@ class LoadTest(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> LoadTest:
-        return cls(
-            raw.get("concurrency", 1), raw.get("requests"), raw.get("duration_s"), raw.get("warmup", 0), tuple(raw)
-        )
+        return cls(**_typed(raw), written=tuple(raw))
 
     @property
     def request_count(self) -> int | None:
@@ -220,15 +223,7 @@ class Sla(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Sla:
-        return cls(
-            raw.get("p50_ms"),
-            raw.get("p95_ms"),
-            raw.get("p99_ms"),
-            raw.get("max_error_rate", 0.0),
-            raw.get("min_throughput_rps"),
-            raw.get("max_p95_vs_champion"),
-            tuple(raw),
-        )
+        return cls(**_typed(raw), written=tuple(raw))
 
     @property
     def named(self) -> bool:
@@ -263,18 +258,7 @@ class Infra(Written):
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Infra:
-        return cls(
-            raw.get("mode", "query"),
-            raw.get("workers", 1),
-            raw.get("load_deadline_s", 120.0),
-            raw.get("tries", 1),
-            raw.get("memory_mb"),
-            raw.get("parity_tolerance", 1e-6),
-            LoadTest.of(raw["load_test"]) if "load_test" in raw else None,
-            Sla.of(raw.get("sla", {})),
-            bool(raw.get("replay", False)),
-            tuple(raw),
-        )
+        return cls(**_typed(raw, load_test=LoadTest.of, sla=Sla.of), written=tuple(raw))
 
     @property
     def measures_load(self) -> bool:
@@ -303,18 +287,19 @@ class Gates(Written):
     def of(cls, raw: Mapping[str, Any]) -> Gates:
         """From a schema-valid `gates` mapping (after `extends` and overrides are merged)."""
         return cls(
-            raw.get("confidence", 0.95),
-            Bootstrap.of(raw.get("bootstrap", {})),
-            raw.get("averaging", "macro"),
-            {metric: Bounds.of(spec) for metric, spec in raw.get("metrics", {}).items()},
-            {metric: ChampionMargins.of(spec) for metric, spec in raw.get("champion", {}).items()},
-            {metric: BaselineGain.of(spec) for metric, spec in raw.get("baseline", {}).items()},
-            Slices.of(raw["slices"]) if "slices" in raw else None,
-            ErrorAnalysis.of(raw.get("error_analysis", {})),
-            Robustness.of(raw.get("robustness", {})),
-            DataChecks.of(raw.get("data", {})),
-            Infra.of(raw["infra"]) if "infra" in raw else None,
-            tuple(raw),
+            **_typed(
+                raw,
+                bootstrap=Bootstrap.of,
+                metrics=_each(Bounds.of),
+                champion=_each(ChampionMargins.of),
+                baseline=_each(BaselineGain.of),
+                slices=Slices.of,
+                error_analysis=ErrorAnalysis.of,
+                robustness=Robustness.of,
+                data=DataChecks.of,
+                infra=Infra.of,
+            ),
+            written=tuple(raw),
         )
 
     @property
