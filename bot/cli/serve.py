@@ -10,8 +10,14 @@ GET /models, /healthz, /readyz, /metrics (Prometheus), POST /feedback, POST /-/r
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from bot.cli import common
 
@@ -104,5 +110,27 @@ def run(args: argparse.Namespace) -> int:
         )
 
     server.startup = startup  # type: ignore[method-assign]  # wrapping uvicorn's startup to report the bound port
-    server.run()
+    with _terminated_cleanly(server):
+        server.run()
     return 0 if server.started else 1
+
+
+@contextlib.contextmanager
+def _terminated_cleanly(server: Any) -> Iterator[None]:
+    """SIGTERM is how a gateway is asked to stop: uvicorn drains the connections and requests in flight, then
+    the lifespan's end stops the model processes and flushes the prediction log. uvicorn then raises the signal
+    again under the handler it found, so the process would die of it (exit 143) after a clean stop; the handler
+    it finds is this one, which only asks the server to exit (also for a SIGTERM arriving before uvicorn listens
+    for it), so a stop asked for ends with 0."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread has signal handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
