@@ -160,7 +160,7 @@ def plan_step(
     if rollback and t.to_version is not None:
         gates = policy.rollback.gates if policy.rollback.gates is not None else stage.gates
     if rollback or t.kind == "step":  # a step moves traffic to a version approved for the stage: operators decide
-        approvals = policy.rollback.approvals or stage.approvals
+        approvals = policy.rollback.approvals if policy.rollback.approvals is not None else stage.approvals
     if t.kind == "step" and stage.deploy.rollout.approvals is not None:
         approvals = stage.deploy.rollout.approvals
     return Step(

@@ -271,7 +271,7 @@ def build(policies: Policies, name: str, model: str | None) -> Policy:
         freeze=tuple(_freeze(f) for f in data.get("freeze", ())),
         rollback=RollbackRules(
             roles=tuple(rollback.get("roles", ())),
-            approvals=_approvals(rollback.get("approvals")),
+            approvals=_approvals(rollback["approvals"]) if "approvals" in rollback else None,
             gates=Gates.of(rollback["gates"]) if "gates" in rollback else None,
             auto_merge=bool(rollback.get("auto_merge", False)),
             during_freeze=bool(rollback.get("during_freeze", True)),

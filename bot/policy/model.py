@@ -53,7 +53,7 @@ class Freeze:
 @dataclass(frozen=True)
 class RollbackRules:
     roles: tuple[str, ...] = ()
-    approvals: tuple[Approval, ...] = ()
+    approvals: tuple[Approval, ...] | None = None  # None: the stage's; () says a rollback needs no approval
     gates: Gates | None = None
     auto_merge: bool = False
     during_freeze: bool = True

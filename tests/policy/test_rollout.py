@@ -59,3 +59,14 @@ def test_a_rollout_section_reads_into_the_stages_typed_rules() -> None:
 def test_a_rollout_that_cannot_be_meant_is_refused_by_its_path(block: str, said: str) -> None:
     found = problems(block)
     assert any(said in p and "policies/default.yaml" in p for p in found), found
+
+
+def test_rollback_approvals_left_out_are_the_stages_and_an_empty_list_asks_none() -> None:
+    text = DEFAULT.replace("rollback:\n  roles: [oncall, ml-lead]\n  approvals:\n    - {role: oncall, count: 1}\n",
+                           "rollback:\n  roles: [oncall, ml-lead]\n", 1)
+    assert text != DEFAULT
+    none_said = parse_files({"policies/default.yaml": text.encode()}).get("default")
+    assert none_said.rollback.approvals is None
+    empty = parse_files({"policies/default.yaml": text.replace(
+        "rollback:\n  roles: [oncall, ml-lead]\n", "rollback:\n  roles: [oncall, ml-lead]\n  approvals: []\n").encode()})
+    assert empty.get("default").rollback.approvals == ()
