@@ -43,6 +43,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where monitor.md and monitor.json are written (default: ./modelbot-monitor)",
     )
+    parser.add_argument(
+        "--github",
+        action="store_true",
+        help="act on a breach as the policy's monitor.action says: 'issue' opens (or updates) one incident issue "
+        "per model, stage and check (GITHUB_API_URL, GITHUB_REPOSITORY and a token, as the other verbs)",
+    )
     common.add_repo(parser)
     common.add_json(parser)
 
@@ -89,9 +95,23 @@ def run(args: argparse.Namespace) -> int:
     for name, text in report.files(found).items():
         paths[name] = args.out / name
         common.atomic_write(paths[name], text)
+    opened: list[dict[str, object]] = []
+    not_wired = [a for a in settings.actions if a != "issue"]
+    if args.github and found.breaches and "issue" in settings.actions:
+        import os
+
+        from bot.github import connect
+        from bot.monitor import incidents
+
+        forge = connect(environ=dict(os.environ))
+        evidence = report.markdown(found)
+        for incident in incidents.raise_incidents(forge, found, model.owners, evidence):
+            opened.append({"kind": incident.kind, "issue": incident.issue, "comment": incident.comment})
     if args.json:
         output.emit_json(
             {
+                "incidents": opened,
+                "actions_not_taken": not_wired if args.github and found.breaches else [],
                 "ok": not found.breaches,
                 "headline": report.headline(found),
                 "breaches": [c.kind for c in found.breaches],
@@ -104,5 +124,9 @@ def run(args: argparse.Namespace) -> int:
         output.line(report.headline(found))
         for check in found.checks:
             output.line(f"  {check.current.verdict.value:<12} {check.kind}: {check.current.reason}")
+        for item in opened:
+            output.line(f"  incident #{item['issue']} ({item['kind']}): comment {item['comment']}")
+        if args.github and found.breaches and not_wired:
+            output.line(f"  not taken (not implemented yet): {', '.join(not_wired)}")
         output.line(f"report: {paths['monitor.md']}")
     return 0

@@ -146,3 +146,22 @@ monitor:
 
     with pytest.raises(InvalidFile, match="windw"):
         parse_files({"policies/default.yaml": policy.replace(b"window: 6h", b"windw: 6h")})
+
+
+def test_with_github_a_breach_opens_one_incident_per_check_and_a_rerun_opens_none(  # type: ignore[no-untyped-def]
+    repo, modelbot, tmp_path, localhub_factory, monkeypatch
+) -> None:
+    hub = localhub_factory(files={"README.md": "# models\n"})
+    for key, value in hub.bot_env().items():
+        monkeypatch.setenv(key, value)
+    folder, _ = _log(tmp_path, _frame(repo))
+    argv = ["monitor", MODEL, STAGE, "--log", folder, "--window", "1h", "--since", SINCE, "--until", UNTIL,
+            "--repo", repo.path, "--out", tmp_path / "r", "--github", "--json"]
+    first = modelbot(*argv)
+    assert first.code == 0, first.err
+    second = modelbot(*argv)
+    assert [i["kind"] for i in first.json["incidents"]] == ["drift", "quality"]
+    assert [i["issue"] for i in second.json["incidents"]] == [i["issue"] for i in first.json["incidents"]]
+    assert [i["comment"] for i in second.json["incidents"]] == ["updated", "updated"]
+    issues = hub.hub.state.issues
+    assert len(issues) == 2 and all("@dana-ds @acme/diagnostics" in i.body for i in issues.values())
