@@ -67,6 +67,6 @@ def test_rollback_approvals_left_out_are_the_stages_and_an_empty_list_asks_none(
     assert text != DEFAULT
     none_said = parse_files({"policies/default.yaml": text.encode()}).get("default")
     assert none_said.rollback.approvals is None
-    empty = parse_files({"policies/default.yaml": text.replace(
-        "rollback:\n  roles: [oncall, ml-lead]\n", "rollback:\n  roles: [oncall, ml-lead]\n  approvals: []\n").encode()})
+    roles = "rollback:\n  roles: [oncall, ml-lead]\n"
+    empty = parse_files({"policies/default.yaml": text.replace(roles, roles + "  approvals: []\n").encode()})
     assert empty.get("default").rollback.approvals == ()
