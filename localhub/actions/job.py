@@ -44,6 +44,7 @@ class Job:
     paths: list[str] = field(default_factory=list)  # GITHUB_PATH additions, the latest first
     summary: list[str] = field(default_factory=list)
     masks: list[str] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)  # the process groups of its `run:` steps (processes.py)
     _files: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -68,6 +69,19 @@ class Job:
 
     def script_file(self, suffix: str) -> Path:
         return self.temp / f"step-{next(self._files)}{suffix}"
+
+    def output_file(self) -> Path:
+        """Where a `run:` step's output goes: a file, not a pipe, so the step ends when its shell does, not when
+        the last process it left in the background closes the pipe."""
+        path = self.root / "files" / f"output-{next(self._files)}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def end_processes(self) -> list[int]:
+        """End whatever the job's steps left running (GitHub's "Cleaning up orphan processes"); returns the pids."""
+        from localhub.actions import processes
+
+        return processes.end(self.groups, self.env.get(processes.TRACKING))
 
     def mask(self, text: str) -> str:
         for secret in sorted(self.masks, key=len, reverse=True):

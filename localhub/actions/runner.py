@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localhub.actions import processes
 from localhub.actions.expressions import ExpressionError, condition, substitute
 from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.steps import run_steps
 from localhub.actions.workflows import Workflow, WorkflowError, job_order, load, triggered
+from localhub.errors import LocalhubError
 from localhub.hub import ACTIONS_BOT, Delivery, Hub
 from localhub.rest import permissions
 from localhub.rest.ops import runs as run_ops
@@ -116,6 +118,23 @@ class ActionsRunner:
                 break
             done += self.run_event(self.queue.pop(0))
         return done
+
+    def run_schedule(self, workflow: str) -> list[JobRun]:
+        """GitHub's scheduler firing `workflow` (its path) now, then what its runs cause. A schedule is no webhook:
+        it starts runs directly, with an event payload of the cron line, the workflow and the repository."""
+        from localhub.rest.render.repos import repository
+
+        with self.hub.state.lock:
+            tip = self.hub.git.resolve_commit(f"refs/heads/{self.hub.state.repo.default_branch}") or ""
+            found = [w for w in self._workflows(tip) if w.path == workflow]
+            payload = {"workflow": workflow, "repository": repository(self.hub)}
+            delivery_id = self.hub.state.next_id()
+        if not found or "schedule" not in found[0].triggers:
+            raise LocalhubError(f"{workflow} has no `on: schedule` on the default branch")
+        crons = found[0].triggers["schedule"]
+        cron = crons[0].get("cron", "") if isinstance(crons, list) and crons and isinstance(crons[0], dict) else ""
+        runs = self.run_event(Delivery(delivery_id, "schedule", {"schedule": cron, **payload}, ACTIONS_BOT))
+        return runs + self.run_pending()
 
     def run_event(self, delivery: Delivery) -> list[JobRun]:
         with self.hub.state.lock:
@@ -297,7 +316,10 @@ class ActionsRunner:
         defaults = {**(workflow.defaults.get("run") or {}), **((spec.get("defaults") or {}).get("run") or {})}
         masks = [v for v in context["secrets"].values() if v]
         job = Job(self.hub, target.sha, target.ref, root, env, self.python, self.timeout, defaults, masks=masks)
-        run.steps = run_steps(job, Scope(context), list(spec.get("steps") or []))
+        try:
+            run.steps = run_steps(job, Scope(context), list(spec.get("steps") or []))
+        finally:  # also when the runner is interrupted: nothing a step started outlives its job
+            job.end_processes()
         run.conclusion = context["job"]["status"]
         run.summary = "".join(job.summary)
         context["env"] = job.env
@@ -342,6 +364,7 @@ class ActionsRunner:
             "RUNNER_OS": "Linux",
             "RUNNER_ARCH": "X64",
             "RUNNER_TEMP": str(root / "tmp"),
+            "RUNNER_TRACKING_ID": processes.tracking_id(),  # marks the job's processes, as GitHub's runner does
             "GITHUB_HEAD_REF": github.get("head_ref", ""),
             "GITHUB_BASE_REF": github.get("base_ref", ""),
         }

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localhub.actions import composite, setup_python
+from localhub.actions import composite, processes, setup_python
 from localhub.actions.expressions import ExpressionError, condition, substitute
 from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.outputs import read_outputs
@@ -121,32 +121,27 @@ def _run(job: Job, scope: Scope, step: dict[str, Any], name: str, env: dict[str,
     directory = step.get("working-directory") or run_defaults.get("working-directory") or "."
     cwd = job.workspace / substitute(str(directory), contexts)
     minutes = step.get("timeout-minutes")
+    output = job.output_file()
     try:
-        proc = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=float(minutes) * 60 if minutes else job.timeout,
-        )
+        with output.open("wb") as out:
+            # a session of its own: its process group holds everything the step starts (processes.py)
+            proc = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+    except OSError as exc:
+        return StepRun(name, "failure", None, f"cannot start {command[0]}: {exc.strerror}", script=script, env=env)
+    job.groups.append(proc.pid)
+    try:
+        code = proc.wait(float(minutes) * 60 if minutes else job.timeout)
     except subprocess.TimeoutExpired:
+        processes.end([proc.pid])  # the shell and all it started, not the shell alone
+        proc.wait()
         return StepRun(
             name, "failure", None, f"timed out after {minutes or job.timeout / 60} minutes", script=script, env=env
         )
-    except OSError as exc:
-        return StepRun(name, "failure", None, f"cannot start {command[0]}: {exc.strerror}", script=script, env=env)
     outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
-    return StepRun(
-        name,
-        "success" if proc.returncode == 0 else "failure",
-        proc.returncode,
-        job.mask(proc.stdout),
-        outputs,
-        script,
-        env,
-    )
+    log = output.read_text(encoding="utf-8", errors="replace")
+    return StepRun(name, "success" if code == 0 else "failure", code, job.mask(log), outputs, script, env)
 
 
 def _uses(
