@@ -1,8 +1,9 @@
 """Render Evidence as report.md (a PR comment) and report.json (the evidence record).
 
 GitHub refuses comments over 65,536 characters, so the Markdown is fitted: first rendered whole; then folded
-(tables collapsed and shortened, charts dropped, the rest pointed to the full record); and only if still too
-long, cut at a line boundary with open blocks closed and a pointer to the full artifact appended.
+(tables collapsed and shortened, charts dropped only at the last steps, the rest pointed to the full record);
+and only if still too long, cut at a line boundary with open blocks closed and a pointer to the full artifact
+appended.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ TEMPLATE = "validation_report.md.j2"
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖"}
 ORDER = {Status.FAIL: 0, Status.INCONCLUSIVE: 1, Status.PASS: 2, Status.SKIPPED: 3}
 FOLD_STEPS = (50, 20, 10, 5, 0)
+CHARTS_UNTIL = 10  # charts (a few hundred characters each, the picture a reviewer reads first) stay while tables
+# fold down to this many rows; only the last steps drop them
 _CELL_MAX = 600
 
 
@@ -95,7 +98,7 @@ def _render(ev: Evidence, max_rows: int | None, pointer: str) -> str:
             counts=", ".join(f"{n} {status}" for status, n in counts.items() if n),
             max_rows=10**9 if max_rows is None else max_rows,
             fold_all=folded,
-            show_charts=not folded,
+            show_charts=max_rows is None or max_rows >= CHARTS_UNTIL,
             inputs=_flatten(ev.inputs),
             gates=sorted(ev.gates, key=lambda g: ORDER[g.status]),
         )

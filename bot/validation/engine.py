@@ -21,11 +21,13 @@ from bot.errors import UsageError
 from bot.evidence import GateResult, Status
 from bot.policy.gates import Gates, Infra
 from bot.validation import (
+    attention,
     baseline,
     compare,
     datachecks,
     errors_analysis,
     gates,
+    interval_chart,
     metrics,
     models,
     outputs,
@@ -293,7 +295,31 @@ def assess(
     values = {m: _num(e.value[0]) for (m, role), e in overall.single.items() if role == CANDIDATE}
     data_gates.extend(datachecks.train_eval_gap(spec.data, subject.training_metrics, values))
     ev.add("data", data_section, [structure.gate, *data_gates])
+    if ev.status in (Status.FAIL, Status.INCONCLUSIVE):
+        _attention(run, frame, target, preds)
     return ev
+
+
+def _attention(
+    run: _Run, frame: pd.DataFrame, target: outputs.Target, preds: Mapping[str, outputs.Predictions]
+) -> None:
+    """A failed or unclear validation names the rows to look at (issue 19): worst slices, flipped rows."""
+    ev = run.evidence
+    measured = ev.sections.get("slices")
+    unclear = [g.gate for g in ev.gates if g.status in (Status.FAIL, Status.INCONCLUSIVE)]
+    location = (ev.inputs.get("evaluation_data") or {}).get("location", "the evaluation data")
+    ev.add(
+        "attention",
+        attention.section(
+            frame,
+            target,
+            preds,
+            measured.data.get("slices", []) if measured is not None else [],
+            run.subject.slices,
+            unclear,
+            str(location),
+        ),
+    )
 
 
 def _num(x: Any) -> float | None:
@@ -431,7 +457,9 @@ def _metrics(
                 level,
             )
         )
-    run.evidence.add("metrics", _metric_section(run, overall, names, preds), results)
+    section = _metric_section(run, overall, names, preds)
+    section.charts = interval_chart.charts(results)
+    run.evidence.add("metrics", section, results)
 
 
 def _unavailable(task: str, name: str) -> str:

@@ -24,7 +24,7 @@ class Table:
 
 @dataclass
 class Section:
-    """One part of the report: a summary line, key figures, tables, an optional Mermaid chart, and `data`
+    """One part of the report: a summary line, key figures, tables, optional Mermaid charts, and `data`
     (numbers for report.json only)."""
 
     title: str
@@ -33,6 +33,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     chart: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    charts: list[str] = field(default_factory=list)  # more Mermaid charts, after `chart`
 
 
 @dataclass
@@ -92,6 +93,7 @@ def _section_dict(section: Section) -> dict[str, Any]:
         "figures": section.figures,
         "tables": [{"title": t.title, "columns": t.columns, "rows": t.rows, "note": t.note} for t in section.tables],
         "chart": section.chart,
+        "charts": section.charts,
         "data": section.data,
     }
 

@@ -304,9 +304,14 @@ def section(rows: list[Row], metric: str, overall: float, missing: list[str], le
 
 
 def chart(rows: list[Row], metric: str, overall: float) -> str:
-    """A Mermaid bar chart of the worst slices with the overall value as a line (GitHub renders it); its text
-    is the template CHART_TEMPLATE, without a final newline (the report closes the code block after it)."""
+    """A Mermaid bar chart of the worst slices, candidate against champion (GitHub renders it): the candidate
+    as bars, the champion on the same slices as a line, or the overall value when the champion lacks a slice's
+    value; its text is the template CHART_TEMPLATE, without a final newline (the report closes the code block
+    after it)."""
     shown = [r for r in rows if r.status not in UNJUDGED and r.candidate["value"] is not None][:CHART_SLICES]
     if not shown:
         return ""
-    return texts.render(CHART_TEMPLATE, rows=shown, title=METRICS[metric].title, overall=overall).rstrip("\n")
+    champion = all(r.champion is not None and np.isfinite(r.champion) for r in shown)
+    return texts.render(
+        CHART_TEMPLATE, rows=shown, title=METRICS[metric].title, overall=overall, champion=champion
+    ).rstrip("\n")
