@@ -37,6 +37,7 @@ TASKS: dict[str, str] = {
     "scheduled": "bot.actions.tasks:scheduled",
     "validate": "bot.actions.tasks:validate",
     "advance": "bot.actions.tasks:advance",
+    "monitor": "bot.actions.monitoring:monitor",
     "deploy": "bot.actions.deploys:on_deploy_task",
 }
 DEFAULT_TASK = "propose"

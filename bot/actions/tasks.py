@@ -76,7 +76,8 @@ def propose(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
 
 def scheduled(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     """The maintenance schedule: sync, sweep, then advance every rollout in progress (when the workflow says
-    where the metrics are: rollouts wait for evidence, not for a person)."""
+    where the metrics are: rollouts wait for evidence, not for a person), then monitor every deployed stage
+    whose policy has `monitor:` (when the workflow says where the gateway's prediction log is)."""
     synced, swept = sync(event, runtime, forge), sweep(event, runtime, forge)
     parts = [synced, swept]
     outputs = {**synced.outputs, "swept": swept.outputs["swept"]}
@@ -84,6 +85,12 @@ def scheduled(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
         advanced = advance(event, runtime, forge)
         parts.append(advanced)
         outputs["advanced"] = advanced.outputs["result"]
+    if runtime.get("MODELBOT_PREDICTION_LOG"):  # production monitoring (bot/actions/monitoring.py)
+        from bot.actions.monitoring import monitor
+
+        watched = monitor(event, runtime, forge)
+        parts.append(watched)
+        outputs["monitored"] = watched.outputs.get("monitored", watched.outputs["result"])
     return Outcome("; ".join(p.message for p in parts), outputs, "\n\n".join(p.summary for p in parts if p.summary))
 
 

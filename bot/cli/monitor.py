@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import common, output
-from bot.errors import RefusedError, UsageError
+from bot.errors import UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--github",
         action="store_true",
         help="act on a breach as the policy's monitor.action says: 'issue' opens (or updates) one incident issue "
-        "per model, stage and check (GITHUB_API_URL, GITHUB_REPOSITORY and a token, as the other verbs)",
+        "per model, stage and check; 'rollback' opens the rollback pull request and 'retrain' sends the "
+        "repository_dispatch event modelbot-retrain, once per incident (GITHUB_API_URL, GITHUB_REPOSITORY and a "
+        "token, as the other verbs)",
     )
     common.add_repo(parser)
     common.add_json(parser)
@@ -63,59 +65,42 @@ def _time(text: str, flag: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.monitor import reference, report, run
-    from bot.monitor.windows import Windows
-    from bot.policy import monitor as monitor_policy
+    from bot.monitor import report, watch
     from bot.policy import parse_duration
 
-    root, model, policies = common.model_and_policies(args)
-    policy = policies.resolve(model)
-    if not policy.has_stage(args.stage):
-        raise UsageError(f"policy '{policy.name}' has no stage '{args.stage}'; stages: {', '.join(policy.stage_names)}")
-    settings = monitor_policy.for_model(policies, policy.name, model.name, args.stage)
-    width = settings.window
+    root, model, _ = common.model_and_policies(args)
+    width = None
     if args.window:
         try:
             width = parse_duration(args.window)
         except ValueError as exc:
             raise UsageError(f"--window: {exc}") from None
-    now = datetime.now(UTC)
-    until = _time(args.until, "--until") if args.until else now
-    since = _time(args.since, "--since") if args.since else until - width * settings.windows
-    windows = Windows.between(since, until, width)
-    ref = reference.load(model, root)
-    found = run.monitor(model.name, args.stage, args.log, ref, windows, settings, now)
-    if found.rows == 0 and found.requests == 0:
-        raise RefusedError(
-            f"{args.log}: no prediction of {model.name}/{args.stage} between {windows.start.isoformat()} and "
-            f"{windows.end.isoformat()}: nothing to monitor (no data is never a pass; check --since/--window)"
-        )
+    watched = watch.observe(
+        root,
+        model.name,
+        args.stage,
+        args.log,
+        window=width,
+        since=_time(args.since, "--since") if args.since else None,
+        until=_time(args.until, "--until") if args.until else None,
+        now=datetime.now(UTC),
+    )
+    found = watched.report
     args.out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, text in report.files(found).items():
         paths[name] = args.out / name
         common.atomic_write(paths[name], text)
-    opened: list[dict[str, object]] = []
-    not_wired = [a for a in settings.actions if a != "issue"]
-    if args.github and found.breaches and "issue" in settings.actions:
+    if args.github:  # after the report is written: it stays on disk whatever GitHub answers
         import os
 
         from bot.github import connect
-        from bot.monitor import incidents
 
-        forge = connect(environ=dict(os.environ))
-        evidence = report.markdown(found)
-        for incident in incidents.raise_incidents(forge, found, model.owners, evidence):
-            opened.append({"kind": incident.kind, "issue": incident.issue, "comment": incident.comment})
+        watched = watch.act(watched, connect(environ=dict(os.environ)))
     if args.json:
         output.emit_json(
             {
-                "incidents": opened,
-                "actions_not_taken": not_wired if args.github and found.breaches else [],
-                "ok": not found.breaches,
-                "headline": report.headline(found),
-                "breaches": [c.kind for c in found.breaches],
-                "checks": {c.kind: c.current.verdict.value for c in found.checks},
+                **watched.as_dict(),
                 "report_md": str(paths["monitor.md"]),
                 "report_json": str(paths["monitor.json"]),
             }
@@ -124,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
         output.line(report.headline(found))
         for check in found.checks:
             output.line(f"  {check.current.verdict.value:<12} {check.kind}: {check.current.reason}")
-        for item in opened:
-            output.line(f"  incident #{item['issue']} ({item['kind']}): comment {item['comment']}")
-        if args.github and found.breaches and not_wired:
-            output.line(f"  not taken (not implemented yet): {', '.join(not_wired)}")
+        for item in watched.incidents:
+            output.line(f"  incident #{item.issue} ({item.kind}): comment {item.comment}")
+        for taken in watched.actions:
+            output.line(f"  {taken.action}: {taken.result}: {taken.detail}")
         output.line(f"report: {paths['monitor.md']}")
     return 0

@@ -527,6 +527,18 @@ class GitHubForge:
             lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"ref": ref, "inputs": dict(inputs)}),
         )
 
+    def dispatch_repository_event(self, event_type: str, client_payload: Mapping[str, Any]) -> None:
+        """`POST /repos/{owner}/{repo}/dispatches`: starts the workflows whose `on: repository_dispatch` names
+        `event_type`, on the default branch, with `client_payload` as `github.event.client_payload`. GitHub keeps
+        no record to look for afterwards, so a transient failure is retried: at least once, possibly twice after
+        a lost answer (the payload should carry a key the receiver can drop a repeat by). 1 request."""
+        url = f"{self.repo.url}/dispatches"
+        body = {"event_type": event_type, "client_payload": dict(client_payload)}
+        self.retrier.call(
+            f"send the repository_dispatch event {event_type}",
+            lambda: self.gh.requester.requestJsonAndCheck("POST", url, input=body),
+        )
+
     def made_by_this_run(self, sha: str) -> bool:
         return sha in self.cache.own_commits
 

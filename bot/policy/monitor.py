@@ -124,3 +124,12 @@ def for_model(policies: Any, name: str, model: str, stage: str) -> MonitorPolicy
 
     data, _ = merged_data(policies, name, model)
     return parse(data.get("monitor"), stage)
+
+
+def declared(policies: Any, name: str, model: str) -> bool:
+    """Whether policy `name` (with `model`'s overrides) has a `monitor:` section: the scheduled run watches only
+    the models whose policy asks for it."""
+    from bot.policy.load import merged_data
+
+    data, _ = merged_data(policies, name, model)
+    return data.get("monitor") is not None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from localhub.rest.render import checks as render_checks
 from localhub.rest.render import issues as render_issues
-from localhub.rest.render.common import simple_user
+from localhub.rest.render.common import node_id, simple_user
 from localhub.rest.render.repos import repository
 
 if TYPE_CHECKING:
@@ -204,6 +204,23 @@ def deployment_status(hub: Hub, item: DeploymentStatus, parent: Deployment, send
 
 def workflow_dispatch(hub: Hub, ref: str, workflow: str, inputs: dict[str, Any], sender: str) -> dict[str, Any]:
     return {"ref": ref, "workflow": workflow, "inputs": inputs or None, **_envelope(hub, sender)}
+
+
+ACTIONS_INSTALLATION = 15368  # a workflow token is an installation token of GitHub Actions' own app (id 15368)
+
+
+def repository_dispatch(hub: Hub, event_type: str, client_payload: dict[str, Any], sender: str) -> dict[str, Any]:
+    """What `POST /dispatches` delivers: the event type as `action`, the default branch, the client's payload, and
+    the installation of the app whose token asked (a registered app's, else GitHub Actions')."""
+    registered = hub.app_of(sender)
+    installation = registered.installation_id if registered is not None else ACTIONS_INSTALLATION
+    return {
+        "action": event_type,
+        "branch": hub.state.repo.default_branch,
+        "client_payload": client_payload,
+        "installation": {"id": installation, "node_id": node_id("Installation", installation)},
+        **_envelope(hub, sender),
+    }
 
 
 def labeled(hub: Hub, issue: Issue, label: Label, sender: str) -> dict[str, Any]:

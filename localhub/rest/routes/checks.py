@@ -198,9 +198,18 @@ def list_workflow_runs(hub: Hub, req: Request) -> Response:
     return Response(200, {"total_count": len(runs), "workflow_runs": paged.body}, paged.headers)
 
 
+DISPATCH_PAYLOAD_LIMIT = 65_536  # GitHub: "The total size of the JSON payload must be less than 64KB."
+
+
 def repository_dispatch(hub: Hub, req: Request) -> Response:
-    require(hub, req, "write")
-    req.json_field("event_type", "Dispatch", required=True)
+    """A custom event: delivered as `repository_dispatch` (action: the event type), which starts the workflows
+    whose `on: repository_dispatch` lists its type, on the default branch."""
+    actor = require(hub, req, "write")
+    event_type = str(req.json_field("event_type", "Dispatch", required=True))
+    payload = req.json_field("client_payload", "Dispatch", default={}) or {}
+    if len(json.dumps(payload, separators=(",", ":")).encode()) >= DISPATCH_PAYLOAD_LIMIT:
+        raise invalid("Dispatch", "client_payload", "invalid", "client_payload must be less than 64KB")
+    hub.emit("repository_dispatch", webhooks.repository_dispatch(hub, event_type, payload, actor), actor)
     return Response(204)
 
 
