@@ -22,8 +22,15 @@ LOG_SETTING = "MODELBOT_PREDICTION_LOG"
 
 
 def log_path(runtime: Runtime) -> Path | None:
+    """The setting names the gateway's predictions.jsonl (as `advance` reads it) or its log directory; monitoring
+    reads the directory, so the rotated files count too."""
+    from bot.monitor.source import LOG_FILE
+
     raw = runtime.get(LOG_SETTING)
-    return Path(raw) if raw else None
+    if not raw:
+        return None
+    path = Path(raw)
+    return path.parent if path.name == LOG_FILE else path
 
 
 def watched_stages(repo: Path) -> list[tuple[str, str]]:
@@ -48,7 +55,7 @@ def monitor(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     actions. A stage with no logged traffic in its windows is said as such (no data is never a pass)."""
     from bot.chatops import NAME
     from bot.errors import ModelbotError
-    from bot.monitor.watch import run_for
+    from bot.monitor.watch import NoData, run_for
 
     assert isinstance(event, DispatchEvent)
     model, stage = (str(event.inputs.get(k) or "") for k in ("model", "stage"))
@@ -77,6 +84,10 @@ def monitor(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     for name, where in targets:
         try:
             watched = run_for(repo, name, where, log, ctx.forge, base=ctx.default_branch)
+        except NoData as exc:
+            lines.append(f"monitor {name} {where}: no data: {exc}")
+            results.append("no data")
+            continue
         except ModelbotError as exc:
             lines.append(f"monitor {name} {where}: not judged: {exc}")
             results.append("refused")

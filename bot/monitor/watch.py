@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from bot.github.forge import Forge
 
 
+class NoData(RefusedError):
+    """No logged prediction of the stage in any window: nothing to judge (never a pass)."""
+
+
 @dataclass(frozen=True)
 class Watched:
     """What a run found (the report) and did on GitHub (incident issues, the breach's other actions)."""
@@ -118,7 +122,7 @@ def observe(
     windows = Windows.between(since or end - width * settings.windows, end, width)
     found = monitor(model, stage, log_path, reference.load(entry, repo), windows, settings, moment)
     if found.rows == 0 and found.requests == 0:
-        raise RefusedError(
+        raise NoData(
             f"{log_path}: no prediction of {model}/{stage} between {windows.start.isoformat()} and "
             f"{windows.end.isoformat()}: nothing to monitor (no data is never a pass; check --since/--window)"
         )

@@ -15,6 +15,8 @@ _NO_ACTION = ("push", "status", "workflow_dispatch")
 
 def webhook_key(event: str, payload: dict[str, Any]) -> str:
     """The x-webhooks key for an event: `issue_comment` + `created` -> `issue-comment-created`."""
+    if event == "repository_dispatch":  # its action is the client's event type; one schema, under a sample type
+        return "repository-dispatch-sample.collected"
     name = event.replace("_", "-")
     action = payload.get("action")
     return f"{name}-{action}" if action and event not in _NO_ACTION else name

@@ -4,6 +4,7 @@ optionally shifted, as the batches a source yields."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -69,3 +70,30 @@ def batch(frame: pd.DataFrame, window: int, windows: Windows) -> Batch:
 
 def windows(count: int) -> Windows:
     return Windows.between(START, START + timedelta(hours=count), timedelta(hours=1))
+
+
+def gateway_log(folder: Path, reference: pd.DataFrame, model: str, stage: str, version: str, hours: int = 4,
+                shifted_hour: int | None = 3, requests: int = 60, start: datetime = START) -> Path:
+    """`hours` hours from `start` of the gateway's own log (its PredictionLog) of `requests` requests of 4 rows
+    each, resampled from the reference; the shifted hour's mean_radius x 1.6 (drift, and past the range)."""
+    import uuid
+
+    from bot.serving.predlog import PredictionLog
+
+    rng = np.random.default_rng(7)
+    log = PredictionLog(folder)
+    features = [c for c in reference.columns if c not in ("malignant", "size_band", "texture_band")]
+    for hour in range(hours):
+        for i in range(requests):
+            rows = reference.iloc[rng.integers(0, reference.shape[0], 4)]
+            data = rows[features].to_numpy().copy()
+            if hour == shifted_hour:
+                data[:, features.index("mean_radius")] *= 1.6
+            when = start + timedelta(hours=hour, seconds=i * (3600 // requests))
+            log.write({"ts": when.isoformat().replace("+00:00", "Z"), "request_id": str(uuid.uuid4()), "model": model,
+                       "stage": stage, "version": version, "arm": "stable", "served_by": version, "fallback": False,
+                       "shadow": False, "inputs": {"columns": features, "data": data.tolist()},
+                       "prediction": rows["malignant"].tolist(), "latency_ms": float(rng.exponential(15.0)),
+                       "error": False, "reason": None, "status": 200})
+    log.flush()
+    return folder
