@@ -72,6 +72,7 @@ def test_a_breach_opens_the_rollback_and_sends_retrain_once_and_a_merged_rollbac
     first = _run(hub, checkout, log)
 
     assert [i.kind for i in first.incidents] == ["drift", "quality"] and all(i.new for i in first.incidents)
+    assert first.issue == first.incidents[0].issue and first.charts.count("```mermaid\nxychart-beta") >= 3
     rollback, retrain = first.actions
     assert (rollback.action, rollback.result, retrain.action, retrain.result) == (
         "rollback", "opened", "retrain", "dispatched")
