@@ -103,6 +103,21 @@ def _have_validated(ctx: BotContext, number: int) -> None:
     ensure_validated(ctx, ctx.forge.pull_request(number))
 
 
+def _validate_or_finish(ctx: BotContext, number: int) -> None:
+    """A step or rollback pull request this task opened, or found open: have it validated; once it is (a
+    dispatched validation's job cannot merge: its token does not write contents), finish it here, in the job
+    that may: its approvals, and its merge when the policy lets it merge itself."""
+    from bot.flows import record
+    from bot.flows.validate_pr import finish_validated
+
+    pull = ctx.forge.pull_request(number)
+    known = record.read(ctx, pull.head_sha, validated_only=False)
+    if known is not None and not known.pending and pull.state == "open":
+        finish_validated(ctx, pull, known)
+    else:
+        _have_validated(ctx, number)
+
+
 def sweep(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     """Ask again for the validation of open pull requests whose head no run judged (bot/flows/sweep.py)."""
     from bot.flows.sweep import sweep as sweep_pulls
@@ -181,7 +196,7 @@ def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
             continue
         pull = f" #{result.pull['number']}" if result.pull else ""
         if result.pull:
-            _have_validated(ctx, int(result.pull["number"]))
+            _validate_or_finish(ctx, int(result.pull["number"]))
         gates = "".join(f"\n  - {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
         lines.append(f"advance {name} {where}: {result.decision}{pull}{gates}")
         decisions.append(result.decision)

@@ -178,3 +178,36 @@ def test_conditions_carry_the_implicit_success_check_and_unknowns_fail_loudly() 
         evaluate("matrix.python", CONTEXT)
     with pytest.raises(ExpressionError, match="hashFiles"):
         evaluate("hashFiles('x')", CONTEXT)
+
+
+SCHEDULED = """\
+name: nightly
+on:
+  schedule:
+    - cron: "*/15 * * * *"
+permissions: {}
+jobs:
+  tick:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "event=$GITHUB_EVENT_NAME ref=$GITHUB_REF"
+          python -c "import json, os; e = json.load(open(os.environ['GITHUB_EVENT_PATH'])); print(e['schedule'], e['workflow'], e['repository']['full_name'])"
+"""
+
+
+def test_a_schedule_fires_the_workflow_on_the_default_branch_with_its_cron_line(
+        localhub_factory: Callable[..., RunningHub], tmp_path: Path) -> None:
+    from localhub.errors import LocalhubError
+
+    hub = localhub_factory(files={"models.yaml": "models: {}\n", ".github/workflows/nightly.yml": SCHEDULED,
+                                  ".github/workflows/modelbot.yml": WORKFLOW})
+    runner = ActionsRunner(hub.server, tmp_path / "runs")
+    [run] = runner.run_schedule(".github/workflows/nightly.yml")
+    assert (run.workflow, run.event, run.conclusion) == (".github/workflows/nightly.yml", "schedule", "success")
+    log = run.steps[0].log
+    assert "event=schedule ref=refs/heads/main" in log
+    assert "*/15 * * * * .github/workflows/nightly.yml acme/models" in log
+    assert not hub.hub.deliveries  # a schedule is no webhook: nothing was delivered
+    with pytest.raises(LocalhubError, match="has no `on: schedule`"):
+        runner.run_schedule(".github/workflows/modelbot.yml")
