@@ -52,4 +52,6 @@ def bot_context(runtime: Runtime, connected: Forge, default_branch: str) -> BotC
         validate_workflow=env.get("MODELBOT_VALIDATE_WORKFLOW") or "modelbot-pull-request.yml",
         validate_by_dispatch=env.get("MODELBOT_VALIDATE") == "dispatch",
         bot_events_start_runs=bool(getattr(connected, "acts_as_app", False)),
+        # Where validations are recorded: the MLflow the job loads models from (the publish job has none).
+        record_to=env.get("MLFLOW_TRACKING_URI") or None,
     )

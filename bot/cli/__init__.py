@@ -25,6 +25,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "propose": ("propose", "promote a version to a stage (edits models.yaml)"),
     "register": ("register", "add a version entry to models.yaml"),
     "history": ("history", "every stage change of a model from git history"),
+    "card": ("card", "a model card for a version: intended use, lineage, evidence, limits, approvals, history"),
     "sync": ("sync", "register the MLflow versions that models.yaml does not list yet"),
     "validate": ("validate", "run a stage's offline gates for a version; write report.md and report.json"),
     "infra-check": ("infra_check", "serve a version in a sandboxed model server: API, parity, load test, replay"),

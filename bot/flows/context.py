@@ -31,6 +31,7 @@ class BotContext:
     validate_workflow: str = "modelbot-pull-request.yml"  # evaluates in a job whose token cannot write
     validate_by_dispatch: bool = False  # in Actions: a job holding a write token never loads a model
     bot_events_start_runs: bool = False  # a GitHub App's events start workflow runs; GITHUB_TOKEN's do not
+    record_to: str | None = None  # MLflow tracking URI a validation is recorded in (the job that loads models)
 
     def remember(self, path: str, sha: str, text: str | None) -> None:
         """A file's text at a commit never changes: keep it for the rest of the run."""

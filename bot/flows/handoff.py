@@ -1,7 +1,7 @@
 """The evaluation of a pull request's head, handed from the job that loads models (its token cannot write) to
 the job that posts (it never loads a model), as an artifact of plain files: `evaluation.json` and one report
-per transition. The posting job reads it as untrusted data: every field is checked, sizes are bounded, and
-nothing in it can name a file outside its folder or carry the bot's hidden markers."""
+and one model card per transition. The posting job reads it as untrusted data: every field is checked, sizes
+are bounded, and nothing in it can name a file outside its folder or carry the bot's hidden markers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.flows.validate_pr import Evaluation, StepOutcome
 MANIFEST = "evaluation.json"
 MAX_REPORT = 65_000  # a comment holds 65,536 characters; the marker the bot adds must fit too
 MAX_MANIFEST = 1_000_000
+MAX_CARD = 30_000  # a model card's share of the pull request's body (markers.SECTION_LIMIT)
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _NAME = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 # The bot's hidden markers (which comment is which, the state record): never taken from handed text.
@@ -43,6 +44,10 @@ def write(folder: Path, evaluation: Evaluation) -> Path:
         if report is not None:
             entry["report"] = f"report-{index}.md"
             (folder / entry["report"]).write_text(report, encoding="utf-8")
+        card = evaluation.cards.get((outcome.model, outcome.stage))
+        if card is not None:
+            entry["card"] = f"card-{index}.md"
+            (folder / entry["card"]).write_text(card, encoding="utf-8")
         outcomes.append(entry)
     manifest = {"head_sha": evaluation.head_sha, "refusals": list(evaluation.refusals), "outcomes": outcomes}
     path = folder / MANIFEST
@@ -69,6 +74,7 @@ def read(folder: Path) -> Evaluation:
     refusals = tuple(_text(r, f"{path}: refusals") for r in _field(data, "refusals", list, path))
     outcomes: list[StepOutcome] = []
     reports: dict[tuple[str, str], str] = {}
+    cards: dict[tuple[str, str], str] = {}
     for i, item in enumerate(_field(data, "outcomes", list, path)):
         where = f"{path}: outcomes[{i}]"
         if not isinstance(item, dict):
@@ -91,7 +97,19 @@ def read(folder: Path) -> Evaluation:
                 raise HandoffError(f"{where}: report {name}: missing or too large")
             text = report.read_text(encoding="utf-8", errors="replace")
             reports[(model, stage)] = _MARKER.sub("<!-- (removed)", text)[:MAX_REPORT]
-    return Evaluation(head, refusals, tuple(outcomes), reports)
+        if "card" in item:
+            cards[(model, stage)] = _file(folder, item["card"], "card", MAX_CARD, where)
+    return Evaluation(head, refusals, tuple(outcomes), reports, cards)
+
+
+def _file(folder: Path, name: Any, kind: str, limit: int, where: str) -> str:
+    """A handed file named `<kind>-N.md` beside the manifest: bounded, the bot's markers taken out."""
+    if not isinstance(name, str) or not re.fullmatch(rf"{kind}-\d{{1,4}}\.md", name):
+        raise HandoffError(f"{where}: {kind}: expected {kind}-N.md beside the manifest")
+    path = folder / name
+    if not path.is_file() or path.stat().st_size > 4 * limit:
+        raise HandoffError(f"{where}: {kind} {name}: missing or too large")
+    return _MARKER.sub("<!-- (removed)", path.read_text(encoding="utf-8", errors="replace"))[:limit]
 
 
 def _field(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:

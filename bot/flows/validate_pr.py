@@ -72,9 +72,17 @@ def _policy_names(*revisions: RegistryAt | None) -> set[str]:
 
 
 def _validate_step(
-    ctx: BotContext, step: Step, base: RegistryAt | None, head: RegistryAt, inputs: dict[str, Any], progress: Progress
-) -> tuple[StepOutcome, str]:
-    """Run the validation engine for one transition; returns its outcome and the report's Markdown."""
+    ctx: BotContext,
+    step: Step,
+    pull: PullRequest,
+    base: RegistryAt | None,
+    head: RegistryAt,
+    inputs: dict[str, Any],
+    progress: Progress,
+) -> tuple[StepOutcome, str, str]:
+    """Run the validation engine for one transition; returns its outcome, the report's Markdown and the model
+    card (kept as files, and recorded in MLflow where the context says: `lasting.keep`)."""
+    from bot.flows import lasting
     from bot.report import render as report
     from bot.validation import engine
 
@@ -93,10 +101,14 @@ def _validate_step(
     evidence = engine.validate(subject, step.gates, model.evaluation, root, inputs, progress=progress)
     out = ctx.reports / f"{t.model}-{t.stage}"
     room = BODY_LIMIT - len(marker(t.model, t.stage, REPORT)) - 1  # the comment's marker counts towards the limit
-    md_path, _ = report.write(evidence, out, limit=room)
-    return StepOutcome(
-        t.model, t.stage, t.to_version, evidence.status, report.verdict(evidence).lstrip("# "), md_path
-    ), md_path.read_text(encoding="utf-8")
+    history = lasting.stage_history(ctx, pull.base_sha, t.model, t.to_version)
+    needed = {t.stage: [a.as_dict() for a in step.approvals]}
+    origin = lasting.provenance(ctx, pull.head_sha, pull.number)
+    kept = lasting.keep(ctx, evidence, model, origin, out, room, history, needed)
+    if kept.problem:
+        progress(kept.problem)
+    verdict = report.verdict(evidence).lstrip("# ")
+    return StepOutcome(t.model, t.stage, t.to_version, evidence.status, verdict, kept.report), kept.comment, kept.card
 
 
 def _no_evidence_needed(step: Step) -> StepOutcome:
@@ -203,6 +215,7 @@ class Evaluation:
     refusals: tuple[str, ...] = ()
     outcomes: tuple[StepOutcome, ...] = ()
     reports: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    cards: Mapping[tuple[str, str], str] = field(default_factory=dict)  # model cards, for the pull request's body
 
 
 def evaluate_pull(
@@ -225,15 +238,17 @@ def evaluate_pull(
     }
     outcomes: list[StepOutcome] = []
     reports: dict[tuple[str, str], str] = {}
+    cards: dict[tuple[str, str], str] = {}
     for step in result.steps:
         t = step.transition
         if t.to_version is None or not step.gates.names:
             outcomes.append(_no_evidence_needed(step))
             continue
-        outcome, body = _validate_step(ctx, step, planned.base, planned.head, inputs, progress)
+        outcome, body, card = _validate_step(ctx, step, pull, planned.base, planned.head, inputs, progress)
         outcomes.append(outcome)
         reports[(t.model, t.stage)] = body
-    return Evaluation(pull.head_sha, (), tuple(outcomes), reports)
+        cards[(t.model, t.stage)] = card
+    return Evaluation(pull.head_sha, (), tuple(outcomes), reports, cards)
 
 
 def publish_pull(
@@ -290,6 +305,10 @@ def publish_pull(
             outcome = replace(outcome, status=Status.FAIL, verdict=f"{t}: the evaluation brought no report")
         else:
             ctx.forge.upsert_comment(pull.number, marker(t.model, t.stage, REPORT), body)
+            card = evaluation.cards.get((t.model, t.stage))
+            if card is not None:  # presentation only: nothing is read back from a body others can edit
+                text = render("pr_card.md.j2", card=card, outcome=outcome)
+                ctx.forge.set_pull_section(pull.number, f"{t.model}:{t.stage}:card", text)
         outcomes.append(outcome)
     status = _worst([o.status for o in outcomes])
     inconclusive = {(o.model, o.stage) for o in outcomes if o.status == Status.INCONCLUSIVE}

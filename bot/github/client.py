@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.github.config import GitHubConfig
 from bot.github.forge import (
+    Artifact,
     BaseTip,
     Comment,
     CommentResult,
@@ -27,7 +28,7 @@ from bot.github.forge import (
     Review,
     WorkflowRun,
 )
-from bot.github.markers import has_marker, with_marker
+from bot.github.markers import has_marker, with_marker, with_section
 from bot.github.retry import Retrier, data_of, status_of
 from bot.github.runcache import RunCache
 from bot.github.values import to_comment, to_pull
@@ -570,6 +571,42 @@ class GitHubForge:
 
         found = self.retrier.call(f"list the dispatched runs of {workflow} on {head_sha[:12]}", read)
         return [run for run in found if self.bot_login is None or run.actor.lower() == self.bot_login.lower()]
+
+    def set_pull_section(self, number: int, name: str, text: str) -> bool:
+        """Put `text` in the bot's section `name` of the pull request's body, the rest as it is. 1 request to
+        read the body, 1 more to edit it when the section changes (a PATCH of the body: idempotent)."""
+        pull = self.retrier.call(f"read pull request #{number}", lambda: self.repo.get_pull(number))
+        body = with_section(pull.body, name, text)
+        if body == (pull.body or ""):
+            return False
+        self.retrier.call(f"edit section {name} of #{number}", lambda: pull.edit(body=body))
+        return True
+
+    def run_artifacts(self, run_id: int) -> list[Artifact]:
+        """A workflow run's artifacts (GET /repos/{o}/{r}/actions/runs/{id}/artifacts). 1 request per 100."""
+        url = f"{self.repo.url}/actions/runs/{int(run_id)}/artifacts"
+
+        def read() -> list[Artifact]:
+            found: list[Artifact] = []
+            for page in itertools.count(1):
+                _, data = self.gh.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 100, "page": page})
+                listed = data.get("artifacts") or []
+                found += [
+                    Artifact(
+                        int(a["id"]),
+                        str(a["name"]),
+                        int(a.get("size_in_bytes") or 0),
+                        bool(a.get("expired")),
+                        a.get("expires_at"),
+                        str(a.get("archive_download_url") or a.get("url") or ""),
+                    )
+                    for a in listed
+                ]
+                if len(listed) < 100 or len(found) >= int(data.get("total_count") or 0):
+                    return found
+            return found
+
+        return self.retrier.call(f"list the artifacts of run {run_id}", read)
 
     def revert_pull(self, number: int) -> PullRequest:
         from bot.github.revert import revert_pull

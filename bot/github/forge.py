@@ -108,6 +108,18 @@ class WorkflowRun:
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """A workflow run's artifact: kept `retention-days`, then expired (listed, no longer downloadable)."""
+
+    id: int
+    name: str
+    size_in_bytes: int
+    expired: bool
+    expires_at: str | None
+    url: str  # where a person finds it: the run's page, GitHub lists a run's artifacts there
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     sha: str
     message: str
@@ -149,6 +161,15 @@ class Forge(Protocol):
     def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult: ...
 
     def find_comment(self, number: int, marker: str) -> Comment | None: ...
+
+    def set_pull_section(self, number: int, name: str, text: str) -> bool:
+        """Put `text` in the bot's section `name` of a pull request's body (markers.with_section), leaving the
+        rest of the body as it is; whether the body changed."""
+        ...
+
+    def run_artifacts(self, run_id: int) -> list[Artifact]:
+        """The artifacts of a workflow run, as GitHub lists them (expired ones included, marked so)."""
+        ...
 
     def set_status(
         self, sha: str, state: CommitState, context: str, description: str = "", target_url: str | None = None

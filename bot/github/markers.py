@@ -75,3 +75,42 @@ def state_of(body: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+# Sections the bot keeps inside a body it shares with people (the model card in a promotion pull request's
+# body): between a start and an end marker, replaced in place, never read back for any decision.
+_SECTION = re.compile(r"\n*<!-- modelbot:section:([^\s>]+) -->\n.*?\n<!-- modelbot:end:\1 -->\n?", re.DOTALL)
+SECTION_LIMIT = 30_000  # a section's share of a body: the person's text and other sections keep the rest
+
+
+def section_marks(name: str) -> tuple[str, str]:
+    if not _PART.match(name.replace(":", "/")):
+        raise ValueError(f"section {name!r}: only letters, digits and . _ / - : can go in a marker")
+    return f"<!-- modelbot:section:{name} -->", f"<!-- modelbot:end:{name} -->"
+
+
+def without_sections(body: str | None) -> str:
+    """`body` without the bot's sections: what its author (or the bot's own template) wrote."""
+    return _SECTION.sub("", body or "").rstrip("\n")
+
+
+def sections_of(body: str | None) -> str:
+    """The bot's sections in `body`, in order, as `with_section` writes them: to append to a rewritten body."""
+    found = [m.group(0).strip("\n") for m in _SECTION.finditer(body or "")]
+    return "\n\n" + "\n\n".join(found) + "\n" if found else ""
+
+
+def with_section(body: str | None, name: str, text: str, limit: int = BODY_LIMIT) -> str:
+    """`body` with section `name` holding `text` (replaced where it stands, else appended), within `limit`:
+    the section is cut to fit, never the rest of the body."""
+    start, end = section_marks(name)
+    base = body or ""
+    room = min(SECTION_LIMIT, limit - len(_SECTION.sub(lambda m: "" if m.group(1) == name else m.group(0), base)))
+    room -= len(start) + len(end) + 6
+    inner = fit(text.strip("\n"), max(room, 200))
+    block = f"\n\n{start}\n{inner}\n{end}\n"
+    found = [m for m in _SECTION.finditer(base) if m.group(1) == name]
+    if found:
+        match = found[0]
+        return base[: match.start()] + block + base[match.end() :]
+    return base.rstrip("\n") + block

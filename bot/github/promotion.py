@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.github.branches import branch_tip, force_branch, open_pull, point_branch
 from bot.github.forge import BaseTip, PromotionPR, PullRequest, Superseded
-from bot.github.markers import marker, promotion_branch, with_marker
+from bot.github.markers import marker, promotion_branch, sections_of, with_marker, without_sections
 
 if TYPE_CHECKING:
     from bot.github.client import GitHubForge
@@ -49,9 +49,10 @@ def find_or_create(
     forge.add_labels(existing.number, missing)
     existing = PullRequest(**{**existing.__dict__, "labels": tuple(dict.fromkeys([*existing.labels, *missing]))})
     if all(forge.file_text(path, existing.head_sha) == content for path, content in files.items()):
-        if (existing.title, existing.body) == (title, text):
+        # The same head: the bot's sections (the model card of its validation) stay; only its own text is compared.
+        if (existing.title, without_sections(existing.body)) == (title, without_sections(text)):
             return PromotionPR(existing, "unchanged")
-        return PromotionPR(_edit(forge, existing, title, text), "updated")
+        return PromotionPR(_edit(forge, existing, title, text + sections_of(existing.body)), "updated")
     superseded = Superseded(existing.head_sha, existing.title)
     sha = _commit_on_base(forge, base, files, title, superseded, tip)
     force_branch(forge, branch, sha)

@@ -8,7 +8,7 @@ from bot.github.config import GitHubConfig
 from tests.flows.conftest import next_run
 from tests.flows.test_commands import comment
 
-BUDGET = 25
+BUDGET = 27  # 25, and 2 since issue 19: the model card section of the PR body (read the body, then edit it)
 
 
 def test_a_full_promotion_stays_within_the_request_budget(hub, ctx, tmp_path, diabetes_v1, capsys):
