@@ -205,6 +205,23 @@ class WorkflowRun:
 
 
 @dataclass
+class Artifact:
+    """A file set a workflow run uploaded (actions/upload-artifact), listed under the run until it expires
+    (`retention-days`, 90 by default); its files stay in the runner's folder for the run."""
+
+    id: int
+    run_id: int  # the run's GITHUB_RUN_ID
+    name: str
+    size_in_bytes: int
+    digest: str  # sha256:<hex> of its files, as upload-artifact v4 records it
+    folder: str
+    head_branch: str | None
+    head_sha: str
+    created_at: str = field(default_factory=now)
+    expires_at: str = field(default_factory=now)
+
+
+@dataclass
 class Repo:
     owner: str
     name: str
@@ -238,6 +255,7 @@ class State:
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     deployments: dict[int, Deployment] = field(default_factory=dict)
     workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
+    artifacts: dict[int, Artifact] = field(default_factory=dict)
     protected: dict[str, tuple[str, ...]] = field(default_factory=dict)  # branch -> required status checks
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))

@@ -169,6 +169,10 @@ def _uses(
 
         act = artifacts.upload if action.lower() == "actions/upload-artifact" else artifacts.download
         conclusion, log = act(job.root.parent, job.workspace, options)
+        if act is artifacts.upload and conclusion == "success" and not log.startswith("No files"):
+            branch = job.ref.removeprefix("refs/heads/") if job.ref.startswith("refs/heads/") else None
+            run_id = int(env.get("GITHUB_RUN_ID") or 0)
+            artifacts.record(job.hub, job.root.parent, run_id, job.sha, branch, options)
         return StepRun(name, conclusion, 0 if conclusion == "success" else 1, job.mask(log), env=env)
     return StepRun(
         name,

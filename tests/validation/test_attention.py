@@ -54,7 +54,7 @@ def test_flipped_rows_are_every_disagreement_now_wrong_first_with_their_slice() 
 
 
 def test_the_list_in_the_artifact_is_bounded_and_says_how_many_there_were() -> None:
-    frame, y, candidate, champion = _frame(n=6000)
+    _, y, candidate, champion = _frame(n=6000)
     target = Target("binary_classification", y, (0, 1), 1)
     rows, counts = attention.flipped(target, _preds(candidate), _preds(champion), limit=50)
     assert len(rows) == 50 and sum(counts.values()) == int((candidate != champion).sum()) > 50

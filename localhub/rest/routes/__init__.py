@@ -6,7 +6,7 @@ from localhub.rest.api import Route
 
 
 def all_routes() -> list[Route]:
-    from localhub.rest.routes import apps, checks, contents, gitdata, issues, pulls, repos
+    from localhub.rest.routes import actions, apps, checks, contents, gitdata, issues, pulls, repos
 
-    areas = (apps, repos, contents, gitdata, pulls, issues, checks)
+    areas = (apps, repos, contents, gitdata, pulls, issues, checks, actions)
     return [route for area in areas for route in area.ROUTES]
