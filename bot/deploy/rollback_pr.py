@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from bot import gitio
 from bot.deploy.rollback import ROLLBACK_LABEL, Target
 from bot.errors import RefusedError
-from bot.registry.edit import set_stage
+from bot.registry.edit import set_deployment, set_stage
 from bot.registry.load import parse
 from bot.workspace import REGISTRY_FILE
 from bot.yamlio import conflict_lines
@@ -85,7 +85,7 @@ def open_rollback(forge: Forge, repo: Path, target: Target, base: str) -> Opened
             "merged",
             "git merged the inverse change onto the branch's tip; nothing else changes.",
         )
-    line = _stage_line(tip, target)
+    line = _stage_line(tip, target, promoted, before)
     if line is not None:
         return _open(
             forge,
@@ -95,7 +95,9 @@ def open_rollback(forge: Forge, repo: Path, target: Target, base: str) -> Opened
             "stage-line",
             f"A later change touched the neighbouring line, so git could not revert the commit on its own; "
             f"this sets {target.model} {target.stage} back to "
-            f"{target.event.transition.from_version or 'nothing'} and changes nothing else.",
+            f"{target.event.transition.from_version or 'nothing'}"
+            + (" with its deployment state from before the promotion" if target.steps else "")
+            + " and changes nothing else.",
         )
     marked = conflict_lines(merged)
     return _open(forge, target, base, merged, "conflict", _conflict_body(target, marked), marked)
@@ -106,17 +108,32 @@ def _text(repo: Path, rev: str) -> str:
     return "" if raw is None else raw.decode("utf-8")
 
 
-def _stage_line(tip: str, target: Target) -> str | None:
-    """The tip with only the stage line set back, when the promotion changed only that line and the stage
-    still holds the promoted version; else None."""
+def _stage_line(tip: str, target: Target, promoted: str, before: str) -> str | None:
+    """The tip with only the stage line set back (and, after rollout steps, the stage's deployment state as it
+    was before the promotion), when the stage still holds the promoted version and its state lines are exactly
+    what the last step wrote (a hand edit there is a person's to weigh: None, and the conflict is shown)."""
     t = target.event.transition
-    if target.steps:
-        return None
     model = parse(tip).model(t.model)
     if model is None or model.stages.get(t.stage) != t.to_version:
         return None
+    if target.steps and _state_lines(tip, t.model, t.stage) != _state_lines(promoted, t.model, t.stage):
+        return None
     text, _ = set_stage(tip, t.model, t.stage, t.from_version)
+    if target.steps:
+        was = parse(before).model(t.model) if before else None
+        text, _ = set_deployment(text, t.model, t.stage, was.deployment.get(t.stage) if was is not None else None)
     return text
+
+
+def _state_lines(text: str, model: str, stage: str) -> list[str] | None:
+    """The lines of `models.<model>.deployment.<stage>` in `text`, comments on them included; None if absent."""
+    from bot import yamlio
+
+    key, value = yamlio.find_node(yamlio.compose(text), ["models", model, "deployment", stage])
+    if key is None or value is None or key.value != stage:
+        return None
+    last = value.end_mark.line - (1 if value.end_mark.column == 0 else 0)
+    return text.splitlines()[key.start_mark.line : last + 1]
 
 
 def _conflict_body(target: Target, lines: tuple[int, ...]) -> str:

@@ -80,3 +80,28 @@ def test_a_conflicting_rollback_is_opened_for_a_person_and_fails_validation_unti
     hub.hub.as_user("olive").push(opened.pull.head_ref, {"models.yaml": resolved}, "Resolve the rollback")
     after = parse(hub.forge().file_text("models.yaml", ref=opened.pull.head_ref) or "")
     assert after.models[MODEL].stages["production"] == "1" and "production" not in after.models[MODEL].deployment
+
+
+def test_a_rollout_whose_neighbouring_line_changed_since_is_set_back_by_its_stage_and_state(
+        make_repo: Callable[..., Repo], localhub_factory: Callable[..., RunningHub], tmp_path: Path) -> None:
+    """A canary ran to 100 %, then staging moved on the line next to production's: git cannot revert the
+    promotion and its steps, but the meaning is plain: production back to 1, its state as before."""
+    seed = make_repo()
+    before = seed.git.read("models.yaml")
+    seed.promote("production", "2", "Promote tumor-malignancy 2 to production")
+    seed.set_state("production", STATE, "Advance the canary of tumor-malignancy 2 in production: 50%")
+    seed.set_state("production", {"strategy": "canary", "step": 2, "traffic": {"2": 100}},
+                   "Complete the canary of tumor-malignancy 2 in production")
+    seed.promote("staging", "1", "Staging back on 1 for an experiment")
+    hub, checkout = pushed(seed, localhub_factory, tmp_path)
+    target = rollback.find(checkout, MODEL, "production")
+    assert len(target.steps) == 2
+
+    opened = open_rollback(hub.forge(), checkout, target, "main")
+
+    assert opened.how == "stage-line"
+    head = parse(hub.forge().file_text("models.yaml", ref=opened.pull.head_ref) or "").model(MODEL)
+    was = parse(before).model(MODEL)
+    assert head is not None and was is not None
+    assert head.stages == {**was.stages, "staging": "1"}  # production back, the later staging change kept
+    assert head.deployment.get("production") == was.deployment.get("production")
