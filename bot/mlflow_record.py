@@ -247,6 +247,24 @@ def latest_evidence(tracking_uri: str, name: str, version: str) -> tuple[str, di
     return str(run_id), found
 
 
+def runs_for(tracking_uri: str, model: str, version: str, commit: str) -> list[str]:
+    """The recorded validations of `model` `version` at `commit` (run ids, newest first): evidence that exists."""
+    try:
+        client = _client(tracking_uri)
+        found = client.get_experiment_by_name(EXPERIMENT)
+        if found is None:
+            return []
+        quoted = [v.replace("'", "") for v in (model, version, commit)]
+        query = (
+            f"tags.`modelbot.model` = '{quoted[0]}' and tags.`modelbot.version` = '{quoted[1]}' "
+            f"and tags.`modelbot.commit` = '{quoted[2]}'"
+        )
+        runs = client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"])
+    except Exception as exc:  # as in start
+        raise RecordProblem(f"MLflow at {safe_uri(tracking_uri)}: cannot search the records: {_said(exc)}") from None
+    return [r.info.run_id for r in runs]
+
+
 def log_card(tracking_uri: str, name: str, version: str, files: Mapping[str, str], experiment: str = EXPERIMENT) -> str:
     """Log a model card (name -> text) to a run of its own linked to the version, and point the version's
     CARD_TAG at it; returns the run id."""

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         from bot.audit import enrich
         from bot.github import connect
 
-        history = enrich(connect(), found)
+        history = enrich(connect(), found, tracking_uri)
     policy = policies.resolve(model)
     required = {s: [a.as_dict() for a in policy.stage(s).approvals] for s in policy.stage_names}
     data = cards.build(model, version, evidence, history, required, source)

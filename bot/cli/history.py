@@ -1,10 +1,13 @@
 """Every stage change of a model, from the git history of models.yaml: when, who, the commit, and the pull
 request when the commit message names one (GitHub's squash and merge messages do). With --github, also who
-approved each pull request and the link to its evidence report (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN)."""
+approved each pull request and the link to its evidence report (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN),
+and the evidence that still exists: the workflow run's report artifact until it expires, and (MLFLOW_TRACKING_URI)
+the validations recorded in MLflow at the pull request's head."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from bot.cli import common, output
 
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         from bot.audit import enrich
         from bot.github import connect
 
-        records = enrich(connect(), found)
+        records = enrich(connect(), found, os.environ.get("MLFLOW_TRACKING_URI") or None)
     if args.json:
         output.emit_json({"model": args.model, "stage": args.stage, "events": records})
         return 0
@@ -45,4 +48,12 @@ def run(args: argparse.Namespace) -> int:
                 f"    approved by {', '.join(record['approvers']) or 'nobody'}; evidence: "
                 f"{record['evidence'] or 'none'}"
             )
+            lasting = record["evidence_kept"]
+            if lasting["artifact"]:
+                artifact = lasting["artifact"]
+                output.line(
+                    f"    report artifact {artifact['name']} of {artifact['run']} (until {artifact['expires_at']})"
+                )
+            for run_id in lasting["mlflow_runs"]:
+                output.line(f"    recorded in MLflow: run {run_id}")
     return 0

@@ -488,6 +488,14 @@ class GitHubForge:
         output = known.output
         return known.conclusion, (getattr(output, "summary", None) or "")
 
+    def check_run_link(self, sha: str, name: str) -> str | None:
+        """The details URL of the bot's own check run `name` on `sha`, or None. As check_run_summary: 0 or 1
+        request."""
+        if self.check_run_summary(sha, name) is None:
+            return None
+        url = getattr(self.cache.check_runs.get((sha, name)), "details_url", None)
+        return str(url) if url else None
+
     def _own_app(self, run: Any) -> bool:
         app = getattr(run, "app", None)
         slug = getattr(app, "slug", None)

@@ -34,6 +34,12 @@ def _evidence(version: str = "2") -> dict:
     return ev.as_dict()
 
 
+@pytest.fixture(autouse=True)
+def _no_mlflow(monkeypatch):
+    """No MLflow unless a test names one (another test's store may have set MLFLOW_TRACKING_URI)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def test_a_card_from_models_yaml_evidence_policy_and_history(modelbot, repo, tmp_path):
     report = tmp_path / "report.json"
     report.write_text(json.dumps(_evidence()))

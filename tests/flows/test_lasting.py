@@ -143,3 +143,38 @@ def test_a_handed_card_cannot_carry_the_bot_s_markers_or_name_another_file(tmp_p
     (tmp_path / "e" / handoff.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(handoff.HandoffError, match=r"outcomes\[0\]: card: expected card-N.md"):
         handoff.read(tmp_path / "e")
+
+
+def test_history_links_each_promotion_to_its_evidence_while_it_exists(hub, ctx, tmp_path, diabetes_v1, monkeypatch,
+                                                                      capsys):
+    from bot.cli import main
+    from localhub.actions import artifacts
+
+    store, _ = diabetes_v1
+    pull = promote_diabetes(ctx)
+    validate_pull(_recording(hub, tmp_path, store), pull, files=["models.yaml"])
+    # What the pull request workflow's evaluate job uploads: the reports folder, as run 1's `modelbot-report`
+    # (the check run's details link is run 1's page), through localhub's own upload and record.
+    run_root = tmp_path / "run-1"
+    done = artifacts.upload(run_root, tmp_path, {"name": "modelbot-report", "path": str(tmp_path / "reports")})
+    assert done[0] == "success"
+    ident = artifacts.record(hub.hub, run_root, 1, pull.head_sha, None, {"name": "modelbot-report"})
+    for reviewer in ("lena-ml", "rita-risk"):
+        hub.hub.as_user(reviewer).review(pull.number, "APPROVE")
+    hub.hub.as_user("pat-platform").merge(pull.number)
+    for name, value in {**hub.bot_env(), "MLFLOW_TRACKING_URI": store.tracking_uri}.items():
+        monkeypatch.setenv(name, value)
+    workspace = next_run(hub, tmp_path).workspace
+
+    def history():
+        argv = ["history", "diabetes-progression", "--stage", "production", "--github", "--json", "--repo", workspace]
+        assert main([str(a) for a in argv]) == 0
+        [event] = json.loads(capsys.readouterr().out)["events"]
+        return event["evidence_kept"]
+
+    _, [run] = _runs(store)
+    kept = history()
+    assert kept["artifact"]["name"] == "modelbot-report" and kept["artifact"]["run"].endswith("/actions/runs/1")
+    assert kept["mlflow_runs"] == [run.info.run_id]
+    hub.hub.state.artifacts[ident].expires_at = "2020-01-01T00:00:00Z"  # past its retention: no longer linked
+    assert history()["artifact"] is None
