@@ -1,7 +1,9 @@
 """Run the whole story on one machine, with no account anywhere: real scikit-learn models in a real MLflow
 (SQLite), a local GitHub seeded with this project's models.yaml, policies and workflows, slash commands, the
-evidence report, approvals by role (and one that does not count), merge and deployment, a candidate that fails
-on a slice, and a rollback by revert commit. Exit 0 only if every step ended as the story says.
+evidence report, approvals by role (and one that does not count), merge and a live canary through the serving
+gateway that advances itself on schedule ticks, a candidate that fails on a slice, a rollback by revert commit,
+and a canary that fails live requests, aborted and rolled back by the bot alone. Exit 0 only if every step ended
+as the story says.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the MLflow store, the local GitHub and the reports go (default: a new temp dir)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object: ok, steps, api_requests")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: ok, steps, api_requests, merge_to_full_traffic_s, failure_to_restore_s",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.demo.serving import DemoGateway, serve_production_through, sigterm_as_exit
+from bot.demo.rollouts import Traffic, production_canary, staging_canary
+from bot.demo.serving import DemoGateway, sigterm_as_exit
 from bot.demo.train import DIABETES, TUMOR, feature_columns, train_all
 from bot.errors import ModelbotError
 from localhub.errors import ApiError, LocalhubError
 
+MAINTENANCE = ".github/workflows/modelbot-maintenance.yml"
 PROJECT_FILES = ("models.yaml", "policies", "data", ".github", "action.yml", "pyproject.toml", "README.md")
 PEOPLE = {  # login: (permission, what they do in the story)
     "dana-ds": ("write", "data scientist, owner of the models"),
@@ -62,6 +64,7 @@ class DemoResult:
     repository: str = ""
     reports: str = ""
     seconds: float = 0.0
+    figures: dict[str, float] = field(default_factory=dict)  # measured: merge_to_full_traffic_s, failure_to_restore_s
 
     @property
     def ok(self) -> bool:
@@ -80,6 +83,7 @@ class DemoResult:
             "workdir": str(self.workdir),
             "repository": self.repository,
             "reports": self.reports,
+            **self.figures,
         }
 
 
@@ -102,6 +106,13 @@ def check(condition: bool, message: str) -> None:
         raise StoryBroken(message)
 
 
+def _succeeded(runs: list[Any]) -> list[Any]:
+    for run in runs:
+        if run.conclusion not in ("success", "skipped"):
+            raise StoryBroken(f"workflow {run.workflow} job {run.job} ended {run.conclusion}:\n{run.log()[-3000:]}")
+    return runs
+
+
 class Story:
     def __init__(self, workdir: Path, progress: Progress) -> None:
         self.workdir = workdir
@@ -114,6 +125,7 @@ class Story:
         self.tracker: Any = None
         self.gateway = DemoGateway(workdir)
         self._models: dict[str, Any] = {}
+        self.merged_at = 0.0
 
     # --- plumbing ------------------------------------------------------------------------------------------
     @contextmanager
@@ -137,11 +149,7 @@ class Story:
 
     def act(self) -> list[Any]:
         """Let Actions run the workflows that what people just did triggers (and what those runs cause)."""
-        runs: list[Any] = self.runner.run_pending()
-        for run in runs:
-            if run.conclusion not in ("success", "skipped"):
-                raise StoryBroken(f"workflow {run.workflow} job {run.job} ended {run.conclusion}:\n{run.log()[-3000:]}")
-        return runs
+        return _succeeded(self.runner.run_pending())
 
     def as_user(self, login: str) -> Any:
         return self.hub.as_user(login)
@@ -181,6 +189,11 @@ class Story:
         runs = self.api(f"/repos/acme/models/commits/{sha}/check-runs")["check_runs"]
         found = [r["conclusion"] for r in runs if r["name"] == "modelbot/validation"]
         return found[-1] if found else None
+
+    def check_summary(self, sha: str) -> str:
+        runs = self.api(f"/repos/acme/models/commits/{sha}/check-runs")["check_runs"]
+        found = [r["output"]["summary"] or "" for r in runs if r["name"] == "modelbot/validation"]
+        return found[-1] if found else ""
 
     def alias(self, model: str, alias: str) -> str:
         return str(self.tracker.get_model_version_by_alias(model, alias).version)
@@ -226,6 +239,36 @@ class Story:
             commit, main = self.gateway.describe(TUMOR, "production")["commit"], self.hub.git.resolve("main")
             check(commit == main, f"the gateway serves {str(commit)[:12]}, not main's {str(main)[:12]}")
         return f"{count}/{count} answers X-Modelbot-Version: {version}"
+
+    def split(self, model: str, stage: str) -> dict[str, float]:
+        """The traffic weights the gateway applies to (model, stage) now."""
+        found = self.gateway.describe(model, stage).get("traffic") or {}
+        return {str(v): float(w) for v, w in found.items()}
+
+    def tick_until(self, done: Callable[[], bool], what: str, timeout_s: float = 240.0) -> int:
+        """Fire the maintenance workflow's schedule (as GitHub's scheduler would, every 15 minutes; here every
+        second or so) until `done`; the number of ticks it took."""
+        deadline = time.monotonic() + timeout_s
+        ticks, said = 0, ""
+        while not done():
+            check(time.monotonic() < deadline, f"{what} did not happen within {timeout_s:g}s of ticks; last: {said}")
+            runs = _succeeded(self.runner.run_schedule(MAINTENANCE))
+            ticks += 1
+            said = next((r.summary.strip() for r in runs if r.workflow == MAINTENANCE), "") or runs[0].log()[-1500:]
+            self.progress(f"    tick {ticks}: {said.splitlines()[-1][:160] if said else 'nothing said'}")
+            time.sleep(0.5)
+        return ticks
+
+    def rows(self, model: str) -> list[dict[str, Any]]:
+        """Evaluation rows of `model` as a client sends them: its features, no target, no slice columns."""
+        from bot.demo.datasets import diabetes_frames, tumor_frames
+
+        if model == TUMOR:
+            frame, target, slices = tumor_frames()[1], "malignant", ("size_band", "texture_band")
+        else:
+            frame, target, slices = diabetes_frames()[1], "progression", ("sex", "age_band")
+        records: list[dict[str, Any]] = frame[feature_columns(frame, target, slices)].to_dict(orient="records")
+        return records
 
     def bot_reply(self, issue: int) -> str:
         comments = self.api(f"/repos/acme/models/issues/{issue}/comments?per_page=100")
@@ -275,8 +318,11 @@ class Story:
             for name in PROJECT_FILES:
                 source = root / name
                 (shutil.copytree if source.is_dir() else shutil.copy2)(source, seed / name)
-            policy = seed / "policies" / "default.yaml"  # the seeded copy: production deploys reload the gateway
-            policy.write_text(serve_production_through(policy.read_text(), self.gateway.url))
+            # The seeded copies: production of the default policy and staging of the regression policy roll out as
+            # live canaries through the gateway (bot/demo/rollouts.py).
+            for name, edit in (("default", production_canary), ("regression", staging_canary)):
+                policy = seed / "policies" / f"{name}.yaml"
+                policy.write_text(edit(policy.read_text(), self.gateway.url))
             when = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
             env = {
                 "GIT_AUTHOR_NAME": "Dana DS",
@@ -298,6 +344,8 @@ class Story:
             # strict: localhub checks each answer and webhook against GitHub's schemas (see `conformance`)
             self.server = LocalHubServer(self.hub, strict=True).start()
             self.hub.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            # The maintenance schedule reads the gateway's prediction log (a runner on the gateway's machine).
+            self.hub.variables["MODELBOT_PREDICTION_LOG"] = str(self.gateway.log_dir / "predictions.jsonl")
             # The runner's Python already has modelbot: the action's install step sees it and skips.
             self.runner = ActionsRunner(
                 self.server, self.workdir / "actions", python=prepare(self.workdir / "runner-python", "modelbot")
@@ -321,8 +369,8 @@ class Story:
             text = dana.file_text("models.yaml", "main") or ""
             found = unlisted(parse(text), self.tracking_uri)
             check(
-                [f"{f.model} {f.version}" for f in found] == [f"{TUMOR} 3", f"{TUMOR} 4"],
-                f"expected tumor-malignancy 3 and 4 to register, found {found}",
+                sorted(f"{f.model} {f.version}" for f in found) == [f"{DIABETES} 2", f"{TUMOR} 3", f"{TUMOR} 4"],
+                f"expected tumor-malignancy 3 and 4 and diabetes-progression 2 to register, found {found}",
             )
             pull = open_pull(dana, text, found, "main").pull
             self.act()
@@ -331,7 +379,10 @@ class Story:
             self.act()
             registered = parse(dana.file_text("models.yaml", "main") or "").models[TUMOR]
             check(registered.version(4) is not None, "version 4 is not on main after the merge")
-            record.detail = f"PR #{pull.number} registered versions 3 and 4 with their lineage; merged"
+            record.detail = (
+                f"PR #{pull.number} registered tumor-malignancy 3 and 4 and diabetes-progression 2 with their "
+                "lineage; merged"
+            )
         return int(pull.number)
 
     def promote_to_production(self, issue: int) -> None:
@@ -361,18 +412,76 @@ class Story:
                 f"approvals: {self.approvals(sha)}",
             )
             record.detail = "modelbot/approvals: ml-lead 1/1, risk 1/1"
-        with self.step("merge: the deployment moves the production alias") as record:
+        with self.step("merge: a canary starts, version 2 takes 10 % of the gateway's traffic") as record:
             self.gateway.wait_ready()
             before = self.served("1", "2", at_main=False)
+            self.merged_at = time.monotonic()
             self.as_user("pat-platform").merge(pull["number"])
             self.act()
-            check(self.alias(TUMOR, "production") == "2", f"production alias on {self.alias(TUMOR, 'production')}")
+            aliases = self.alias(TUMOR, "production"), self.alias(TUMOR, "production-canary")
+            check(aliases == ("1", "2"), f"production and production-canary aliases on {aliases}")
             deployments = self.api("/repos/acme/models/deployments")
             check(any(d["environment"] == f"{TUMOR}/production" for d in deployments), "no GitHub deployment")
-            after = self.served("2", "1")
+            split = self.split(TUMOR, "production")
+            check(split == {"1": 90.0, "2": 10.0}, f"the gateway splits production {split}, not 90/10")
             record.detail = (
-                "MLflow alias production -> tumor-malignancy 2; GitHub deployment recorded; "
-                f"the gateway's production: before {before}, after the deploy {after}"
+                "MLflow aliases production -> 1, production-canary -> 2; GitHub deployment recorded; the live "
+                f"check passed; the gateway's production before: {before}; now {split}"
+            )
+
+    def live_canary(self) -> None:
+        with self.step("a live canary: on schedule ticks, version 2 goes 10 % -> 50 % -> 100 % on evidence") as record:
+            with Traffic(self.gateway, TUMOR, "production", self.rows(TUMOR)) as traffic:
+                ticks = self.tick_until(lambda: self.split(TUMOR, "production") == {"2": 100.0}, "the canary's end")
+            full = round(time.monotonic() - self.merged_at, 1)
+            self.result.figures["merge_to_full_traffic_s"] = full
+            steps = [p for p in self.pulls() if p["title"].startswith(f"Advance the canary of {TUMOR} 2")]
+            steps += [p for p in self.pulls() if p["title"].startswith(f"Complete the canary of {TUMOR} 2")]
+            check(
+                len(steps) == 2 and all(p["merged_at"] for p in steps), f"the steps did not merge themselves: {steps}"
+            )
+            check(self.alias(TUMOR, "production") == "2", f"production alias on {self.alias(TUMOR, 'production')}")
+            check(traffic.fallbacks == 0 and traffic.failed == 0, f"clients saw {traffic.fallbacks} fallbacks")
+            served = self.served("2", "1")
+            record.detail = (
+                f"{ticks} ticks; steps #{steps[0]['number']} (50 %) and #{steps[1]['number']} (100 %) merged "
+                f"themselves after their analysis; {sum(traffic.answered.values())} client requests, none failed; "
+                f"merge to full traffic {full} s; {served}"
+            )
+
+    def failing_canary(self, issue: int) -> None:
+        title = f"Promote {DIABETES} 2 to staging"
+        with self.step("/promote diabetes-progression 2 to staging: validation passes, a canary starts") as record:
+            self.comment("lena-ml", issue, f"/promote {DIABETES} 2 to staging")
+            pull = self.pull_titled(title)
+            sha = pull["head"]["sha"]
+            check(self.check_conclusion(sha) == "success", f"validation: {self.check_conclusion(sha)}")
+            self.as_user("dana-ds").review(pull["number"], "APPROVE")
+            self.act()
+            check(self.approvals(sha)[0] == "success", f"approvals: {self.approvals(sha)}")
+            self.as_user("pat-platform").merge(pull["number"])
+            self.act()
+            split = self.split(DIABETES, "staging")
+            check(split == {"1": 90.0, "2": 10.0}, f"the gateway splits staging {split}, not 90/10")
+            record.detail = f"#{pull['number']}: every gate passed; owner approved; merged; the gateway splits {split}"
+        with self.step("it fails some live requests: aborted and rolled back by the bot, with no person") as record:
+            with Traffic(self.gateway, DIABETES, "staging", self.rows(DIABETES)) as traffic:
+                ticks = self.tick_until(lambda: self.split(DIABETES, "staging") == {"1": 100.0}, "the rollback")
+            check(traffic.first_fallback is not None, "no client request ever fell back to version 1")
+            assert traffic.first_fallback is not None
+            restore = round(time.monotonic() - traffic.first_fallback, 1)
+            self.result.figures["failure_to_restore_s"] = restore
+            revert = self.pull_titled(f'Revert "{title}"')
+            check(bool(revert["merged_at"]), "the rollback did not merge itself")
+            comments = self.api(f"/repos/acme/models/issues/{pull['number']}/comments?per_page=100")
+            why = next((c["body"] for c in comments if "rollout-abort -->" in c["body"]), "")
+            check("error_rate_vs_stable" in why, "the promotion's pull request does not say why it was aborted")
+            check(self.alias(DIABETES, "staging") == "1", f"staging alias on {self.alias(DIABETES, 'staging')}")
+            check(traffic.failed == 0, f"{traffic.failed} client requests failed outright")
+            record.detail = (
+                f"{ticks} ticks; {traffic.fallbacks} of {sum(traffic.answered.values())} client requests fell back to "
+                f"version 1 (no client saw an error); #{revert['number']} merged by the bot; staging alias back on 1; "
+                f"first failure to restored {restore} s"
             )
 
     def promote_to_staging(self, issue: int) -> None:
@@ -431,7 +540,12 @@ class Story:
             )
             revert = self.pull_titled(title)
             sha = revert["head"]["sha"]
-            check(self.approvals(sha)[1] == "oncall 0/1", "rollback rules not applied")
+            state = self.approvals(sha)
+            check(
+                state[1] == "oncall 0/1",
+                f"rollback rules not applied: approvals {state}, validation {self.check_conclusion(sha)}: "
+                + self.check_summary(sha)[:1500],
+            )
             self.as_user("omar-oncall").review(revert["number"], "APPROVE")
             runs = self.act()  # the review run merges it (rollback.auto_merge) and dispatches the deploy
             check(self.approvals(sha)[0] == "success", "oncall approval not counted")
@@ -475,9 +589,11 @@ class Story:
             issue = self.as_user("dana-ds").open_issue("Model promotions")
             self.register()
             self.promote_to_production(issue)
+            self.live_canary()
             self.promote_to_staging(issue)
             self.failing_candidate(issue)
             self.rollback(issue)
+            self.failing_canary(issue)
         except _Stop:
             pass
         finally:

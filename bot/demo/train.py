@@ -4,7 +4,8 @@ pipeline would.
 
 tumor-malignancy: v1 logistic regression (the production champion), v2 gradient boosting (in staging), v3 a
 tuned gradient boosting (a good candidate), v4 a model trained on data where one slice's labels were corrupted
-(fails on that slice). diabetes-progression: v1 ridge regression.
+(fails on that slice). diabetes-progression: v1 ridge regression, v2 the same ridge behind serving code that
+fails some single-row requests (bot/demo/faulty.py: the live canary's aborted candidate).
 """
 
 from __future__ import annotations
@@ -91,6 +92,39 @@ def _log(
 
     MlflowClient().update_model_version(name, version, description=description)
     return Trained(name, version, f"models:/{name}/{version}", run.info.run_id, description)
+
+
+def _log_faulty(train: pd.DataFrame, features: list[str], data_path: Path) -> Trained:
+    """diabetes-progression 2: v1's ridge regression behind a single-row bug on the 30 % highest `bmi` values."""
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
+    from sklearn.linear_model import Ridge
+
+    from bot.demo.faulty import SingleRowBug
+
+    fitted = Ridge(alpha=1.0).fit(train[features], train["progression"])
+    model = SingleRowBug(fitted, "bmi", float(train["bmi"].quantile(0.7)))
+    description = "Ridge regression, served through the new batching code."
+    example = train[features].head(20)
+    with mlflow.start_run(run_name=f"{DIABETES} {description}") as run:
+        mlflow.log_params({"model": "ridge", "alpha": 1.0, "serving": "batched"})
+        mlflow.log_input(
+            from_pandas(train, source=str(data_path), name=data_path.name, targets="progression"), context="training"
+        )
+        mlflow.log_metric("training_r2", float(fitted.score(train[features], train["progression"])))
+        mlflow.set_tag("mlflow.source.git.commit", "9b2e4f0a1c3d")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            signature=infer_signature(example, fitted.predict(example)),
+            registered_model_name=DIABETES,
+            pip_requirements=["scikit-learn"],
+        )
+    version = str(info.registered_model_version)
+    MlflowClient().update_model_version(DIABETES, version, description=description)
+    return Trained(DIABETES, version, f"models:/{DIABETES}/{version}", run.info.run_id, description)
 
 
 def _corrupt_slice(frame: pd.DataFrame) -> pd.DataFrame:
@@ -184,6 +218,12 @@ def train_all(workdir: Path, progress: Callable[[str], None] = lambda _: None) -
                 "Ridge regression.",
                 False,
                 diabetes_path,
+            ),
+        ),
+        (
+            "diabetes-progression 2: the same ridge behind serving code with a single-row bug",
+            lambda: _log_faulty(
+                diabetes_train, feature_columns(diabetes_train, "progression", ("sex", "age_band")), diabetes_path
             ),
         ),
     ]

@@ -20,24 +20,31 @@ def test_the_demo_ends_as_the_story_says(tmp_path):
     failed = [(s["name"], s["detail"]) for s in result["steps"] if s["outcome"] != "ok"]
     assert proc.returncode == 0 and result["ok"], failed
     names = [s["name"] for s in result["steps"]]
-    assert names[0].startswith("train") and names[-1].startswith("/rollback")
+    assert names[0].startswith("train") and names[-1].startswith("it fails some live requests")
     assert result["api_requests"] == sum(s["api_requests"] for s in result["steps"]) > 0
     staging = next(s for s in result["steps"] if "to staging: inconclusive" in s["name"])
     assert "validation neutral; approvals model-owners 1/1, ml-lead 1/1" in staging["detail"], staging
     # the production deploys reloaded a real gateway: answers checked against each version's own predictions
-    merge, rollback = (next(s for s in result["steps"] if s["name"].startswith(p)) for p in ("merge", "/rollback"))
-    assert (
-        "before 3/3 answers X-Modelbot-Version: 1, after the deploy 3/3 answers "
-        "X-Modelbot-Version: 2" in merge["detail"]
-    ), merge
+    merge, canary, rollback = (next(s for s in result["steps"] if s["name"].startswith(p))
+                               for p in ("merge", "a live canary", "/rollback"))
+    assert "now {'1': 90.0, '2': 10.0}" in merge["detail"], merge
+    assert "merged themselves after their analysis" in canary["detail"], canary
+    assert "3/3 answers X-Modelbot-Version: 2" in canary["detail"], canary
     assert "the gateway's production 3/3 answers X-Modelbot-Version: 1" in rollback["detail"], rollback
+    assert 0 < result["merge_to_full_traffic_s"] < 600 and 0 < result["failure_to_restore_s"] < 600
     policy = (tmp_path / "demo" / "seed" / "policies" / "default.yaml").read_text()
-    assert '{type: gateway, url: "http://127.0.0.1:' in policy
-    # the gateway logged what it answered, and nothing of it is left running
+    assert "type: gateway" in policy and "auto_merge: true" in policy
+    # the gateway logged what it answered, and the log says the story: a canary, all of version 2, then 1 again
     logged = [
         json.loads(line) for line in (tmp_path / "demo" / "gateway" / "predictions.jsonl").read_text().splitlines()
     ]
-    assert [r["served_by"] for r in logged if r.get("stage") == "production"] == ["1"] * 3 + ["2"] * 3 + ["1"] * 3
+    production = [r for r in logged if r.get("model") == "tumor-malignancy" and r.get("stage") == "production"
+                  and r.get("arm") != "pinned" and "served_by" in r]
+    assert {r["served_by"] for r in production[:3]} == {"1"} and {r["served_by"] for r in production[-3:]} == {"1"}
+    assert all(not r["fallback"] for r in production)  # no tumor client ever needed the fallback
+    diabetes = [r for r in logged if r.get("model") == "diabetes-progression" and "served_by" in r]
+    failed = [r for r in diabetes if r["version"] == "2" and r["error"]]
+    assert failed and all(r["served_by"] == "1" and r["fallback"] for r in failed)  # version 1 answered them
     left = processes_naming(tmp_path / "demo")
     assert not left, [(p / "cmdline").read_bytes()[:200] for p in left]
 
