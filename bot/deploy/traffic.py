@@ -60,6 +60,14 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _agreed(shadow: Mapping[str, Any], live_prediction: Any) -> bool:
+    """The gateway's own verdict on a mirrored answer (`agreed`: same label per row, as its shadow counters
+    count), else equal predictions (a log another server wrote)."""
+    if isinstance(shadow.get("agreed"), bool):
+        return bool(shadow["agreed"])
+    return _same(shadow.get("prediction"), live_prediction)
+
+
 class _Tally:
     def __init__(self) -> None:
         self.requests = 0
@@ -148,15 +156,15 @@ class JsonLinesLog:
                 if value is not None:
                     tally.outcome(value)
                 continue
-            if record.get("shadow"):
-                if tally is candidate and "request_id" in record:
-                    shadow_answers[str(record["request_id"])] = record.get("prediction")
+            if record.get("shadow"):  # a mirrored answer; a failed one is counted by the gateway, not compared
+                if tally is candidate and "request_id" in record and not record.get("error"):
+                    shadow_answers[str(record["request_id"])] = record
                 continue
             tally.served(record)
             if tally is stable and "request_id" in record:
                 stable_answers[str(record["request_id"])] = record.get("prediction")
         paired = [rid for rid in shadow_answers if rid in stable_answers]
-        agreed = sum(1 for rid in paired if _same(shadow_answers[rid], stable_answers[rid]))
+        agreed = sum(1 for rid in paired if _agreed(shadow_answers[rid], stable_answers[rid]))
         return Window(
             candidate.arm(),
             stable.arm() if rollout.stable is not None else None,

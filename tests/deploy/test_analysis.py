@@ -251,3 +251,17 @@ def test_a_policy_query_with_single_braces_is_refused_by_name(prometheus: tuple[
     rules = RolloutPolicy(queries={"requests": 'sum(my_requests_total{svc="{model}"})'})
     with pytest.raises(ModelbotError, match=r"rollout.queries: cannot fill in .*braces are written \{\{ and \}\}"):
         Prometheus(url).window("churn", "production", ROLLOUT, None, rules)
+
+
+def test_the_log_takes_the_gateways_own_verdict_on_a_shadow_and_skips_failed_ones(tmp_path: Path) -> None:
+    """The gateway judges agreement by label (the larger probability's class) and says so in `agreed`; that
+    verdict counts, as its shadow counters do. A mirrored request the shadow failed is not a comparison."""
+    records: list[dict[str, Any]] = []
+    for i in range(30):
+        records.append({"version": "6", "request_id": f"r{i}", "prediction": [[0.2, 0.8]]})
+        records.append({"version": "7", "request_id": f"r{i}", "shadow": True, "prediction": [[0.3, 0.7]],
+                        "agreed": i % 3 != 0})
+    records += [{"version": "7", "request_id": "r-fail", "shadow": True, "error": "timeout", "status": 500},
+                {"version": "6", "request_id": "r-fail", "prediction": [[0.1, 0.9]]}]
+    window = JsonLinesLog(write(tmp_path / "log.jsonl", records)).window("churn", "production", SHADOW, None, RULES)
+    assert (window.compared, window.agreed) == (30, 20)

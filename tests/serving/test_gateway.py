@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -421,3 +422,90 @@ def test_the_live_check_pins_the_candidate_and_compares_with_its_offline_predict
     nowhere = Deployment(model="tumor", stage="nowhere", version="2", previous=None, commit="c" * 40)
     said = live_problem(check, nowhere, frame, offline["2"])
     assert said is not None and "(404)" in said  # an unknown stage is not retried as "not ready"
+
+
+def test_an_ab_test_is_decided_by_feedback_labels_on_the_gateways_own_log(zoo: Zoo, gateway: Gateway) -> None:
+    """Users in the `ab` production test (sticky by X-User) get answers; their true labels come back through
+    /feedback; `advance` reads the log and judges accuracy per arm: the numbers equal what we count here."""
+    from bot.deploy import strategies
+    from bot.deploy.analysis import analyse
+    from bot.deploy.traffic import JsonLinesLog
+    from bot.evidence import Status
+    from bot.policy.deploy import OutcomeRule, RolloutPolicy
+
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    frame = zoo.data.evaluation
+    rows = frame[list(zoo.data.features)].head(160).to_dict(orient="records")
+    truths = frame[zoo.data.target].head(160).tolist()
+    right: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for i, (row, truth) in enumerate(zip(rows, truths, strict=True)):
+        rid = f"ab-{i}"
+        answer = gateway.invoke("ab", "production", {"dataframe_records": [row]},
+                                {"X-Request-Id": rid, "X-User": f"user-{i}"})
+        assert answer.status == 200
+        said = gateway.request("POST", "/feedback", json.dumps({"request_id": rid, "label": int(truth)}).encode())
+        seen[answer.version or ""] += 1
+        right[answer.version or ""] += said.json()["outcome"] == "correct"
+    assert set(seen) == {"1", "2"}
+    assert until(lambda: sum(r.get("kind") == "feedback" and r["request_id"].startswith("ab-")
+                             for r in gateway.log_records()) == 160)
+    ab = strategies.Rollout("ab", "2", "1", traffic={"1": 50.0, "2": 50.0}, sticky_key="X-User")
+    rules = RolloutPolicy(min_requests=10, outcome=OutcomeRule("accuracy", min_labels=20, non_inferiority=0.5))
+    window = JsonLinesLog(gateway.log_dir / "predictions.jsonl").window("ab", "production", ab, start, rules)
+    assert window.candidate_outcomes is not None and window.stable_outcomes is not None
+    assert (window.candidate_outcomes.count, window.candidate_outcomes.total) == (seen["2"], right["2"])
+    assert (window.stable_outcomes.count, window.stable_outcomes.total) == (seen["1"], right["1"])
+    [outcome] = [g for g in analyse(ab, rules, window) if g.gate == "outcome"]
+    assert outcome.status == Status.PASS  # two logistic regressions within half a point of accuracy of each other
+    strict = RolloutPolicy(min_requests=10, outcome=OutcomeRule("accuracy", min_labels=1000))
+    [waiting] = [g for g in analyse(ab, strict, window) if g.gate == "outcome"]
+    assert waiting.status == Status.INCONCLUSIVE  # fewer labels than the policy asks for: it waits
+
+
+def test_a_shadow_is_compared_request_by_request_on_the_gateways_own_log(zoo: Zoo, gateway: Gateway) -> None:
+    """`ab` staging shadows version 2 behind version 1 (all mirrored): the log pairs each mirrored answer with
+    the live one; the agreement `advance` computes equals the share of equal answers counted here."""
+    from bot.deploy import strategies
+    from bot.deploy.traffic import JsonLinesLog
+    from bot.policy.deploy import RolloutPolicy
+
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    for i, row in enumerate(records(zoo, 40)):
+        assert gateway.invoke("ab", "staging", {"dataframe_records": [row]}, {"X-Request-Id": f"sh-{i}"}).status == 200
+    shadow = strategies.Rollout("shadow", "2", "1", traffic={"1": 100.0}, shadow="2", mirror_percent=100.0)
+
+    def paired() -> tuple[int, int]:
+        live = {r["request_id"]: r["prediction"] for r in gateway.log_records()
+                if r.get("model") == "ab" and r.get("stage") == "staging" and not r.get("shadow")
+                and str(r.get("request_id", "")).startswith("sh-")}
+        mirrored = {r["request_id"]: r["prediction"] for r in gateway.log_records()
+                    if r.get("model") == "ab" and r.get("shadow") and str(r.get("request_id", "")).startswith("sh-")}
+        both = [k for k in mirrored if k in live]  # agreement is per row label: the larger probability's class
+        return len(both), sum(int(np.argmax(mirrored[k][0]) == np.argmax(live[k][0])) for k in both)
+
+    assert until(lambda: paired()[0] == 40)
+    window = JsonLinesLog(gateway.log_dir / "predictions.jsonl").window("ab", "staging", shadow, start,
+                                                                         RolloutPolicy())
+    assert (window.compared, window.agreed) == paired()
+
+
+def test_blue_greens_preview_passes_the_live_check_before_the_switch(zoo: Zoo, gateway: Gateway) -> None:
+    """`bg` production previews version 2 while version 1 serves: the live check pins version 2, which
+    answers from its preview colour exactly what version 2 predicts, before any client is switched to it."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from bot.deploy.base import Deployment
+    from bot.deploy.verify import live_problem
+    from bot.policy.deploy import LiveCheck
+
+    if gateway.get("/models/bg/production").json().get("traffic") != {"1": 100.0}:
+        gateway.reload()  # an earlier test may have switched it: start from the blue-green state of the fixture
+    frame = pd.DataFrame(records(zoo, 6))
+    offline = np.asarray(mlflow.pyfunc.load_model(zoo.tumor2).predict(frame)).tolist()
+    check = LiveCheck(f"http://127.0.0.1:{gateway.port}/models/{{model}}/{{stage}}/invocations", timeout_s=10)
+    green = Deployment(model="bg", stage="production", version="2", previous="1", commit="c" * 40)
+    assert live_problem(check, green, frame, offline) is None
+    client = gateway.invoke("bg", "production", {"dataframe_records": records(zoo, 1)})
+    assert client.version == "1"  # clients still get blue
