@@ -111,16 +111,22 @@ class _Sample:
         self.parts: list[dict[str, Any]] = []
         self.size = 0
 
-    def add(self, draws: np.ndarray, columns: dict[str, Any]) -> None:
+    def add(self, draws: np.ndarray, columns: Mapping[str, Any], rows: np.ndarray | None = None) -> None:
+        """Offer a batch's rows (`rows`: indices of the batch rows in this window, None for all): `draws` holds
+        their keys. Only the rows that can still be in the sample are copied out of the columns: those under the
+        threshold, and of them at most the k with the smallest keys (the rest cannot be among the window's k
+        smallest), kept in arrival order, so the sample is the same as if every row had been added."""
         self.total += draws.shape[0]
-        keep = draws < self.threshold
-        if not keep.all():
-            draws, columns = draws[keep], {n: _take(c, keep) for n, c in columns.items()}
-        if draws.shape[0] == 0:
+        keep = np.flatnonzero(draws < self.threshold)
+        if keep.shape[0] > self.k:
+            keep = np.sort(keep[np.argpartition(draws[keep], self.k - 1)[: self.k]])
+        if keep.shape[0] == 0:
             return
-        self.keys.append(draws)
-        self.parts.append(columns)
-        self.size += draws.shape[0]
+        whole = rows is None and keep.shape[0] == draws.shape[0]
+        index = keep if rows is None else rows[keep]
+        self.keys.append(draws if whole else draws[keep])
+        self.parts.append({n: c if whole else _take(c, index) for n, c in columns.items()})
+        self.size += keep.shape[0]
         if self.size > 2 * self.k:
             self._prune()
 
@@ -223,11 +229,8 @@ class Accumulator:
             self._categorical("(prediction)", batch.prediction, window, slot)
         draws = np.asarray(self.rng.random(window.shape[0]), dtype=np.float64)
         for w in (first,) if single else np.unique(window).tolist():
-            mask = None if single else window == w
-            self.samples[w].add(
-                draws if mask is None else draws[mask],
-                {n: (v if mask is None else v[mask]) for n, v in numbers.items()},
-            )
+            rows = None if single else np.flatnonzero(window == w)
+            self.samples[w].add(draws if rows is None else draws[rows], numbers, rows)
         if batch.label is not None:
             self._labelled(batch, window, draws)
 

@@ -45,8 +45,9 @@ def distance(ref: Feature, stats: ColumnStats, limits: DriftLimits, subject: str
                 Measure("ks", subject, None, limits.ks, note="no values"),
                 Measure("psi", subject, None, limits.psi),
             ]
-        ks = distances.ks_sorted(ref.values, np.sort(stats.sample))
-        current = distances.shares(np.bincount(ref.bins(stats.sample), minlength=ref.shares.size))
+        ordered = np.sort(stats.sample)
+        ks = distances.ks_sorted(ref.values, ordered)
+        current = distances.shares(ref.bin_counts(ordered))
         psi = distances.psi_shares(ref.shares, current)
         return [_judged("ks", subject, ks, limits.ks), _judged("psi", subject, psi, limits.psi)]
     if isinstance(ref, CategoricalRef) and isinstance(stats, CategoricalStats):

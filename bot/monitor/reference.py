@@ -40,6 +40,13 @@ class NumericRef:
         """Bin of each (non-null) value: edges[i-1] <= x < edges[i]."""
         return np.searchsorted(self.edges, values, side="right")
 
+    def bin_counts(self, ordered: np.ndarray) -> np.ndarray:
+        """Values per bin of a sorted sample, the same counts as `np.bincount(self.bins(values))`: the values
+        under edges[i] are the first searchsorted(values, edges[i], 'left'), so a bin is a difference of two
+        searches (one per edge, not one per value)."""
+        under = np.searchsorted(ordered, self.edges, side="left")
+        return np.diff(np.concatenate([[0], under, [ordered.shape[0]]])).astype(np.int64)
+
 
 @dataclass(frozen=True, eq=False)
 class CategoricalRef:

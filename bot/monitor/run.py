@@ -8,13 +8,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.monitor import checks, performance, source
+from bot.monitor import checks, performance, preload, source
 from bot.monitor.accumulate import Accumulator
 from bot.monitor.batch import Batch
 from bot.monitor.reference import Reference
 from bot.monitor.results import CheckSeries, Verdict
 from bot.monitor.windows import Windows
 from bot.policy.monitor import MonitorPolicy
+
+SCIPY = ("scipy.special",)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ def monitor(
         windows.start_ms,
         windows.start_ms + windows.width_ms * windows.count,
     )
+    if {"drift", "prediction_drift", "performance"} & set(policy.checks):
+        preload.start(SCIPY)  # chi-square p-values and normal intervals, needed once the scan is over
     accumulator = Accumulator(reference, windows, features, reference.slices)
     for batch in (read or batches)(path, needs):
         accumulator.add(batch)

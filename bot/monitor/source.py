@@ -155,13 +155,13 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
 
 
 def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: Any, batch_rows: int) -> Iterator[Any]:
-    """Record batches of the Parquet files one row group at a time (columns decoded in parallel), so memory holds
-    a row group or two whatever the table's size; a dataset scanner's read-ahead grows with the files. Row
-    groups whose `ts` statistics lie wholly outside [since, until) are never read; rows outside the windows are
-    dropped when they are assigned to windows (a row filter would copy every batch)."""
+    """Record batches of the Parquet files in file and row order, scanned one row group per fragment with a
+    read-ahead of one: the next row group is decoded (columns in parallel) while the caller works on this one, and
+    memory holds a few row groups whatever the table's size (a scanner over whole files reads ahead by files).
+    Row groups whose `ts` statistics lie wholly outside [since, until) are never read; rows outside the windows
+    are dropped when they are assigned to windows (a row filter would copy every batch)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 
     inside = None
     if pa.types.is_timestamp(dataset.schema.field("ts").type):
@@ -169,19 +169,22 @@ def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: 
         low = pa.scalar(needs.since_ms, pa.timestamp("ms", tz))
         high = pa.scalar(needs.until_ms, pa.timestamp("ms", tz))
         inside = (ds.field("ts") >= low) & (ds.field("ts") < high)
-    for fragment in dataset.get_fragments():
-        groups = fragment.split_by_row_group(filter=inside, schema=dataset.schema) if inside is not None else None
-        ids = None if groups is None else [g.row_groups[0].id for g in groups]
-        if ids == []:
-            continue
-        with pq.ParquetFile(fragment.path) as handle:
-            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=ids, columns=columns):
-                if condition is not None:
-                    batch = pa.Table.from_batches([batch]).filter(condition).combine_chunks().to_batches()
-                    if not batch:
-                        continue
-                    batch = batch[0]
-                yield batch
+    groups = [
+        group
+        for fragment in dataset.get_fragments()
+        for group in fragment.split_by_row_group(filter=inside, schema=dataset.schema)
+    ]
+    if not groups:
+        return
+    chosen = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
+    scanner = chosen.scanner(columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
+    for batch in scanner.to_batches():  # in order: the rows' sample keys follow it
+        if condition is not None:
+            batch = pa.Table.from_batches([batch]).filter(condition).combine_chunks().to_batches()
+            if not batch:
+                continue
+            batch = batch[0]
+        yield batch
 
 
 # --- the gateway's prediction log -----------------------------------------------------------------------------

@@ -1,0 +1,25 @@
+"""Importing a heavy module in the background while a run reads its log, so the import's fixed cost overlaps the
+scan instead of following it (SciPy's special functions take ~0.3-0.5 s to import; a monitoring run needs them
+only after the scan, for chi-square p-values and normal intervals)."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Sequence
+
+
+def start(modules: Sequence[str]) -> threading.Thread:
+    """A daemon thread importing `modules`. A failure is left for the real import to raise where the module is
+    used; joining is never needed (Python's import lock makes that import wait for this one)."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                return
+
+    thread = threading.Thread(target=load, name="modelbot-preload", daemon=True)
+    thread.start()
+    return thread
