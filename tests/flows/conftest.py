@@ -1,6 +1,7 @@
 """A localhub whose repository is the project's example registry, with people in the policy's roles, and a
 bot context acting through the real adapter (PyGithub over HTTP)."""
 
+import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -68,11 +69,22 @@ def ctx(hub, tmp_path):
     return bot_context(hub, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def diabetes_seed(tmp_path_factory):
+    """diabetes-progression 1 trained and registered once per session: its store's root, and the version."""
+    root = tmp_path_factory.mktemp("mlflow-diabetes")
+    return root, MlflowStore(root).register("diabetes-progression", Ridge(alpha=1.0), dataset("regression"))
+
+
 @pytest.fixture
-def diabetes_v1(tmp_path):
-    """diabetes-progression version 1 in MLflow, as models.yaml lists it (models:/diabetes-progression/1)."""
-    store = MlflowStore(tmp_path / "mlflow")
-    return store, store.register("diabetes-progression", Ridge(alpha=1.0), dataset("regression"))
+def diabetes_v1(tmp_path, diabetes_seed):
+    """diabetes-progression version 1 in MLflow, as models.yaml lists it (models:/diabetes-progression/1): a
+    store of the test's own, a copy of the seed's database (what a test writes stays in it; the model's
+    artifacts are read where the seed logged them)."""
+    seed, version = diabetes_seed
+    (tmp_path / "mlflow").mkdir()
+    shutil.copy2(seed / "mlflow.db", tmp_path / "mlflow" / "mlflow.db")
+    return MlflowStore(tmp_path / "mlflow"), version
 
 
 def next_run(running, tmp_path):
