@@ -31,7 +31,7 @@ class NumericStats:
     nulls: int
     type_errors: int
     out_of_range: int
-    sample: np.ndarray  # non-null values of a uniform sample of the window's rows
+    sample: np.ndarray  # non-null values of a uniform sample of the window's rows, in no particular order
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,10 +101,11 @@ def to_numbers(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 class _Sample:
-    """Bottom-k sample of aligned columns for one window."""
+    """Bottom-k sample of aligned columns for one window; `ordered` keeps the rows in arrival order (a bootstrap's
+    blocks follow row order), otherwise their order is arbitrary (drift statistics sort the values anyway)."""
 
-    def __init__(self, k: int) -> None:
-        self.k = k
+    def __init__(self, k: int, ordered: bool = True) -> None:
+        self.k, self.ordered = k, ordered
         self.total = 0
         self.threshold = np.inf
         self.keys: list[np.ndarray] = []
@@ -115,11 +116,12 @@ class _Sample:
         """Offer a batch's rows (`rows`: indices of the batch rows in this window, None for all): `draws` holds
         their keys. Only the rows that can still be in the sample are copied out of the columns: those under the
         threshold, and of them at most the k with the smallest keys (the rest cannot be among the window's k
-        smallest), kept in arrival order, so the sample is the same as if every row had been added."""
+        smallest), so the sample holds the same rows as if every row had been added."""
         self.total += draws.shape[0]
         keep = np.flatnonzero(draws < self.threshold)
         if keep.shape[0] > self.k:
-            keep = np.sort(keep[np.argpartition(draws[keep], self.k - 1)[: self.k]])
+            keep = keep[np.argpartition(draws[keep], self.k - 1)[: self.k]]
+            keep = np.sort(keep) if self.ordered else keep
         if keep.shape[0] == 0:
             return
         whole = rows is None and keep.shape[0] == draws.shape[0]
@@ -134,7 +136,8 @@ class _Sample:
         draws = np.concatenate(self.keys)
         columns = {n: _concat([p[n] for p in self.parts]) for n in self.parts[0]}
         if draws.shape[0] > self.k:
-            index = np.sort(np.argpartition(draws, self.k - 1)[: self.k])
+            index = np.argpartition(draws, self.k - 1)[: self.k]
+            index = np.sort(index) if self.ordered else index
             draws, columns = draws[index], {n: _take(c, index) for n, c in columns.items()}
             self.threshold = float(draws.max())
         self.keys, self.parts, self.size = [draws], [columns], draws.shape[0]
@@ -194,7 +197,7 @@ class Accumulator:
         self.out_of_range = {c: _Counts(n) for c in (*columns, "(prediction)")}
         self.categories: dict[str, list[dict[str, int]]] = {}
         self.numeric = [c for c in columns if isinstance(reference.feature(c), NumericRef)]
-        self.samples = [_Sample(DRIFT_SAMPLE) for _ in range(n)]
+        self.samples = [_Sample(DRIFT_SAMPLE, ordered=False) for _ in range(n)]
         self.labelled = [_Sample(LABELLED_SAMPLE) for _ in range(n)]
 
     def add(self, batch: Batch) -> None:

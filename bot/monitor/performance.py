@@ -35,16 +35,20 @@ def encode(labelled: Labelled, reference: Reference) -> tuple[Target, Prediction
         keep = np.isfinite(y) & np.isfinite(values)
         note = None if keep.all() else f"{int((~keep).sum())} labelled rows without a numeric label or prediction"
         return Target("regression", y[keep]), Predictions(values=values[keep]), note
-    truth = keys(labelled.label).to_pylist()
-    answered = keys(labelled.prediction).to_pylist()
-    keep = np.array([t is not None and a is not None for t, a in zip(truth, answered, strict=True)], dtype=bool)
-    truth = [t for t, k in zip(truth, keep, strict=True) if k]
-    answered = [a for a, k in zip(answered, keep, strict=True) if k]
-    classes = tuple(_class_order(sorted({*reference.classes, *truth, *answered})))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    truth, answered = keys(labelled.label), keys(labelled.prediction)
+    both = pc.and_(truth.is_valid(), answered.is_valid())
+    keep = np.asarray(both.to_numpy(zero_copy_only=False), dtype=bool)
+    truth, answered = truth.filter(both), answered.filter(both)
+    found = {*pc.unique(truth).to_pylist(), *pc.unique(answered).to_pylist()}
+    classes = tuple(_class_order(sorted({*reference.classes, *found})))
     index = {c: i for i, c in enumerate(classes)}
     positive = index[reference.classes[-1]] if reference.task == "binary_classification" and reference.classes else None
-    y = np.array([index[t] for t in truth], dtype=np.int32)
-    labels = np.array([index[a] for a in answered], dtype=np.int32)
+    codes = pa.array(classes, pa.string())  # a key's code is its position among the classes
+    y = np.asarray(pc.index_in(truth, value_set=codes).to_numpy(zero_copy_only=False), dtype=np.int32)
+    labels = np.asarray(pc.index_in(answered, value_set=codes).to_numpy(zero_copy_only=False), dtype=np.int32)
     scores = None
     if labelled.score is not None and len(classes) == 2 and positive is not None:
         s = np.asarray(labelled.score, dtype=np.float64)[keep]
