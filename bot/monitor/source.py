@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bot.errors import RefusedError
+from bot.monitor import prefetch
 from bot.monitor.batch import Batch
 from bot.monitor.keys import key
 
@@ -155,11 +156,12 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
 
 
 def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: Any, batch_rows: int) -> Iterator[Any]:
-    """Record batches of the Parquet files in file and row order, scanned one row group per fragment with a
-    read-ahead of one: the next row group is decoded (columns in parallel) while the caller works on this one, and
-    memory holds a few row groups whatever the table's size (a scanner over whole files reads ahead by files).
-    Row groups whose `ts` statistics lie wholly outside [since, until) are never read; rows outside the windows
-    are dropped when they are assigned to windows (a row filter would copy every batch)."""
+    """Record batches of the Parquet files in file and row order, one row group at a time (columns decoded in
+    parallel), decoded one batch ahead in a background thread while the caller works on the current one (see
+    `prefetch`: a dataset scanner's own read-ahead buffers more and more behind a slow caller), so memory holds
+    a row group or two whatever the table's size. Row groups whose `ts` statistics lie wholly outside
+    [since, until) are never read; rows outside the windows are dropped when they are assigned to windows (a row
+    filter would copy every batch)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -174,11 +176,15 @@ def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: 
         for fragment in dataset.get_fragments()
         for group in fragment.split_by_row_group(filter=inside, schema=dataset.schema)
     ]
-    if not groups:
-        return
-    chosen = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
-    scanner = chosen.scanner(columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
-    for batch in scanner.to_batches():  # in order: the rows' sample keys follow it
+
+    def read() -> Iterator[Any]:
+        for group in groups:  # one row group each, no read-ahead of pyarrow's own
+            scanner = ds.Scanner.from_fragment(
+                group, schema=dataset.schema, columns=columns, batch_size=batch_rows, batch_readahead=0
+            )
+            yield from scanner.to_batches()
+
+    for batch in prefetch.ahead(read):
         if condition is not None:
             batch = pa.Table.from_batches([batch]).filter(condition).combine_chunks().to_batches()
             if not batch:
