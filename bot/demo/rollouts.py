@@ -73,7 +73,8 @@ def production_canary(policy: str, url: str) -> str:
 
 
 def staging_canary(policy: str, url: str) -> str:
-    """policies/regression.yaml with staging rolled out as a live canary and rollbacks that need no approval."""
+    """policies/regression.yaml with staging rolled out as a live canary, rollbacks that need no approval, and
+    monitoring (drift and data quality over 10-second windows) that opens incident issues."""
 
     def change(data: Any) -> None:
         stage = data["stages"]["staging"]
@@ -81,6 +82,14 @@ def staging_canary(policy: str, url: str) -> str:
         stage["deploy"] = deploy
         stage["rollout"] = rollout
         data["rollback"]["approvals"] = []
+        # Monitoring of what the stage serves, over short windows (the demo lives minutes, not days).
+        data["monitor"] = {
+            "window": "10s",
+            "windows": 3,
+            "min_rows": 50,
+            "checks": ["drift", "quality"],
+            "action": ["issue"],
+        }
 
     return _checked(_edit(policy, change), "staging")
 

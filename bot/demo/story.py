@@ -240,6 +240,12 @@ class Story:
             check(commit == main, f"the gateway serves {str(commit)[:12]}, not main's {str(main)[:12]}")
         return f"{count}/{count} answers X-Modelbot-Version: {version}"
 
+    def ask_promotion(self, login: str, issue: int, model: str, version: str, stage: str) -> tuple[dict[str, Any], str]:
+        """`login` comments `/promote` on the tracking issue; the pull request the bot opened, and its head."""
+        self.comment(login, issue, f"/promote {model} {version} to {stage}")
+        pull = self.pull_titled(f"Promote {model} {version} to {stage}")
+        return pull, str(pull["head"]["sha"])
+
     def split(self, model: str, stage: str) -> dict[str, float]:
         """The traffic weights the gateway applies to (model, stage) now."""
         found = self.gateway.describe(model, stage).get("traffic") or {}
@@ -386,12 +392,9 @@ class Story:
         return int(pull.number)
 
     def promote_to_production(self, issue: int) -> None:
-        title = f"Promote {TUMOR} 2 to production"
         with self.step("/promote tumor-malignancy 2 to production: PR, report, checks") as record:
             # who asks for a promotion never approves it: dana (the owner) asks, the ML lead and risk approve
-            self.comment("dana-ds", issue, f"/promote {TUMOR} 2 to production")
-            pull = self.pull_titled(title)
-            sha = pull["head"]["sha"]
+            pull, sha = self.ask_promotion("dana-ds", issue, TUMOR, "2", "production")
             check(self.check_conclusion(sha) == "success", f"validation: {self.check_conclusion(sha)}")
             check(
                 self.approvals(sha) == ("pending", "ml-lead 0/1, risk 0/1"),
@@ -452,9 +455,7 @@ class Story:
     def failing_canary(self, issue: int) -> None:
         title = f"Promote {DIABETES} 2 to staging"
         with self.step("/promote diabetes-progression 2 to staging: validation passes, a canary starts") as record:
-            self.comment("lena-ml", issue, f"/promote {DIABETES} 2 to staging")
-            pull = self.pull_titled(title)
-            sha = pull["head"]["sha"]
+            pull, sha = self.ask_promotion("lena-ml", issue, DIABETES, "2", "staging")
             check(self.check_conclusion(sha) == "success", f"validation: {self.check_conclusion(sha)}")
             self.as_user("dana-ds").review(pull["number"], "APPROVE")
             self.act()
@@ -484,11 +485,40 @@ class Story:
                 f"first failure to restored {restore} s"
             )
 
+    def monitoring(self) -> None:
+        with self.step("shifted traffic through the gateway: monitoring opens one incident, with its chart") as record:
+            shifted = [{**row, "bmi": row["bmi"] * 1.25} for row in self.rows(DIABETES)]  # a clinic's new scale
+            with Traffic(self.gateway, DIABETES, "staging", shifted) as traffic:
+                # a whole monitoring window of shifted traffic, and the schedule ticks while it still flows
+                started = time.monotonic()
+                while time.monotonic() - started < 12 or sum(traffic.answered.values()) < 400:
+                    check(time.monotonic() - started < 90, "the gateway answered too few shifted requests")
+                    time.sleep(0.2)
+                _succeeded(self.runner.run_schedule(MAINTENANCE))
+            prefix = f"Monitoring: {DIABETES} in staging:"
+            found = [
+                i for i in self.api("/repos/acme/models/issues?state=all&per_page=100") if i["title"].startswith(prefix)
+            ]
+            check(bool(found), f"no incident issue after {sum(traffic.answered.values())} shifted requests")
+            comments = [c["body"] for i in found for c in self.api(f"/repos/acme/models/issues/{i['number']}/comments")]
+            check(
+                any("xychart-beta" in text for text in [*(i["body"] or "" for i in found), *comments]),
+                "the incident carries no chart",
+            )
+            _succeeded(self.runner.run_schedule(MAINTENANCE))
+            again = [
+                i for i in self.api("/repos/acme/models/issues?state=all&per_page=100") if i["title"].startswith(prefix)
+            ]
+            check(len(again) == len(found), f"a second run opened {len(again) - len(found)} more incidents")
+            record.detail = (
+                f"{sum(traffic.answered.values())} requests with bmi 25 % higher: "
+                + ", ".join(f"#{i['number']} {i['title'].removeprefix(prefix).strip()}" for i in found)
+                + "; a second run updated them, opened none"
+            )
+
     def promote_to_staging(self, issue: int) -> None:
         with self.step("/promote tumor-malignancy 3 to staging: inconclusive evidence needs one more role") as record:
-            self.comment("dana-ds", issue, f"/promote {TUMOR} 3 to staging")
-            pull = self.pull_titled(f"Promote {TUMOR} 3 to staging")
-            sha = pull["head"]["sha"]
+            pull, sha = self.ask_promotion("dana-ds", issue, TUMOR, "3", "staging")
             conclusion = self.check_conclusion(sha)
             check(conclusion in ("success", "neutral"), f"validation: {conclusion}")
             for reviewer in ("theo-ds", "lena-ml"):  # an owner other than dana, who asked; the extra ML lead
@@ -510,9 +540,7 @@ class Story:
 
     def failing_candidate(self, issue: int) -> None:
         with self.step("/promote tumor-malignancy 4 to staging: fails on a slice, cannot merge") as record:
-            self.comment("dana-ds", issue, f"/promote {TUMOR} 4 to staging")
-            pull = self.pull_titled(f"Promote {TUMOR} 4 to staging")
-            sha = pull["head"]["sha"]
+            pull, sha = self.ask_promotion("dana-ds", issue, TUMOR, "4", "staging")
             check(self.check_conclusion(sha) == "failure", f"validation: {self.check_conclusion(sha)}")
             comments = self.api(f"/repos/acme/models/issues/{pull['number']}/comments")
             report = next((c["body"] for c in comments if ":report -->" in c["body"]), "")
@@ -594,6 +622,7 @@ class Story:
             self.failing_candidate(issue)
             self.rollback(issue)
             self.failing_canary(issue)
+            self.monitoring()
         except _Stop:
             pass
         finally:

@@ -20,7 +20,10 @@ def test_the_demo_ends_as_the_story_says(tmp_path):
     failed = [(s["name"], s["detail"]) for s in result["steps"] if s["outcome"] != "ok"]
     assert proc.returncode == 0 and result["ok"], failed
     names = [s["name"] for s in result["steps"]]
-    assert names[0].startswith("train") and names[-1].startswith("it fails some live requests")
+    assert names[0].startswith("train") and names[-2].startswith("it fails some live requests")
+    assert names[-1].startswith("shifted traffic") and "feature drift against the reference breached" in (
+        result["steps"][-1]["detail"]
+    )
     assert result["api_requests"] == sum(s["api_requests"] for s in result["steps"]) > 0
     staging = next(s for s in result["steps"] if "to staging: inconclusive" in s["name"])
     assert "validation neutral; approvals model-owners 1/1, ml-lead 1/1" in staging["detail"], staging
