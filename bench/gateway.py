@@ -3,7 +3,8 @@ object; every ratio is against a reference measured in the same run.
 
 The same scikit-learn model (logistic regression on the breast-cancer data, single-row `dataframe_split`
 requests) is served directly by `mlflow models serve` (one worker, the sandbox's default) and through
-`modelbot serve` (one model process per version), closed-loop, after a warm-up:
+`modelbot serve` (one model process per version), closed-loop, after a warm-up, in alternated rounds (--rounds,
+each figure the median of its rounds):
   p50_ratio_c1, p50_ratio_c8       gateway p50 / direct p50 at 1 and 8 concurrent clients (target <= 1.25)
   throughput_ratio_c8              gateway / direct requests per second at 8 clients (target >= 0.8)
   canary_share_error               |observed share of version 2 - 10 %| over 10,000 requests (target <= 0.02)
@@ -114,6 +115,7 @@ def production(registry: Registry, state: dict[str, Any], held: str = "1") -> st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1500, help="requests per latency measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds the latency requests are split into")
     parser.add_argument("--canary-requests", type=int, default=10_000)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="modelbot-bench-gateway-"))
@@ -140,19 +142,25 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with sandbox.serve(sandbox.SandboxSpec(v1, env=store.env())) as direct, \
             running(registry.path, env, root / "log", timeout_s=30.0) as gateway:
-        # 1. latency and throughput, direct and through the gateway, interleaved
-        figures: dict[str, loadtest.LoadResult] = {}
+        # 1. latency and throughput, direct and through the gateway, alternated in rounds (what else runs on the
+        # machine drifts over a run; each figure is the median of its rounds, so a burst hits both sides alike)
+        rounds: dict[str, list[loadtest.LoadResult]] = {}
+        each = max(1, args.requests // args.rounds)
         for concurrency in (1, 8):
-            figures[f"direct_c{concurrency}"] = load(direct.port, "/invocations", body, concurrency, args.requests)
-            figures[f"gateway_c{concurrency}"] = load(gateway.port, PATH, body, concurrency, args.requests)
-        for name, result in figures.items():
-            out[f"{name}_p50_ms"] = round(result.p50_ms or 0.0, 3)
-            out[f"{name}_rps"] = round(result.throughput_rps, 1)
-            out[f"{name}_errors"] = result.sent - result.ok
-        out["p50_ratio_c1"] = round((figures["gateway_c1"].p50_ms or 0) / (figures["direct_c1"].p50_ms or 1), 3)
-        out["p50_ratio_c8"] = round((figures["gateway_c8"].p50_ms or 0) / (figures["direct_c8"].p50_ms or 1), 3)
-        out["throughput_ratio_c8"] = round(figures["gateway_c8"].throughput_rps / figures["direct_c8"].throughput_rps,
-                                           3)
+            for _ in range(args.rounds):
+                rounds.setdefault(f"direct_c{concurrency}", []).append(
+                    load(direct.port, "/invocations", body, concurrency, each))
+                rounds.setdefault(f"gateway_c{concurrency}", []).append(
+                    load(gateway.port, PATH, body, concurrency, each))
+        p50 = {name: statistics.median(r.p50_ms or 0.0 for r in results) for name, results in rounds.items()}
+        rps = {name: statistics.median(r.throughput_rps for r in results) for name, results in rounds.items()}
+        for name, results in rounds.items():
+            out[f"{name}_p50_ms"] = round(p50[name], 3)
+            out[f"{name}_rps"] = round(rps[name], 1)
+            out[f"{name}_errors"] = sum(r.sent - r.ok for r in results)
+        out["p50_ratio_c1"] = round(p50["gateway_c1"] / (p50["direct_c1"] or 1), 3)
+        out["p50_ratio_c8"] = round(p50["gateway_c8"] / (p50["direct_c8"] or 1), 3)
+        out["throughput_ratio_c8"] = round(rps["gateway_c8"] / rps["direct_c8"], 3)
 
         # 2. canary share over 10,000 requests
         production(registry, {"strategy": "canary", "step": 0, "traffic": {1: 90, 2: 10}}, held="2")
