@@ -135,6 +135,19 @@ def child_monitor(folder: Path, reference_file: Path) -> dict[str, float]:
     }
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM, the high-water mark of its address space. Not ru_maxrss, which Linux
+    keeps across fork and exec: a child started by this (large) bench process would report at least the
+    parent's RSS at the time (the parent just generated the data), which floored the 10M figure at ~545 MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure(*argv: str) -> dict[str, float]:
     proc = subprocess.run(
         [sys.executable, __file__, *argv], capture_output=True, text=True, check=True, cwd=PROJECT
@@ -151,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         found = child_scan(args.data) if args.child == "scan" else child_monitor(args.data, args.reference)
-        found["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        found["rss_mb"] = peak_rss_mb()
         print(json.dumps(found))
         return
     work = Path(tempfile.mkdtemp(prefix="modelbot-bench-monitor-"))
