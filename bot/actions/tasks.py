@@ -108,14 +108,14 @@ def _validate_or_finish(ctx: BotContext, number: int) -> None:
     dispatched validation's job cannot merge: its token does not write contents), finish it here, in the job
     that may: its approvals, and its merge when the policy lets it merge itself."""
     from bot.flows import record
-    from bot.flows.validate_pr import finish_validated
+    from bot.flows.validate_pr import ensure_validated, finish_validated
 
     pull = ctx.forge.pull_request(number)
     known = record.read(ctx, pull.head_sha, validated_only=False)
     if known is not None and not known.pending and pull.state == "open":
         finish_validated(ctx, pull, known)
     else:
-        _have_validated(ctx, number)
+        ensure_validated(ctx, pull, known)
 
 
 def sweep(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:

@@ -340,12 +340,16 @@ def validate_or_request(
     return validate_pull(ctx, pull, files=files, actors=actors)
 
 
-def ensure_validated(ctx: BotContext, pull: PullRequest) -> PullValidation | None:
+_UNREAD: Any = object()
+
+
+def ensure_validated(ctx: BotContext, pull: PullRequest, known: Record | None = _UNREAD) -> PullValidation | None:
     """Validate `pull` (or ask for it) unless its head already has the bot's record, read from GitHub: a run
     killed after opening or updating the pull request, then re-run, finds it as it left it and finishes it. A
     validation asked for (the record pending) whose dispatch GitHub does not list (the run was killed between
     the two) is dispatched again; one GitHub lists is left to its run. None when nothing was validated here."""
-    known = record.read(ctx, pull.head_sha, validated_only=False)
+    if known is _UNREAD:  # the caller did not read the record already
+        known = record.read(ctx, pull.head_sha, validated_only=False)
     if known is None:
         return validate_or_request(ctx, pull)
     if known.pending and ctx.validate_by_dispatch and not _validation_dispatched(ctx, pull):
