@@ -192,7 +192,8 @@ jobs:
     steps:
       - run: |
           echo "event=$GITHUB_EVENT_NAME ref=$GITHUB_REF"
-          python -c "import json, os; e = json.load(open(os.environ['GITHUB_EVENT_PATH'])); print(e['schedule'], e['workflow'], e['repository']['full_name'])"
+          python -c "import json, os; e = json.load(open(os.environ['GITHUB_EVENT_PATH']));
+          print(e['schedule'], e['workflow'], e['repository']['full_name'])"
 """
 
 
