@@ -40,7 +40,7 @@ def test_serve_a_directory_by_hand(tmp_path: Path) -> None:
         assert (clone / "models.yaml").read_text() == "models: {}\n"
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        proc.communicate(timeout=30)  # drains both pipes: a server blocked writing to a full one never exits
     assert proc.returncode == 0
     assert git(repo, "log", "--format=%s").split() == ["seed"]  # the served directory is untouched
 
