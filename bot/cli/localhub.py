@@ -10,8 +10,11 @@ own schemas, writes every mismatch to stderr as it happens, and exits 1 at the e
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.cli import output
@@ -45,6 +48,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the server cleanly, whatever the parent left: a shell runs background jobs with
+    SIGINT ignored, and a process may inherit it blocked."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    before = {sig: signal.signal(sig, stop) for sig in wanted}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def _users(specs: list[str]) -> list[tuple[str, str]]:
     users = []
     for spec in specs:
@@ -73,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"--port {args.port}: cannot listen on 127.0.0.1 ({exc.strerror})") from None
         tokens = {login: hub.token_for(login) for login in [ACTIONS_BOT, *(u for u, _ in users)]}
-        _announce(server.url, hub.clone_url(), hub.state.repo.full_name, tokens, args.json)
-        sys.stdout.flush()
         try:
-            server.serve_forever()
+            with _stopped_by_signals():  # before the announcement: a client may stop it as soon as it reads it
+                _announce(server.url, hub.clone_url(), hub.state.repo.full_name, tokens, args.json)
+                sys.stdout.flush()
+                server.serve_forever()
         except KeyboardInterrupt:
             output.progress("localhub: stopped")
     problems = server.conformance.problems

@@ -49,3 +49,30 @@ def test_serve_refuses_a_missing_directory(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "localhub", "serve", "--repo", str(tmp_path / "nope")],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "not a directory" in done.stderr
+
+
+def test_serve_stops_cleanly_on_sigint_or_sigterm_even_when_its_parent_ignores_ctrl_c(tmp_path: Path) -> None:
+    """A shell's background job, or a test runner, may start it with SIGINT ignored: it stops all the same."""
+    repo = tmp_path / "models"
+    repo.mkdir()
+    (repo / "models.yaml").write_text("models: {}\n")
+    git(repo, "init", "-q", "--initial-branch=main")
+    git(repo, "add", "models.yaml")
+    git(repo, "commit", "-qm", "seed")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "localhub", "serve", "--repo", str(repo), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        assert proc.stdout is not None
+        text = ""
+        while not text.rstrip().endswith("}") or text.count("{") != text.count("}"):
+            line = proc.stdout.readline()
+            assert line
+            text += line
+        proc.send_signal(sig)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        assert proc.returncode == 0 and "localhub: stopped" in err, (sig, err[-300:])
