@@ -106,6 +106,16 @@ def check(condition: bool, message: str) -> None:
         raise StoryBroken(message)
 
 
+def _advance_line(summary: str) -> str:
+    """The rollout's verdict in a maintenance run's summary: its `advance` line and the gate after it (the
+    summary also holds the sync, sweep and monitoring)."""
+    lines = [line.strip() for line in summary.splitlines() if line.strip()]
+    at = next((i for i, line in enumerate(lines) if line.startswith("advance")), None)
+    if at is None:
+        return lines[-1] if lines else "nothing said"
+    return " ".join(lines[at : at + 2])
+
+
 def _succeeded(runs: list[Any]) -> list[Any]:
     for run in runs:
         if run.conclusion not in ("success", "skipped"):
@@ -261,7 +271,7 @@ class Story:
             runs = _succeeded(self.runner.run_schedule(MAINTENANCE))
             ticks += 1
             said = next((r.summary.strip() for r in runs if r.workflow == MAINTENANCE), "") or runs[0].log()[-1500:]
-            self.progress(f"    tick {ticks}: {said.splitlines()[-1][:160] if said else 'nothing said'}")
+            self.progress(f"    tick {ticks}: {_advance_line(said)[:160]}")
             time.sleep(0.5)
         return ticks
 
