@@ -265,4 +265,26 @@ def advance_github(
                 )
         return {"pull": opened.as_dict()}
 
-    return _act(repo, model, stage, source, force, abort, step)
+    result = _act(repo, model, stage, source, force, abort, step)
+    if result.decision in ("halted", "aborted"):
+        _withdraw_step(forge, model, stage, result)
+    return result
+
+
+def _withdraw_step(forge: Forge, model: str, stage: str, result: Result) -> None:
+    """A step pull request left open by an earlier tick carries that tick's passed analysis; now that the
+    evidence is thin (halted) or bad (aborted), its `modelbot/rollout` check says so, so that nothing (a review's
+    run included) merges it on stale evidence. 1 request, 2 when a step is open."""
+    from bot.github.markers import promotion_branch
+
+    pull = forge.open_pull_for(promotion_branch(model, f"{stage}-rollout"))
+    if pull is None:
+        return
+    reasons = "\n".join(f"- {g.gate}: {g.status.value}: {g.reason}" for g in result.gates)
+    forge.set_check_run(
+        pull.head_sha,
+        ROLLOUT_CHECK,
+        "neutral" if result.decision == "halted" else "failure",
+        f"The analysis no longer passes: {result.decision}",
+        f"A later tick judged the rollout again:\n\n{reasons}",
+    )

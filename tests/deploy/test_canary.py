@@ -277,3 +277,28 @@ def test_a_failed_analysis_opens_the_rollback_and_says_why_on_the_promotion(
     on_task(event, runtime, hub.forge)  # the next tick finds the same rollback open: still one, said once
     assert len([p for p in hub.hub.state.issues.values() if ROLLBACK_LABEL in p.labels]) == 1
     assert len([c for c in hub.hub.state.comments.values() if "rollout-abort" in c.body]) == 1
+
+
+def test_a_step_whose_evidence_went_thin_loses_the_bots_check_and_waits(
+        make_repo: Callable[..., Repo], localhub_factory: Callable[..., Any], tmp_path: Path) -> None:
+    """A tick opened a step after a passed analysis; before it merged, a later tick found the evidence thin: the
+    step's modelbot/rollout check turns neutral, so a review's run cannot merge it on the stale verdict."""
+    from tests.support.localhub import git
+
+    seed = make_repo({"production": {**AUTO, "rollout": {**AUTO["rollout"], "approvals": [
+        {"role": "oncall", "count": 1}]}}})
+    seed.promote("production", "2", "Promote tumor-malignancy 2 to production")
+    hub = localhub_factory(seed=seed.path)
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
+    step = advance.advance_github(hub.forge(), checkout, MODEL, "production",
+                                  write_log(tmp_path / "good.jsonl", "2", 400), "main")
+    assert step.pull is not None
+    head = step.pull["head_sha"]
+    assert hub.forge().check_conclusion(head, advance.ROLLOUT_CHECK) == "success"
+
+    later = advance.advance_github(hub.forge(), checkout, MODEL, "production",
+                                   write_log(tmp_path / "thin.jsonl", "2", 12), "main")
+
+    assert later.decision == "halted"
+    assert hub.forge().check_conclusion(head, advance.ROLLOUT_CHECK) == "neutral"
