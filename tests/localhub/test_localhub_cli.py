@@ -12,13 +12,19 @@ from pathlib import Path
 from tests.support.localhub import git
 
 
-def test_serve_a_directory_by_hand(tmp_path: Path) -> None:
+def seeded(tmp_path: Path) -> Path:
+    """A git repository with one commit holding an empty models.yaml."""
     repo = tmp_path / "models"
     repo.mkdir()
     (repo / "models.yaml").write_text("models: {}\n")
     git(repo, "init", "-q", "--initial-branch=main")
     git(repo, "add", "models.yaml")
     git(repo, "commit", "-qm", "seed")
+    return repo
+
+
+def test_serve_a_directory_by_hand(tmp_path: Path) -> None:
+    repo = seeded(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "bot", "localhub", "serve", "--repo", str(repo), "--json",
                              "--user", "alice:write", "--strict"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -53,12 +59,7 @@ def test_serve_refuses_a_missing_directory(tmp_path: Path) -> None:
 
 def test_serve_stops_cleanly_on_sigint_or_sigterm_even_when_its_parent_ignores_ctrl_c(tmp_path: Path) -> None:
     """A shell's background job, or a test runner, may start it with SIGINT ignored: it stops all the same."""
-    repo = tmp_path / "models"
-    repo.mkdir()
-    (repo / "models.yaml").write_text("models: {}\n")
-    git(repo, "init", "-q", "--initial-branch=main")
-    git(repo, "add", "models.yaml")
-    git(repo, "commit", "-qm", "seed")
+    repo = seeded(tmp_path)
     for sig in (signal.SIGINT, signal.SIGTERM):
         proc = subprocess.Popen([sys.executable, "-m", "bot", "localhub", "serve", "--repo", str(repo), "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
