@@ -94,3 +94,16 @@ def workspace_head(ctx: BotContext) -> str:
 
     assert ctx.workspace is not None
     return gitio.resolve(Path(ctx.workspace), "HEAD")
+
+
+def pull_request_job(
+    ctx: BotContext, payload: dict[str, Any], part: str, evidence: str, extra: dict[str, str] | None = None
+) -> Ran:
+    """A job's flow (`run_job`): one job of the pull request workflow (`part`: evaluate or publish) for the
+    `pull_request` event `payload`, the evaluation handed over in the folder `evidence` (the artifact between
+    the two jobs); its outcome's result."""
+    from bot.actions.events import parse
+    from bot.actions.pulls import on_pull_request
+
+    env = {"MODELBOT_JOB": part, "MODELBOT_EVIDENCE": evidence, "MODELBOT_VALIDATE": "", **(extra or {})}
+    return Ran(run_handler(ctx, on_pull_request, parse("pull_request", payload), env).outputs.get("result", ""))
