@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from localhub.gitrepo import ZERO_SHA
 from localhub.rest.ops import checks, deployments, issues, pulls, reviews
 from localhub.rest.ops.commits import commit_changes
-from localhub.rest.ops.refs import move_ref
+from localhub.rest.ops.refs import move_ref, sync_fork_pulls
 
 if TYPE_CHECKING:
     from localhub.hub import Hub
@@ -43,7 +44,24 @@ class Actor:
             move_ref(hub, self.login, f"refs/heads/{branch}", sha)
             return sha
 
+    def push_to_fork(self, branch: str, files: dict[str, str | bytes | None], message: str) -> str:
+        """Commit `files` on `branch` of this user's fork (forked now if need be; a new branch starts from the
+        repository's default branch). An open pull request from that branch is synchronized, as on GitHub."""
+        hub = self.hub
+        fork = hub.fork(self.login)
+        with hub.state.lock:
+            old = hub.git.resolve(fork.ref(branch))
+            parent = hub.git.resolve_commit(fork.ref(branch)) or hub.git.resolve_commit(
+                f"refs/heads/{hub.state.repo.default_branch}"
+            )
+            data = {path: (v.encode() if isinstance(v, str) else v) for path, v in files.items()}
+            sha = commit_changes(hub, self.login, parent, data, message)
+            hub.git.update_ref(fork.ref(branch), sha, old or ZERO_SHA)
+            sync_fork_pulls(hub, self.login, self.login, branch, sha)
+            return sha
+
     def open_pull(self, head: str, base: str, title: str, body: str = "", draft: bool = False) -> int:
+        """`head` is a branch of the repository, or `owner:branch` for a branch of that user's fork."""
         with self.hub.state.lock:
             return pulls.create_pull(self.hub, self.login, title, head, base, body, draft).number
 

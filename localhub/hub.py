@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from localhub.errors import LocalhubUsageError
 from localhub.gitrepo import GitRepo
-from localhub.state import ROLES, Org, Repo, State, Team, User
+from localhub.state import ROLES, Fork, Org, Repo, State, Team, User
 
 if TYPE_CHECKING:
     from localhub.actors import Actor
@@ -190,13 +190,26 @@ class Hub:
         with self.state.lock:
             token = f"ghs_{secrets.token_hex(18)}"
             self.state.tokens[token] = app.bot_login
-            self.state.grants[token] = JobGrant(app.scopes(), workflow=f"app {app.slug}", job="installation")
+            self.state.grants[token] = JobGrant(
+                app.scopes(), workflow=f"app {app.slug}", job="installation", installation=True
+            )
             expires = datetime.now(UTC) + timedelta(seconds=TOKEN_LIFETIME_S)
             return token, expires.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def app_of(self, login: str) -> App | None:
         """The app whose bot `login` is, if any."""
         return next((a for a in self.state.apps.values() if a.bot_login == login), None)
+
+    def fork(self, login: str) -> Fork:
+        """`login`'s fork of the repository (idempotent). Forking needs no role: anyone who can read a public
+        repository can fork it. Its branches start from nothing; `Actor.push_to_fork` commits to them."""
+        with self.state.lock:
+            self.add_user(login)
+            found = self.state.forks.get(login)
+            if found is None:
+                found = Fork(login, self.state.repo.name, self.state.next_id())
+                self.state.forks[login] = found
+            return found
 
     def as_user(self, login: str) -> Actor:
         from localhub.actors import Actor

@@ -107,6 +107,7 @@ class Pull:
     merge_commit_sha: str | None = None
     maintainer_can_modify: bool = False
     reviews: list[Review] = field(default_factory=list)
+    head_owner: str | None = None  # the fork's owner when the head branch lives in a fork, else None
     requested_reviewers: list[str] = field(default_factory=list)
 
 
@@ -232,10 +233,31 @@ class Repo:
     private: bool = False
     created_at: str = field(default_factory=now)
     pushed_at: str = field(default_factory=now)
+    # Settings > Actions > General > "Allow GitHub Actions to create and approve pull requests": off by default
+    # for new repositories and organisations, so a workflow's GITHUB_TOKEN may not open or approve a PR.
+    actions_may_create_pulls: bool = False
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class Fork:
+    """A user's fork of the hub's repository. Its branches live in the hub's git under `refs/forks/<owner>/`
+    (GitHub keeps a fork network's objects together too), never as the repository's own branches."""
+
+    owner: str
+    name: str
+    id: int
+    created_at: str = field(default_factory=now)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def ref(self, branch: str) -> str:
+        return f"refs/forks/{self.owner}/{branch}"
 
 
 @dataclass
@@ -248,6 +270,7 @@ class State:
     grants: dict[str, Any] = field(default_factory=dict)  # job token -> permissions.JobGrant (people's: none)
     apps: dict[int, Any] = field(default_factory=dict)  # app id -> apps.App (installed on the repository)
     orgs: dict[str, Org] = field(default_factory=dict)
+    forks: dict[str, Fork] = field(default_factory=dict)  # owner -> their fork of the repository
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)

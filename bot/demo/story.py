@@ -353,6 +353,7 @@ class Story:
             for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Model registry"]):
                 subprocess.run(["git", *args], cwd=seed, check=True, capture_output=True, env=env)
             self.hub = Hub.create(self.workdir / "hub", owner="acme", name="models", seed=seed)
+            self.hub.state.repo.actions_may_create_pulls = True  # the workflow token's mode needs it (README)
             for login, (permission, _) in PEOPLE.items():
                 self.hub.add_user(login, role=permission)
             for team, members in TEAMS.items():

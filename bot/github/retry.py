@@ -134,10 +134,25 @@ class Retrier:
         self.sleep(wait)
 
 
+# GitHub's refusals that a repository's settings cause, and what to change: said beside GitHub's own words.
+_REMEDIES = {
+    "not permitted to create or approve pull requests": (
+        "the workflow's GITHUB_TOKEN may not open pull requests in this repository: enable Settings > Actions > "
+        "General > 'Allow GitHub Actions to create and approve pull requests' (or the organisation's), or run "
+        "modelbot as a GitHub App (README, 'Use it in your repository')"
+    ),
+    "Resource not accessible by integration": (
+        "the token lacks a permission this step needs: give the job the permissions the README's table lists, "
+        "or the app the permissions of .github/modelbot-app-manifest.json"
+    ),
+}
+
+
 def _forge_error(what: str, failure: Failure, attempt: int) -> ForgeError:
     answer = f"{failure.status} {failure.message}".strip() if failure.status else f"no answer ({failure.message})"
     tries = f" after {attempt + 1} attempts" if attempt else ""
-    return ForgeError(f"{what}: GitHub answered {answer}{tries}")
+    remedy = next((f" ({text})" for said, text in _REMEDIES.items() if said in failure.message), "")
+    return ForgeError(f"{what}: GitHub answered {answer}{tries}{remedy}")
 
 
 def status_of(exc: BaseException) -> int | None:

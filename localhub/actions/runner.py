@@ -257,8 +257,12 @@ class ActionsRunner:
         job_name: str = "",
         spec: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        # One token per job, as GitHub issues one per job, holding exactly the job's `permissions:`.
+        # One token per job, as GitHub issues one per job, holding exactly the job's `permissions:`; a run for a
+        # pull request from a fork gets read access at most, and neither secrets nor variables.
         granted = permissions.for_job(workflow.permissions, (spec or {}).get("permissions"))
+        from_fork = _from_fork(self.hub, delivery)
+        if from_fork:
+            granted = {scope: "read" if level == "write" else level for scope, level in granted.items()}
         token = self.hub.token_for_job(JobGrant(granted, workflow.path, job_name, run_id))
         github = {
             "event_name": delivery.event,
@@ -288,11 +292,11 @@ class ActionsRunner:
         return {
             "github": github,
             "env": {},
-            "vars": dict(self.hub.variables),
+            "vars": {} if from_fork else dict(self.hub.variables),
             "steps": {},
             "job": {"status": "success"},
             "runner": {"os": "Linux", "arch": "X64", "temp": str(self.workdir)},
-            "secrets": {**self.hub.secrets, "GITHUB_TOKEN": token},
+            "secrets": {"GITHUB_TOKEN": token} if from_fork else {**self.hub.secrets, "GITHUB_TOKEN": token},
             "inputs": _dispatch_inputs(workflow, delivery),
             "needs": {n: {"result": results[n].conclusion, "outputs": results[n].outputs} for n in needs},
         }
@@ -378,6 +382,18 @@ def _skipped(spec: dict[str, Any], needed: list[JobRun], context: dict[str, Any]
     if any(job.conclusion != "success" for job in needed) and "always()" not in str(spec.get("if")):
         return True
     return not condition(spec.get("if"), context)
+
+
+_FORK_EVENTS = ("pull_request", "pull_request_review", "pull_request_review_comment")
+
+
+def _from_fork(hub: Hub, delivery: Delivery) -> bool:
+    """Whether GitHub treats the run as untrusted: an event of a pull request whose head is in a fork
+    (`pull_request_target` and `issue_comment` run in the base repository's context, and are not)."""
+    pull = delivery.payload.get("pull_request")
+    if delivery.event not in _FORK_EVENTS or not isinstance(pull, dict):
+        return False
+    return bool(pull["head"]["repo"]["full_name"] != hub.state.repo.full_name)
 
 
 def _dispatch_inputs(workflow: Workflow, delivery: Delivery) -> dict[str, Any]:

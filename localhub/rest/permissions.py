@@ -18,8 +18,14 @@ repository default), and the scope each REST route needs, as GitHub enforces the
   lacking the permission. Git smart HTTP: fetching needs `contents: read`, pushing `contents: write`.
 
 People's tokens (`Hub.token_for`) carry no grant: their user's repository role decides, as before. A GitHub App's
-installation token carries its app's permissions as a grant. Endpoints outside the repository (organisations,
-teams, `/user`, `/rate_limit`) are not checked here (not yet: on GitHub a workflow's token cannot read teams).
+installation token carries its app's permissions as a grant. Outside the repository:
+- team endpoints need the organisation permission `members: read`, which only an app can hold (a workflow's
+  `permissions:` has no such scope): without it GitHub answers 404 Not Found, as it does to a workflow's token;
+- `/user` is a person's endpoint: an integration's token gets 403 `Resource not accessible by integration`;
+- opening or approving a pull request with a workflow's token needs the repository setting "Allow GitHub Actions
+  to create and approve pull requests" (`Repo.actions_may_create_pulls`, off by default as on GitHub): 403
+  `GitHub Actions is not permitted to create or approve pull requests.` otherwise. An app's token is not
+  concerned.
 """
 
 from __future__ import annotations
@@ -51,6 +57,12 @@ OTHER_SCOPES = (
 )
 RESTRICTED_DEFAULT: Mapping[str, str] = {"contents": "read", "metadata": "read"}
 MESSAGE = "Resource not accessible by integration"
+ACTIONS_PULLS_MESSAGE = "GitHub Actions is not permitted to create or approve pull requests."
+_TEAM_ROUTES = ("/orgs/{org}/teams/",)
+_ACTIONS_PULL_ROUTES = {
+    ("POST", "/repos/{owner}/{repo}/pulls"),
+    ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+}
 REST_DESCRIPTION = Path(__file__).parents[1] / "schemas" / "github" / "rest-api.json"
 
 # (category, subcategory) of GitHub's REST description -> scope; a subcategory of None matches any.
@@ -87,6 +99,7 @@ class JobGrant:
     workflow: str = ""
     job: str = ""
     run_id: int = 0
+    installation: bool = False  # an app's installation token, not a workflow job's GITHUB_TOKEN
 
     @property
     def identity(self) -> str:
@@ -163,8 +176,21 @@ def needed(method: str, template: str) -> tuple[str, str] | None:
     return scope, "read" if method in ("GET", "HEAD") else "write"
 
 
-def authorize(hub: Hub, grant: JobGrant, method: str, template: str, params: Mapping[str, str]) -> None:
-    """Raise GitHub's 403 unless the job's token may perform the operation."""
+def authorize(
+    hub: Hub, grant: JobGrant, method: str, template: str, params: Mapping[str, str], body: Any = None
+) -> None:
+    """Raise GitHub's 403 (or 404, where GitHub hides what the token may not see) unless the token may perform
+    the operation."""
+    docs = _operations().get((method, template), ("", "", DOCS))[2]
+    if template.startswith(_TEAM_ROUTES) and not grant.allows("members", "read"):
+        raise ApiError(404, "Not Found", documentation_url=docs)
+    if template == "/user":
+        raise ApiError(403, MESSAGE, documentation_url=docs)
+    actions_barred = not grant.installation and not hub.state.repo.actions_may_create_pulls
+    if (method, template) in _ACTIONS_PULL_ROUTES and actions_barred:
+        approving = template.endswith("/reviews") and isinstance(body, Mapping) and body.get("event") == "APPROVE"
+        if template.endswith("/pulls") or approving:
+            raise ApiError(403, ACTIONS_PULLS_MESSAGE, documentation_url=docs)
     need = needed(method, template)
     if need is None:
         return
@@ -173,7 +199,7 @@ def authorize(hub: Hub, grant: JobGrant, method: str, template: str, params: Map
         return
     if scope == "issues" and _on_pull_request(hub, params) and grant.allows("pull-requests", level):
         return
-    raise ApiError(403, MESSAGE, documentation_url=_operations().get((method, template), ("", "", DOCS))[2])
+    raise ApiError(403, MESSAGE, documentation_url=docs)
 
 
 def _on_pull_request(hub: Hub, params: Mapping[str, str]) -> bool:

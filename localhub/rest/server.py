@@ -143,7 +143,7 @@ class LocalHubServer:
                 raise _wrong_credential(actor)
             with self.hub.state.lock:
                 if grant is not None:
-                    authorize(self.hub, grant, method, route.template, params)
+                    authorize(self.hub, grant, method, route.template, params, payload)
                 refused = invalid_body(method, path, payload) if method in _BODY_METHODS else None
                 if refused is not None:
                     raise refused

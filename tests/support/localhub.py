@@ -113,14 +113,18 @@ class RunningHub:
 
 
 def start_hub(workdir: Path, files: dict[str, str] | None = None, seed: Path | None = None,
-              faults: Faults | None = None, owner: str = "acme", name: str = "models") -> RunningHub:
-    """A served hub whose repository starts with `files` (one commit on main) or a copy of `seed`."""
+              faults: Faults | None = None, owner: str = "acme", name: str = "models",
+              actions_may_create_pulls: bool = True) -> RunningHub:
+    """A served hub whose repository starts with `files` (one commit on main) or a copy of `seed`. Its
+    repository is set up as the README asks for the workflow token's mode: Actions may open pull requests
+    (GitHub's default for a new repository is off; pass False to test that)."""
     if files is not None:
         seed = workdir / "seed"
         for path, text in files.items():
             (seed / path).parent.mkdir(parents=True, exist_ok=True)
             (seed / path).write_text(text, encoding="utf-8")
     hub = Hub.create(workdir / "hub", owner=owner, name=name, seed=seed)
+    hub.state.repo.actions_may_create_pulls = actions_may_create_pulls
     running = RunningHub(LocalHubServer(hub, faults=faults, strict=True))
     running.server.start()
     return running

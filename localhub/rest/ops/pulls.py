@@ -15,23 +15,29 @@ if TYPE_CHECKING:
     from localhub.hub import Hub
 
 
-def _branch(spec: str, owner: str) -> str:
-    return spec.split(":", 1)[1] if ":" in spec and spec.split(":", 1)[0] == owner else spec
+def _head(hub: Hub, spec: str) -> tuple[str | None, str, str | None]:
+    """(fork owner or None, branch, its commit) of a `head` as GitHub takes it: `branch`, `owner:branch` for
+    the repository's own, or `user:branch` for a branch of that user's fork."""
+    owner, _, branch = spec.rpartition(":")
+    if not owner or owner == hub.state.repo.owner:
+        return None, branch, hub.git.resolve_commit(f"refs/heads/{branch}")
+    fork = hub.state.forks.get(owner)
+    return owner, branch, hub.git.resolve_commit(fork.ref(branch)) if fork else None
 
 
 def create_pull(
     hub: Hub, actor: str, title: str, head: str, base: str, body: str | None = None, draft: bool = False
 ) -> Issue:
     state, git = hub.state, hub.git
-    head = _branch(head, state.repo.owner)
+    head_owner, head, head_sha = _head(hub, head)
     base_sha = git.resolve_commit(f"refs/heads/{base}")
-    head_sha = git.resolve_commit(f"refs/heads/{head}")
     if base_sha is None:
         raise invalid("PullRequest", "base", "invalid")
     if head_sha is None:
         raise invalid("PullRequest", "head", "invalid")
     for issue in state.issues.values():
-        if issue.pull and issue.state == "open" and issue.pull.head_ref == head and issue.pull.base_ref == base:
+        pr = issue.pull
+        if pr and issue.state == "open" and (pr.head_owner, pr.head_ref, pr.base_ref) == (head_owner, head, base):
             raise ApiError(
                 422,
                 "Validation Failed",
@@ -39,7 +45,7 @@ def create_pull(
                     {
                         "resource": "PullRequest",
                         "code": "custom",
-                        "message": f"A pull request already exists for {state.repo.owner}:{head}.",
+                        "message": f"A pull request already exists for {head_owner or state.repo.owner}:{head}.",
                     }
                 ],
             )
@@ -55,9 +61,12 @@ def create_pull(
         title=title,
         body=body,
         user=actor,
-        pull=Pull(head_ref=head, base_ref=base, head_sha=head_sha, base_sha=base_sha, draft=draft),
+        pull=Pull(
+            head_ref=head, base_ref=base, head_sha=head_sha, base_sha=base_sha, draft=draft, head_owner=head_owner
+        ),
     )
     state.issues[issue.number] = issue
+    git.update_ref(f"refs/pull/{issue.number}/head", head_sha)  # as GitHub keeps every PR's head, forks' too
     hub.emit("pull_request", webhooks.pull_request(hub, "opened", issue, actor), actor)
     return issue
 
@@ -129,7 +138,7 @@ def merge_pull(
     if result.tree is None:
         raise ApiError(405, "Pull Request is not mergeable")
     if method == "merge":
-        default_title = f"Merge pull request #{issue.number} from {hub.state.repo.owner}/{pr.head_ref}"
+        default_title = f"Merge pull request #{issue.number} from {pr.head_owner or hub.state.repo.owner}/{pr.head_ref}"
         text = f"{title or default_title}\n\n{message if message is not None else issue.title}"
         parents = [base_sha, pr.head_sha]
     else:

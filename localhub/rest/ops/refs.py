@@ -45,7 +45,7 @@ def _sync_pulls(hub: Hub, actor: str, branch: str, new: str | None) -> None:
         pr = issue.pull
         if pr is None or issue.state != "open":
             continue
-        if pr.head_ref == branch:
+        if pr.head_ref == branch and pr.head_owner is None:  # a fork's branch of that name is not this one
             if new is None:
                 close_pull(hub, actor, issue)
             elif new != pr.head_sha:
@@ -61,6 +61,22 @@ def _sync_pulls(hub: Hub, actor: str, branch: str, new: str | None) -> None:
             pr.base_sha = new
             if hub.git.is_ancestor(pr.head_sha, new):
                 mark_merged_by_push(hub, actor, issue, new)
+
+
+def sync_fork_pulls(hub: Hub, actor: str, owner: str, branch: str, new: str) -> None:
+    """A push to a fork's branch moves the open pull requests from it (and their `refs/pull/N/head`)."""
+    for issue in list(hub.state.issues.values()):
+        pr = issue.pull
+        if pr is None or issue.state != "open" or pr.head_owner != owner or pr.head_ref != branch:
+            continue
+        if new != pr.head_sha:
+            before = pr.head_sha
+            pr.head_sha = new
+            hub.git.update_ref(f"refs/pull/{issue.number}/head", new)
+            issue.updated_at = now()
+            hub.emit(
+                "pull_request", webhooks.pull_request(hub, "synchronize", issue, actor, before=before, after=new), actor
+            )
 
 
 def close_pull(hub: Hub, actor: str, issue: Issue) -> None:

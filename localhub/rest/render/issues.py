@@ -134,9 +134,17 @@ def review(hub: Hub, item: Review) -> dict[str, Any]:
     }
 
 
-def _branch_end(hub: Hub, ref: str, sha: str) -> dict[str, Any]:
-    owner = hub.state.repo.owner
-    return {"label": f"{owner}:{ref}", "ref": ref, "sha": sha, "user": simple_user(hub, owner), "repo": repository(hub)}
+def _branch_end(hub: Hub, ref: str, sha: str, fork_owner: str | None = None) -> dict[str, Any]:
+    """One end of a pull request; the head of a pull request from a fork names the fork and its owner."""
+    fork = hub.state.forks.get(fork_owner) if fork_owner else None
+    owner = fork.owner if fork else hub.state.repo.owner
+    return {
+        "label": f"{owner}:{ref}",
+        "ref": ref,
+        "sha": sha,
+        "user": simple_user(hub, owner),
+        "repo": repository(hub, fork),
+    }
 
 
 def pull(hub: Hub, item: Issue, full: bool = True) -> dict[str, Any]:
@@ -179,7 +187,7 @@ def pull(hub: Hub, item: Issue, full: bool = True) -> dict[str, Any]:
         "requested_reviewers": [simple_user(hub, login) for login in pr.requested_reviewers],
         "requested_teams": [],
         "draft": pr.draft,
-        "head": _branch_end(hub, pr.head_ref, pr.head_sha),
+        "head": _branch_end(hub, pr.head_ref, pr.head_sha, pr.head_owner),
         "base": _branch_end(hub, pr.base_ref, pr.base_sha),
         "_links": {
             name: {"href": href}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from localhub.rest.render.common import node_id, simple_user
-from localhub.state import Team
+from localhub.state import Fork, Team
 
 if TYPE_CHECKING:
     from localhub.hub import Hub
@@ -20,13 +20,15 @@ _LEGACY_PERMISSION = {
 }
 
 
-def repository(hub: Hub) -> dict[str, Any]:
-    """The full repository: a superset of the minimal, plain and webhook forms, valid for each."""
+def repository(hub: Hub, fork: Fork | None = None) -> dict[str, Any]:
+    """The full repository (or a user's fork of it): a superset of the minimal, plain and webhook forms, valid
+    for each."""
     repo = hub.state.repo
-    api = f"{hub.base_url}/repos/{repo.full_name}"
-    html = f"{hub.base_url}/{repo.full_name}"
-    open_issues = sum(1 for issue in hub.state.issues.values() if issue.state == "open")
-    owner = simple_user(hub, repo.owner)
+    full_name = fork.full_name if fork else repo.full_name
+    api = f"{hub.base_url}/repos/{full_name}"
+    html = f"{hub.base_url}/{full_name}"
+    open_issues = 0 if fork else sum(1 for issue in hub.state.issues.values() if issue.state == "open")
+    owner = simple_user(hub, fork.owner if fork else repo.owner)
     templated = {
         "archive_url": "{archive_format}{/ref}",
         "assignees_url": "{/user}",
@@ -97,22 +99,22 @@ def repository(hub: Hub) -> dict[str, Any]:
         )
     }
     return {
-        "id": repo.id,
-        "node_id": node_id("Repository", repo.id),
+        "id": fork.id if fork else repo.id,
+        "node_id": node_id("Repository", fork.id if fork else repo.id),
         "name": repo.name,
-        "full_name": repo.full_name,
+        "full_name": full_name,
         "owner": owner,
-        "organization": owner if repo.owner in hub.state.orgs else None,
+        "organization": owner if not fork and repo.owner in hub.state.orgs else None,
         "private": repo.private,
         "visibility": "private" if repo.private else "public",
         "html_url": html,
         "description": None,
-        "fork": False,
+        "fork": fork is not None,
         "url": api,
         **urls,
         **plain,
-        "git_url": f"{hub.base_url}/{repo.full_name}.git".replace("http://", "git://", 1),
-        "ssh_url": f"git@{hub.host}:{repo.full_name}.git",
+        "git_url": f"{hub.base_url}/{full_name}.git".replace("http://", "git://", 1),
+        "ssh_url": f"git@{hub.host}:{full_name}.git",
         "clone_url": f"{html}.git",
         "svn_url": html,
         "mirror_url": None,
@@ -140,7 +142,7 @@ def repository(hub: Hub) -> dict[str, Any]:
         "archived": False,
         "disabled": False,
         "pushed_at": repo.pushed_at,
-        "created_at": repo.created_at,
+        "created_at": fork.created_at if fork else repo.created_at,
         "updated_at": repo.pushed_at,
         "allow_rebase_merge": True,
         "allow_squash_merge": True,

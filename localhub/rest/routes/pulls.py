@@ -34,7 +34,7 @@ def list_pulls(hub: Hub, req: Request) -> Response:
         pr = issue.pull
         if pr is None or (wanted != "all" and issue.state != wanted):
             continue
-        if head and head not in (f"{owner}:{pr.head_ref}",):
+        if head and head != f"{pr.head_owner or owner}:{pr.head_ref}":
             continue
         if base and pr.base_ref != base:
             continue
