@@ -21,6 +21,7 @@ The machine is shared: figures move with what else runs on it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -41,7 +42,7 @@ sys.path.insert(0, str(PROJECT))
 
 from bot.infra import loadtest, sandbox  # noqa: E402
 from bot.infra.client import encode_split, prepare  # noqa: E402
-from tests.serving.support import Registry, running  # noqa: E402
+from tests.serving.support import Gateway, Registry, running  # noqa: E402
 from tests.support.mlflow_models import MlflowStore, dataset  # noqa: E402
 
 TIMEOUT_MS = 200
@@ -112,12 +113,24 @@ def production(registry: Registry, state: dict[str, Any], held: str = "1") -> st
     return registry.commit(f"tumor production: {state}")
 
 
+PHASES = ("latency", "canary", "switch", "kill", "shadow")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1500, help="requests per latency measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds the latency requests are split into")
     parser.add_argument("--canary-requests", type=int, default=10_000)
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help=f"comma-separated phases to run, in this order: {', '.join(PHASES)} (default: all)")
+    parser.add_argument("--kills", type=int, default=3, help="times the serving process is killed in the kill phase")
+    parser.add_argument("--shadow-rounds", type=int, default=6,
+                        help="alternated rounds (without, with the shadow) the shadow phase's requests are split into")
     args = parser.parse_args()
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = [p for p in args.phases if p not in PHASES]
+    if unknown:
+        parser.error(f"--phases: unknown phase {unknown[0]!r}; phases are {', '.join(PHASES)}")
     root = Path(tempfile.mkdtemp(prefix="modelbot-bench-gateway-"))
     try:
         out = measure(root, args)
@@ -139,90 +152,162 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     registry.set("tumor", {"1": v1, "2": v2}, {"staging": "1", "production": "1"},
                  {"production": {"strategy": "direct", "traffic": {1: 100}}})
     env = {**os.environ, **store.env()}
-    out: dict[str, Any] = {}
-    with sandbox.serve(sandbox.SandboxSpec(v1, env=store.env())) as direct, \
-            running(registry.path, env, root / "log", timeout_s=30.0) as gateway:
-        # 1. latency and throughput, direct and through the gateway, alternated in rounds (what else runs on the
-        # machine drifts over a run; each figure is the median of its rounds, so a burst hits both sides alike)
-        rounds: dict[str, list[loadtest.LoadResult]] = {}
-        each = max(1, args.requests // args.rounds)
-        for concurrency in (1, 8):
-            for _ in range(args.rounds):
-                rounds.setdefault(f"direct_c{concurrency}", []).append(
-                    load(direct.port, "/invocations", body, concurrency, each))
-                rounds.setdefault(f"gateway_c{concurrency}", []).append(
-                    load(gateway.port, PATH, body, concurrency, each))
-        p50 = {name: statistics.median(r.p50_ms or 0.0 for r in results) for name, results in rounds.items()}
-        rps = {name: statistics.median(r.throughput_rps for r in results) for name, results in rounds.items()}
-        for name, results in rounds.items():
-            out[f"{name}_p50_ms"] = round(p50[name], 3)
-            out[f"{name}_rps"] = round(rps[name], 1)
-            out[f"{name}_errors"] = sum(r.sent - r.ok for r in results)
-        out["p50_ratio_c1"] = round(p50["gateway_c1"] / (p50["direct_c1"] or 1), 3)
-        out["p50_ratio_c8"] = round(p50["gateway_c8"] / (p50["direct_c8"] or 1), 3)
-        out["throughput_ratio_c8"] = round(rps["gateway_c8"] / rps["direct_c8"], 3)
-
-        # 2. canary share over 10,000 requests
-        production(registry, {"strategy": "canary", "step": 0, "traffic": {1: 90, 2: 10}}, held="2")
-        gateway.reload()
-        tally = Tally()
-        for thread in clients(gateway.port, body, tally, threading.Event(), args.canary_requests, concurrency=8):
-            thread.join()
-        served = sum(tally.versions.values())
-        out["canary_requests"] = served
-        out["canary_share"] = round(tally.versions["2"] / served, 4)
-        out["canary_share_error"] = round(abs(tally.versions["2"] / served - 0.10), 4)
-
-        # 3. blue-green preview, switch, and two more reloads under load
-        tally, stop = Tally(), threading.Event()
-        threads = clients(gateway.port, body, tally, stop)
-        time.sleep(0.5)
-        for state, held in (({"strategy": "blue-green", "traffic": {1: 100}, "preview": 2}, "2"),
-                            ({"strategy": "blue-green", "traffic": {2: 100}}, "2"),
-                            ({"strategy": "canary", "step": 0, "traffic": {2: 50, 1: 50}}, "1"),
-                            ({"strategy": "direct", "traffic": {2: 100}, "fallback": 1}, "2")):
-            production(registry, state, held)
-            gateway.reload()
-            time.sleep(0.7)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        out["switch_requests"] = sum(tally.statuses.values()) + len(tally.errors)
-        out["switch_failed_requests"] = tally.failed
-        out["switch_statuses"] = {str(k): v for k, v in tally.statuses.items()}
-
-        # 4. the serving version's process killed under load; version 1 is the fallback
-        [two] = [v for v in gateway.stage("tumor", "production")["versions"] if v["version"] == "2"]
-        tally, stop = Tally(), threading.Event()
-        threads = clients(gateway.port, body, tally, stop)
-        time.sleep(1.0)
-        os.kill(int(two["pid"]), signal.SIGKILL)
-        time.sleep(2.0)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        out["kill_requests"] = sum(tally.statuses.values()) + len(tally.errors)
-        out["kill_failed_requests"] = tally.failed
-        out["kill_fallback_answers"] = len(tally.fallback_ms)
-        ordered = sorted(tally.fallback_ms)
-        out["fallback_p99_ms"] = round(loadtest.percentile(ordered, 99), 3) if ordered else None
-        out["fallback_timeout_ms"] = TIMEOUT_MS
-
-        # 5. shadow: live p50 with version 2 mirrored at 100 % against without, alternated
-        without, with_shadow = [], []
-        shadow_state = {"strategy": "shadow", "traffic": {1: 100}, "shadow": 2, "mirror_percent": 100}
-        for _ in range(2):
-            production(registry, {"strategy": "direct", "traffic": {1: 100}}, "1")
-            gateway.reload()
-            without.append(load(gateway.port, PATH, body, 1, args.requests).p50_ms or 0.0)
-            production(registry, shadow_state, "2")
-            gateway.reload()
-            with_shadow.append(load(gateway.port, PATH, body, 1, args.requests).p50_ms or 0.0)
-        out["live_p50_ms_without_shadow"] = round(statistics.median(without), 3)
-        out["live_p50_ms_with_shadow"] = round(statistics.median(with_shadow), 3)
-        out["shadow_p50_ratio"] = round(statistics.median(with_shadow) / statistics.median(without), 3)
-        out["shadow_compared"] = gateway.metric("modelbot_shadow_compared_total")
+    out: dict[str, Any] = {"load_before": os.getloadavg()[0]}
+    with contextlib.ExitStack() as stack:
+        gateway = stack.enter_context(running(registry.path, env, root / "log", timeout_s=30.0))
+        if "latency" in args.phases:
+            direct = stack.enter_context(sandbox.serve(sandbox.SandboxSpec(v1, env=store.env())))
+            out.update(latency(direct.port, gateway, body, args))
+        if "canary" in args.phases:
+            out.update(canary(gateway, registry, body, args))
+        if "switch" in args.phases:
+            out.update(switch(gateway, registry, body))
+        if "kill" in args.phases:
+            out.update(kill(gateway, registry, body, args))
+        if "shadow" in args.phases:
+            out.update(shadow(gateway, registry, body, args))
+    out["load_after"] = os.getloadavg()[0]
     return out
+
+
+def latency(direct_port: int, gateway: Gateway, body: bytes, args: argparse.Namespace) -> dict[str, Any]:
+    """Latency and throughput, direct and through the gateway, alternated in rounds (what else runs on the
+    machine drifts over a run; each figure is the median of its rounds, so a burst hits both sides alike)."""
+    out: dict[str, Any] = {}
+    rounds: dict[str, list[loadtest.LoadResult]] = {}
+    each = max(1, args.requests // args.rounds)
+    for concurrency in (1, 8):
+        for _ in range(args.rounds):
+            rounds.setdefault(f"direct_c{concurrency}", []).append(
+                load(direct_port, "/invocations", body, concurrency, each))
+            rounds.setdefault(f"gateway_c{concurrency}", []).append(
+                load(gateway.port, PATH, body, concurrency, each))
+    p50 = {name: statistics.median(r.p50_ms or 0.0 for r in results) for name, results in rounds.items()}
+    rps = {name: statistics.median(r.throughput_rps for r in results) for name, results in rounds.items()}
+    for name, results in rounds.items():
+        out[f"{name}_p50_ms"] = round(p50[name], 3)
+        out[f"{name}_rps"] = round(rps[name], 1)
+        out[f"{name}_errors"] = sum(r.sent - r.ok for r in results)
+    out["p50_ratio_c1"] = round(p50["gateway_c1"] / (p50["direct_c1"] or 1), 3)
+    out["p50_ratio_c8"] = round(p50["gateway_c8"] / (p50["direct_c8"] or 1), 3)
+    out["throughput_ratio_c8"] = round(rps["gateway_c8"] / rps["direct_c8"], 3)
+    return out
+
+
+def canary(gateway: Gateway, registry: Registry, body: bytes, args: argparse.Namespace) -> dict[str, Any]:
+    """The canary's share of version 2 over --canary-requests requests at 10 %."""
+    production(registry, {"strategy": "canary", "step": 0, "traffic": {1: 90, 2: 10}}, held="2")
+    gateway.reload()
+    tally = Tally()
+    for thread in clients(gateway.port, body, tally, threading.Event(), args.canary_requests, concurrency=8):
+        thread.join()
+    served = sum(tally.versions.values())
+    return {
+        "canary_requests": served,
+        "canary_share": round(tally.versions["2"] / served, 4),
+        "canary_share_error": round(abs(tally.versions["2"] / served - 0.10), 4),
+    }
+
+
+def switch(gateway: Gateway, registry: Registry, body: bytes) -> dict[str, Any]:
+    """A blue-green preview, its switch, and two more reloads under 4 clients."""
+    tally, stop = Tally(), threading.Event()
+    threads = clients(gateway.port, body, tally, stop)
+    time.sleep(0.5)
+    for state, held in (({"strategy": "blue-green", "traffic": {1: 100}, "preview": 2}, "2"),
+                        ({"strategy": "blue-green", "traffic": {2: 100}}, "2"),
+                        ({"strategy": "canary", "step": 0, "traffic": {2: 50, 1: 50}}, "1"),
+                        (KILL_STATE, "2")):
+        production(registry, state, held)
+        gateway.reload()
+        time.sleep(0.7)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {
+        "switch_requests": sum(tally.statuses.values()) + len(tally.errors),
+        "switch_failed_requests": tally.failed,
+        "switch_statuses": {str(k): v for k, v in tally.statuses.items()},
+    }
+
+
+KILL_STATE = {"strategy": "direct", "traffic": {2: 100}, "fallback": 1}
+
+
+def kill(gateway: Gateway, registry: Registry, body: bytes, args: argparse.Namespace) -> dict[str, Any]:
+    """The serving version's process SIGKILLed under 4 clients, --kills times (each once it is back and has
+    answered), with version 1 as the fallback: no client may see a failure, and the fallback's answers must
+    come within the policy's timeout + 20 ms."""
+    production(registry, KILL_STATE, "2")
+    gateway.reload()
+    tally, stop = Tally(), threading.Event()
+    threads = clients(gateway.port, body, tally, stop)
+    time.sleep(1.0)
+    kills = 0
+    restarts: list[float] = []
+    for _ in range(args.kills):
+        [two] = [v for v in gateway.stage("tumor", "production")["versions"] if v["version"] == "2"]
+        if two["state"] != "ready" or two["pid"] is None:
+            break
+        os.kill(int(two["pid"]), signal.SIGKILL)
+        killed = time.monotonic()
+        kills += 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # back, and answering live requests again
+            time.sleep(0.5)
+            [two] = [v for v in gateway.stage("tumor", "production")["versions"] if v["version"] == "2"]
+            if two["state"] == "ready" and two["answered"] > 0:
+                restarts.append(round(time.monotonic() - killed, 1))
+                break
+        time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    ordered = sorted(tally.fallback_ms)
+    return {
+        "kills": kills,
+        "kill_back_in_s": restarts,
+        "kill_requests": sum(tally.statuses.values()) + len(tally.errors),
+        "kill_failed_requests": tally.failed,
+        "kill_fallback_answers": len(tally.fallback_ms),
+        "fallback_p50_ms": round(loadtest.percentile(ordered, 50), 3) if ordered else None,
+        "fallback_p99_ms": round(loadtest.percentile(ordered, 99), 3) if ordered else None,
+        "fallback_max_ms": round(ordered[-1], 3) if ordered else None,
+        "fallback_timeout_ms": TIMEOUT_MS,
+        "kill_fallback_reasons": gateway_reasons(gateway),
+    }
+
+
+def gateway_reasons(gateway: Gateway) -> dict[str, float]:
+    """The gateway's own count of fallback answers by why the routed version failed."""
+    found: Counter[str] = Counter()
+    for (name, labels), value in gateway.metrics().items():
+        if name == "modelbot_fallbacks_total":
+            found[dict(labels)["reason"]] += value
+    return dict(found)
+
+
+def shadow(gateway: Gateway, registry: Registry, body: bytes, args: argparse.Namespace) -> dict[str, Any]:
+    """Live p50 at 1 client with version 2 mirrored at 100 % against without, in alternated rounds."""
+    without, with_shadow = [], []
+    shadow_state = {"strategy": "shadow", "traffic": {1: 100}, "shadow": 2, "mirror_percent": 100}
+    each = max(1, args.requests * 2 // args.shadow_rounds)
+    for _ in range(args.shadow_rounds // 2):
+        production(registry, {"strategy": "direct", "traffic": {1: 100}}, "1")
+        gateway.reload()
+        without.append(load(gateway.port, PATH, body, 1, each).p50_ms or 0.0)
+        production(registry, shadow_state, "2")
+        gateway.reload()
+        with_shadow.append(load(gateway.port, PATH, body, 1, each).p50_ms or 0.0)
+    return {
+        "live_p50_ms_without_shadow": round(statistics.median(without), 3),
+        "live_p50_ms_with_shadow": round(statistics.median(with_shadow), 3),
+        "shadow_p50_ratio": round(statistics.median(with_shadow) / statistics.median(without), 3),
+        "shadow_p50_ratio_rounds": [round(w / o, 3) for w, o in zip(with_shadow, without, strict=True)],
+        "shadow_compared": gateway.metric("modelbot_shadow_compared_total"),
+        "shadow_errors": gateway.metric("modelbot_shadow_errors_total"),
+        "shadow_dropped": gateway.metric("modelbot_shadow_dropped_total"),
+    }
 
 
 if __name__ == "__main__":

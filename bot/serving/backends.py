@@ -2,14 +2,20 @@
 process, spoken to over its pipes (pickled frames in, Arrow IPC out) without blocking the gateway.
 
 Requests are pipelined: each frame is written as it comes and answers are matched in order. A child that dies
-fails the requests it held at once (the gateway falls back); one that holds a request longer than `hang_s` is
-killed. Either way the supervisor starts it again, after a backoff that doubles up to `MAX_BACKOFF_S` and resets
-once a child has lived `STABLE_S`. A crash or hang of one model never touches the gateway or another version.
+fails the requests it held at once, whether its pipe says so (end of file) or only its exit does (a pidfd: a
+helper process of the model may hold the pipe open), and the gateway falls back; while it is down, requests
+fail at once without touching it. One that holds a request longer than `hang_s` is killed. Either way the
+supervisor starts it again, after a backoff that doubles up to `MAX_BACKOFF_S` and resets once a child has lived
+`STABLE_S`, and replays recent requests to it (the gateway's `warmer`) before it takes requests again, so its
+first live answers are not a cold model's. A crash or hang of one model never touches the gateway or another
+version.
 
 CPU priority: a process that only answers mirrored requests runs at `SHADOW_NICE`, so on a busy machine the live
 versions go first. A process also loads at that priority when the gateway may raise it back afterwards (root, or
 RLIMIT_NICE allowing it): loading is most of the CPU a model process takes, and a version restarting after a
-crash must not take it from the fallback answering in its place.
+crash must not take it from the fallback answering in its place. A model process leads a session of its own, so
+where the kernel groups sessions for scheduling (autogroup) its threads' nice ranks it only against itself: the
+priority is then set on its session's group too (`/proc/PID/autogroup`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +40,7 @@ MAX_BACKOFF_S = 30.0
 STABLE_S = 30.0
 MAX_PENDING = 4096
 SHADOW_NICE = 10
+RESTART_WARM_S = 10.0  # the longest a restarted process spends on replayed requests before it takes requests
 
 
 class BackendError(Exception):
@@ -52,6 +59,7 @@ class _Pending:
 
 
 Listener = Callable[["Backend", str], None]
+Warmer = Callable[["Backend"], AsyncIterator[bytes]]  # recent requests, as frames for this backend
 
 
 class Backend:
@@ -66,11 +74,13 @@ class Backend:
         load_timeout_s: float = 120.0,
         hang_s: float = 30.0,
         listener: Listener | None = None,
+        warmer: Warmer | None = None,
     ) -> None:
         self.model, self.version, self.uri = model, version, uri
         self.load_timeout_s = load_timeout_s
         self.hang_s = hang_s
         self.listener = listener
+        self.warmer = warmer
         self.state = "starting"
         self.problem: str | None = None
         self.restarts = 0
@@ -82,6 +92,7 @@ class Backend:
         self._writer: asyncio.WriteTransport | None = None
         self._last_answer = 0.0
         self.warmed = 0
+        self.warming = False
         self.answered = 0  # by the current process
         self.nice = 0
         self._loading = False
@@ -132,9 +143,18 @@ class Backend:
                 self._set("down", first_line(exc))
                 self._tried.set()
             else:
-                self._set("ready")
-                self._tried.set()
-                self.problem = await self._serve()
+                serving = asyncio.get_running_loop().create_task(self._serve())
+                try:
+                    if self.restarts and self.warmer is not None:
+                        # a restart takes requests once warm (the first launch is warmed by the gateway before
+                        # any request is routed to it); meanwhile the fallback answers in its place
+                        await self._replay(self.warmer(self), RESTART_WARM_S)
+                    if not serving.done():
+                        self._set("ready")
+                    self._tried.set()
+                    self.problem = await serving
+                finally:
+                    serving.cancel()
                 if not self._closed:
                     self._set("down", self.problem)
             await asyncio.to_thread(self._discard)
@@ -152,6 +172,7 @@ class Backend:
         self._host = host
         self.pid = host.pid
         self._loading = True
+        await _session_led(host.pid)  # its first act; its session's scheduling group is what a priority sets
         self._renice(SHADOW_NICE if CAN_RAISE else self.nice)  # before it loads
         [loaded] = await asyncio.to_thread(models.ready, [host], self.load_timeout_s)
         if isinstance(loaded, models.ModelProblem):
@@ -174,6 +195,7 @@ class Backend:
         """Read answers until the child ends; returns why it ended."""
         watchdog = asyncio.get_running_loop().create_task(self._watch())
         reason = "its process ended"
+        exit_watch = self._watch_exit()
         try:
             while True:
                 header = await self._reader.readexactly(HEADER.size)
@@ -189,6 +211,7 @@ class Backend:
             reason = self._hung or f"its process ended{self._last_lines()}"
         finally:
             watchdog.cancel()
+            exit_watch()
             self._fail_pending("crashed" if not self._hung else "hung", reason)
             if self._writer is not None:
                 self._writer.close()
@@ -196,6 +219,35 @@ class Backend:
         return reason
 
     _hung: str | None = None
+
+    def _watch_exit(self) -> Callable[[], None]:
+        """Watch the process's exit (a pidfd on the event loop): when it ends while its pipe stays open (a helper
+        it started holds it), the requests it held fail at once all the same. Answers it wrote before it ended
+        are read first (two turns of the loop); then the reader ends and fails the rest. Returns what stops the
+        watch."""
+        loop = asyncio.get_running_loop()
+        try:
+            fd = os.pidfd_open(self.pid) if self.pid is not None else None  # type: ignore[attr-defined, unused-ignore]
+        except (AttributeError, OSError):
+            fd = None
+        if fd is None:
+            return lambda: None
+        reader = self._reader
+
+        def ended() -> None:
+            loop.remove_reader(fd)
+            if self._writer is not None:  # no request goes to it any more
+                self._writer.close()
+                self._writer = None
+            loop.call_soon(loop.call_soon, reader.feed_eof)
+
+        loop.add_reader(fd, ended)
+
+        def stop() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+        return stop
 
     async def _watch(self) -> None:
         """Kill the child when the request at the head of the pipeline has waited longer than `hang_s`."""
@@ -247,14 +299,15 @@ class Backend:
         await asyncio.to_thread(self._discard)
 
     # --- requests ---------------------------------------------------------------------------------------------
-    def submit(self, frame: bytes) -> asyncio.Future[tuple[bytes, bytes]]:
+    def submit(self, frame: bytes, *, replay: bool = False) -> asyncio.Future[tuple[bytes, bytes]]:
         """Write one pickled frame; the future holds the child's (tag, payload). Raises BackendError at once
-        when the version has no live process."""
-        if self.state != "ready" or self._writer is None:
+        when the version has no live process (a `replay` also goes to a restarted one still warming up)."""
+        if (self.state != "ready" and not (replay and self.state == "starting")) or self._writer is None:
+            state = self.state if self._writer is not None else "down"
             raise BackendError(
                 "down",
                 f"version {self.version} of {self.model} has no model process "
-                f"({self.state}{': ' + self.problem if self.problem else ''})",
+                f"({state}{': ' + self.problem if self.problem else ''})",
             )
         if len(self._pending) >= MAX_PENDING:
             raise BackendError("busy", f"version {self.version} of {self.model} has {MAX_PENDING} requests waiting")
@@ -263,11 +316,11 @@ class Backend:
         self._writer.write(frame)
         return future
 
-    async def predict(self, frame: bytes) -> Any:
+    async def predict(self, frame: bytes, *, replay: bool = False) -> Any:
         """The model's raw answer to one pickled frame (cancelling the caller never desynchronises the pipe)."""
         self.inflight += 1
         try:
-            tag, payload = await asyncio.shield(self.submit(frame))
+            tag, payload = await asyncio.shield(self.submit(frame, replay=replay))
         finally:
             self.inflight -= 1
         if tag != b"A":
@@ -277,22 +330,29 @@ class Backend:
         except Exception as exc:
             raise BackendError("invalid", f"it answered something that is not data: {exc}") from None
 
-    async def warm(self, frames: Iterable[bytes], timeout_s: float = 10.0) -> int:
+    async def warm(self, frames: Iterable[bytes] | AsyncIterator[bytes], timeout_s: float = 10.0) -> int:
         """Replay recent requests (answers discarded) so the first live request finds a warm model; returns
         how many were answered. A process that has answered already is warm: it is left alone, so live
         requests never queue behind a replay."""
-        answered = 0
-        if self.answered:
+        if self.answered or self.warming:
             return 0
+        return await self._replay(frames, timeout_s)
+
+    async def _replay(self, frames: Iterable[bytes] | AsyncIterator[bytes], timeout_s: float) -> int:
+        answered = 0
+        self.warming = True
         deadline = time.monotonic() + timeout_s
-        for frame in frames:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.ready:
-                break
-            with contextlib.suppress(BackendError, TimeoutError):
-                await asyncio.wait_for(self.predict(frame), left)
-                answered += 1
-        self.warmed += answered
+        try:
+            async for frame in _each(frames):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._writer is None or self.state not in ("ready", "starting"):
+                    break
+                with contextlib.suppress(BackendError, TimeoutError):
+                    await asyncio.wait_for(self.predict(frame, replay=True), left)
+                    answered += 1
+        finally:
+            self.warming = False
+            self.warmed += answered
         return answered
 
     def prioritise(self, mirrored_only: bool) -> None:
@@ -310,6 +370,7 @@ class Backend:
         for task in _threads(self.pid):  # Linux sets the priority of one thread: each of its threads, then
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, task, nice)
+        _autogroup_nice(self.pid, nice)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -338,6 +399,41 @@ def _may_raise_priority() -> bool:
 
 
 CAN_RAISE = _may_raise_priority()
+
+
+async def _each(frames: Iterable[bytes] | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(frames, AsyncIterator):
+        async for frame in frames:
+            yield frame
+    else:
+        for frame in frames:
+            yield frame
+
+
+async def _session_led(pid: int, wait_s: float = 0.2) -> None:
+    """Wait (briefly) until the forked child has made itself a session leader, its first act."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if os.getsid(pid) == pid:
+                return
+        except OSError:
+            return
+        await asyncio.sleep(0.002)
+
+
+def _autogroup_nice(pid: int, nice: int) -> None:
+    """Set the nice of the scheduling group of `pid`'s session, where the kernel groups sessions (autogroup):
+    there, CPU is shared between sessions first, and the nice of a thread ranks it only within its session.
+    Only for a session leader: the group of any other process is a session it does not lead (the gateway's own,
+    or the model-host server's)."""
+    try:
+        if os.getsid(pid) != pid:
+            return
+        with open(f"/proc/{pid}/autogroup", "w") as handle:
+            handle.write(str(nice))
+    except OSError:  # no autogroup in this kernel, the process is gone, or the priority may not be raised
+        pass
 
 
 def _threads(pid: int) -> list[int]:

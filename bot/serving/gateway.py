@@ -4,27 +4,35 @@ reload that applies a new state without dropping a request in flight.
 A request reads the state once, at its start, and keeps the backends it picked, so a reload (which swaps the
 state in one assignment on the event loop) never changes a request midway; a backend the new state no longer
 needs drains its requests in flight before its process ends. Versions that become live (a blue-green switch, a
-direct promotion) are started and warmed with the stage's recent requests before the swap.
+direct promotion) or the fallback are started and warmed with the stage's recent requests before the swap; a
+process restarted after a crash is warmed the same way before it takes requests again, and a fallback still cold
+(the gateway's start) is warmed in the background once the stage has seen requests.
+
+A failed request costs no more than the fallback's own answer: the fallback reads the frame the routed version
+was sent when their input schemas are the same, and the request is checked against the routed version's
+signature (to answer a wrong input with the client's 400 rather than a fallback) only when the fallback did not
+answer that same frame (its model process ran the same check). A shadow is mirrored through `mirror.Mirror`:
+after the live answer, bounded, dropped and counted when the shadow cannot keep up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import pickle
 import random
 import re
 import time
 import uuid
-from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot import gitio
 from bot.errors import ModelbotError
-from bot.serving import payloads, routing
+from bot.serving import mirror, payloads, routing
 from bot.serving import state as serving_state
 from bot.serving.backends import Backend, BackendError
 from bot.serving.metrics import Metrics
@@ -34,6 +42,10 @@ from bot.serving.state import Plan, ServingState
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 COLOURS = ("blue", "green")
 FEEDBACK_MEMORY = 100_000
+RESTART_WARM_REQUESTS = 8  # recent requests replayed to a process restarted after a crash
+FALLBACK_WARM_REQUESTS = 4  # replayed to a fallback that has never answered, once the stage has seen requests
+DROPS_LOGGED_S = 1.0  # dropped mirrors are summed into one log line per shadow at most this often
+_log = logging.getLogger("modelbot.serve")
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,8 @@ class Settings:
     drain_s: float = 30.0
     warm_requests: int = 32
     seed: int | None = None
+    mirror_capacity: int = mirror.CAPACITY
+    mirror_inflight: int = mirror.INFLIGHT
 
 
 @dataclass(frozen=True)
@@ -67,11 +81,31 @@ def error_body(code: str, message: str) -> bytes:
 @dataclass(frozen=True)
 class _Read:
     """How a version read the request (its pickled frame and input schema), so a fallback or shadow with the
-    same schema answers that frame instead of parsing the request again."""
+    same schema answers that frame instead of parsing the request again; with the version's signature and the
+    parsed input, so the failure path can check the input against it when no model process has."""
 
     frame: bytes | None
     schema: Any
     rows: int | None
+    signature: payloads.Signature | None = None
+    data: Any = None
+
+    def enforce(self) -> None:
+        """Raise BadInput (the client's 400) when the input does not match the routed version's signature."""
+        if self.signature is not None and self.data is not None:
+            payloads.enforce(self.data, self.signature)
+
+
+@dataclass(frozen=True)
+class _Mirrored:
+    """One request to mirror to a shadow, with the live answer to compare."""
+
+    plan: Plan
+    version: str
+    request_id: str
+    body: bytes
+    content_type: str | None
+    live: _Served
 
 
 def _frame_for(signature: Any, read: _Read | None, body: bytes, content_type: str | None) -> tuple[bytes, int | None]:
@@ -110,6 +144,8 @@ class Gateway:
         self._served: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._poller: asyncio.Task[None] | None = None
         self._refused: str | None = None
+        self.mirror = mirror.Mirror(self._shadow, self._dropped, settings.mirror_capacity, settings.mirror_inflight)
+        self._drops: Counter[tuple[str, str, str, str]] = Counter()
 
     # --- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -124,8 +160,10 @@ class Gateway:
             self._poller.cancel()
         await asyncio.gather(*(b.close(drain_s=5.0) for b in list(self.backends.values())), return_exceptions=True)
         self.backends.clear()
+        await self.mirror.close()
         for task in list(self._tasks):
             task.cancel()
+        self._log_drops()
         if self.log is not None:
             await self.log.close()
 
@@ -177,6 +215,7 @@ class Gateway:
                         load_timeout_s=self.settings.load_timeout_s,
                         hang_s=self.settings.hang_s,
                         listener=self._listener,
+                        warmer=self._restart_frames,
                     )
                     backend.start()
                     self.backends[uri] = backend
@@ -210,12 +249,12 @@ class Gateway:
 
     @staticmethod
     def _incoming(old: ServingState | None, new: ServingState) -> list[tuple[Plan, str]]:
-        """Versions that start taking live (or preview) traffic in `new`: they are warmed before the switch."""
+        """Versions that start answering in `new` (live, preview or fallback): warmed before the switch."""
         out = []
         for key, plan in new.plans.items():
             before = old.plan(*key) if old is not None else None
-            had = set(before.live) | ({before.preview} if before and before.preview else set()) if before else set()
-            for version in (*plan.live, *((plan.preview,) if plan.preview else ())):
+            had = set(_answering(before)) if before is not None else set()
+            for version in _answering(plan):
                 if version not in had and old is not None:
                     out.append((plan, version))
         return out
@@ -224,11 +263,29 @@ class Gateway:
         backend = self.backends[plan.uris[version]]
         if not await backend.wait_ready(self.settings.load_timeout_s) or backend.signature is None:
             return
-        frames = []
-        for body, content_type in self.recent.get((plan.model, plan.stage), ()):
-            with contextlib.suppress(payloads.BadInput):
-                frames.append(pickle.dumps(payloads.parse(body, content_type, backend.signature).data, protocol=5))
-        await backend.warm(frames)
+        await backend.warm(self._frames(backend, self.recent.get((plan.model, plan.stage), ())))
+
+    async def _frames(self, backend: Backend, requests: Any, limit: int | None = None) -> AsyncIterator[bytes]:
+        """Recent requests as `backend` reads them, one at a time (the event loop turns between parses, so a
+        replay never holds live requests back for more than one parse)."""
+        if backend.signature is None:
+            return
+        for body, content_type in list(requests)[-limit if limit else None :]:
+            try:
+                parsed = payloads.parse(body, content_type, backend.signature)
+            except payloads.BadInput:
+                continue
+            yield pickle.dumps(parsed.data, protocol=5)
+            await asyncio.sleep(0)
+
+    def _restart_frames(self, backend: Backend) -> AsyncIterator[bytes]:
+        """The recent requests of the stages a restarted process answers for (the backend's `warmer`)."""
+        requests: list[tuple[bytes, str | None]] = []
+        current = self.state
+        for plan in current.plans.values() if current is not None else ():
+            if any(plan.uris.get(v) == backend.uri for v in plan.versions):
+                requests.extend(self.recent.get((plan.model, plan.stage), ()))
+        return self._frames(backend, requests, RESTART_WARM_REQUESTS)
 
     def _colours(self, old: ServingState | None, plan: Plan) -> dict[str, str]:
         """Blue and green: a version keeps its colour while it serves; a version coming in takes the colour the
@@ -298,7 +355,8 @@ class Gateway:
             self._remember(plan, body, content_type)
         self._record(request_id, plan, route, served, served.inputs, started, None, 200)
         if route.shadow is not None and not served.fallback:
-            self._spawn(self._shadow(plan, route.shadow, request_id, body, content_type, served))
+            job = _Mirrored(plan, route.shadow, request_id, body, content_type, served)
+            self.mirror.offer((model, stage, route.shadow), job)
         out = {
             **base,
             "X-Modelbot-Version": served.version,
@@ -345,16 +403,14 @@ class Gateway:
             if problem is not None:
                 raise BackendError("invalid", f"version {version} gave an invalid answer: {problem}")
         except (BackendError, TimeoutError) as exc:
-            if backend.signature is not None:
-                # a request the version failed is the client's 400 when it does not match the signature (so a
-                # fallback never answers it): the check the model process ran, here on the failure path only
-                payloads.enforce(parsed.data, backend.signature)
             failure = (
                 exc
                 if isinstance(exc, BackendError)
                 else BackendError("timeout", f"version {version} did not answer within {timeout * 1000:g} ms")
             )
-            read = _Read(frame, backend.signature.input_schema if backend.signature else None, parsed.rows)
+            signature = backend.signature
+            schema = signature.input_schema if signature is not None else None
+            read = _Read(frame, schema, parsed.rows, signature, parsed.data)
             served = await self._failed(plan, version, body, content_type, read, started, failure, labels)
         else:
             answer, predictions = payloads.answer(raw)
@@ -373,8 +429,12 @@ class Gateway:
         failure: BackendError,
         labels: tuple[str, ...],
     ) -> _Served:
-        """The routed version failed: count it, then answer with the fallback version, else the constant."""
-        self.metrics.errors.labels(*labels, failure.reason).inc()
+        """The routed version failed: count it, then answer with the fallback version, else the constant.
+
+        A wrong input is the client's 400, never a fallback's answer: when the fallback answered the very frame
+        the routed version was sent, its model process checked it against the same schema already; otherwise
+        the input is checked here against the routed version's signature before any other answer (and a wrong
+        input is no error of the version's)."""
         fb = plan.fallback
         count = read.rows
         if fb.version is not None and fb.version != version:
@@ -384,12 +444,17 @@ class Gateway:
                     frame, rows = _frame_for(backend.signature, read, body, content_type)
                     left = self.settings.request_timeout_s - (time.perf_counter() - started)
                     raw = await asyncio.wait_for(backend.predict(frame), max(0.001, left))
-                    if payloads.invalid(raw, rows) is None:
-                        answer, predictions = payloads.answer(raw)
-                        self.metrics.fallbacks.labels(*labels, fb.version, failure.reason).inc()
-                        return _Served(fb.version, answer, predictions, True, failure.reason)
                 except (payloads.BadInput, BackendError, TimeoutError):
-                    pass
+                    raw = frame = None
+                if frame is not None and payloads.invalid(raw, rows) is None:
+                    if frame is not read.frame:
+                        read.enforce()
+                    self.metrics.errors.labels(*labels, failure.reason).inc()
+                    answer, predictions = payloads.answer(raw)
+                    self.metrics.fallbacks.labels(*labels, fb.version, failure.reason).inc()
+                    return _Served(fb.version, answer, predictions, True, failure.reason)
+        read.enforce()
+        self.metrics.errors.labels(*labels, failure.reason).inc()
         if fb.constant is not None:
             count = count if count is not None else payload_rows(body)
             self.metrics.fallbacks.labels(*labels, "constant", failure.reason).inc()
@@ -403,10 +468,16 @@ class Gateway:
         raise _Unavailable.of(failure)
 
     # --- shadow, log, feedback --------------------------------------------------------------------------------
-    async def _shadow(
-        self, plan: Plan, version: str, request_id: str, body: bytes, content_type: str | None, live: _Served
-    ) -> None:
-        """Mirror one request to the shadow version, off the request path, and compare the answers."""
+    async def _shadow(self, key: mirror.Key, job: _Mirrored) -> None:
+        """Mirror one request to the shadow version (from its lane, after the live answer) and compare."""
+        plan, version, request_id, body, content_type, live = (
+            job.plan,
+            job.version,
+            job.request_id,
+            job.body,
+            job.content_type,
+            job.live,
+        )
         labels = (plan.model, plan.stage, version)
         backend = self.backend(plan, version)
         began = time.perf_counter()
@@ -453,6 +524,41 @@ class Gateway:
         )
         self._write(record)
 
+    def _dropped(self, key: mirror.Key, reason: str) -> None:
+        """A mirror the shadow's lane had no room for: counted now, logged in a summary line per shadow."""
+        model, stage, version = key
+        self.metrics.shadow_dropped.labels(model, stage, version, reason).inc()
+        if not self._drops:
+            asyncio.get_running_loop().call_later(DROPS_LOGGED_S, self._log_drops)
+        self._drops[(model, stage, version, reason)] += 1
+
+    def _log_drops(self) -> None:
+        drops, self._drops = self._drops, Counter()
+        for (model, stage, version, reason), count in drops.items():
+            why = "its lane was full: the shadow answers slower than the live traffic comes"
+            _log.warning(
+                "%s %s: %d mirrored request(s) to shadow version %s dropped (%s)",
+                model,
+                stage,
+                count,
+                version,
+                why if reason == "full" else reason,
+            )
+            self._write(
+                {
+                    "ts": now(),
+                    "kind": "shadow_dropped",
+                    "model": model,
+                    "stage": stage,
+                    "version": version,
+                    "arm": "shadow",
+                    "shadow": True,
+                    "dropped": count,
+                    "reason": reason,
+                    "error": f"{count} mirrored request(s) dropped ({reason})",
+                }
+            )
+
     def _remember(self, plan: Plan, body: bytes, content_type: str | None) -> None:
         if self.settings.warm_requests <= 0:
             return
@@ -460,6 +566,17 @@ class Gateway:
         if key not in self.recent:
             self.recent[key] = deque(maxlen=self.settings.warm_requests)
         self.recent[key].append((body, content_type))
+        fb = plan.fallback.version
+        backend = self.backend(plan, fb) if fb is not None else None
+        if backend is not None and backend.ready and not backend.answered and not backend.warming:
+            # a fallback that has never answered (loaded with the gateway, before any request): warmed now, in
+            # the background, so the first failure it answers for is not also its first prediction
+            backend.warming = True
+            self._spawn(self._warm_fallback(backend, list(self.recent[key])))
+
+    async def _warm_fallback(self, backend: Backend, requests: list[tuple[bytes, str | None]]) -> None:
+        backend.warming = False
+        await backend.warm(self._frames(backend, requests, FALLBACK_WARM_REQUESTS))
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.log is not None:
@@ -585,6 +702,12 @@ class Gateway:
                     continue
                 waiting.append(f"{plan.model} {plan.stage} version {version}: {found.state if found else 'absent'}")
         return not waiting, waiting
+
+
+def _answering(plan: Plan) -> tuple[str, ...]:
+    """The versions of a stage that answer clients: live, preview, and the fallback."""
+    extra = (plan.preview, plan.fallback.version)
+    return tuple(dict.fromkeys([*plan.live, *(v for v in extra if v is not None)]))
 
 
 def payload_rows(body: bytes) -> int | None:

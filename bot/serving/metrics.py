@@ -75,7 +75,14 @@ class Metrics:
             "modelbot_shadow_agreed", "Shadow answers that agreed with the live answer.", shadow, registry=r
         )
         self.shadow_errors = Counter(
-            "modelbot_shadow_errors", "Mirrored requests the shadow failed or dropped.", shadow, registry=r
+            "modelbot_shadow_errors", "Mirrored requests the shadow failed.", shadow, registry=r
+        )
+        self.shadow_dropped = Counter(
+            "modelbot_shadow_dropped",
+            "Mirrored requests dropped before reaching the shadow (reason full: the shadow answers slower than "
+            "the live traffic comes).",
+            (*shadow, "reason"),
+            registry=r,
         )
         self.feedback = Counter(
             "modelbot_feedback",

@@ -61,6 +61,13 @@ class Signature:
         return cls(uri, metadata, schema, pyfunc.get("loader_module"), params is not None, plain_casts(schema))
 
 
+def preload() -> None:
+    """Import the MLflow modules a request uses (they are imported lazily, by the first request otherwise)."""
+    import mlflow.models.utils
+    import mlflow.pyfunc.scoring_server
+    import mlflow.utils.proto_json_utils  # noqa: F401
+
+
 def plain_casts(schema: Any) -> dict[str, Any] | None:
     """The numpy type of each named column when every column is a boolean or a number (the columns MLflow's
     parser casts with a plain `astype`); None for any other schema (strings, binary, datetimes, arrays,
