@@ -130,6 +130,9 @@ class _Sample:
         keep = np.flatnonzero(draws < self.threshold)
         if keep.shape[0] > self.k:
             keep = keep[_smallest(draws[keep], self.k)]
+            # the window's k smallest keys are all at most the largest of these k: rows of later batches with a
+            # larger key are never copied (the sample is the same, the copies fewer)
+            self.threshold = min(self.threshold, float(draws[keep].max()))
         if keep.shape[0] == 0:
             return
         whole = rows is None and keep.shape[0] == draws.shape[0]
@@ -208,10 +211,10 @@ class Accumulator:
         self.labelled = [_Sample(LABELLED_SAMPLE) for _ in range(n)]
 
     def add(self, batch: Batch) -> None:
-        self._requests(batch)
+        window = self.windows.assign(batch.ts)
+        self._requests(batch, window if batch.request_ts is batch.ts else self.windows.assign(batch.request_ts))
         if batch.rows == 0:
             return
-        window = self.windows.assign(batch.ts)
         inside = window >= 0
         if not inside.all():
             if not inside.any():
@@ -238,14 +241,16 @@ class Accumulator:
         else:
             self._categorical("(prediction)", batch.prediction, window, slot)
         draws = np.asarray(self.rng.random(window.shape[0]), dtype=np.float64)
-        for w in (first,) if single else np.unique(window).tolist():
-            rows = None if single else np.flatnonzero(window == w)
-            self.samples[w].add(draws if rows is None else draws[rows], numbers, rows)
+        if single:
+            self.samples[first].add(draws, numbers)
+        else:
+            for w, rows in _parts(window, self.windows.count):
+                self.samples[w].add(draws[rows], numbers, rows)
         if batch.label is not None:
             self._labelled(batch, window, draws)
 
-    def _requests(self, batch: Batch) -> None:
-        window = self.windows.assign(batch.request_ts)
+    def _requests(self, batch: Batch, window: np.ndarray) -> None:
+        """`window`: each request's window (-1 outside them all)."""
         inside = window >= 0
         if not inside.any():
             return
@@ -319,7 +324,7 @@ class Accumulator:
         known = label.is_valid().to_numpy(zero_copy_only=False)
         if not known.any():
             return
-        for w in np.unique(window[known]).tolist():
+        for w in np.flatnonzero(np.bincount(window[known], minlength=self.windows.count)).tolist():
             mask = known & (window == w)
             columns: dict[str, Any] = {
                 "label": _take(_plain(label), mask),
@@ -372,6 +377,17 @@ class Accumulator:
             int(self.out_of_range[name].sums[w]),
             values[~np.isnan(values)],
         )
+
+
+def _parts(window: np.ndarray, count: int) -> list[tuple[int, np.ndarray]]:
+    """Each window present in a batch with the positions of its rows, in order. Rows in time order (the usual
+    case) make each window a run of positions: no comparison per window is needed then."""
+    sizes = np.bincount(window, minlength=count)
+    present = np.flatnonzero(sizes).tolist()
+    if window.shape[0] < 2 or bool((window[1:] >= window[:-1]).all()):
+        ends = np.cumsum(sizes)
+        return [(w, np.arange(ends[w] - sizes[w], ends[w])) for w in present]
+    return [(w, np.flatnonzero(window == w)) for w in present]
 
 
 def _plain(values: Any) -> Any:
