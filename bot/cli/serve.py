@@ -59,6 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-body-mb", type=float, default=10.0, metavar="MB", help="largest request body accepted (default 10)"
     )
+    parser.add_argument(
+        "--mirror-queue",
+        type=int,
+        default=32,
+        metavar="N",
+        help="mirrored requests that may wait for a shadow; more are dropped and counted (default 32)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("timeout_s", "hang_s", "max_body_mb"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive; got {getattr(args, name)}")
+    if args.mirror_queue < 0:
+        raise UsageError(f"--mirror-queue must be 0 or more; got {args.mirror_queue}")
     repo = toplevel(common.repo_root(args))
     resolve(repo, args.ref)  # an unknown ref is a usage error now, not a gateway that never becomes ready
     settings = Settings(
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         request_timeout_s=args.timeout_s,
         hang_s=args.hang_s,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        mirror_capacity=args.mirror_queue,
     )
     app, gateway = build(settings)
     config = uvicorn.Config(
