@@ -1,16 +1,23 @@
 """The maintenance schedule finishes what no run finished: an open pull request into the default branch whose
 head the bot has not judged (its run was killed or lost, or a token opened it that starts no run) has its
 validation asked for again, once it has stood longer than a run can take. A head the bot judged, or one that
-changed recently (its run may still be going), is left alone."""
+changed recently (its run may still be going), is left alone. The labels the run that opened it meant it to
+carry (in the bot's record of its head) and it lacks are added first.
+
+A pull request from a fork is the schedule's from the start: GitHub gives its own runs (opened, pushed,
+reviewed) a read-only token and no secrets, so they can neither post the bot's result nor load a model. Its
+head is validated as soon as the schedule sees no result on it (in the base repository's context, reading the
+fork's files as data), and its approvals are counted again on each run, since no review run can."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.flows import record
 from bot.flows.context import BotContext
 from bot.flows.record import CHECK
-from bot.flows.validate_pr import validate_or_request
+from bot.flows.validate_pr import refresh_approvals, validate_or_request
 from bot.github.forge import PullRequest
 
 STALE = timedelta(minutes=60)  # longer than a validation run may take (the workflow's timeout is 30 minutes)
@@ -22,31 +29,43 @@ class Swept:
     finished: tuple[int, ...]  # pull requests whose validation was asked for (or run, outside Actions)
     judged: int  # open pull requests whose head the bot has judged
     recent: int  # open pull requests left to a run that may still be going
+    recounted: tuple[int, ...] = ()  # judged pull requests from forks whose approvals were counted again
 
     def describe(self) -> str:
         done = ", ".join(f"#{n}" for n in self.finished) or "none"
+        forks = (
+            f"; approvals counted again on #{', #'.join(map(str, self.recounted))} (forks)" if self.recounted else ""
+        )
         return (
             f"sweep: validation asked again for {done}; {self.judged} judged, {self.recent} changed in the "
-            f"last {int(STALE.total_seconds() // 60)} minutes"
+            f"last {int(STALE.total_seconds() // 60)} minutes{forks}"
         )
 
 
 def sweep(ctx: BotContext, stale: timedelta = STALE, limit: int = LIMIT) -> Swept:
     finished: list[int] = []
+    recounted: list[int] = []
     judged = recent = 0
     for pull in ctx.forge.open_pulls(ctx.default_branch):
-        if len(finished) >= limit:
+        if len(finished) + len(recounted) >= limit:
             break
         found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
         if found is not None and found[0] is not None:
             judged += 1
+            if pull.fork:
+                refresh_approvals(ctx, pull)
+                recounted.append(pull.number)
             continue
-        if not _stale(pull, ctx.now, stale):
+        no_run_will_come = pull.fork and found is None
+        if not no_run_will_come and not _stale(pull, ctx.now, stale):
             recent += 1
             continue
+        known = record.read(ctx, pull.head_sha, validated_only=False)  # read above: no request
+        missing = [name for name in (known.labels if known is not None else ()) if name not in pull.labels]
+        ctx.forge.add_labels(pull.number, missing)
         validate_or_request(ctx, pull)
         finished.append(pull.number)
-    return Swept(tuple(finished), judged, recent)
+    return Swept(tuple(finished), judged, recent, tuple(recounted))
 
 
 def _stale(pull: PullRequest, now: datetime, stale: timedelta) -> bool:

@@ -34,6 +34,7 @@ class PullRequest:
     html_url: str
     labels: tuple[str, ...] = ()
     updated_at: str | None = None  # ISO 8601, as GitHub gives it
+    fork: bool = False  # the head is in another repository (a fork): its own runs get a read-only token
 
 
 @dataclass(frozen=True)

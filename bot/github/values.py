@@ -25,7 +25,14 @@ def to_pull(pr: Any) -> PullRequest:
         html_url=pr.html_url,
         labels=tuple(label.name for label in pr.labels),
         updated_at=pr.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ") if getattr(pr, "updated_at", None) else None,
+        fork=_from_fork(pr),
     )
+
+
+def _from_fork(pr: Any) -> bool:
+    """Whether the head lives in another repository (a deleted fork leaves no repository: a fork too)."""
+    head, base = pr.head.repo, pr.base.repo
+    return head is None or base is None or head.full_name.lower() != base.full_name.lower()
 
 
 def to_comment(comment: Any) -> Comment:

@@ -40,3 +40,46 @@ def test_a_pull_request_that_leaves_the_registry_alone_gets_a_neutral_result(hub
     result = validate_pull(ctx, pull)
     assert result.conclusion == "neutral"
     assert conclusion(hub, pull.head_sha) == "neutral"
+
+
+def approvals(hub, sha):
+    runs = hub.request("GET", f"/repos/acme/models/commits/{sha}/check-runs", "pat-platform")[2]["check_runs"]
+    found = [r for r in runs if r["name"] == "modelbot/approvals"]
+    return (found[0]["status"], found[0]["conclusion"]) if found else "missing"
+
+
+def test_a_pull_request_from_a_fork_is_validated_and_its_approvals_counted_by_the_schedule(hub, ctx, tmp_path,
+                                                                                          diabetes_v1):
+    """GitHub's runs for a fork's pull request can neither load models nor post (read-only token, no secrets),
+    so the schedule validates it at once, in the repository's context, and counts its reviews on each run: only
+    the policy's roles make it mergeable, and nothing the fork's author does counts."""
+    from bot.registry.edit import set_stage
+
+    text, _ = set_stage(ctx.forge.file_text("models.yaml"), "diabetes-progression", "production", "1")
+    mallory = hub.hub.as_user("mallory")  # no role on the repository
+    head = mallory.push_to_fork("promote", {"models.yaml": text}, "Promote diabetes-progression 1")
+    number = mallory.open_pull("mallory:promote", "main", "Promote diabetes-progression 1 to production")
+    pull = ctx.forge.pull_request(number)
+    assert pull.fork and pull.head_sha == head
+    swept = sweep(ctx)  # at once: no run of the fork's own will ever post a result
+    assert swept.finished == (number,)
+    assert conclusion(hub, head) == "success"
+    assert approvals(hub, head) != ("completed", "success")
+    for outsider in ("wes-writer", "renovate[bot]"):  # write access, or a bot, but no role of the policy
+        hub.hub.add_user(outsider, role="write")
+        hub.hub.as_user(outsider).review(number, "APPROVE")
+    swept = sweep(bot_context(hub, tmp_path))
+    assert swept.finished == () and swept.recounted == (number,)
+    assert approvals(hub, head) != ("completed", "success")
+    hub.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
+    status, _, _ = hub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "pat-platform", {})
+    assert status == 405  # branch protection: the approvals check has not passed
+    for reviewer in ("lena-ml", "rita-risk"):
+        hub.hub.as_user(reviewer).review(number, "APPROVE")
+    sweep(bot_context(hub, tmp_path))
+    assert approvals(hub, head) == ("completed", "success")
+    status, _, merged = hub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "pat-platform", {})
+    assert status == 200 and merged["merged"] is True
+    mark = hub.log.mark()
+    assert sweep(bot_context(hub, tmp_path)).recounted == ()  # merged: no longer open
+    assert [r for r in hub.log.since(mark) if r.is_write] == []

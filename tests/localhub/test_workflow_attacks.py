@@ -6,7 +6,7 @@ read from its check runs, as branch protection reads them."""
 from __future__ import annotations
 
 from localhub.actions.runner import ActionsRunner
-from tests.localhub.test_project_workflows import PROJECT, project, python, runner  # noqa: F401
+from tests.localhub.test_project_workflows import PROJECT, install_app, project, python, runner  # noqa: F401
 from tests.support.localhub import RunningHub
 
 V1 = "      - version: 1\n        uri: models:/tumor-malignancy/1\n"
@@ -63,11 +63,13 @@ def test_a_local_model_path_is_refused_before_the_evaluation_loads_it(project: R
 
 def test_who_asked_for_a_promotion_cannot_approve_it_through_the_workflows(project: RunningHub,
                                                                           runner: ActionsRunner) -> None:
-    """lena types /promote: the command job opens the PR and dispatches its validation; lena's approval, seen by
-    the review workflow, does not count (the bot recorded her in its check run before anyone could review)."""
+    """lena types /promote: the command job opens the PR and its validation runs; lena's approval, seen by
+    the review workflow, does not count (the bot recorded her in its check run before anyone could review).
+    The bot is the GitHub App (the ml-lead role names a team: a workflow token cannot read it)."""
+    install_app(project)
     number = project.hub.as_user("dana-ds").open_issue("Promotions")
     project.hub.as_user("lena-ml").comment(number, "/promote diabetes-progression 1 to production")
-    runs = runner.run_pending()
+    runs = [r for r in runner.run_pending() if r.conclusion != "skipped"]
     assert [r.job for r in runs] == ["command", "evaluate", "publish"], [r.log() for r in runs]
     [pull] = [i for i in project.hub.state.issues.values() if i.pull is not None]
     project.hub.as_user("lena-ml").review(pull.number, "APPROVE")
