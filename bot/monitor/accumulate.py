@@ -179,19 +179,48 @@ def _concat(parts: Sequence[Any]) -> Any:
     return np.concatenate(parts)
 
 
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Where a batch's rows fall: each row's window and, when the rows are in time order (the usual case), each
+    window present as a run of positions, so that counting per window is counting over slices."""
+
+    window: np.ndarray
+    sizes: np.ndarray  # rows per window
+    runs: tuple[tuple[int, int, int], ...] | None  # (window, start, end) in order; None when rows are not in order
+
+    @classmethod
+    def of(cls, window: np.ndarray, count: int) -> _Layout:
+        sizes = np.bincount(window, minlength=count)
+        if window.shape[0] > 1 and not bool((window[1:] >= window[:-1]).all()):
+            return cls(window, sizes, None)
+        ends = np.cumsum(sizes)
+        runs = tuple((w, int(ends[w] - sizes[w]), int(ends[w])) for w in np.flatnonzero(sizes).tolist())
+        return cls(window, sizes, runs)
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """Rows per window where `mask` holds."""
+        if self.runs is None:
+            return np.bincount(self.window[mask], minlength=self.sizes.shape[0])
+        found = np.zeros(self.sizes.shape[0], dtype=np.int64)
+        for w, start, end in self.runs:
+            found[w] = np.count_nonzero(mask[start:end])
+        return found
+
+    def parts(self) -> list[tuple[int, np.ndarray]]:
+        """Each window present with the positions of its rows, in order."""
+        if self.runs is None:
+            return [(w, np.flatnonzero(self.window == w)) for w in np.flatnonzero(self.sizes).tolist()]
+        return [(w, np.arange(start, end)) for w, start, end in self.runs]
+
+
 class _Counts:
-    """Per-window counts of the rows where a mask holds, fast when a batch lies in one window (the usual case)."""
+    """Per-window counts of the rows where a mask holds."""
 
     def __init__(self, windows: int) -> None:
         self.sums = np.zeros(windows, dtype=np.int64)
 
-    def add(self, slot: np.ndarray | int, mask: np.ndarray | None = None) -> None:
-        """`slot`: the batch's one window, or each row's window; `mask` None counts every row."""
-        if isinstance(slot, int):
-            self.sums[slot] += int(np.count_nonzero(mask)) if mask is not None else 0
-        else:
-            chosen = slot if mask is None else slot[mask]
-            self.sums += np.bincount(chosen, minlength=self.sums.shape[0])
+    def add(self, layout: _Layout, mask: np.ndarray) -> None:
+        self.sums += layout.count(mask)
 
 
 class Accumulator:
@@ -211,105 +240,98 @@ class Accumulator:
         self.labelled = [_Sample(LABELLED_SAMPLE) for _ in range(n)]
 
     def add(self, batch: Batch) -> None:
+        count = self.windows.count
         window = self.windows.assign(batch.ts)
-        self._requests(batch, window if batch.request_ts is batch.ts else self.windows.assign(batch.request_ts))
+        inside = window >= 0
+        every = bool(inside.all())
+        layout = _Layout.of(window, count) if every else None
+        if batch.request_ts is batch.ts:
+            self._requests(batch, window, layout)
+        else:
+            self._requests(batch, self.windows.assign(batch.request_ts), None)
         if batch.rows == 0:
             return
-        inside = window >= 0
-        if not inside.all():
+        if layout is None:
             if not inside.any():
                 return
             batch = _select(batch, inside)
             window = window[inside]
-        first, last = int(window[0]), int(window[-1])
-        single = first == last and bool((window == first).all())
-        slot: np.ndarray | int = first if single else window
-        if isinstance(slot, int):
-            self.rows.sums[slot] += window.shape[0]
-        else:
-            self.rows.add(slot)
+            layout = _Layout.of(window, count)
+        self.rows.sums += layout.sizes
         numbers: dict[str, np.ndarray] = {}
         for name in self.columns:
             ref = self.reference.feature(name)
             if isinstance(ref, NumericRef):
-                numbers[name] = self._numeric(name, ref, batch.columns[name], slot)
+                numbers[name] = self._numeric(name, ref, batch.columns[name], layout)
             else:
-                self._categorical(name, batch.columns[name], window, slot)
+                self._categorical(name, batch.columns[name], layout)
         prediction = self.reference.target
         if isinstance(prediction, NumericRef):
-            numbers["(prediction)"] = self._numeric("(prediction)", prediction, batch.prediction, slot)
+            numbers["(prediction)"] = self._numeric("(prediction)", prediction, batch.prediction, layout)
         else:
-            self._categorical("(prediction)", batch.prediction, window, slot)
+            self._categorical("(prediction)", batch.prediction, layout)
         draws = np.asarray(self.rng.random(window.shape[0]), dtype=np.float64)
-        if single:
-            self.samples[first].add(draws, numbers)
+        parts = layout.parts()
+        if len(parts) == 1:
+            self.samples[parts[0][0]].add(draws, numbers)
         else:
-            for w, rows in _parts(window, self.windows.count):
+            for w, rows in parts:
                 self.samples[w].add(draws[rows], numbers, rows)
         if batch.label is not None:
             self._labelled(batch, window, draws)
 
-    def _requests(self, batch: Batch, window: np.ndarray) -> None:
-        """`window`: each request's window (-1 outside them all)."""
-        inside = window >= 0
-        if not inside.any():
-            return
-        window = window[inside]
-        self.requests.add(window)
+    def _requests(self, batch: Batch, window: np.ndarray, layout: _Layout | None) -> None:
+        """`window`: each request's window (-1 outside them all); `layout` when every request is inside one."""
+        inside: np.ndarray | None = None
+        if layout is None:
+            inside = window >= 0
+            if not inside.any():
+                return
+            window = window[inside]
+            layout = _Layout.of(window, self.windows.count)
+        self.requests.sums += layout.sizes
         if batch.error is not None:
-            self.errors.add(window, np.asarray(batch.error, dtype=bool)[inside])
+            error = np.asarray(batch.error, dtype=bool)
+            self.errors.add(layout, error if inside is None else error[inside])
         if batch.latency_ms is not None:
-            latency = np.asarray(batch.latency_ms, dtype=np.float64)[inside]
+            latency = np.asarray(batch.latency_ms, dtype=np.float64)
+            latency = latency if inside is None else latency[inside]
             known = np.isfinite(latency)
+            if not known.all():
+                latency, window = latency[known], window[known]
             bins = LATENCY_DECADES * LATENCY_PER_DECADE
-            slot = np.clip(
-                np.ceil(np.log10(np.maximum(latency[known], LATENCY_LOW_MS) / LATENCY_LOW_MS) * LATENCY_PER_DECADE) - 1,
-                0,
-                bins - 1,
-            ).astype(np.int64)
-            counts = np.bincount(window[known] * bins + slot, minlength=self.windows.count * bins)
+            scaled = np.log10(np.maximum(latency, LATENCY_LOW_MS) / LATENCY_LOW_MS) * LATENCY_PER_DECADE
+            slot = np.clip(np.ceil(scaled) - 1, 0, bins - 1).astype(np.int64)
+            counts = np.bincount(window * bins + slot, minlength=self.windows.count * bins)
             found = counts.reshape(self.windows.count, bins)
             self.latency = found if self.latency is None else self.latency + found
 
-    def _numeric(self, name: str, ref: NumericRef, values: Any, slot: np.ndarray | int) -> np.ndarray:
+    def _numeric(self, name: str, ref: NumericRef, values: Any, layout: _Layout) -> np.ndarray:
         numbers, bad = to_numbers(values)
         missing = np.isnan(numbers)
-        self.nulls[name].add(slot, missing if bad is None else missing & ~bad)
+        self.nulls[name].add(layout, missing if bad is None else missing & ~bad)
         if bad is not None:
-            self.type_errors[name].add(slot, bad)
-        self.out_of_range[name].add(slot, (numbers < ref.low) | (numbers > ref.high))
+            self.type_errors[name].add(layout, bad)
+        self.out_of_range[name].add(layout, (numbers < ref.low) | (numbers > ref.high))
         return numbers
 
-    def _categorical(self, name: str, values: Any, window: np.ndarray, slot: np.ndarray | int) -> None:
-        """Counts per window and category key: the values are dictionary-encoded first (in pyarrow), so only the
-        distinct values of the batch are turned into keys."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        if not isinstance(array, pa.Array):
-            array = keys(array)
-        encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
-        labels = keys(encoded.dictionary).to_pylist()
-        indices = encoded.indices
+    def _categorical(self, name: str, values: Any, layout: _Layout) -> None:
+        """Counts per window and category key (see `_codes`)."""
+        labels, codes, missing = _codes(values)
         width = max(len(labels), 1)
-        if indices.null_count == 0 and labels and None not in labels:  # nothing missing: no masks to build
-            codes = np.asarray(indices.to_numpy(zero_copy_only=False))
-            if isinstance(slot, int):
-                counts = np.zeros((self.windows.count, width), dtype=np.int64)
-                counts[slot] = np.bincount(codes, minlength=width)
-            else:
-                cells = np.add(window * width, codes, dtype=np.int64)
-                counts = np.bincount(cells, minlength=self.windows.count * width).reshape(self.windows.count, width)
-        else:
-            missing = indices.is_null().to_numpy(zero_copy_only=False)
-            codes = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            unknown = np.array([label is None for label in labels] + [True], dtype=bool)  # NaN in a float dictionary
-            missing |= unknown[np.minimum(codes, len(labels))] if len(labels) else True
-            self.nulls[name].add(slot, missing)
+        valid: np.ndarray | None = None
+        if missing is not None:
+            self.nulls[name].add(layout, missing)
             valid = ~missing
-            cells = window[valid] * width + codes[valid] if not isinstance(slot, int) else slot * width + codes[valid]
-            counts = np.bincount(cells, minlength=self.windows.count * width).reshape(self.windows.count, width)
+        counts = np.zeros((self.windows.count, width), dtype=np.int64)
+        if layout.runs is not None:
+            for w, start, end in layout.runs:
+                run = codes[start:end] if valid is None else codes[start:end][valid[start:end]]
+                counts[w] = np.bincount(run, minlength=width)
+        else:
+            window = layout.window if valid is None else layout.window[valid]
+            cells = np.add(window * width, codes if valid is None else codes[valid], dtype=np.int64)
+            counts += np.bincount(cells, minlength=self.windows.count * width).reshape(self.windows.count, width)
         table = self.categories.setdefault(name, [{} for _ in range(self.windows.count)])
         for w in np.flatnonzero(counts.any(axis=1)).tolist():
             row = counts[w]
@@ -379,15 +401,50 @@ class Accumulator:
         )
 
 
-def _parts(window: np.ndarray, count: int) -> list[tuple[int, np.ndarray]]:
-    """Each window present in a batch with the positions of its rows, in order. Rows in time order (the usual
-    case) make each window a run of positions: no comparison per window is needed then."""
-    sizes = np.bincount(window, minlength=count)
-    present = np.flatnonzero(sizes).tolist()
-    if window.shape[0] < 2 or bool((window[1:] >= window[:-1]).all()):
-        ends = np.cumsum(sizes)
-        return [(w, np.arange(ends[w] - sizes[w], ends[w])) for w in present]
-    return [(w, np.flatnonzero(window == w)) for w in present]
+NARROW = 1024  # integer columns spanning fewer values than this are counted by value, not hashed
+
+
+def _codes(values: Any) -> tuple[list[Any], np.ndarray, np.ndarray | None]:
+    """A category column as its keys, each row's code (position among the keys) and the mask of missing rows
+    (None when nothing is missing). The values are dictionary-encoded (in pyarrow), so only the distinct values of
+    the batch are turned into keys; integers of a narrow range (class labels) are their own codes, offset by the
+    smallest (no hashing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not isinstance(array, pa.Array):
+        array = keys(array)
+    narrow = _narrow_integers(array)
+    if narrow is not None:
+        return narrow[0], narrow[1], None
+    encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    labels: list[Any] = keys(encoded.dictionary).to_pylist()
+    indices = encoded.indices
+    if indices.null_count == 0 and labels and None not in labels:  # nothing missing: no masks to build
+        return labels, np.asarray(indices.to_numpy(zero_copy_only=False)), None
+    missing = indices.is_null().to_numpy(zero_copy_only=False)
+    codes = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    unknown = np.array([label is None for label in labels] + [True], dtype=bool)  # NaN in a float dictionary
+    missing |= unknown[np.minimum(codes, len(labels))] if len(labels) else True
+    return labels, codes, missing
+
+
+def _narrow_integers(array: Any) -> tuple[list[Any], np.ndarray] | None:
+    """An integer array without nulls whose values span fewer than NARROW integers: the keys of every integer from
+    its smallest to its largest, and each value's position among them."""
+    import pyarrow as pa
+
+    if not pa.types.is_integer(array.type) or array.null_count or len(array) == 0:
+        return None
+    values = np.asarray(array.to_numpy())
+    low, high = int(values.min()), int(values.max())
+    if high - low >= NARROW:
+        return None
+    labels: list[Any] = [str(v) for v in range(low, high + 1)]  # as `keys` writes an integer
+    if values.dtype == np.uint64:  # may not fit int64 before the offset is taken away
+        return labels, (values - values.min()).astype(np.int64)
+    return labels, values.astype(np.int64) - low
 
 
 def _plain(values: Any) -> Any:
