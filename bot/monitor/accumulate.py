@@ -31,7 +31,7 @@ class NumericStats:
     nulls: int
     type_errors: int
     out_of_range: int
-    sample: np.ndarray  # non-null values of a uniform sample of the window's rows
+    sample: np.ndarray  # non-null values of a uniform sample of the window's rows, in increasing order
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,8 +238,13 @@ class Accumulator:
         self.numeric = [c for c in columns if isinstance(reference.feature(c), NumericRef)]
         self.samples = [_Sample(DRIFT_SAMPLE) for _ in range(n)]
         self.labelled = [_Sample(LABELLED_SAMPLE) for _ in range(n)]
+        self.complete_ms: int | None = None  # every row before this time has been added
+        self.handed = 0  # windows before this one were handed out by completed()
 
     def add(self, batch: Batch) -> None:
+        if batch.complete_ms is not None:
+            known = self.complete_ms
+            self.complete_ms = batch.complete_ms if known is None else max(known, batch.complete_ms)
         count = self.windows.count
         window = self.windows.assign(batch.ts)
         inside = window >= 0
@@ -359,45 +364,58 @@ class Accumulator:
                 columns[f"slice:{name}"] = _take(column, mask)
             self.labelled[w].add(draws[mask], columns)
 
-    def result(self) -> list[WindowStats]:
-        out = []
-        for w in range(self.windows.count):
-            sample = self.samples[w].result() or {}
-            features = {name: self._stats(name, w, sample) for name in self.columns}
-            picked = self.labelled[w].result()
-            labelled = None
-            if picked is not None:
-                labelled = Labelled(
-                    self.labelled[w].total,
-                    picked["label"],
-                    picked["prediction"],
-                    picked["score"],
-                    {n: picked[f"slice:{n}"] for n in self.slices},
-                )
-            out.append(
-                WindowStats(
-                    int(self.rows.sums[w]),
-                    int(self.requests.sums[w]),
-                    int(self.errors.sums[w]),
-                    None if self.latency is None else self.latency[w],
-                    features,
-                    self._stats("(prediction)", w, sample),
-                    labelled,
-                )
+    def completed(self) -> list[int]:
+        """The windows found complete (every row of theirs added, by the batches' `complete_ms`) since the last
+        call, oldest first."""
+        if self.complete_ms is None:
+            return []
+        ended = (self.complete_ms - self.windows.start_ms) // self.windows.width_ms
+        done = max(0, min(int(ended), self.windows.count))
+        found = list(range(self.handed, done))
+        self.handed = max(self.handed, done)
+        return found
+
+    def window(self, w: int) -> WindowStats:
+        """Window `w`'s statistics, its samples cut to size. Once `w` is complete this may run in another thread
+        while batches are still added: they touch none of its values."""
+        sample = self.samples[w].result() or {}
+        features = {name: self._stats(name, w, sample) for name in self.columns}
+        picked = self.labelled[w].result()
+        labelled = None
+        if picked is not None:
+            labelled = Labelled(
+                self.labelled[w].total,
+                picked["label"],
+                picked["prediction"],
+                picked["score"],
+                {n: picked[f"slice:{n}"] for n in self.slices},
             )
-        return out
+        return WindowStats(
+            int(self.rows.sums[w]),
+            int(self.requests.sums[w]),
+            int(self.errors.sums[w]),
+            None if self.latency is None else self.latency[w],
+            features,
+            self._stats("(prediction)", w, sample),
+            labelled,
+        )
+
+    def result(self) -> list[WindowStats]:
+        return [self.window(w) for w in range(self.windows.count)]
 
     def _stats(self, name: str, w: int, sample: Mapping[str, np.ndarray]) -> ColumnStats:
         ref = self.reference.target if name == "(prediction)" else self.reference.feature(name)
         nulls = int(self.nulls[name].sums[w])
         if not isinstance(ref, NumericRef):
             return CategoricalStats(nulls, dict(self.categories.get(name, [{}] * self.windows.count)[w]))
-        values = sample.get(name, np.array([]))
+        values = np.sort(sample.get(name, np.array([])))
+        if values.size and np.isnan(values[-1]):  # missing values (NaN) sort last
+            values = values[: values.shape[0] - np.count_nonzero(np.isnan(values))]
         return NumericStats(
             nulls,
             int(self.type_errors[name].sums[w]),
             int(self.out_of_range[name].sums[w]),
-            values[~np.isnan(values)],
+            values,
         )
 
 
@@ -471,4 +489,5 @@ def _select(batch: Batch, mask: np.ndarray) -> Batch:
         batch.request_ts,
         batch.latency_ms,
         batch.error,
+        batch.complete_ms,
     )

@@ -26,6 +26,9 @@ class Batch:
     request_ts: np.ndarray  # int64 epoch milliseconds per request
     latency_ms: np.ndarray | None
     error: np.ndarray | None
+    # every row of the source with a time before this (epoch ms) is in this batch or an earlier one, so windows
+    # ending by then are complete; None when the source cannot tell (then every window completes at its end)
+    complete_ms: int | None = None
 
     @property
     def rows(self) -> int:

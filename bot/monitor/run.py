@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.monitor import checks, performance, preload, source
-from bot.monitor.accumulate import Accumulator
+from bot.monitor.accumulate import Accumulator, WindowStats
 from bot.monitor.batch import Batch
 from bot.monitor.reference import Reference
 from bot.monitor.results import CheckSeries, Verdict
@@ -83,9 +84,18 @@ def monitor(
     if {"drift", "prediction_drift", "performance"} & set(policy.checks):
         preload.start(SCIPY)  # chi-square p-values and normal intervals, needed once the scan is over
     accumulator = Accumulator(reference, windows, features, reference.slices)
-    for batch in (read or batches)(path, needs):
-        accumulator.add(batch)
-    stats = accumulator.result()
+    with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="modelbot-windows") as pool:
+        # a window's statistics are taken (its samples cut to size and sorted) as soon as the source tells it is
+        # complete, beside the scan; the others once the scan is over
+        taken: dict[int, Future[WindowStats]] = {}
+        for batch in (read or batches)(path, needs):
+            accumulator.add(batch)
+            for w in accumulator.completed():
+                taken[w] = pool.submit(accumulator.window, w)
+        for w in range(windows.count):
+            if w not in taken:
+                taken[w] = pool.submit(accumulator.window, w)
+        stats = [taken[w].result() for w in range(windows.count)]
     spans = windows.all
     with ThreadPoolExecutor(1, thread_name_prefix="modelbot-performance") as pool:
         # the bootstrap's draws release the GIL: performance is measured beside drift, whose sorts do too

@@ -20,7 +20,7 @@ import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from bot.monitor.batch import Batch
 from bot.monitor.keys import key
 
 LOG_FILE = "predictions.jsonl"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK = 50_000  # log lines per batch
 TABLE_COLUMNS = {
     "ts": "when the prediction was made: timestamp, ISO-8601 text or epoch milliseconds (required)",
@@ -127,9 +128,10 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
     if fmt == "parquet":
         batches = _parquet_batches(dataset, needs, columns, condition, batch_rows)
     else:
-        batches = dataset.scanner(columns=columns, filter=condition, batch_size=batch_rows).to_batches()
+        scanner = dataset.scanner(columns=columns, filter=condition, batch_size=batch_rows)
+        batches = ((b, None) for b in scanner.to_batches())
     try:
-        for record_batch in batches:
+        for record_batch, complete_ms in batches:
             if record_batch.num_rows == 0:
                 continue
             ts = _to_ms(record_batch.column("ts"), str(path))
@@ -150,18 +152,22 @@ def read_table(path: Path, needs: Needs, batch_rows: int = 1 << 17) -> Iterator[
                 ts,
                 latency,
                 error,
+                complete_ms,
             )
     except pa.ArrowInvalid as exc:
         raise BadLog(f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0]}") from None
 
 
-def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: Any, batch_rows: int) -> Iterator[Any]:
+def _parquet_batches(
+    dataset: Any, needs: Needs, columns: list[str], condition: Any, batch_rows: int
+) -> Iterator[tuple[Any, int | None]]:
     """Record batches of the Parquet files in file and row order, one row group at a time (columns decoded in
     parallel), decoded one batch ahead in a background thread while the caller works on the current one (see
     `prefetch`: a dataset scanner's own read-ahead buffers more and more behind a slow caller), so memory holds
     a row group or two whatever the table's size. Row groups whose `ts` statistics lie wholly outside
     [since, until) are never read; rows outside the windows are dropped when they are assigned to windows (a row
-    filter would copy every batch)."""
+    filter would copy every batch). Each batch comes with the time before which every row has been read (the
+    smallest `ts` of the row groups still to read, by their statistics; see Batch.complete_ms)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -177,20 +183,45 @@ def _parquet_batches(dataset: Any, needs: Needs, columns: list[str], condition: 
         for group in fragment.split_by_row_group(filter=inside, schema=dataset.schema)
     ]
 
-    def read() -> Iterator[Any]:
-        for group in groups:  # one row group each, no read-ahead of pyarrow's own
+    # the smallest time of the row groups from each one on (None once one of them has no statistics)
+    remaining: list[int | None] = [needs.until_ms]
+    for group in reversed(groups):
+        first, later = _first_ms(group), remaining[0]
+        remaining.insert(0, None if first is None or later is None else min(first, later))
+
+    def read() -> Iterator[tuple[Any, int | None]]:
+        for i, group in enumerate(groups):  # one row group each, no read-ahead of pyarrow's own
             scanner = ds.Scanner.from_fragment(
                 group, schema=dataset.schema, columns=columns, batch_size=batch_rows, batch_readahead=0
             )
-            yield from scanner.to_batches()
+            held = None  # a group's last batch completes it: each batch is handed on once the next one is known
+            for batch in scanner.to_batches():
+                if held is not None:
+                    yield held, remaining[i]
+                held = batch
+            if held is not None:
+                yield held, remaining[i + 1]
 
-    for batch in prefetch.ahead(read):
+    for batch, complete_ms in prefetch.ahead(read):
         if condition is not None:
             batch = pa.Table.from_batches([batch]).filter(condition).combine_chunks().to_batches()
             if not batch:
                 continue
             batch = batch[0]
-        yield batch
+        yield batch, complete_ms
+
+
+def _first_ms(group: Any) -> int | None:
+    """A row group's smallest `ts` (epoch ms, rounded down) by its statistics; None without them."""
+    try:
+        low = group.row_groups[0].statistics.get("ts", {}).get("min")
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if isinstance(low, datetime):
+        return ((low if low.tzinfo else low.replace(tzinfo=UTC)) - EPOCH) // timedelta(milliseconds=1)
+    if isinstance(low, int) and not isinstance(low, bool):
+        return low
+    return None
 
 
 # --- the gateway's prediction log -----------------------------------------------------------------------------

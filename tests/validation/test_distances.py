@@ -10,13 +10,36 @@ from scipy.spatial.distance import jensenshannon
 from bot.validation import distances
 
 
-def test_ks_from_cdfs_and_ks_wasserstein_equal_scipy() -> None:
+def test_ks_sorted_and_ks_wasserstein_equal_scipy() -> None:
     rng = np.random.default_rng(3)
     a, b = rng.normal(0, 1, 1500).round(1), rng.normal(0.2, 1.1, 900).round(1)
     ks, distance = distances.ks_wasserstein(a, b)
     assert ks == pytest.approx(stats.ks_2samp(a, b).statistic)
     assert distance == pytest.approx(stats.wasserstein_distance(a, b))
     assert distances.ks_sorted(np.sort(a), np.sort(b)) == pytest.approx(stats.ks_2samp(a, b).statistic)
+
+
+def _merged_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """KS by its definition: both empirical CDFs at every value of either sample, the largest difference."""
+    at = np.concatenate([a, b])
+    return float(np.max(np.abs(np.searchsorted(a, at, "right") / a.size - np.searchsorted(b, at, "right") / b.size)))
+
+
+def test_ks_sorted_is_the_largest_cdf_gap_with_ties_single_values_and_disjoint_samples() -> None:
+    rng = np.random.default_rng(8)
+    cases = [
+        (rng.integers(0, 4, 300).astype(float), rng.integers(1, 6, 200).astype(float)),  # ties within and across
+        (rng.normal(0, 1, 500).round(1), rng.normal(0.4, 1, 70).round(1)),
+        (np.array([2.0]), rng.normal(2, 1, 50)),
+        (rng.normal(0, 1, 40), rng.normal(9, 1, 30)),  # disjoint: 1
+        (np.array([1.0, 1.0, 2.0]), np.array([1.0, 2.0, 2.0])),
+    ]
+    for a, b in cases:
+        a, b = np.sort(a), np.sort(b)
+        for x, y in ((a, b), (b, a)):
+            assert distances.ks_sorted(x, y) == _merged_gap(x, y)  # the same counts / sizes: equal, not close
+            assert distances.ks_sorted(x, y) == pytest.approx(stats.ks_2samp(x, y).statistic)
+    assert distances.ks_sorted(np.sort(rng.normal(0, 1, 40)), np.sort(rng.normal(9, 1, 30))) == 1.0
 
 
 def test_jensen_shannon_is_scipys_squared_distance_in_bits() -> None:
