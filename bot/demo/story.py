@@ -9,6 +9,7 @@ Every step checks that it ended as the story says; the demo fails (exit 1) if on
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import time
@@ -107,13 +108,15 @@ def check(condition: bool, message: str) -> None:
 
 
 def _advance_line(summary: str) -> str:
-    """The rollout's verdict in a maintenance run's summary: its `advance` line and the gate after it (the
-    summary also holds the sync, sweep and monitoring)."""
+    """The rollout's verdict in a maintenance run's summary: its `advance` line and the gate that decided it, the
+    first that did not pass (else the first): the summary also holds the sync, sweep and monitoring."""
     lines = [line.strip() for line in summary.splitlines() if line.strip()]
     at = next((i for i, line in enumerate(lines) if line.startswith("advance")), None)
     if at is None:
         return lines[-1] if lines else "nothing said"
-    return " ".join(lines[at : at + 2])
+    gates = list(itertools.takewhile(lambda line: line.startswith("- "), lines[at + 1 :]))
+    deciding = next((g for g in gates if ": pass" not in g), gates[0] if gates else "")
+    return f"{lines[at]} {deciding}".strip()
 
 
 def _succeeded(runs: list[Any]) -> list[Any]:
@@ -353,7 +356,6 @@ class Story:
             for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Model registry"]):
                 subprocess.run(["git", *args], cwd=seed, check=True, capture_output=True, env=env)
             self.hub = Hub.create(self.workdir / "hub", owner="acme", name="models", seed=seed)
-            self.hub.state.repo.actions_may_create_pulls = True  # the workflow token's mode needs it (README)
             for login, (permission, _) in PEOPLE.items():
                 self.hub.add_user(login, role=permission)
             for team, members in TEAMS.items():
@@ -361,6 +363,14 @@ class Story:
             # strict: localhub checks each answer and webhook against GitHub's schemas (see `conformance`)
             self.server = LocalHubServer(self.hub, strict=True).start()
             self.hub.secrets["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            # The bot is a GitHub App, as the README recommends: every job that writes mints the app's installation
+            # token (roles given to teams are read with it); the repository keeps GitHub's default of not letting
+            # the workflow's own token open pull requests.
+            from bot.github.identity import APP_PERMISSIONS
+
+            app = self.hub.add_app("modelbot", dict(APP_PERMISSIONS))
+            self.hub.variables["MODELBOT_APP_ID"] = str(app.id)
+            self.hub.secrets["MODELBOT_APP_PRIVATE_KEY"] = app.private_key_pem.decode()
             # The maintenance schedule reads the gateway's prediction log (a runner on the gateway's machine).
             self.hub.variables["MODELBOT_PREDICTION_LOG"] = str(self.gateway.log_dir / "predictions.jsonl")
             # The runner's Python already has modelbot: the action's install step sees it and skips.
@@ -372,6 +382,7 @@ class Story:
             self.gateway.start(self.hub.git.path, {"MLFLOW_TRACKING_URI": self.tracking_uri})
             record.detail = (
                 f"acme/models at {self.server.url}, history from 3 days ago; {len(PEOPLE)} people, {len(TEAMS)} teams; "
+                "the bot is the GitHub App modelbot; "
                 f"modelbot serve follows main at {self.gateway.url}"
             )
 
@@ -586,11 +597,11 @@ class Story:
                 + self.check_summary(sha)[:1500],
             )
             self.as_user("omar-oncall").review(revert["number"], "APPROVE")
-            runs = self.act()  # the review run merges it (rollback.auto_merge) and dispatches the deploy
+            runs = self.act()  # the review run merges it (rollback.auto_merge); the app's merge starts the deploy
             check(self.approvals(sha)[0] == "success", "oncall approval not counted")
             merged = self.api(f"/repos/acme/models/pulls/{revert['number']}")
             check(bool(merged["merged"]), "the approved rollback did not merge itself (policy rollback.auto_merge)")
-            deployed = any(r.event == "workflow_dispatch" and r.conclusion == "success" for r in runs)
+            deployed = any(r.workflow.endswith("modelbot-deploy.yml") and r.conclusion == "success" for r in runs)
             check(deployed, "no deploy run after the merge")
             check(self.alias(TUMOR, "production") == "1", f"production alias on {self.alias(TUMOR, 'production')}")
             served = self.served("1", "2")
