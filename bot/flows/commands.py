@@ -104,9 +104,8 @@ def decide(ctx: BotContext, command: Command, event: CommandComment) -> Decision
 
 
 def on_promote(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
-    from bot.flows import record
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import finish_validated, validate_or_request
+    from bot.flows.validate_pr import validate_proposal
 
     assert command.model and command.version and command.stage
     result = propose(
@@ -133,19 +132,13 @@ def on_promote(ctx: BotContext, command: Command, event: CommandComment) -> Repl
             requested=requested,
         )
 
-    requester = event.actor.lower()
-    if result.pull.action == "unchanged":
-        known = record.read(ctx, pull.head_sha)
-        if known is not None and requester in known.actors:
-            # Validated on this head already: finish what a run killed after that left (the approvals), and
-            # answer as it would have.
-            return Reply("done", reply(finish_validated(ctx, pull, known, ["models.yaml"])), rewrite=False)
-        # Not validated on this head yet (a run killed before it could), or asked for by someone new: validate,
-        # and record the requester, who counts as the change's author.
     # A pull request opened with the workflow's token starts no workflow run: validate it (in Actions, the pull
-    # request workflow does, in a job whose token cannot write).
-    validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[requester])
-    return Reply("done", reply(validation, requested=validation is None))
+    # request workflow does, in a job whose token cannot write), recording the requester as the change's author.
+    # Validated or asked for on this head for them already (a run killed after that, re-run): that stands, what
+    # the killed run left is finished (the approvals), and the answer is the one it would have given.
+    asked = validate_proposal(ctx, pull, event.actor, result.pull.action == "unchanged")
+    validation = asked.validation
+    return Reply("done", reply(validation, requested=validation is None), rewrite=not asked.earlier)
 
 
 def on_rollback(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
@@ -204,11 +197,12 @@ def on_validate(ctx: BotContext, command: Command, event: CommandComment) -> Rep
 
 
 def on_cancel(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
-    """Close a promotion PR (one the bot opened, on its promotion branch) and delete its branch."""
+    """Close a promotion PR (one the bot opened, on its promotion branch) and delete its branch. A fork's pull
+    request is never one: its branch of the same name is not the repository's, which deleting would close."""
     if not event.is_pull_request:
         return Reply("refused", say("cancel_where"))
     pull = ctx.forge.pull_request(event.number)
-    if not pull.head_ref.startswith("modelbot/promote/") or pull.state != "open":
+    if pull.fork or not pull.head_ref.startswith("modelbot/promote/") or pull.state != "open":
         return Reply("refused", say("nothing_to_cancel", number=event.number))
     ctx.forge.close_pull(event.number)
     return Reply("done", say("cancelled", number=event.number, head=pull.head_sha, branch=pull.head_ref))
