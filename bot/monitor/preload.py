@@ -1,6 +1,7 @@
-"""Importing a heavy module in the background while a run reads its log, so the import's fixed cost overlaps the
-scan instead of following it (SciPy's special functions take ~0.3-0.5 s to import; a monitoring run needs them
-only after the scan, for chi-square p-values and normal intervals)."""
+"""Importing a heavy module in the background, so that its fixed cost overlaps other work instead of adding to it
+(SciPy's special functions take ~0.1-0.2 s to import; a monitoring run needs them after the scan, for chi-square
+p-values and normal intervals, and imports them beside its last statistics and checks: an import holds the GIL,
+so started during the scan it held up the reader and the accumulator)."""
 
 from __future__ import annotations
 

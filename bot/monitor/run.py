@@ -81,8 +81,6 @@ def monitor(
         windows.start_ms,
         windows.start_ms + windows.width_ms * windows.count,
     )
-    if {"drift", "prediction_drift", "performance"} & set(policy.checks):
-        preload.start(SCIPY)  # chi-square p-values and normal intervals, needed once the scan is over
     accumulator = Accumulator(reference, windows, features, reference.slices)
     with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="modelbot-windows") as pool:
         # a window's statistics are taken (its samples cut to size and sorted) as soon as the source tells it is
@@ -92,13 +90,17 @@ def monitor(
             accumulator.add(batch)
             for w in accumulator.completed():
                 taken[w] = pool.submit(accumulator.window, w)
+        if {"drift", "prediction_drift", "performance"} & set(policy.checks):
+            # chi-square p-values and normal intervals; imported now, beside the last windows' statistics and the
+            # checks, not during the scan: an import holds the GIL, and the reader and the accumulator then wait
+            preload.start(SCIPY)
         for w in range(windows.count):
             if w not in taken:
                 taken[w] = pool.submit(accumulator.window, w)
         stats = [taken[w].result() for w in range(windows.count)]
     spans = windows.all
     with ThreadPoolExecutor(1, thread_name_prefix="modelbot-performance") as pool:
-        # the bootstrap's draws release the GIL: performance is measured beside drift, whose sorts do too
+        # the bootstrap's Poisson draws release the GIL: performance is measured beside the other checks
         judged = None
         if "performance" in policy.checks and policy.performance.metric is not None:
             judged = pool.submit(performance.performance, reference, spans, stats, policy.performance)
