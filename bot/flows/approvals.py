@@ -129,15 +129,15 @@ def state(
 
 
 def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: tuple[str, str]) -> None:
-    """The status on the head SHA and the one comment naming who may still approve; nothing is written when
-    the comment already says the same (the status is always written first, so the comment vouches for it)."""
-    from bot.github.markers import marker, with_marker
+    """The check run on the head SHA, then the one comment naming who may still approve; each is written only
+    when it says something else. Whether the check run must change is read from the check run itself (the
+    bot's own, read with its record: no request), never from the comment, which any writer may edit: an edit
+    to the text the bot is about to write would otherwise keep a withdrawn approval's check green."""
+    from bot.github.markers import marker
 
     mark = marker(anchor[0], anchor[1], KIND)
     body = render("approvals.md.j2", state=result, head_sha=pull.head_sha)
-    existing = ctx.forge.find_comment(pull.number, mark)
-    if existing is not None and existing.body == with_marker(body, mark):
-        return
     conclusion = "success" if result.approved else ("failure" if result.blocked_by else None)
-    ctx.forge.set_check_run(pull.head_sha, CONTEXT, conclusion, result.description, body, ctx.run_url)
+    if ctx.forge.check_run_summary(pull.head_sha, CONTEXT) != (conclusion, body):
+        ctx.forge.set_check_run(pull.head_sha, CONTEXT, conclusion, result.description, body, ctx.run_url)
     ctx.forge.upsert_comment(pull.number, mark, body)

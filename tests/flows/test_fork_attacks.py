@@ -171,3 +171,47 @@ def test_cancel_on_a_fork_pull_request_named_like_a_promotion_deletes_no_branch_
     assert hub.hub.git.resolve_commit(f"refs/heads/{branch}") is not None, reply.text
     assert hub.hub.state.issues[real].state == "open"
     assert reply.outcome == "refused" and hub.hub.state.issues[spam.number].state == "open"
+
+
+# --- 5. The bot's comment is presentation: an edit of it must not keep a check standing -------------------------
+
+
+def what_the_bot_would_say(run, number: int) -> tuple[int, str]:
+    """The id of the bot's approvals comment on #number, and the text the bot would write there now: anyone can
+    compute it (the bot and its templates are open source, and the reviews public)."""
+    from bot.flows import approvals
+    from bot.flows.validate_pr import plan_pull
+    from bot.github.markers import marker, with_marker
+    from bot.texts import render
+
+    pull = run.forge.pull_request(number)
+    planned = plan_pull(run, pull, None)
+    needed = approvals.rules(planned.plan, planned.head.registry, set(), planned.base.registry)
+    state = approvals.state(run.forge, pull, needed, planned.policies, run.bot_login, ())
+    mark = marker("pull", str(number), approvals.KIND)
+    said = run.forge.find_comment(number, mark)
+    assert said is not None
+    return said.id, with_marker(render("approvals.md.j2", state=state, head_sha=pull.head_sha), mark)
+
+
+def test_a_writers_edit_of_the_bots_approvals_comment_does_not_keep_a_withdrawn_approval_green(hub, tmp_path):
+    """mallory's fork edits a policy (the admin's approval; no evidence). The admin approves, then requests
+    changes; before the schedule counts again, wes (write access, no role) edits the bot's approvals comment to
+    the very text the bot is about to write, so that the bot finds nothing to change, and merges."""
+    hub.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
+    run = next_run(hub, tmp_path)
+    pull = fork_pull(hub, run, {"policies/default.yaml": lambda t: t.replace(
+        "description: Two stages;", "description: Two stages, lighter;")}, title="Tidy the policy")
+    sweep(run)
+    hub.hub.as_user("pat-platform").review(pull.number, "APPROVE")
+    sweep(next_run(hub, tmp_path))
+    assert checks(hub, pull.head_sha) == {"modelbot/validation": "success", "modelbot/approvals": "success"}
+    hub.hub.as_user("pat-platform").review(pull.number, "REQUEST_CHANGES", "not this")
+    comment_id, text = what_the_bot_would_say(next_run(hub, tmp_path), pull.number)
+    assert "Changes requested by `pat-platform`" in text
+    status, _, _ = hub.request("PATCH", f"{REPO}/issues/comments/{comment_id}", "wes-writer", {"body": text})
+    assert status == 200
+    sweep(next_run(hub, tmp_path))
+    assert checks(hub, pull.head_sha)["modelbot/approvals"] == "failure"
+    with pytest.raises(ApiError):
+        hub.hub.as_user("wes-writer").merge(pull.number)
