@@ -7,7 +7,13 @@ carry (in the bot's record of its head) and it lacks are added first.
 A pull request from a fork is the schedule's from the start: GitHub gives its own runs (opened, pushed,
 reviewed) a read-only token and no secrets, so they can neither post the bot's result nor load a model. Its
 head is validated as soon as the schedule sees no result on it (in the base repository's context, reading the
-fork's files as data), and its approvals are counted again on each run, since no review run can."""
+fork's files as data), and its approvals are counted again on each run, since no review run can.
+
+Anyone may open pull requests from forks, so they come after the repository's own (opened by people with write
+access): a flood of them cannot spend a run's validations before a member's pull request is reached. Validations
+and recounts have a budget each, so that counting the approvals of many judged forks cannot starve validations
+either. Among forks the order is GitHub's (least recently updated first); a member's `/validate` serves one at
+once."""
 
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from bot.flows.validate_pr import refresh_approvals, validate_or_request
 from bot.github.forge import PullRequest
 
 STALE = timedelta(minutes=60)  # longer than a validation run may take (the workflow's timeout is 30 minutes)
-LIMIT = 20  # validations asked for per scheduled run, at most
+LIMIT = 20  # validations asked for per scheduled run, at most; and approvals of forks counted again, at most
 
 
 @dataclass(frozen=True)
@@ -30,29 +36,35 @@ class Swept:
     judged: int  # open pull requests whose head the bot has judged
     recent: int  # open pull requests left to a run that may still be going
     recounted: tuple[int, ...] = ()  # judged pull requests from forks whose approvals were counted again
+    deferred: int = 0  # open pull requests left to a later run: this run's budget was spent
 
     def describe(self) -> str:
         done = ", ".join(f"#{n}" for n in self.finished) or "none"
         forks = (
             f"; approvals counted again on #{', #'.join(map(str, self.recounted))} (forks)" if self.recounted else ""
         )
+        later = f"; {self.deferred} left to the next run (limit {LIMIT})" if self.deferred else ""
         return (
             f"sweep: validation asked again for {done}; {self.judged} judged, {self.recent} changed in the "
-            f"last {int(STALE.total_seconds() // 60)} minutes{forks}"
+            f"last {int(STALE.total_seconds() // 60)} minutes{forks}{later}"
         )
 
 
 def sweep(ctx: BotContext, stale: timedelta = STALE, limit: int = LIMIT) -> Swept:
     finished: list[int] = []
     recounted: list[int] = []
-    judged = recent = 0
-    for pull in ctx.forge.open_pulls(ctx.default_branch):
-        if len(finished) + len(recounted) >= limit:
-            break
+    judged = recent = deferred = 0
+    pulls = ctx.forge.open_pulls(ctx.default_branch)
+    for pull in sorted(pulls, key=lambda p: p.fork):  # the repository's own first; GitHub's order within each
+        if len(finished) >= limit and len(recounted) >= limit:
+            deferred += 1
+            continue
         found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
         if found is not None and found[0] is not None:
             judged += 1
-            if pull.fork:
+            if pull.fork and len(recounted) >= limit:
+                deferred += 1
+            elif pull.fork:
                 refresh_approvals(ctx, pull)
                 recounted.append(pull.number)
             continue
@@ -60,12 +72,15 @@ def sweep(ctx: BotContext, stale: timedelta = STALE, limit: int = LIMIT) -> Swep
         if not no_run_will_come and not _stale(pull, ctx.now, stale):
             recent += 1
             continue
+        if len(finished) >= limit:
+            deferred += 1
+            continue
         known = record.read(ctx, pull.head_sha, validated_only=False)  # read above: no request
         missing = [name for name in (known.labels if known is not None else ()) if name not in pull.labels]
         ctx.forge.add_labels(pull.number, missing)
         validate_or_request(ctx, pull)
         finished.append(pull.number)
-    return Swept(tuple(finished), judged, recent, tuple(recounted))
+    return Swept(tuple(finished), judged, recent, tuple(recounted), deferred)
 
 
 def _stale(pull: PullRequest, now: datetime, stale: timedelta) -> bool:

@@ -10,13 +10,14 @@ the repository's branch of the same name."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.flows.sweep import sweep
 from bot.github.forge import PullRequest
 from localhub.errors import ApiError
-from tests.flows.conftest import next_run
+from tests.flows.conftest import bot_context, next_run
 
 REPO = "/repos/acme/models"
 DIABETES_STAGES = "      staging: 1\n      production: null\n"
@@ -215,3 +216,22 @@ def test_a_writers_edit_of_the_bots_approvals_comment_does_not_keep_a_withdrawn_
     assert checks(hub, pull.head_sha)["modelbot/approvals"] == "failure"
     with pytest.raises(ApiError):
         hub.hub.as_user("wes-writer").merge(pull.number)
+
+
+# --- 6. A flood of fork pull requests and the sweep's limit -----------------------------------------------------
+
+
+def test_a_flood_of_fork_pull_requests_does_not_starve_a_members_pull_request(hub, tmp_path):
+    """Anyone may open pull requests from a fork, and each scheduled run asks for a bounded number of validations
+    (LIMIT; 2 here). mallory opens three before a writer's pull request whose own run was lost: every run would
+    spend its budget on hers (validating, then counting their approvals again) and never reach the writer's."""
+    for n in range(3):
+        fork_pull(hub, next_run(hub, tmp_path), {"README.md": lambda _, n=n: f"# spam {n}\n"}, branch=f"spam-{n}")
+    hub.hub.as_user("wes-writer").push("docs", {"README.md": "# models\n"}, "Docs", base="main")
+    member = hub.hub.as_user("wes-writer").open_pull("docs", "main", "Docs")
+    later = datetime.now(UTC) + timedelta(hours=2)  # the writer's pull request has stood longer than a run takes
+    first = sweep(bot_context(hub, tmp_path, now=later), limit=2)
+    assert first.finished[0] == member and first.deferred == 2, first  # one fork's validation, two left for later
+    second = sweep(bot_context(hub, tmp_path, now=later), limit=2)
+    third = sweep(bot_context(hub, tmp_path, now=later), limit=2)
+    assert len({*first.finished, *second.finished, *third.finished}) == 4  # the forks are served too, in turn
