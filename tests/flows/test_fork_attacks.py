@@ -235,3 +235,31 @@ def test_a_flood_of_fork_pull_requests_does_not_starve_a_members_pull_request(hu
     second = sweep(bot_context(hub, tmp_path, now=later), limit=2)
     third = sweep(bot_context(hub, tmp_path, now=later), limit=2)
     assert len({*first.finished, *second.finished, *third.finished}) == 4  # the forks are served too, in turn
+
+
+# --- 7. The workflow token where GitHub does not let it open pull requests ---------------------------------------
+
+
+def test_promote_under_a_workflow_token_barred_from_opening_pull_requests_names_the_setting(hub, tmp_path):
+    """GitHub's default: Actions may not open pull requests. The command job's own GITHUB_TOKEN (the workflow's
+    permissions, not a person's token) asks anyway: the reply must say which setting to change, not just 403."""
+    from dataclasses import replace
+
+    from bot.flows.commands import handle_comment
+    from bot.github.client import GitHubForge
+    from bot.github.config import GitHubConfig
+    from localhub.hub import ACTIONS_BOT
+    from localhub.rest import permissions
+    from localhub.rest.permissions import JobGrant
+    from tests.flows.test_commands import comment
+
+    hub.hub.state.repo.actions_may_create_pulls = False
+    scopes = {"contents": "write", "actions": "write", "pull-requests": "write", "issues": "write", "checks": "write"}
+    token = hub.hub.token_for_job(JobGrant(permissions.parse(scopes), ".github/workflows/modelbot-comment.yml",
+                                           "command", 7))
+    run = next_run(hub, tmp_path)
+    run = replace(run, forge=GitHubForge(GitHubConfig(hub.url, "acme/models", token), bot_login=ACTIONS_BOT),
+                  validate_by_dispatch=True)
+    reply = handle_comment(run, comment(hub, "dana-ds", "/promote diabetes-progression 1 to production"))
+    assert reply.outcome == "failed" and not [i for i in hub.hub.state.issues.values() if i.pull]
+    assert "Allow GitHub Actions to create and approve pull requests" in reply.text, reply.text
