@@ -57,10 +57,11 @@ def _deploy(runtime: Runtime, forge: ForgeFactory, before: str | None, after: st
 
 def _validate_revert(runtime: Runtime, connected: Forge, branch: str, revert: PullRequest) -> str:
     """A pull request the bot opened starts no workflow run: validate the revert here, under the rollback rules
-    (and let it merge itself if the policy allows and nothing more is needed)."""
-    from bot.flows.validate_pr import validate_or_request
+    (and let it merge itself if the policy allows and nothing more is needed). Once: a re-run of a run killed
+    after asking for it, or after it was validated, asks for nothing again and finishes what is left."""
+    from bot.flows.validate_pr import validate_or_finish
 
-    validation = validate_or_request(bot_context(runtime, connected, branch), revert, files=[REGISTRY_FILE])
+    validation = validate_or_finish(bot_context(runtime, connected, branch), revert, files=[REGISTRY_FILE])
     if validation is None:
         return f"The revert #{revert.number}: its validation was requested."
     approvals = validation.approvals.description if validation.approvals else "-"

@@ -39,7 +39,7 @@ def propose(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     requested) at once."""
     from bot.chatops import CommandError, parse
     from bot.flows.propose import propose as propose_promotion
-    from bot.flows.validate_pr import validate_or_request
+    from bot.flows.validate_pr import validate_proposal
 
     assert isinstance(event, DispatchEvent)
     model, version, stage = (str(event.inputs.get(k) or "") for k in ("model", "version", "stage"))
@@ -60,7 +60,9 @@ def propose(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     if not result.ok or result.pull is None:
         text = "\n".join(f"- {r}" for r in result.refusals)
         return Outcome(f"propose refused: {'; '.join(result.refusals)}", {"result": "refused"}, f"Refused:\n{text}")
-    validation = validate_or_request(ctx, result.pull.pull, files=["models.yaml"], actors=[event.sender])
+    # A re-run of a run killed after asking for the validation asks for nothing again (bot/flows/validate_pr.py).
+    unchanged = result.pull.action == "unchanged"
+    validation = validate_proposal(ctx, result.pull.pull, event.sender, unchanged).validation
     if validation is None:
         return Outcome(
             f"#{result.pull.pull.number} {result.pull.action}: validation requested",
@@ -107,15 +109,9 @@ def _validate_or_finish(ctx: BotContext, number: int) -> None:
     """A step or rollback pull request this task opened, or found open: have it validated; once it is (a
     dispatched validation's job cannot merge: its token does not write contents), finish it here, in the job
     that may: its approvals, and its merge when the policy lets it merge itself."""
-    from bot.flows import record
-    from bot.flows.validate_pr import ensure_validated, finish_validated
+    from bot.flows.validate_pr import validate_or_finish
 
-    pull = ctx.forge.pull_request(number)
-    known = record.read(ctx, pull.head_sha, validated_only=False)
-    if known is not None and not known.pending and pull.state == "open":
-        finish_validated(ctx, pull, known)
-    else:
-        ensure_validated(ctx, pull, known)
+    validate_or_finish(ctx, ctx.forge.pull_request(number))
 
 
 def sweep(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:

@@ -104,9 +104,8 @@ def decide(ctx: BotContext, command: Command, event: CommandComment) -> Decision
 
 
 def on_promote(ctx: BotContext, command: Command, event: CommandComment) -> Reply:
-    from bot.flows import record
     from bot.flows.propose import propose
-    from bot.flows.validate_pr import finish_validated, validate_or_request
+    from bot.flows.validate_pr import validate_proposal
 
     assert command.model and command.version and command.stage
     result = propose(
@@ -133,19 +132,13 @@ def on_promote(ctx: BotContext, command: Command, event: CommandComment) -> Repl
             requested=requested,
         )
 
-    requester = event.actor.lower()
-    if result.pull.action == "unchanged":
-        known = record.read(ctx, pull.head_sha)
-        if known is not None and requester in known.actors:
-            # Validated on this head already: finish what a run killed after that left (the approvals), and
-            # answer as it would have.
-            return Reply("done", reply(finish_validated(ctx, pull, known, ["models.yaml"])), rewrite=False)
-        # Not validated on this head yet (a run killed before it could), or asked for by someone new: validate,
-        # and record the requester, who counts as the change's author.
     # A pull request opened with the workflow's token starts no workflow run: validate it (in Actions, the pull
-    # request workflow does, in a job whose token cannot write).
-    validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[requester])
-    return Reply("done", reply(validation, requested=validation is None))
+    # request workflow does, in a job whose token cannot write), recording the requester as the change's author.
+    # Validated or asked for on this head for them already (a run killed after that, re-run): that stands, what
+    # the killed run left is finished (the approvals), and the answer is the one it would have given.
+    asked = validate_proposal(ctx, pull, event.actor, result.pull.action == "unchanged")
+    validation = asked.validation
+    return Reply("done", reply(validation, requested=validation is None), rewrite=not asked.earlier)
 
 
 def on_rollback(ctx: BotContext, command: Command, event: CommandComment) -> Reply:

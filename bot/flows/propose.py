@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.errors import ModelbotError, names
+from bot.flows import record
 from bot.flows.context import BotContext, policies_at, registry_at, served_history, soak_clock
 from bot.github.forge import BaseTip, PromotionPR
 from bot.plan import Plan, Step, plan
@@ -134,6 +135,14 @@ def propose(
         return ProposeResult(model_name, version, stage, tuple(result.all_refusals), plan=result)
     [step] = result.steps
     text = body(model, candidate, stage, step, requested_by, source, ctx.run_url)
+    wanted = labels(model_name, stage)
+
+    def recorded(sha: str) -> None:
+        # Who asked and the labels, on the new head before a pull request shows it: a run killed after opening
+        # it leaves them where its re-run and the schedule's sweep read them (bot/flows/record.py), and a re-run
+        # of one killed before finds them on the branch's commit, which it keeps (branches.point_branch).
+        record.write_pending(ctx, sha, [requested_by] if requested_by else [], wanted)
+
     pull = ctx.forge.promotion_pr(
         model_name,
         stage,
@@ -141,8 +150,9 @@ def propose(
         title(model_name, candidate.id, stage),
         text,
         base=ctx.default_branch,
-        labels=labels(model_name, stage),
+        labels=wanted,
         base_tip=_tip(ctx, base.ref),
+        on_head=recorded,
     )
     if pull.action != "unchanged":
         ctx.remember(REGISTRY_FILE, pull.pull.head_sha, new_text)

@@ -1,7 +1,11 @@
 """What the bot records about one head commit in its own `modelbot/validation` check run, for later runs: the
 transitions found inconclusive, the people whose approvals do not count (who asked for the change, who pushed
 it), and the verdict. A check run can be updated only by the app that created it, so no other writer can edit
-this; it is never recovered from a comment or a pull request body."""
+this; it is never recovered from a comment or a pull request body.
+
+A run that opens a pull request writes the record on its new head before the pull request shows it
+(`write_pending`: who asked, the labels the pull request is to carry), so that whatever finishes the run's work
+(its re-run, the maintenance schedule's sweep) finds them on GitHub, not in the killed run's memory."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.flows.context import BotContext
-from bot.github.markers import state_of
+from bot.github.markers import state_of, with_state
 
 CHECK = "modelbot/validation"
 
@@ -24,6 +28,7 @@ class Record:
     status: str | None = None
     verdict: str | None = None
     refusals: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # the labels the run that opened the pull request gives it (while pending)
 
     def as_state(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -38,6 +43,8 @@ class Record:
                 out[key] = getattr(self, key)
         if self.refusals:
             out["refusals"] = list(self.refusals)
+        if self.labels:
+            out["labels"] = list(self.labels)
         return out
 
     @classmethod
@@ -54,6 +61,7 @@ class Record:
             None if status is None else str(status),
             None if verdict is None else str(verdict),
             tuple(str(r) for r in state.get("refusals", ()) or ()),
+            tuple(str(name) for name in state.get("labels", ()) or ()),
         )
 
 
@@ -71,3 +79,11 @@ def read(ctx: BotContext, sha: str, validated_only: bool = True) -> Record | Non
     if record is None or record.head != sha:
         return None
     return None if validated_only and record.pending else record
+
+
+def write_pending(ctx: BotContext, sha: str, actors: Iterable[str], labels: Iterable[str] = ()) -> None:
+    """Record on `sha` that its validation is asked for (the check run in progress), by and for whom: `actors`
+    (whose approvals will not count) and the `labels` its pull request is to carry."""
+    kept = Record(sha, people(actors), pending=True, labels=tuple(dict.fromkeys(labels)))
+    summary = with_state(f"Validation of {sha[:12]} was requested.", kept.as_state())
+    ctx.forge.set_check_run(sha, CHECK, None, "Validation requested", summary, ctx.run_url)

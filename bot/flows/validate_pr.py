@@ -343,7 +343,9 @@ def validate_or_request(
 _UNREAD: Any = object()
 
 
-def ensure_validated(ctx: BotContext, pull: PullRequest, known: Record | None = _UNREAD) -> PullValidation | None:
+def ensure_validated(
+    ctx: BotContext, pull: PullRequest, known: Record | None = _UNREAD, files: Sequence[str] | None = None
+) -> PullValidation | None:
     """Validate `pull` (or ask for it) unless its head already has the bot's record, read from GitHub: a run
     killed after opening or updating the pull request, then re-run, finds it as it left it and finishes it. A
     validation asked for (the record pending) whose dispatch GitHub does not list (the run was killed between
@@ -351,10 +353,54 @@ def ensure_validated(ctx: BotContext, pull: PullRequest, known: Record | None = 
     if known is _UNREAD:  # the caller did not read the record already
         known = record.read(ctx, pull.head_sha, validated_only=False)
     if known is None:
-        return validate_or_request(ctx, pull)
+        return validate_or_request(ctx, pull, files=files)
     if known.pending and ctx.validate_by_dispatch and not _validation_dispatched(ctx, pull):
         _dispatch_validation(ctx, pull)
     return None
+
+
+def validate_or_finish(
+    ctx: BotContext, pull: PullRequest, known: Record | None = _UNREAD, files: Sequence[str] | None = None
+) -> PullValidation | None:
+    """A pull request a run opened, or found open (a rollout step, a rollback, a revert), validated once: asked
+    for or run unless its head has the bot's record (`ensure_validated`); once validated, finished here, in the
+    job that may write (its approvals, and its merge where the policy lets it merge itself). A re-run of a run
+    killed anywhere after opening it ends as that run would have."""
+    if known is _UNREAD:
+        known = record.read(ctx, pull.head_sha, validated_only=False)
+    if known is not None and not known.pending and pull.state == "open":
+        return finish_validated(ctx, pull, known, files)
+    return ensure_validated(ctx, pull, known, files)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The validation of a proposal: its result (None: asked for, to run in the pull request workflow), and
+    whether an earlier run had validated this head or asked for it, for the same requester (`earlier`)."""
+
+    validation: PullValidation | None
+    earlier: bool = False
+
+
+def validate_proposal(
+    ctx: BotContext, pull: PullRequest, requester: str, unchanged: bool, files: Sequence[str] = (REGISTRY_FILE,)
+) -> Asked:
+    """Validate (or ask for the validation of) the pull request a run proposed for `requester`, once. Found
+    unchanged, with the requester in the bot's record of its head, it was validated or asked for by an earlier
+    run (one killed after that and re-run, or the same request again): that stands, and what the earlier run may
+    have left is finished (the approvals; a dispatch GitHub does not list); nothing is asked for twice.
+    Otherwise it is validated or asked for, the requester recorded as an author of the change."""
+    if unchanged:
+        known = record.read(ctx, pull.head_sha, validated_only=False)
+        if known is not None and requester.lower() in known.actors:
+            if not known.pending:
+                finished = finish_validated(ctx, pull, known, files)
+                if finished is not None:
+                    return Asked(finished, earlier=True)
+            elif ctx.validate_by_dispatch:
+                ensure_validated(ctx, pull, known)
+                return Asked(None, earlier=True)
+    return Asked(validate_or_request(ctx, pull, files=files, actors=[requester]))
 
 
 def _validation_dispatched(ctx: BotContext, pull: PullRequest) -> bool:
@@ -375,16 +421,12 @@ def _dispatch_validation(ctx: BotContext, pull: PullRequest) -> None:
 def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str] = ()) -> None:
     """Ask the pull request workflow to validate `pull` (its evaluation job loads the models with a token that
     cannot write). The check run is set in progress first, carrying who asked, so that no approval of theirs
-    counts before the validation ends."""
-    kept = Record(pull.head_sha, _actors(ctx, pull, actors), pending=True)
-    ctx.forge.set_check_run(
-        pull.head_sha,
-        CHECK,
-        None,
-        "Validation requested",
-        with_state(f"Validation of {pull.head_sha[:12]} was requested.", kept.as_state()),
-        ctx.run_url,
-    )
+    counts before the validation ends (written already, by this run before it opened the pull request or by
+    the run it finishes: kept as it is, labels and all)."""
+    known = record.read(ctx, pull.head_sha, validated_only=False)
+    people = record.people(actors, known.actors if known else ())
+    if known is None or not known.pending or people != known.actors:
+        record.write_pending(ctx, pull.head_sha, people, known.labels if known is not None and known.pending else ())
     if ctx.bot_events_start_runs and ctx.forge.made_by_this_run(pull.head_sha):
         return  # under an app's identity, the push or opening of this head starts the pull request workflow
     _dispatch_validation(ctx, pull)

@@ -33,19 +33,33 @@ def force_branch(forge: GitHubForge, branch: str, sha: str) -> None:
     )
 
 
-def point_branch(forge: GitHubForge, branch: str, sha: str) -> None:
-    """Create the branch at `sha`; if it already exists (left by a closed PR, or by our own earlier attempt
-    that GitHub applied before failing), move it instead. 1 request, 2 in that case."""
+def point_branch(forge: GitHubForge, branch: str, sha: str) -> str:
+    """Create the branch at `sha`; if it already exists (left by a closed PR, by our own earlier attempt that
+    GitHub applied before failing, or by a run killed before it opened its pull request), keep its tip when
+    that is the same change (the same tree, parents and message as `sha`: that run's commit, which may carry the
+    bot's record), else move it to `sha`. Returns the branch's tip. 1 request; 2 to 4 when it exists."""
 
-    def create() -> None:
+    def create() -> str:
         try:
             forge.repo.create_git_ref(f"refs/heads/{branch}", sha)
         except Exception as exc:
             if status_of(exc) != 422:
                 raise
+            tip = forge.repo.get_branch(branch).commit
+            if tip.sha == sha:  # the same commit, made by a run killed in the same second: not this run's alone
+                forge.cache.own_commits.discard(sha)
+                return sha
+            new = forge.repo.get_git_commit(sha)
+            if (tip.commit.tree.sha, [p.sha for p in tip.parents], tip.commit.message) == (
+                new.tree.sha,
+                [p.sha for p in new.parents],
+                new.message,
+            ):
+                return str(tip.sha)
             force_branch(forge, branch, sha)
+        return sha
 
-    forge.retrier.call(f"create {branch}", create)
+    return str(forge.retrier.call(f"create {branch}", create))
 
 
 def open_pull(forge: GitHubForge, branch: str, base: str, title: str, body: str) -> PullRequest:

@@ -9,7 +9,7 @@ request cost; tests hold them to the budgets in issues 5 and 6.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.github.config import GitHubConfig
@@ -449,12 +449,14 @@ class GitHubForge:
         base: str | None = None,
         labels: Sequence[str] = (),
         base_tip: BaseTip | None = None,
+        on_head: Callable[[str], None] | None = None,
     ) -> PromotionPR:
         """See `promotion.py`; `base_tip` (the base's commit and tree as the caller's checkout has them) saves
         reading the base branch and puts the edit on the revision it was computed from."""
         from bot.github.promotion import find_or_create
 
-        return find_or_create(self, model, stage, files, title, body, base or self.default_branch(), labels, base_tip)
+        base = base or self.default_branch()
+        return find_or_create(self, model, stage, files, title, body, base, labels, base_tip, on_head)
 
     def check_conclusion(self, sha: str, name: str) -> str | None:
         """The conclusion of check run `name` on `sha` (None while absent or running). 0 requests when this run

@@ -4,7 +4,7 @@ speaks the same protocol."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -157,6 +157,7 @@ class Forge(Protocol):
         base: str | None = None,
         labels: Sequence[str] = (),
         base_tip: BaseTip | None = None,
+        on_head: Callable[[str], None] | None = None,
     ) -> PromotionPR: ...
 
     def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult: ...

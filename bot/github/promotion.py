@@ -11,7 +11,7 @@ request opened here is remembered by the forge's run cache as having no comments
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.github.branches import branch_tip, force_branch, open_pull, point_branch
@@ -32,13 +32,17 @@ def find_or_create(
     base: str,
     labels: Sequence[str],
     tip: BaseTip | None = None,
+    on_head: Callable[[str], None] | None = None,
 ) -> PromotionPR:
+    """`on_head(sha)` is called with a new head commit once its branch points at it, before a pull request
+    shows it (the caller's record of it, for whatever finishes a run killed after this)."""
     branch = promotion_branch(model, stage)
     text = with_marker(body, marker(model, stage, "promotion"))
     existing = forge.open_pull_for(branch)
     if existing is None:
-        sha = _commit_on_base(forge, base, files, title, None, tip)
-        point_branch(forge, branch, sha)
+        sha = point_branch(forge, branch, _commit_on_base(forge, base, files, title, None, tip))
+        if on_head is not None:
+            on_head(sha)
         pull = open_pull(forge, branch, base, title, text)
         if labels:
             forge.add_labels(pull.number, labels)
@@ -56,6 +60,8 @@ def find_or_create(
     superseded = Superseded(existing.head_sha, existing.title)
     sha = _commit_on_base(forge, base, files, title, superseded, tip)
     force_branch(forge, branch, sha)
+    if on_head is not None:
+        on_head(sha)
     pull = _edit(forge, existing, title, text, head_sha=sha)
     return PromotionPR(pull, "updated", superseded)
 

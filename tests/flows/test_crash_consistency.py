@@ -10,7 +10,6 @@ deployments) is compared with the uninterrupted story's.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
@@ -24,11 +23,12 @@ from bot.github.markers import markers_in
 from localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import WEDNESDAY, next_run, seeded_hub
 from tests.flows.test_commands import comment
+from tests.support.crash_states import commit_names, named
 from tests.support.jobs import run_job
 
 PROMOTE = "/promote diabetes-progression 1 to production"
 BRANCH = "modelbot/promote/diabetes-progression/production"
-REQUESTS = 16  # API requests of an uninterrupted `/promote` run (measured by the first test)
+REQUESTS = 17  # API requests of an uninterrupted `/promote` run (measured by the first test)
 REVIEW_REQUESTS = 6  # and of the run for the review that completes the approvals
 _BASELINE: dict[str, Any] = {}
 
@@ -42,23 +42,15 @@ def end_state(running: Any) -> dict[str, Any]:
     """What GitHub shows at the end, with commits named by what they are (the bot's commits carry the time
     they were made, so their ids differ from one story to another)."""
     state = running.hub.state
-    names = {running.hub.git.resolve("main"): "main"}
-    for issue in state.issues.values():
-        if issue.pull is not None:
-            names[issue.pull.head_sha] = f"head of #{issue.number}"
-            if issue.pull.merge_commit_sha:
-                names[issue.pull.merge_commit_sha] = f"merge of #{issue.number}"
+    names = commit_names(running)
     issues = sorted(
         (i.number, "pull" if i.pull else "issue", i.title, i.state, tuple(sorted(i.labels)),
          (i.pull.head_ref, i.pull.merged) if i.pull else None)
         for i in state.issues.values()
     )
     def text(body: str | None) -> str:
-        for sha, name in names.items():
-            body = (body or "").replace(sha, f"<{name}>").replace(sha[:12], f"<{name}>")
         # The one wording a re-run may not share: it finds the pull request its killed run opened.
-        body = body.replace("Already open, unchanged: #", "Opened #")
-        return re.sub(r"http://127\.0\.0\.1:\d+", "<hub>", body)
+        return named(body, names).replace("Already open, unchanged: #", "Opened #")
 
     comments = Counter((c.issue_number, c.user, *markers_in(c.body)) for c in state.comments.values())
     bodies = {(c.issue_number, *markers_in(c.body)): text(c.body) for c in state.comments.values()
@@ -183,12 +175,12 @@ def test_a_promote_killed_before_labelling_then_delivered_again_labels_and_valid
     hub, tmp_path, diabetes_v1
 ):
     """A new delivery of the event (a new run, so a new run URL in the PR body: the PR is "updated", not
-    "unchanged") after a run killed between opening the PR (request 8) and labelling it (request 9)."""
+    "unchanged") after a run killed between opening the PR (request 9) and labelling it (request 10)."""
     from dataclasses import replace
 
     store, _ = diabetes_v1
     event = comment(hub, "dana-ds", PROMOTE)
-    assert run_job(hub, tmp_path / "job", handle_comment, event, now=WEDNESDAY, env=store.env(), kill_after=8).killed
+    assert run_job(hub, tmp_path / "job", handle_comment, event, now=WEDNESDAY, env=store.env(), kill_after=9).killed
     pull = hub.hub.state.issues[2]
     assert pull.pull is not None and pull.labels == []
     again = next_run(hub, tmp_path)

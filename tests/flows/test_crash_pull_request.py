@@ -15,7 +15,6 @@ and loads no model: each of its kill points costs a hub and two publish jobs.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.flows.conftest import WEDNESDAY, next_run
 from tests.flows.test_crash_advance import hub_of
 from tests.flows.test_crash_consistency import assert_same, end_state, review_run
 from tests.flows.test_crash_deploy import mlflow_state
+from tests.support.crash_states import commit_names, normalized, pull_bodies
 from tests.support.gitrepo import example_repo
 from tests.support.handler_runs import pull_request_job
 from tests.support.jobs import run_job
@@ -55,30 +55,10 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo.path
 
 
-def pull_bodies(running: Any) -> list[tuple[int, str]]:
-    """The pull requests' bodies (the bot's sections in them: the model card), the hub's address as <hub>."""
-    return sorted((i.number, re.sub(r"http://127\.0\.0\.1:\d+", "<hub>", i.body or ""))
-                  for i in running.hub.state.issues.values() if i.pull is not None)
-
-
-def scrubbed(value: Any, names: dict[str, str]) -> Any:
-    """`value` (the nested tuples, lists and dicts of an end state) with each key of `names` in its text replaced
-    by its name: the ids MLflow gives the validation's run differ from one story to another."""
-    if isinstance(value, str):
-        for old, new in names.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, dict):
-        return {scrubbed(k, names): scrubbed(v, names) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(scrubbed(v, names) for v in value)
-    return value
-
-
 def story(running: Any, tmp_path: Path, store: Any, evidence: Path | None, kill_evaluate_after: int | None = None,
           kill_publish_after: int | None = None) -> tuple[dict[str, Any], dict[str, int]]:
     """dana-ds opens the pull request; its run's evaluate job (unless `evidence` holds what one handed over
-    already, with `store` the MLflow it recorded to) and its publish job, either killed after its k-th request
+    already) and its publish job, either killed after its k-th request
     and re-run; the approvals, each review a run; the merge. Returns the end state (with MLflow's, where this
     story evaluated) and each job's requests in its first run."""
     running.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
@@ -96,10 +76,9 @@ def story(running: Any, tmp_path: Path, store: Any, evidence: Path | None, kill_
         review_run(next_run(running, tmp_path), as_person.pull_request(number))
     running.hub.as_user("pat-platform").merge(number)
     state = {**end_state(running), "pull bodies": pull_bodies(running)}
-    recorded, runs = validations(store.tracking_uri)
     if evaluated:
-        state["mlflow"] = recorded
-    return scrubbed(state, {run: "<mlflow run>" for run in runs}), requests
+        state["mlflow"] = validations(store.tracking_uri)
+    return normalized(state, commit_names(running)), requests
 
 
 def job(running: Any, tmp_path: Path, payload: dict[str, Any], part: str, evidence: Path, env: dict[str, str],
@@ -120,9 +99,9 @@ def job(running: Any, tmp_path: Path, payload: dict[str, Any], part: str, eviden
     return requests
 
 
-def validations(tracking_uri: str) -> tuple[dict[str, Any], list[str]]:
+def validations(tracking_uri: str) -> dict[str, Any]:
     """What MLflow holds of the validations: the aliases and the bot's tags on the model's versions (the time
-    of the validation as <time>), and the bot's runs by kind, stage and status; and the ids of those runs."""
+    of the validation as <time>), and the bot's runs by kind, stage and status."""
     from collections import Counter
 
     from mlflow.tracking import MlflowClient
@@ -134,14 +113,14 @@ def validations(tracking_uri: str) -> tuple[dict[str, Any], list[str]]:
     tags = [(key, "<time>" if key[1].endswith(".at") else value) for key, value in state["tags"]]
     kinds = Counter((r.data.tags.get("modelbot.kind", "validation"), r.data.tags.get("modelbot.stage", ""),
                      r.info.status) for r in runs)
-    return {"aliases": state["aliases"], "tags": tags, "runs": sorted(kinds.items())}, [r.info.run_id for r in runs]
+    return {"aliases": state["aliases"], "tags": tags, "runs": sorted(kinds.items())}
 
 
 def baseline(localhub_factory: Any, tmp_path: Path, seed: Path, store: Any) -> dict[str, Any]:
     if not _BASELINE:
         where = tmp_path / "baseline"
         state, requests = story(hub_of(localhub_factory, seed), where, store, None)
-        _BASELINE.update(state=state, requests=requests, evidence=where / "evidence", store=store)
+        _BASELINE.update(state=state, requests=requests, evidence=where / "evidence")
     return _BASELINE
 
 
@@ -183,6 +162,6 @@ def test_the_publish_job_killed_after_each_request_then_re_run_ends_as_an_uninte
     localhub_factory, tmp_path, seed, diabetes_v1, k
 ):
     found = baseline(localhub_factory, tmp_path, seed, diabetes_v1[0])
-    got, _ = story(hub_of(localhub_factory, seed), tmp_path, found["store"], found["evidence"], kill_publish_after=k)
+    got, _ = story(hub_of(localhub_factory, seed), tmp_path, diabetes_v1[0], found["evidence"], kill_publish_after=k)
     expected = {key: value for key, value in found["state"].items() if key != "mlflow"}
     assert_same(got, expected, "after the re-run of the publish job and the story")

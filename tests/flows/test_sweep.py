@@ -20,7 +20,7 @@ def conclusion(hub, sha):
 def test_a_pull_request_no_run_judged_is_finished_once_it_has_stood_long_enough(hub, ctx, tmp_path, diabetes_v1):
     """The run that opened it was killed before it validated: the schedule validates it; then leaves it alone."""
     pull = propose(ctx, "diabetes-progression", "1", "production").pull.pull
-    assert conclusion(hub, pull.head_sha) == "missing"
+    assert conclusion(hub, pull.head_sha) is None  # the record of the proposal, in progress: no verdict
     soon = bot_context(hub, tmp_path, now=datetime.now(UTC) + timedelta(minutes=5))
     assert sweep(soon).finished == ()  # its run may still be going
     later = bot_context(hub, tmp_path, now=datetime.now(UTC) + timedelta(hours=2))
