@@ -283,7 +283,7 @@ class Accumulator:
             for w, rows in parts:
                 self.samples[w].add(draws[rows], numbers, rows)
         if batch.label is not None:
-            self._labelled(batch, window, draws)
+            self._labelled(batch, layout, draws)
 
     def _requests(self, batch: Batch, window: np.ndarray, layout: _Layout | None) -> None:
         """`window`: each request's window (-1 outside them all); `layout` when every request is inside one."""
@@ -344,25 +344,38 @@ class Accumulator:
                 label = labels[index]
                 table[w][label] = table[w].get(label, 0) + int(row[index])
 
-    def _labelled(self, batch: Batch, window: np.ndarray, draws: np.ndarray) -> None:
+    def _labelled(self, batch: Batch, layout: _Layout, draws: np.ndarray) -> None:
+        """Offer the labelled rows to their windows' samples, taken by position (labels are usually few)."""
         import pyarrow as pa
 
         label = batch.label if isinstance(batch.label, pa.Array) else pa.array(_objects(batch.label), from_pandas=True)
-        known = label.is_valid().to_numpy(zero_copy_only=False)
-        if not known.any():
+        known = np.flatnonzero(label.is_valid().to_numpy(zero_copy_only=False))
+        if known.shape[0] == 0:
             return
-        for w in np.flatnonzero(np.bincount(window[known], minlength=self.windows.count)).tolist():
-            mask = known & (window == w)
+        if layout.runs is not None:  # positions in order: each window's are a stretch of them
+            cuts = np.searchsorted(known, [end for _, _, end in layout.runs])
+            parts = [
+                (w, known[low:high]) for (w, _, _), low, high in zip(layout.runs, [0, *cuts[:-1]], cuts, strict=True)
+            ]
+        else:
+            window = layout.window[known]
+            parts = [
+                (w, known[window == w])
+                for w in np.flatnonzero(np.bincount(window, minlength=layout.sizes.shape[0])).tolist()
+            ]
+        for w, rows in parts:
+            if rows.shape[0] == 0:
+                continue
             columns: dict[str, Any] = {
-                "label": _take(_plain(label), mask),
-                "prediction": _take(_plain(batch.prediction), mask),
-                "score": None if batch.score is None else batch.score[mask],
+                "label": _take(_plain(label), rows),
+                "prediction": _take(_plain(batch.prediction), rows),
+                "score": None if batch.score is None else batch.score[rows],
             }
             for name in self.slices:
                 found = batch.columns.get(name)
-                column = np.full(window.shape[0], None, dtype=object) if found is None else _plain(found)
-                columns[f"slice:{name}"] = _take(column, mask)
-            self.labelled[w].add(draws[mask], columns)
+                column = np.full(layout.window.shape[0], None, dtype=object) if found is None else _plain(found)
+                columns[f"slice:{name}"] = _take(column, rows)
+            self.labelled[w].add(draws[rows], columns)
 
     def completed(self) -> list[int]:
         """The windows found complete (every row of theirs added, by the batches' `complete_ms`) since the last
