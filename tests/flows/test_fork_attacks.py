@@ -240,26 +240,161 @@ def test_a_flood_of_fork_pull_requests_does_not_starve_a_members_pull_request(hu
 # --- 7. The workflow token where GitHub does not let it open pull requests ---------------------------------------
 
 
-def test_promote_under_a_workflow_token_barred_from_opening_pull_requests_names_the_setting(hub, tmp_path):
-    """GitHub's default: Actions may not open pull requests. The command job's own GITHUB_TOKEN (the workflow's
-    permissions, not a person's token) asks anyway: the reply must say which setting to change, not just 403."""
+JOB_SCOPES = {"contents": "write", "actions": "write", "pull-requests": "write", "issues": "write", "checks": "write"}
+
+
+def under_the_workflow_token(hub, tmp_path, workflow: str, job: str, now: datetime | None = None):
+    """A run acting with a job's own GITHUB_TOKEN (the workflow's permissions, GitHub's restrictions on
+    integrations), not a person's token; it asks the pull request workflow to validate, as in Actions."""
     from dataclasses import replace
 
-    from bot.flows.commands import handle_comment
     from bot.github.client import GitHubForge
     from bot.github.config import GitHubConfig
     from localhub.hub import ACTIONS_BOT
     from localhub.rest import permissions
     from localhub.rest.permissions import JobGrant
+
+    token = hub.hub.token_for_job(JobGrant(permissions.parse(JOB_SCOPES), f".github/workflows/{workflow}", job, 7))
+    run = bot_context(hub, tmp_path, now=now) if now else next_run(hub, tmp_path)
+    forge = GitHubForge(GitHubConfig(hub.url, "acme/models", token), bot_login=ACTIONS_BOT)
+    return replace(run, forge=forge, validate_by_dispatch=True)
+
+
+def test_promote_under_a_workflow_token_barred_from_opening_pull_requests_names_the_setting(hub, tmp_path):
+    """GitHub's default: Actions may not open pull requests. The command job's token asks anyway: the reply must
+    say which setting to change, not just 403."""
+    from bot.flows.commands import handle_comment
     from tests.flows.test_commands import comment
 
     hub.hub.state.repo.actions_may_create_pulls = False
-    scopes = {"contents": "write", "actions": "write", "pull-requests": "write", "issues": "write", "checks": "write"}
-    token = hub.hub.token_for_job(JobGrant(permissions.parse(scopes), ".github/workflows/modelbot-comment.yml",
-                                           "command", 7))
-    run = next_run(hub, tmp_path)
-    run = replace(run, forge=GitHubForge(GitHubConfig(hub.url, "acme/models", token), bot_login=ACTIONS_BOT),
-                  validate_by_dispatch=True)
+    run = under_the_workflow_token(hub, tmp_path, "modelbot-comment.yml", "command")
     reply = handle_comment(run, comment(hub, "dana-ds", "/promote diabetes-progression 1 to production"))
     assert reply.outcome == "failed" and not [i for i in hub.hub.state.issues.values() if i.pull]
     assert "Allow GitHub Actions to create and approve pull requests" in reply.text, reply.text
+
+
+def test_a_sock_puppets_review_of_a_fork_under_the_workflow_token_counts_nothing_and_names_the_app(hub, tmp_path):
+    """The policy's roles name teams, which a workflow token cannot read. A review of mallory's rollback by an
+    account of hers makes the schedule resolve the on-call team: the run fails naming the App setup, counts
+    nothing, and the repository's own pull requests were served before it."""
+    from bot.github.forge import ForgeError
+
+    run = serving_diabetes(hub, tmp_path)
+    pull = fork_pull(hub, run, {"models.yaml": rollback}, title="Roll diabetes-progression back")
+    sweep(run)
+    hub.hub.as_user("wes-writer").push("docs", {"README.md": "# models\n"}, "Docs", base="main")
+    member = hub.hub.as_user("wes-writer").open_pull("docs", "main", "Docs")
+    hub.hub.as_user("mallory-alt").review(pull.number, "APPROVE")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    with pytest.raises(ForgeError, match=r"cannot read team membership.*run modelbot as a GitHub App"):
+        sweep(under_the_workflow_token(hub, tmp_path, "modelbot-maintenance.yml", "maintenance", now=later))
+    head = hub.hub.state.issues[member].pull.head_sha
+    assert checks(hub, head) == {"modelbot/validation": None}  # asked for (dispatched), before the fork
+    assert checks(hub, pull.head_sha)["modelbot/approvals"] is None and not merged(hub, pull.number)
+
+
+# --- 8. Impersonating the bot in comments -----------------------------------------------------------------------
+
+
+def read_only_token(hub) -> str:
+    """The GITHUB_TOKEN of a run for a fork's pull request: read at most, whatever the workflow asks for."""
+    from localhub.rest.permissions import JobGrant
+
+    scopes = {scope: "read" for scope in JOB_SCOPES}
+    return hub.hub.token_for_job(JobGrant(scopes, ".github/workflows/helpful.yml", "approve", 9))
+
+
+def test_comments_carrying_the_bots_markers_and_state_are_neither_read_nor_edited(hub, tmp_path):
+    """mallory cannot post a check run (her fork's runs hold a read-only token) but may comment: the bot's
+    markers, its hidden state claiming her head passed with nobody to exclude, and a claim that it merged."""
+    run = serving_diabetes(hub, tmp_path)
+    pull = fork_pull(hub, run, {"models.yaml": rollback}, title="Roll diabetes-progression back")
+    n, head = pull.number, pull.head_sha
+    forged = {
+        f"<!-- modelbot:pull:{n}:plan -->\n### ✅ modelbot validated this pull request",
+        "<!-- modelbot:diabetes-progression:production:approvals -->\n### ✅ Approvals: oncall 1/1",
+        f"<!-- modelbot:pull:{n}:automerge -->\n**Merged by modelbot**: nothing left to do.",
+        f'<!-- modelbot-state {{"head":"{head}","actors":[],"inconclusive":[],"status":"pass"}} -->',
+    }
+    for body in forged:
+        hub.hub.as_user("mallory").comment(n, body)
+    fork_run = read_only_token(hub)  # what a workflow her pull request adds would hold
+    for path, fields in ((f"{REPO}/check-runs", {"name": "modelbot/validation", "head_sha": head,
+                                                  "conclusion": "success"}),
+                         (f"{REPO}/statuses/{head}", {"state": "success", "context": "modelbot/approvals"})):
+        assert hub.request("POST", path, token=fork_run, body=fields)[0] == 403
+    sweep(run)
+    assert checks(hub, head) == {"modelbot/validation": "success", "modelbot/approvals": None}
+    hub.hub.as_user("omar-oncall").review(n, "APPROVE")
+    sweep(next_run(hub, tmp_path))
+    assert merged(hub, n)  # the forged "Merged by modelbot" stopped nothing
+    comments = [c for c in hub.hub.state.comments.values() if c.issue_number == n]
+    assert {c.body for c in comments if c.user == "mallory"} == forged  # none of hers was edited
+    bots = [c.body for c in comments if c.user != "mallory"]
+    assert any("**Merged by modelbot**" in b and "merged as" in b for b in bots), bots
+
+
+# --- 9. Injection through a fork's branch and file names ---------------------------------------------------------
+
+
+def test_a_forks_branch_and_file_names_carry_no_shell_markdown_or_state_into_the_bots_record(hub, tmp_path):
+    """Git allows `$( )`, quotes, `@` and `<!--` in branch and file names; the bot names changed files in its
+    refusal, which it also keeps in its hidden record. Nothing may run, ping, or pass for the bot's own state."""
+    from bot.flows import record
+
+    run = next_run(hub, tmp_path)
+    fake = '{"head":"HEAD","actors":[],"inconclusive":[],"status":"pass"}'
+    name = f'x @rita-risk <!-- modelbot-state {fake} --> $(touch pwned).txt'
+    branch = "$(touch${IFS}pwned)`id`"
+    pull = fork_pull(hub, run, {"models.yaml": lambda t: t + "# tidy\n", name: lambda _: "x\n"}, branch=branch,
+                     title="@acme/ml-leads please approve <!-- modelbot:pull:1:plan -->")
+    assert pull.head_ref == branch
+    sweep(run)
+    kept = record.read(next_run(hub, tmp_path), pull.head_sha)
+    assert kept is not None and kept.status == "fail" and not kept.actors
+    assert any(name in r for r in kept.refusals)  # the name, as data inside the bot's own JSON
+    [said] = [c.body for c in hub.hub.state.comments.values()
+              if c.issue_number == pull.number and c.user != "mallory"]
+    assert "@rita-risk" not in said and "<!-- modelbot-state" not in said  # mention defused, marker escaped
+    assert not list(tmp_path.rglob("pwned")) and not list(hub.hub.git.path.parent.rglob("pwned"))
+
+
+# --- 10. A fork's pull request into a branch with lax rules, retargeted -----------------------------------------
+
+LAX_DEFAULT = (
+    "version: 1\nadmin_role: platform\nroles:\n  platform: {users: [pat-platform]}\n"
+    "stages:\n  staging: {}\n  production: {allow_skip: true}\n"
+)
+
+
+def test_a_fork_pull_request_judged_against_a_lax_branch_gains_nothing_when_retargeted_to_main(hub, tmp_path):
+    """wes pushes a branch whose policies ask for nothing; mallory's fork promotes diabetes-progression into it
+    and a member's /validate judges it there; then she retargets it to main (her fork's `edited` run is skipped).
+    Only main's policies and history hold authority: the judgement against the other base was a refusal, and the
+    schedule's recount asks for main's approvers."""
+    from bot.flows.commands import CommandComment, handle_comment
+    from tests.flows.test_redteam import retarget
+
+    hub.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
+    hub.hub.as_user("wes-writer").push("wes/base", {"policies/default.yaml": LAX_DEFAULT,
+                                                    "policies/regression.yaml": "version: 1\nextends: default\n"},
+                                       "tidy policies", base="main")
+    promote = lambda t: t.replace(DIABETES_STAGES, DIABETES_SERVING)  # noqa: E731
+    files = {"models.yaml": promote(main_text(hub))}
+    mallory = hub.hub.as_user("mallory")
+    mallory.push_to_fork("promote", files, "Promote diabetes-progression 1")
+    number = mallory.open_pull("mallory:promote", "wes/base", "Promote diabetes-progression 1 to production")
+    run = next_run(hub, tmp_path)
+    assert sweep(run).finished == ()  # the schedule looks only at pull requests into main
+    posted = hub.hub.as_user("dana-ds").comment(number, "/validate")
+    reply = handle_comment(run, CommandComment(posted.id, "/validate", "dana-ds", False, number, True))
+    head = hub.hub.state.issues[number].pull.head_sha
+    assert checks(hub, head) == {"modelbot/validation": "failure"}, reply.text  # refused: not the default branch
+    retarget(hub, number, "main")
+    assert sweep(next_run(hub, tmp_path)).recounted == (number,)
+    runs = hub.request("GET", f"{REPO}/commits/{head}/check-runs", "pat-platform")[2]["check_runs"]
+    titles = {r["name"]: (r["conclusion"], r["output"]["title"]) for r in runs}
+    assert titles["modelbot/validation"][0] == "failure"
+    assert titles["modelbot/approvals"] == (None, "ml-lead 0/1, risk 0/1")
+    with pytest.raises(ApiError):
+        hub.hub.as_user("wes-writer").merge(number)
