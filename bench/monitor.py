@@ -10,13 +10,15 @@ error, over 7 days (7 windows of 24h), written as Parquet files of 1M rows into 
 removed at the end. Each measurement runs in a fresh process, so peak RSS is its own (and the monitor pays its
 lazy imports, SciPy's among them); the files are in the page cache before the first timed run (one untimed
 scan); scan and monitor alternate, the order swapped every round, and each side's figure is its best of
-REPEATS. The machine is shared: figures move with what else runs on it.
+REPEATS. The machine is shared: figures move with what else runs on it (`load_average_before`/`_after`, the
+1-minute load average, say how busy it was; 2 is both cores of a 2-core machine busy).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -35,7 +37,7 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 7
 NUMERIC, CATEGORICAL = 18, 2
 FILE_ROWS = 1_000_000
-REPEATS = 5
+REPEATS = 7
 ROW_GROUP = 1 << 17  # rows per Parquet row group, as a log writer flushing every ~100k rows would
 COLUMNS = [f"x{i}" for i in range(NUMERIC)] + [f"c{i}" for i in range(CATEGORICAL)]
 
@@ -168,7 +170,7 @@ def main() -> None:
         print(json.dumps(found))
         return
     work = Path(tempfile.mkdtemp(prefix="modelbot-bench-monitor-"))
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"load_average_before": round(os.getloadavg()[0], 2)}
     try:
         reference(work)
         for rows in (int(s) for s in args.sizes.split(",")):
@@ -205,6 +207,7 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    figures["load_average_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(figures))
 
 
