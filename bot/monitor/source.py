@@ -183,11 +183,12 @@ def _parquet_batches(
         for group in fragment.split_by_row_group(filter=inside, schema=dataset.schema)
     ]
 
-    # the smallest time of the row groups from each one on (None once one of them has no statistics)
+    # remaining[i]: the smallest time of row groups i, i + 1, ... (None once one of them has no statistics)
     remaining: list[int | None] = [needs.until_ms]
     for group in reversed(groups):
-        first, later = _first_ms(group), remaining[0]
-        remaining.insert(0, None if first is None or later is None else min(first, later))
+        first, later = _first_ms(group), remaining[-1]
+        remaining.append(None if first is None or later is None else min(first, later))
+    remaining.reverse()
 
     def read() -> Iterator[tuple[Any, int | None]]:
         for i, group in enumerate(groups):  # one row group each, no read-ahead of pyarrow's own
