@@ -5,7 +5,9 @@ after them and the smoke check (`success`, or `failure` saying which deployer fa
 done), wherever the policy lists it. It talks to GitHub only through the Forge protocol; the deployment is
 keyed by the Deployment's key, so a repeat finds it instead of creating a second one, and goes on from the
 status it has: a run killed after beginning it does not begin it again, and one killed after finishing it
-(before the ledger was written) adds no second `in_progress` and `success`.
+(before the ledger was written) adds no second `in_progress` and `success`. One that failed (its smoke check,
+say) is tried again by a re-run, which records only a different ending: a second failure adds no statuses
+(the first stands, and the re-run goes on to finish the failure's answer), a success adds `success`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class GitHubDeployment:
         self.environment = environment
         self._ids: dict[str, int] = {}
         self._finished: set[str] = set()  # deployments GitHub already records as successful
+        self._failed: set[str] = set()  # and as failed
 
     def environment_of(self, deployment: Deployment) -> str:
         return self.environment.format(model=deployment.model, stage=deployment.stage)
@@ -48,6 +51,9 @@ class GitHubDeployment:
         if record.state == "success":  # an earlier run of this deploy finished it, and was killed after that
             self._finished.add(deployment.key)
             return Outcome("unchanged", f"deployment {record.id} for {environment}: success already")
+        if record.state == "failure":  # an earlier run ended it failed: this run tries again, quietly
+            self._failed.add(deployment.key)
+            return Outcome("unchanged", f"deployment {record.id} for {environment}: failure already")
         if record.state == "in_progress":  # an earlier run began it and was killed: this run goes on with it
             return Outcome("unchanged", f"deployment {record.id} for {environment}: in_progress already")
         self.forge.set_deployment_status(
@@ -64,6 +70,8 @@ class GitHubDeployment:
             return Outcome("skipped", "no GitHub deployment to finish")
         if ok and deployment.key in self._finished:
             return Outcome("unchanged", f"deployment {ident}: success already")
+        if not ok and deployment.key in self._failed:
+            return Outcome("unchanged", f"deployment {ident}: failure already")
         state: DeploymentState = "success" if ok else "failure"
         self.forge.set_deployment_status(ident, state, _short(summary), log_url=deployment.run_url)
         return Outcome("done", f"deployment {ident}: {state}")

@@ -6,6 +6,7 @@ has an id of its own); everything else must be the same."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 MLFLOW_RUN = re.compile(r"\b[0-9a-f]{32}\b")  # an MLflow run id (a commit sha has 40 digits)
@@ -24,10 +25,11 @@ def commit_names(running: Any) -> dict[str, str]:
 
 
 def named(text: str | None, names: dict[str, str]) -> str:
-    """`text` with each commit of `names` (full or as 12 digits) as <its name>, the hub's address as <hub>."""
+    """`text` with each commit of `names` (full, or as 12 or 10 digits) as <its name>, the hub's address as
+    <hub>."""
     text = text or ""
     for sha, name in names.items():
-        text = text.replace(sha, f"<{name}>").replace(sha[:12], f"<{name}>")
+        text = text.replace(sha, f"<{name}>").replace(sha[:12], f"<{name}>").replace(sha[:10], f"<{name}>")
     return HUB.sub("<hub>", text)
 
 
@@ -39,10 +41,15 @@ def pull_bodies(running: Any) -> list[tuple[int, str]]:
 def normalized(value: Any, names: dict[str, str]) -> Any:
     """`value` (the nested tuples, lists and dicts of an end state) with its text `named`, and every MLflow
     run id as <mlflow run>."""
+    return on_text(value, lambda text: MLFLOW_RUN.sub("<mlflow run>", named(text, names)))
+
+
+def on_text(value: Any, change: Callable[[str], str]) -> Any:
+    """`value` (nested tuples, lists and dicts) with `change` applied to every string in it."""
     if isinstance(value, str):
-        return MLFLOW_RUN.sub("<mlflow run>", named(value, names))
+        return change(value)
     if isinstance(value, dict):
-        return {normalized(k, names): normalized(v, names) for k, v in value.items()}
+        return {on_text(k, change): on_text(v, change) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(normalized(v, names) for v in value)
+        return type(value)(on_text(v, change) for v in value)
     return value

@@ -70,9 +70,9 @@ def task(ctx: BotContext, inputs: dict[str, str], extra: dict[str, str] | None =
     return Ran(run_handler(ctx, on_task, event, extra).outputs.get("result", ""))
 
 
-def run_validations(running: Any, ctx_for: Any, after: int, extra: dict[str, str] | None = None) -> list[str]:
-    """Run, as Actions would, each validation dispatched since delivery `after` (task `validate`, pull N), with
-    the variables `extra` (MLflow's, say): their results."""
+def run_validations(running: Any, ctx_for: Any, after: int) -> list[str]:
+    """Run, as Actions would, each validation dispatched since delivery `after` (task `validate`, pull N):
+    their results."""
     from bot.actions.tasks import validate
 
     results = []
@@ -80,7 +80,7 @@ def run_validations(running: Any, ctx_for: Any, after: int, extra: dict[str, str
         inputs = delivery.payload["inputs"] or {}
         if inputs.get("task") == "validate":
             event = dispatch(delivery.sender, inputs, delivery.payload["workflow"])
-            outcome = run_handler(ctx_for(), validate, event, {"MODELBOT_VALIDATE": "", **(extra or {})})
+            outcome = run_handler(ctx_for(), validate, event, {"MODELBOT_VALIDATE": ""})
             results.append(outcome.outputs.get("result", ""))
     return results
 
