@@ -14,7 +14,7 @@ each figure the median of its rounds):
                                    clients, with a fallback version configured (target 0)
   fallback_p99_ms, fallback_timeout_ms   p99 latency of the answers the fallback gave, and the policy's timeout
                                    (target: p99 <= timeout + 20)
-  shadow_p50_ratio                 live p50 with a shadow version mirrored at 100 % / without (target <= 1.1)
+  shadow_p50_ratio                 live p50 with a shadow version mirrored at 100 % / at 0 % (target <= 1.1)
 The machine is shared: figures move with what else runs on it.
 """
 
@@ -107,10 +107,13 @@ def load(port: int, path: str, body: bytes, concurrency: int, requests: int) -> 
     return loadtest.run(port, [payload], spec)
 
 
-def production(registry: Registry, state: dict[str, Any], held: str = "1") -> str:
-    registry.models["tumor"]["stages"]["production"] = int(held)
-    registry.models["tumor"]["deployment"] = {"production": state}
-    return registry.commit(f"tumor production: {state}")
+def production(registry: Registry, state: dict[str, Any], held: str = "1") -> None:
+    entry = registry.models["tumor"]
+    if entry["stages"]["production"] == int(held) and entry.get("deployment") == {"production": state}:
+        return  # served already (a phase run first, or alone)
+    entry["stages"]["production"] = int(held)
+    entry["deployment"] = {"production": state}
+    registry.commit(f"tumor production: {state}")
 
 
 PHASES = ("latency", "canary", "switch", "kill", "shadow")
@@ -124,8 +127,8 @@ def main() -> int:
     parser.add_argument("--phases", default=",".join(PHASES),
                         help=f"comma-separated phases to run, in this order: {', '.join(PHASES)} (default: all)")
     parser.add_argument("--kills", type=int, default=3, help="times the serving process is killed in the kill phase")
-    parser.add_argument("--shadow-rounds", type=int, default=6,
-                        help="alternated rounds (without, with the shadow) the shadow phase's requests are split into")
+    parser.add_argument("--shadow-block", type=int, default=50,
+                        help="requests per block in the shadow phase (blocks alternate between 0 and 100 %% mirrored)")
     args = parser.parse_args()
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = [p for p in args.phases if p not in PHASES]
@@ -288,26 +291,87 @@ def gateway_reasons(gateway: Gateway) -> dict[str, float]:
 
 
 def shadow(gateway: Gateway, registry: Registry, body: bytes, args: argparse.Namespace) -> dict[str, Any]:
-    """Live p50 at 1 client with version 2 mirrored at 100 % against without, in alternated rounds."""
-    without, with_shadow = [], []
-    shadow_state = {"strategy": "shadow", "traffic": {1: 100}, "shadow": 2, "mirror_percent": 100}
-    each = max(1, args.requests * 2 // args.shadow_rounds)
-    for _ in range(args.shadow_rounds // 2):
-        production(registry, {"strategy": "direct", "traffic": {1: 100}}, "1")
-        gateway.reload()
-        without.append(load(gateway.port, PATH, body, 1, each).p50_ms or 0.0)
-        production(registry, shadow_state, "2")
-        gateway.reload()
-        with_shadow.append(load(gateway.port, PATH, body, 1, each).p50_ms or 0.0)
+    """Live p50 at 1 client with version 2 mirrored at 100 % against 0 %, and the gateway process's own CPU per
+    request either way (its share of a mirror's work, whatever the machine's load).
+
+    Both sides run on one gateway at once, with the same processes: staging shadows version 2 at 100 %,
+    production at 0 % (version 1 answers both; one process per model serves both stages). One client alternates
+    blocks of --shadow-block requests between the two stages, so load from elsewhere, which comes and goes over
+    seconds, falls on both sides alike. After a mirrored block the next waits until every mirror of it is done
+    (compared, failed or dropped), so the shadow's work never lands in a block without mirrors."""
+    entry = registry.models["tumor"]
+    entry["stages"] = {"staging": 2, "production": 2}
+    entry["deployment"] = {stage: {"strategy": "shadow", "traffic": {1: 100}, "shadow": 2, "mirror_percent": share}
+                           for stage, share in (("production", 0), ("staging", 100))}
+    registry.commit("tumor: staging mirrors version 2 at 100 %, production at 0 %")
+    gateway.reload()
+    paths = {"without": PATH, "with": PATH.replace("/production/", "/staging/")}
+    latencies: dict[str, list[float]] = {"without": [], "with": []}
+    cpu = {"without": 0.0, "with": 0.0}
+    looks = {"without": 0, "with": 0}
+    statuses: Counter[int] = Counter()
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+
+    def ask(path: str) -> float:
+        started = time.perf_counter()
+        conn.request("POST", path, body, headers)
+        answer = conn.getresponse()
+        answer.read()
+        statuses[answer.status] += 1
+        return (time.perf_counter() - started) * 1000
+
+    labels = {"model": "tumor", "stage": "staging", "version": "2"}
+
+    def settle() -> int:
+        """Wait until the gateway has done with every mirror sent so far (the shadow's `mirrors_pending`); returns
+        how many times it looked."""
+        deadline, looks = time.monotonic() + 60, 0
+        while time.monotonic() < deadline:
+            looks += 1
+            [two] = [v for v in gateway.stage("tumor", "staging")["versions"] if v["version"] == "2"]
+            if not two["mirrors_pending"]:
+                break
+            time.sleep(0.05)
+        return looks
+
+    for _ in range(50):  # warm-up, both sides
+        ask(paths["without"])
+        ask(paths["with"])
+    settle()
+    block = max(2, args.shadow_block)
+    for number in range(max(2, 2 * args.requests // block)):
+        side = ("without", "with")[number % 2]
+        before = cpu_s(gateway.proc.pid)
+        for _ in range(block):
+            latencies[side].append(ask(paths[side]))
+        looks[side] += settle()  # the mirrors' work after the block is theirs; the looks themselves are not
+        cpu[side] += cpu_s(gateway.proc.pid) - before
+    conn.close()
+    p50 = {side: statistics.median(found) for side, found in latencies.items()}
+    # what a look at the stage costs the gateway, measured alone, is taken off each side's CPU
+    before = cpu_s(gateway.proc.pid)
+    for _ in range(200):
+        gateway.stage("tumor", "staging")
+    look = (cpu_s(gateway.proc.pid) - before) / 200
+    per_request = {side: (cpu[side] - looks[side] * look) * 1000 / len(latencies[side]) for side in cpu}
     return {
-        "live_p50_ms_without_shadow": round(statistics.median(without), 3),
-        "live_p50_ms_with_shadow": round(statistics.median(with_shadow), 3),
-        "shadow_p50_ratio": round(statistics.median(with_shadow) / statistics.median(without), 3),
-        "shadow_p50_ratio_rounds": [round(w / o, 3) for w, o in zip(with_shadow, without, strict=True)],
-        "shadow_compared": gateway.metric("modelbot_shadow_compared_total"),
-        "shadow_errors": gateway.metric("modelbot_shadow_errors_total"),
-        "shadow_dropped": gateway.metric("modelbot_shadow_dropped_total"),
+        "live_p50_ms_without_shadow": round(p50["without"], 3),
+        "live_p50_ms_with_shadow": round(p50["with"], 3),
+        "shadow_p50_ratio": round(p50["with"] / p50["without"], 3),
+        "gateway_cpu_ms_per_request_without_shadow": round(per_request["without"], 3),
+        "gateway_cpu_ms_per_request_with_shadow": round(per_request["with"], 3),
+        "shadow_phase_statuses": {str(k): v for k, v in statuses.items()},
+        "shadow_compared": gateway.metric("modelbot_shadow_compared_total", **labels),
+        "shadow_errors": gateway.metric("modelbot_shadow_errors_total", **labels),
+        "shadow_dropped": gateway.metric("modelbot_shadow_dropped_total", **labels),
     }
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ versions go first. A process also loads at that priority when the gateway may ra
 RLIMIT_NICE allowing it): loading is most of the CPU a model process takes, and a version restarting after a
 crash must not take it from the fallback answering in its place. A model process leads a session of its own, so
 where the kernel groups sessions for scheduling (autogroup) its threads' nice ranks it only against itself: the
-priority is then set on its session's group too (`/proc/PID/autogroup`).
+priority is then set on its session's group too (`/proc/PID/autogroup`). Such a process also runs as SCHED_BATCH:
+a batch thread woken up never preempts the running one, so the gateway writing a mirrored request to a shadow's
+pipe (a pipe write wakes its reader on the writer's CPU) keeps its CPU for the live requests, whatever the nice.
 """
 
 from __future__ import annotations
@@ -318,11 +320,19 @@ class Backend:
 
     async def predict(self, frame: bytes, *, replay: bool = False) -> Any:
         """The model's raw answer to one pickled frame (cancelling the caller never desynchronises the pipe)."""
+        return self.read(await self.ask(frame, replay=replay))
+
+    async def ask(self, frame: bytes, *, replay: bool = False) -> tuple[bytes, bytes]:
+        """The child's (tag, payload) for one pickled frame, not decoded yet (`read` does)."""
         self.inflight += 1
         try:
-            tag, payload = await asyncio.shield(self.submit(frame, replay=replay))
+            return await asyncio.shield(self.submit(frame, replay=replay))
         finally:
             self.inflight -= 1
+
+    def read(self, answer: tuple[bytes, bytes]) -> Any:
+        """What the model returned, from the child's (tag, payload); BackendError for its error or bad data."""
+        tag, payload = answer
         if tag != b"A":
             raise BackendError("error", payload.decode("utf-8", "replace"))
         try:
@@ -367,9 +377,11 @@ class Backend:
     def _renice(self, nice: int) -> None:
         if self.pid is None:
             return
+        policy = os.SCHED_BATCH if nice > 0 else os.SCHED_OTHER
         for task in _threads(self.pid):  # Linux sets the priority of one thread: each of its threads, then
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, task, nice)
+                os.sched_setscheduler(task, policy, os.sched_param(0))  # keeps the nice just set
         _autogroup_nice(self.pid, nice)
 
     def describe(self) -> dict[str, Any]:

@@ -45,6 +45,10 @@ FEEDBACK_MEMORY = 100_000
 RESTART_WARM_REQUESTS = 8  # recent requests replayed to a process restarted after a crash
 FALLBACK_WARM_REQUESTS = 4  # replayed to a fallback that has never answered, once the stage has seen requests
 DROPS_LOGGED_S = 1.0  # dropped mirrors are summed into one log line per shadow at most this often
+WHY_DROPPED = {
+    "full": "its lane was full: the shadow answers slower than the live traffic comes",
+    "retired": "the serving state changed before they were sent: the version shadows no more",
+}
 _log = logging.getLogger("modelbot.serve")
 
 
@@ -85,7 +89,7 @@ class _Read:
     parsed input, so the failure path can check the input against it when no model process has."""
 
     frame: bytes | None
-    schema: Any
+    schema: str | None  # the version's `Signature.reads`
     rows: int | None
     signature: payloads.Signature | None = None
     data: Any = None
@@ -111,7 +115,7 @@ class _Mirrored:
 def _frame_for(signature: Any, read: _Read | None, body: bytes, content_type: str | None) -> tuple[bytes, int | None]:
     """The pickled input a version with `signature` reads from the request: the frame another version already
     read when their input schemas are the same (the request is not parsed twice), else a parse of its own."""
-    if read is not None and read.frame is not None and read.schema == signature.input_schema:
+    if read is not None and read.frame is not None and read.schema == signature.reads:
         return read.frame, read.rows
     parsed = payloads.parse(body, content_type, signature)
     return pickle.dumps(parsed.data, protocol=5), parsed.rows
@@ -312,6 +316,12 @@ class Gateway:
     async def invoke(
         self, model: str, stage: str, body: bytes, content_type: str | None, headers: Mapping[str, str], request_id: str
     ) -> Reply:
+        with self.mirror.live():
+            return await self._invoke(model, stage, body, content_type, headers, request_id)
+
+    async def _invoke(
+        self, model: str, stage: str, body: bytes, content_type: str | None, headers: Mapping[str, str], request_id: str
+    ) -> Reply:
         started = time.perf_counter()
         base = {"X-Request-Id": request_id}
         current = self.state
@@ -409,7 +419,7 @@ class Gateway:
                 else BackendError("timeout", f"version {version} did not answer within {timeout * 1000:g} ms")
             )
             signature = backend.signature
-            schema = signature.input_schema if signature is not None else None
+            schema = signature.reads if signature is not None else None
             read = _Read(frame, schema, parsed.rows, signature, parsed.data)
             served = await self._failed(plan, version, body, content_type, read, started, failure, labels)
         else:
@@ -468,60 +478,63 @@ class Gateway:
         raise _Unavailable.of(failure)
 
     # --- shadow, log, feedback --------------------------------------------------------------------------------
-    async def _shadow(self, key: mirror.Key, job: _Mirrored) -> None:
-        """Mirror one request to the shadow version (from its lane, after the live answer) and compare."""
-        plan, version, request_id, body, content_type, live = (
-            job.plan,
-            job.version,
-            job.request_id,
-            job.body,
-            job.content_type,
-            job.live,
-        )
-        labels = (plan.model, plan.stage, version)
+    async def _shadow(self, key: mirror.Key, job: _Mirrored) -> mirror.Finish | None:
+        """Send one mirrored request to the shadow version (from its lane, after the live answer); returns the
+        comparison, which the lane runs when no live request is in the gateway."""
+        plan, version, live = job.plan, job.version, job.live
         backend = self.backend(plan, version)
-        began = time.perf_counter()
-        record: dict[str, Any] = {
-            "ts": now(),
-            "request_id": request_id,
-            "model": plan.model,
-            "stage": plan.stage,
-            "version": version,
-            "arm": "shadow",
-            "shadow": True,
-            "served_by": None,
-        }
+        if backend is None or backend.closed():
+            self._dropped(key, "retired")  # the state changed while it waited: the shadow is no longer served
+            return None
+        began, ts = time.perf_counter(), now()
         try:
-            if backend is None or backend.signature is None:
+            if backend.signature is None:
                 raise BackendError("down", f"shadow version {version} has not loaded")
             live_backend = self.backend(plan, live.version)
             live_read = (
-                _Read(live.frame, live_backend.signature.input_schema, None)
+                _Read(live.frame, live_backend.signature.reads, None)
                 if live_backend is not None and live_backend.signature is not None
                 else None
             )
-            frame, _ = _frame_for(backend.signature, live_read, body, content_type)
-            raw = await asyncio.wait_for(backend.predict(frame), self.settings.request_timeout_s)
-            predictions = payloads.plain(raw)
-        except (payloads.BadInput, BackendError, TimeoutError) as exc:
+            frame, _ = _frame_for(backend.signature, live_read, job.body, job.content_type)
+            # no deadline of its own: a shadow holding a request `hang_s` is killed, which fails it
+            answer = await backend.ask(frame)
+        except (payloads.BadInput, BackendError) as exc:
+            self._compared(job, backend, ts, time.perf_counter() - began, exc)
+            return None
+        latency = time.perf_counter() - began
+        return lambda: self._compared(job, backend, ts, latency, answer)
+
+    def _compared(
+        self, job: _Mirrored, backend: Backend, ts: str, latency_s: float, answer: tuple[bytes, bytes] | Exception
+    ) -> None:
+        """Compare a shadow's answer with the live one: counted, and one log line (a failure is no comparison)."""
+        labels = (job.plan.model, job.plan.stage, job.version)
+        record: dict[str, Any] = {
+            "ts": ts,
+            "request_id": job.request_id,
+            "model": job.plan.model,
+            "stage": job.plan.stage,
+            "version": job.version,
+            "arm": "shadow",
+            "shadow": True,
+            "served_by": None,
+            "latency_ms": round(latency_s * 1000, 3),
+        }
+        try:
+            if isinstance(answer, Exception):
+                raise answer
+            predictions = payloads.plain(backend.read(answer))
+        except (payloads.BadInput, BackendError) as exc:
             self.metrics.shadow_errors.labels(*labels).inc()
-            record.update(
-                error=str(exc) or "timeout", status=500, latency_ms=round((time.perf_counter() - began) * 1000, 3)
-            )
+            record.update(error=str(exc), status=500)
             self._write(record)
             return
-        agreed = payloads.agree(predictions, live.predictions, backend.classes)
+        agreed = payloads.agree(predictions, job.live.predictions, backend.classes)
         self.metrics.shadow_compared.labels(*labels).inc()
         if agreed:
             self.metrics.shadow_agreed.labels(*labels).inc()
-        record.update(
-            prediction=predictions,
-            agreed=agreed,
-            live_version=live.version,
-            error=False,
-            status=200,
-            latency_ms=round((time.perf_counter() - began) * 1000, 3),
-        )
+        record.update(prediction=predictions, agreed=agreed, live_version=job.live.version, error=False, status=200)
         self._write(record)
 
     def _dropped(self, key: mirror.Key, reason: str) -> None:
@@ -535,14 +548,9 @@ class Gateway:
     def _log_drops(self) -> None:
         drops, self._drops = self._drops, Counter()
         for (model, stage, version, reason), count in drops.items():
-            why = "its lane was full: the shadow answers slower than the live traffic comes"
+            why = WHY_DROPPED.get(reason, reason)
             _log.warning(
-                "%s %s: %d mirrored request(s) to shadow version %s dropped (%s)",
-                model,
-                stage,
-                count,
-                version,
-                why if reason == "full" else reason,
+                "%s %s: %d mirrored request(s) to shadow version %s dropped (%s)", model, stage, count, version, why
             )
             self._write(
                 {
@@ -669,9 +677,13 @@ class Gateway:
                 else "fallback"
             )
             weight = dict(plan.traffic).get(version, 0.0)
+            mirrors = (
+                {"mirrors_pending": self.mirror.pending((plan.model, plan.stage, version))} if role == "shadow" else {}
+            )
             versions.append(
                 {
                     **backend(version),
+                    **mirrors,
                     "role": role,
                     "arm": plan.arm(version) if version in live else role,
                     "weight": weight,

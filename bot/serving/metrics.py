@@ -80,7 +80,7 @@ class Metrics:
         self.shadow_dropped = Counter(
             "modelbot_shadow_dropped",
             "Mirrored requests dropped before reaching the shadow (reason full: the shadow answers slower than "
-            "the live traffic comes).",
+            "the live traffic comes; retired: the state changed and the version shadows no more).",
             (*shadow, "reason"),
             registry=r,
         )

@@ -49,6 +49,9 @@ class Signature:
     flavor: str | None
     has_params: bool
     casts: Mapping[str, Any] | None = None  # column -> numpy dtype, when every column is a plain scalar type
+    # the input schema as JSON: versions with equal `reads` read a request alike (MLflow's Schema equality walks
+    # every column's properties, ~0.4 ms for 30 columns; compared on every fallback and mirrored answer)
+    reads: str | None = None
 
     @classmethod
     def read(cls, uri: str) -> Signature:
@@ -58,7 +61,15 @@ class Signature:
         pyfunc = metadata.flavors.get("python_function", {})
         params = getattr(metadata, "get_params_schema", lambda: None)()
         schema = getattr(metadata, "get_input_schema")()  # noqa: B009 (MLflow's method is untyped)
-        return cls(uri, metadata, schema, pyfunc.get("loader_module"), params is not None, plain_casts(schema))
+        return cls(
+            uri,
+            metadata,
+            schema,
+            pyfunc.get("loader_module"),
+            params is not None,
+            plain_casts(schema),
+            schema.to_json() if schema is not None else None,
+        )
 
 
 def preload() -> None:
