@@ -129,7 +129,7 @@ def state(
 
 
 def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: tuple[str, str]) -> None:
-    """The check run on the head SHA, then the one comment naming who may still approve; each is written only
+    """The one comment naming who may still approve, then the check run on the head SHA; each is written only
     when it says something else. Whether the check run must change is read from the check run itself (the
     bot's own, read with its record: no request), never from the comment, which any writer may edit: an edit
     to the text the bot is about to write would otherwise keep a withdrawn approval's check green."""
@@ -138,6 +138,12 @@ def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: t
     mark = marker(anchor[0], anchor[1], KIND)
     body = render("approvals.md.j2", state=result, head_sha=pull.head_sha)
     conclusion = "success" if result.approved else ("failure" if result.blocked_by else None)
-    if ctx.forge.check_run_summary(pull.head_sha, CONTEXT) != (conclusion, body):
-        ctx.forge.set_check_run(pull.head_sha, CONTEXT, conclusion, result.description, body, ctx.run_url)
-    ctx.forge.upsert_comment(pull.number, mark, body)
+    sha = pull.head_sha
+    if ctx.forge.check_run_summary(sha, CONTEXT) == (conclusion, body):
+        ctx.forge.upsert_comment(pull.number, mark, body)  # the check run stands; the comment catches up if need be
+        return
+    # The comment first, by the id the check run keeps (no listing of the comments), then the check run with that
+    # id: a run killed between the two finds the check run saying something else, and writes both again.
+    known = ctx.forge.check_run_external_id(sha, CONTEXT)
+    posted = ctx.forge.upsert_comment(pull.number, mark, body, int(known) if known and known.isdigit() else None)
+    ctx.forge.set_check_run(sha, CONTEXT, conclusion, result.description, body, ctx.run_url, str(posted.comment.id))

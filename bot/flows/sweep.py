@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.errors import ModelbotError
 from bot.flows import record
 from bot.flows.context import BotContext
 from bot.flows.record import CHECK
@@ -51,36 +52,58 @@ class Swept:
 
 
 def sweep(ctx: BotContext, stale: timedelta = STALE, limit: int = LIMIT) -> Swept:
+    """Each pull request on its own: one that fails (a team the token cannot read, a model that will not load)
+    is named at the end, after the others were served, and fails the run."""
     finished: list[int] = []
     recounted: list[int] = []
+    failed: list[str] = []
     judged = recent = deferred = 0
     pulls = ctx.forge.open_pulls(ctx.default_branch)
     for pull in sorted(pulls, key=lambda p: p.fork):  # the repository's own first; GitHub's order within each
-        if len(finished) >= limit and len(recounted) >= limit:
-            deferred += 1
+        try:
+            outcome = _one(ctx, pull, stale, limit, finished, recounted)
+        except ModelbotError as exc:
+            failed.append(f"#{pull.number}: {exc}")
             continue
-        found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
-        if found is not None and found[0] is not None:
-            judged += 1
-            if pull.fork and len(recounted) >= limit:
-                deferred += 1
-            elif pull.fork:
-                refresh_approvals(ctx, pull)
-                recounted.append(pull.number)
-            continue
-        no_run_will_come = pull.fork and found is None
-        if not no_run_will_come and not _stale(pull, ctx.now, stale):
-            recent += 1
-            continue
-        if len(finished) >= limit:
-            deferred += 1
-            continue
-        known = record.read(ctx, pull.head_sha, validated_only=False)  # read above: no request
-        missing = [name for name in (known.labels if known is not None else ()) if name not in pull.labels]
-        ctx.forge.add_labels(pull.number, missing)
-        validate_or_request(ctx, pull)
-        finished.append(pull.number)
-    return Swept(tuple(finished), judged, recent, tuple(recounted), deferred)
+        judged += "judged" in outcome
+        recent += outcome == "recent"
+        deferred += "deferred" in outcome
+    swept = Swept(tuple(finished), judged, recent, tuple(recounted), deferred)
+    if failed:
+        raise SweepFailed(f"{swept.describe()}; failed on {'; '.join(failed)}")
+    return swept
+
+
+class SweepFailed(ModelbotError):
+    """Some pull requests could not be served; the others were."""
+
+
+def _one(
+    ctx: BotContext, pull: PullRequest, stale: timedelta, limit: int, finished: list[int], recounted: list[int]
+) -> str:
+    """Serve one open pull request; what became of it: judged (and perhaps deferred), recent, deferred or
+    finished."""
+    if len(finished) >= limit and len(recounted) >= limit:
+        return "deferred"
+    found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
+    if found is not None and found[0] is not None:
+        if pull.fork and len(recounted) >= limit:
+            return "judged, deferred"
+        if pull.fork:
+            refresh_approvals(ctx, pull)
+            recounted.append(pull.number)
+        return "judged"
+    no_run_will_come = pull.fork and found is None
+    if not no_run_will_come and not _stale(pull, ctx.now, stale):
+        return "recent"
+    if len(finished) >= limit:
+        return "deferred"
+    known = record.read(ctx, pull.head_sha, validated_only=False)  # read above: no request
+    missing = [name for name in (known.labels if known is not None else ()) if name not in pull.labels]
+    ctx.forge.add_labels(pull.number, missing)
+    validate_or_request(ctx, pull)
+    finished.append(pull.number)
+    return "finished"
 
 
 def _stale(pull: PullRequest, now: datetime, stale: timedelta) -> bool:

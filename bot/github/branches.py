@@ -76,5 +76,5 @@ def open_pull(forge: GitHubForge, branch: str, base: str, title: str, body: str)
         f"open the pull request for {branch}", create, lambda: forge.open_pull_for(branch)
     )
     if created.number in posted:
-        forge.cache.opened(created.number)
+        forge.cache.opened(created.number, created.body)
     return created

@@ -271,10 +271,32 @@ class GitHubForge:
         )
         return to_comment(found) if found is not None else None
 
-    def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult:
+    def upsert_comment(self, number: int, marker: str, body: str, known_id: int | None = None) -> CommentResult:
         """Edit the comment carrying `marker`, or post it once. Requests: the issue's first listing in the run
-        (none on a pull request this run opened), then 1 to post or edit, 0 if unchanged."""
-        return self._upsert(number, marker, with_marker(body, marker), relisted=False)
+        (none on a pull request this run opened), then 1 to post or edit, 0 if unchanged. With `known_id` (the
+        comment's id, as a record only the bot writes keeps it) and no listing yet in this run: 1 edit of that
+        comment, no listing; the listing only if it is gone."""
+        text = with_marker(body, marker)
+        if known_id is not None and number not in self.cache.comments:
+            edited = self._edit_by_id(known_id, text, f"edit the comment {marker} on #{number}")
+            if edited is not None:
+                return CommentResult(edited, "updated")
+        return self._upsert(number, marker, text, relisted=False)
+
+    def _edit_by_id(self, comment_id: int, text: str, what: str) -> Comment | None:
+        url = f"{self.repo.url}/issues/comments/{comment_id}"
+
+        def edit() -> Comment | None:
+            try:
+                _, data = self.gh.requester.requestJsonAndCheck("PATCH", url, input={"body": text})
+            except Exception as exc:
+                if status_of(exc) == 404:
+                    return None
+                raise
+            user = (data.get("user") or {}).get("login", "")
+            return Comment(int(data["id"]), data.get("body") or "", user, data.get("html_url", ""))
+
+        return self.retrier.call(what, edit)
 
     def _upsert(self, number: int, marker: str, text: str, relisted: bool) -> CommentResult:
         what = f"comment {marker} on #{number}"
@@ -323,7 +345,14 @@ class GitHubForge:
         )
 
     def set_check_run(
-        self, sha: str, name: str, conclusion: str | None, title: str, summary: str, details_url: str | None = None
+        self,
+        sha: str,
+        name: str,
+        conclusion: str | None,
+        title: str,
+        summary: str,
+        details_url: str | None = None,
+        external_id: str | None = None,
     ) -> int:
         """Create or update the check run `name` on `sha`: in progress while conclusion is None. 2 requests;
         1 on a commit this run created (nothing to look for) or once the run knows the check run."""
@@ -335,6 +364,8 @@ class GitHubForge:
             fields["conclusion"] = conclusion
         if details_url:
             fields["details_url"] = details_url
+        if external_id is not None:
+            fields["external_id"] = external_id
 
         def find() -> Any:
             runs = list(self.repo.get_commit(sha).get_check_runs(check_name=name))
@@ -490,6 +521,13 @@ class GitHubForge:
         output = known.output
         return known.conclusion, (getattr(output, "summary", None) or "")
 
+    def check_run_external_id(self, sha: str, name: str) -> str | None:
+        """The `external_id` the bot gave its own check run `name` on `sha`, or None. As check_run_summary: 0 or
+        1 request."""
+        if self.check_run_summary(sha, name) is None:
+            return None
+        return getattr(self.cache.check_runs.get((sha, name)), "external_id", None) or None
+
     def check_run_link(self, sha: str, name: str) -> str | None:
         """The details URL of the bot's own check run `name` on `sha`, or None. As check_run_summary: 0 or 1
         request."""
@@ -584,12 +622,21 @@ class GitHubForge:
 
     def set_pull_section(self, number: int, name: str, text: str) -> bool:
         """Put `text` in the bot's section `name` of the pull request's body, the rest as it is. 1 request to
-        read the body, 1 more to edit it when the section changes (a PATCH of the body: idempotent)."""
-        pull = self.retrier.call(f"read pull request #{number}", lambda: self.repo.get_pull(number))
-        body = with_section(pull.body, name, text)
-        if body == (pull.body or ""):
+        read the body (none on a pull request this run opened: its body is what the run wrote), 1 more to edit
+        it when the section changes (a PATCH of the body: idempotent)."""
+        current = self.cache.bodies.get(number)
+        if current is None:
+            read = self.retrier.call(f"read pull request #{number}", lambda: self.repo.get_pull(number))
+            current = read.body or ""
+        body = with_section(current, name, text)
+        if body == current:
             return False
-        self.retrier.call(f"edit section {name} of #{number}", lambda: pull.edit(body=body))
+        url = f"{self.repo.url}/pulls/{int(number)}"
+        self.retrier.call(
+            f"edit section {name} of #{number}",
+            lambda: self.gh.requester.requestJsonAndCheck("PATCH", url, input={"body": body}),
+        )
+        self.cache.bodies[number] = body
         return True
 
     def run_artifacts(self, run_id: int) -> list[Artifact]:

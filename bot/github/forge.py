@@ -160,7 +160,7 @@ class Forge(Protocol):
         on_head: Callable[[str], None] | None = None,
     ) -> PromotionPR: ...
 
-    def upsert_comment(self, number: int, marker: str, body: str) -> CommentResult: ...
+    def upsert_comment(self, number: int, marker: str, body: str, known_id: int | None = None) -> CommentResult: ...
 
     def find_comment(self, number: int, marker: str) -> Comment | None: ...
 
@@ -178,7 +178,14 @@ class Forge(Protocol):
     ) -> None: ...
 
     def set_check_run(
-        self, sha: str, name: str, conclusion: str | None, title: str, summary: str, details_url: str | None = None
+        self,
+        sha: str,
+        name: str,
+        conclusion: str | None,
+        title: str,
+        summary: str,
+        details_url: str | None = None,
+        external_id: str | None = None,
     ) -> int: ...
 
     def reviews(self, number: int) -> list[Review]: ...
@@ -213,6 +220,11 @@ class Forge(Protocol):
     def check_conclusion(self, sha: str, name: str) -> str | None: ...
 
     def check_run_summary(self, sha: str, name: str) -> tuple[str | None, str] | None: ...
+
+    def check_run_external_id(self, sha: str, name: str) -> str | None:
+        """The `external_id` the bot gave its own check run `name` on `sha` (as check_run_summary: 0 or 1
+        request), or None."""
+        ...
 
     def check_run_link(self, sha: str, name: str) -> str | None:
         """The details URL of the bot's own check run `name` on `sha` (the workflow run that set it last)."""

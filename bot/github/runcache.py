@@ -8,7 +8,9 @@ that only its own writes can change, are kept:
   (the approval state published right after opening) is known to find none; later looks ask GitHub, since
   people may have reviewed in the meantime, and so does any look after the run read the pull request
   again (a caller that re-reads it is looking at a later moment);
-- the commits this run created, on which no check run can exist yet, and the check runs it created or found.
+- the commits this run created, on which no check run can exist yet, and the check runs it created or found;
+- the body of a pull request this run opened, as it wrote it: its model card section is put in moments later
+  without reading the body back (someone who edits the body in those seconds would see the edit replaced).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ class RunCache:
     unreviewed: set[int] = field(default_factory=set)
     own_commits: set[str] = field(default_factory=set)
     check_runs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (sha, name) -> check run (PyGithub)
+    bodies: dict[int, str] = field(default_factory=dict)  # pull request this run opened -> its body as written
 
-    def opened(self, number: int) -> None:
-        """A pull request this run has just created: nothing is on it yet."""
+    def opened(self, number: int, body: str | None = None) -> None:
+        """A pull request this run has just created: nothing is on it yet, and its body is what the run wrote."""
         self.comments[number] = []
         self.unreviewed.add(number)
+        if body is not None:
+            self.bodies[number] = body
 
     def first_review_read(self, number: int) -> bool:
         """True once, for a pull request this run opened: its reviews are known to be none."""

@@ -28,8 +28,8 @@ from tests.support.jobs import run_job
 
 PROMOTE = "/promote diabetes-progression 1 to production"
 BRANCH = "modelbot/promote/diabetes-progression/production"
-REQUESTS = 17  # API requests of an uninterrupted `/promote` run (measured by the first test)
-REVIEW_REQUESTS = 6  # and of the run for the review that completes the approvals
+REQUESTS = 16  # API requests of an uninterrupted `/promote` run (measured by the first test)
+REVIEW_REQUESTS = 5  # and of the run for the review that completes the approvals
 _BASELINE: dict[str, Any] = {}
 
 

@@ -277,7 +277,7 @@ def test_a_sock_puppets_review_of_a_fork_under_the_workflow_token_counts_nothing
     """The policy's roles name teams, which a workflow token cannot read. A review of mallory's rollback by an
     account of hers makes the schedule resolve the on-call team: the run fails naming the App setup, counts
     nothing, and the repository's own pull requests were served before it."""
-    from bot.github.forge import ForgeError
+    from bot.flows.sweep import SweepFailed
 
     run = serving_diabetes(hub, tmp_path)
     pull = fork_pull(hub, run, {"models.yaml": rollback}, title="Roll diabetes-progression back")
@@ -286,7 +286,7 @@ def test_a_sock_puppets_review_of_a_fork_under_the_workflow_token_counts_nothing
     member = hub.hub.as_user("wes-writer").open_pull("docs", "main", "Docs")
     hub.hub.as_user("mallory-alt").review(pull.number, "APPROVE")
     later = datetime.now(UTC) + timedelta(hours=2)
-    with pytest.raises(ForgeError, match=r"cannot read team membership.*run modelbot as a GitHub App"):
+    with pytest.raises(SweepFailed, match=r"cannot read team membership.*run modelbot as a GitHub App"):
         sweep(under_the_workflow_token(hub, tmp_path, "modelbot-maintenance.yml", "maintenance", now=later))
     head = hub.hub.state.issues[member].pull.head_sha
     assert checks(hub, head) == {"modelbot/validation": None}  # asked for (dispatched), before the fork

@@ -83,3 +83,36 @@ def test_a_pull_request_from_a_fork_is_validated_and_its_approvals_counted_by_th
     mark = hub.log.mark()
     assert sweep(bot_context(hub, tmp_path)).recounted == ()  # merged: no longer open
     assert [r for r in hub.log.since(mark) if r.is_write] == []
+
+
+def test_a_pull_request_the_sweep_cannot_serve_is_named_after_the_others_are_served(hub, ctx, tmp_path, diabetes_v1):
+    """Under the workflow token, recounting a fork whose reviewer holds a role only through a team fails (GitHub
+    hides teams from that token): the next fork is still validated, and the run then fails naming the first."""
+    from dataclasses import replace
+
+    import pytest
+
+    from bot.flows.sweep import SweepFailed
+    from bot.github.client import GitHubForge
+    from bot.github.config import GitHubConfig
+    from bot.registry.edit import set_stage
+    from localhub.rest import permissions
+    from localhub.rest.permissions import JobGrant
+
+    text, _ = set_stage(ctx.forge.file_text("models.yaml"), "diabetes-progression", "production", "1")
+    hub.hub.as_user("mallory").push_to_fork("promote", {"models.yaml": text}, "Promote")
+    first = hub.hub.as_user("mallory").open_pull("mallory:promote", "main", "Promote diabetes-progression 1")
+    assert sweep(ctx).finished == (first,)
+    hub.hub.add_team("acme", "ml-leads", ["lena-ml", "tess-lead"])
+    hub.hub.add_user("tess-lead", role="write")
+    hub.hub.as_user("tess-lead").review(first, "APPROVE")
+    hub.hub.as_user("eve").push_to_fork("promote", {"models.yaml": text}, "Promote too")
+    second = hub.hub.as_user("eve").open_pull("eve:promote", "main", "Promote diabetes-progression 1, again")
+    token = hub.hub.token_for_job(JobGrant(permissions.parse("write-all"), ".github/workflows/m.yml", "sweep", 9))
+    forge = GitHubForge(GitHubConfig(hub.url, "acme/models", token), bot_login="github-actions[bot]")
+    as_workflow = replace(bot_context(hub, tmp_path), forge=forge)
+    with pytest.raises(SweepFailed) as failed:
+        sweep(as_workflow)
+    said = str(failed.value)
+    assert f"failed on #{first}:" in said and "GitHub App" in said and f"#{second}" in said
+    assert conclusion(hub, hub.hub.state.issues[second].pull.head_sha) == "success"
