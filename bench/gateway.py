@@ -10,12 +10,16 @@ each figure the median of its rounds):
   canary_share_error               |observed share of version 2 - 10 %| over 10,000 requests (target <= 0.02)
   switch_failed_requests           non-200 answers through a blue-green preview, its switch and two more
                                    reloads, under 4 clients (target 0)
-  kill_failed_requests             non-200 answers when the serving version's process is SIGKILLed under 4
-                                   clients, with a fallback version configured (target 0)
+  kill_failed_requests             non-200 answers when the serving version's process is SIGKILLed (--kills
+                                   times, each once it is back) under 4 clients, with a fallback version
+                                   configured (target 0); kill_back_in_s: kill to answering again
   fallback_p99_ms, fallback_timeout_ms   p99 latency of the answers the fallback gave, and the policy's timeout
-                                   (target: p99 <= timeout + 20)
-  shadow_p50_ratio                 live p50 with a shadow version mirrored at 100 % / at 0 % (target <= 1.1)
-The machine is shared: figures move with what else runs on it.
+                                   (target: p99 <= timeout + 20); kill_fallback_reasons: the gateway's count
+  shadow_p50_ratio                 live p50 with a shadow version mirrored at 100 % / at 0 %, one client
+                                   alternating blocks between two stages of one gateway (target <= 1.1); with
+                                   the gateway's own CPU per request either way
+--phases runs some of the phases (latency, canary, switch, kill, shadow). The machine is shared: figures move
+with what else runs on it (load_before, load_after: the 1-minute load average).
 """
 
 from __future__ import annotations
