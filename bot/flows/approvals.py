@@ -143,7 +143,10 @@ def publish(ctx: BotContext, pull: PullRequest, result: ApprovalState, anchor: t
         ctx.forge.upsert_comment(pull.number, mark, body)  # the check run stands; the comment catches up if need be
         return
     # The comment first, by the id the check run keeps (no listing of the comments), then the check run with that
-    # id: a run killed between the two finds the check run saying something else, and writes both again.
+    # id: a run killed between the two finds the check run saying something else, and writes both again. The id
+    # is read only from the bot's own check run; under the bare workflow token any workflow of the repository
+    # posts as the same app and could plant another id, but such a workflow's token could edit that comment
+    # itself, so following the id grants it nothing.
     known = ctx.forge.check_run_external_id(sha, CONTEXT)
     posted = ctx.forge.upsert_comment(pull.number, mark, body, int(known) if known and known.isdigit() else None)
     ctx.forge.set_check_run(sha, CONTEXT, conclusion, result.description, body, ctx.run_url, str(posted.comment.id))

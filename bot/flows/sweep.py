@@ -54,21 +54,24 @@ class Swept:
 def sweep(ctx: BotContext, stale: timedelta = STALE, limit: int = LIMIT) -> Swept:
     """Each pull request on its own: one that fails (a team the token cannot read, a model that will not load)
     is named at the end, after the others were served, and fails the run."""
-    finished: list[int] = []
-    recounted: list[int] = []
+    served: dict[str, list[int]] = {tag: [] for tag in ("finished", "recounted", "judged", "recent", "deferred")}
     failed: list[str] = []
-    judged = recent = deferred = 0
     pulls = ctx.forge.open_pulls(ctx.default_branch)
     for pull in sorted(pulls, key=lambda p: p.fork):  # the repository's own first; GitHub's order within each
         try:
-            outcome = _one(ctx, pull, stale, limit, finished, recounted)
+            tags = _one(ctx, pull, stale, limit, len(served["finished"]), len(served["recounted"]))
         except ModelbotError as exc:
             failed.append(f"#{pull.number}: {exc}")
             continue
-        judged += "judged" in outcome
-        recent += outcome == "recent"
-        deferred += "deferred" in outcome
-    swept = Swept(tuple(finished), judged, recent, tuple(recounted), deferred)
+        for tag in tags:
+            served[tag].append(pull.number)
+    swept = Swept(
+        tuple(served["finished"]),
+        len(served["judged"]),
+        len(served["recent"]),
+        tuple(served["recounted"]),
+        len(served["deferred"]),
+    )
     if failed:
         raise SweepFailed(f"{swept.describe()}; failed on {'; '.join(failed)}")
     return swept
@@ -79,31 +82,30 @@ class SweepFailed(ModelbotError):
 
 
 def _one(
-    ctx: BotContext, pull: PullRequest, stale: timedelta, limit: int, finished: list[int], recounted: list[int]
-) -> str:
-    """Serve one open pull request; what became of it: judged (and perhaps deferred), recent, deferred or
-    finished."""
-    if len(finished) >= limit and len(recounted) >= limit:
-        return "deferred"
+    ctx: BotContext, pull: PullRequest, stale: timedelta, limit: int, finished: int, recounted: int
+) -> tuple[str, ...]:
+    """Serve one open pull request, `finished` validations and `recounted` recounts into this run's budgets; what
+    became of it: judged (and recounted, or deferred, if a fork's), recent, deferred or finished."""
+    if finished >= limit and recounted >= limit:
+        return ("deferred",)
     found = ctx.forge.check_run_summary(pull.head_sha, CHECK)
     if found is not None and found[0] is not None:
-        if pull.fork and len(recounted) >= limit:
-            return "judged, deferred"
-        if pull.fork:
-            refresh_approvals(ctx, pull)
-            recounted.append(pull.number)
-        return "judged"
+        if not pull.fork:
+            return ("judged",)
+        if recounted >= limit:
+            return ("judged", "deferred")
+        refresh_approvals(ctx, pull)
+        return ("judged", "recounted")
     no_run_will_come = pull.fork and found is None
     if not no_run_will_come and not _stale(pull, ctx.now, stale):
-        return "recent"
-    if len(finished) >= limit:
-        return "deferred"
+        return ("recent",)
+    if finished >= limit:
+        return ("deferred",)
     known = record.read(ctx, pull.head_sha, validated_only=False)  # read above: no request
     missing = [name for name in (known.labels if known is not None else ()) if name not in pull.labels]
     ctx.forge.add_labels(pull.number, missing)
     validate_or_request(ctx, pull)
-    finished.append(pull.number)
-    return "finished"
+    return ("finished",)
 
 
 def _stale(pull: PullRequest, now: datetime, stale: timedelta) -> bool:

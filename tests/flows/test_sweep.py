@@ -45,7 +45,7 @@ def test_a_pull_request_that_leaves_the_registry_alone_gets_a_neutral_result(hub
 def approvals(hub, sha):
     runs = hub.request("GET", f"/repos/acme/models/commits/{sha}/check-runs", "pat-platform")[2]["check_runs"]
     found = [r for r in runs if r["name"] == "modelbot/approvals"]
-    return (found[0]["status"], found[0]["conclusion"]) if found else "missing"
+    return (found[0]["status"], found[0]["conclusion"], found[0]["output"]["title"]) if found else "missing"
 
 
 def test_a_pull_request_from_a_fork_is_validated_and_its_approvals_counted_by_the_schedule(hub, ctx, tmp_path,
@@ -64,20 +64,20 @@ def test_a_pull_request_from_a_fork_is_validated_and_its_approvals_counted_by_th
     swept = sweep(ctx)  # at once: no run of the fork's own will ever post a result
     assert swept.finished == (number,)
     assert conclusion(hub, head) == "success"
-    assert approvals(hub, head) != ("completed", "success")
+    assert approvals(hub, head) == ("in_progress", None, "ml-lead 0/1, risk 0/1")
     for outsider in ("wes-writer", "renovate[bot]"):  # write access, or a bot, but no role of the policy
         hub.hub.add_user(outsider, role="write")
         hub.hub.as_user(outsider).review(number, "APPROVE")
     swept = sweep(bot_context(hub, tmp_path))
     assert swept.finished == () and swept.recounted == (number,)
-    assert approvals(hub, head) != ("completed", "success")
+    assert approvals(hub, head) == ("in_progress", None, "ml-lead 0/1, risk 0/1")  # the outsiders count for nothing
     hub.hub.protect_branch("main", ["modelbot/validation", "modelbot/approvals"])
     status, _, _ = hub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "pat-platform", {})
     assert status == 405  # branch protection: the approvals check has not passed
     for reviewer in ("lena-ml", "rita-risk"):
         hub.hub.as_user(reviewer).review(number, "APPROVE")
     sweep(bot_context(hub, tmp_path))
-    assert approvals(hub, head) == ("completed", "success")
+    assert approvals(hub, head) == ("completed", "success", "ml-lead 1/1, risk 1/1")
     status, _, merged = hub.request("PUT", f"/repos/acme/models/pulls/{number}/merge", "pat-platform", {})
     assert status == 200 and merged["merged"] is True
     mark = hub.log.mark()
