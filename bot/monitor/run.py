@@ -10,15 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.monitor import checks, performance, preload, source
+from bot.monitor import checks, performance, source
 from bot.monitor.accumulate import Accumulator, WindowStats
 from bot.monitor.batch import Batch
 from bot.monitor.reference import Reference
 from bot.monitor.results import CheckSeries, Verdict
 from bot.monitor.windows import Windows
 from bot.policy.monitor import MonitorPolicy
-
-SCIPY = ("scipy.special",)
 
 
 @dataclass(frozen=True)
@@ -90,10 +88,6 @@ def monitor(
             accumulator.add(batch)
             for w in accumulator.completed():
                 taken[w] = pool.submit(accumulator.window, w)
-        if {"drift", "prediction_drift", "performance"} & set(policy.checks):
-            # chi-square p-values and normal intervals; imported now, beside the last windows' statistics and the
-            # checks, not during the scan: an import holds the GIL, and the reader and the accumulator then wait
-            preload.start(SCIPY)
         for w in range(windows.count):
             if w not in taken:
                 taken[w] = pool.submit(accumulator.window, w)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.validation import tails
+
 PSI_FLOOR = 1e-4  # a share of 0 would make PSI infinite; 1e-4 is the usual floor
 
 
@@ -82,12 +84,10 @@ def jensen_shannon(expected: np.ndarray, actual: np.ndarray) -> float:
 def chi_square(expected_counts: np.ndarray, actual_counts: np.ndarray) -> tuple[float, float]:
     """Chi-square test of homogeneity of two count vectors over the same categories: (statistic, p-value).
     Categories empty in both are dropped; with fewer than two left there is nothing to test (0, 1)."""
-    from scipy.special import chdtrc
-
     table = np.vstack([np.asarray(expected_counts, dtype=np.float64), np.asarray(actual_counts, dtype=np.float64)])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 0.0, 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return statistic, float(chdtrc(table.shape[1] - 1, statistic))
+    return statistic, tails.chi2_sf(table.shape[1] - 1, statistic)

@@ -137,7 +137,6 @@ def validate(
             reference, _ = data.load(evaluation.reference.data, evaluation.reference.sha256, root, "reference data")
         except DataProblem as exc:
             reference_problem = str(exc)
-    _warm()
     answers = models.ready(started)
     candidate = answers[0]
     champion: models.LoadedModel | None = None
@@ -172,11 +171,6 @@ def validate(
     if spec.infra is not None:
         _infra(subject, spec.infra, frame, evidence, evaluation, root, progress)
     return evidence
-
-
-def _warm() -> None:
-    """Import now, while the models load, what the gates would otherwise import once the answers are in."""
-    import scipy.special  # noqa: F401  (intervals: z values and p-values)
 
 
 def _infra(
