@@ -8,11 +8,12 @@ production volumes it flags differences too small to matter). An empty window is
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from bot.monitor import performance
 from bot.monitor.accumulate import CategoricalStats, ColumnStats, NumericStats, WindowStats, latency_bins
 from bot.monitor.reference import CategoricalRef, Feature, NumericRef, Reference
 from bot.monitor.results import CheckSeries, Measure, Verdict, WindowCheck
@@ -107,41 +108,20 @@ def verdict_of(measures: Sequence[Measure], rows: int, min_rows: int, what: str 
     return Verdict.PASS, "; ".join(parts)
 
 
-def _series(
-    kind: str,
-    title: str,
-    windows: Sequence[Window],
-    stats: Sequence[WindowStats],
+def _judged_window(
+    window: Window,
+    s: WindowStats,
     measure: Callable[[WindowStats], list[Measure]],
     min_rows: int,
-    charted: tuple[str, ...],
     rows: Callable[[WindowStats], int] = lambda s: s.rows,
     what: str = "rows",
-    threads: int = 1,
-) -> CheckSeries:
-    """`threads` > 1 measures windows concurrently: worth it where the measures spend their time in NumPy calls
-    that release the GIL (drift sorts a sample per window and feature); the results do not depend on it."""
-
-    def measured(s: WindowStats) -> list[Measure]:
-        return measure(s) if rows(s) else []
-
-    if threads > 1 and len(stats) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(threads, len(stats)), thread_name_prefix="modelbot-checks") as pool:
-            per_window = list(pool.map(measured, stats))
-    else:
-        per_window = [measured(s) for s in stats]
-    found = []
-    for window, s, measures in zip(windows, stats, per_window, strict=True):
-        verdict, reason = verdict_of(measures, rows(s), min_rows, what)
-        found.append(WindowCheck(window, rows(s), verdict, reason, tuple(measures)))
-    return CheckSeries(kind, title, tuple(found), charted)
+) -> WindowCheck:
+    measures = measure(s) if rows(s) else []
+    verdict, reason = verdict_of(measures, rows(s), min_rows, what)
+    return WindowCheck(window, rows(s), verdict, reason, tuple(measures))
 
 
-def drift(
-    reference: Reference, windows: Sequence[Window], stats: Sequence[WindowStats], policy: MonitorPolicy
-) -> CheckSeries:
+def drift(reference: Reference, window: Window, s: WindowStats, policy: MonitorPolicy) -> WindowCheck:
     def measure(s: WindowStats) -> list[Measure]:
         return [
             m
@@ -150,20 +130,16 @@ def drift(
             for m in distance(f, s.features[f.name], policy.drift, f.name)
         ]
 
-    title, charted = "Feature drift against the reference", ("ks", "psi", "js")
-    return _series("drift", title, windows, stats, measure, policy.min_rows, charted, threads=os.cpu_count() or 1)
+    return _judged_window(window, s, measure, policy.min_rows)
 
 
-def prediction_drift(
-    reference: Reference, windows: Sequence[Window], stats: Sequence[WindowStats], policy: MonitorPolicy
-) -> CheckSeries:
+def prediction_drift(reference: Reference, window: Window, s: WindowStats, policy: MonitorPolicy) -> WindowCheck:
     subject = f"prediction vs reference {reference.target.name}"
 
     def measure(s: WindowStats) -> list[Measure]:
         return distance(reference.target, s.prediction, policy.prediction_drift, subject)
 
-    title = "Prediction drift against the reference's target distribution"
-    return _series("prediction_drift", title, windows, stats, measure, policy.min_rows, ("ks", "psi", "js"))
+    return _judged_window(window, s, measure, policy.min_rows)
 
 
 def quality_measures(ref: Feature, stats: ColumnStats, rows: int, limits: QualityLimits, subject: str) -> list[Measure]:
@@ -177,9 +153,7 @@ def quality_measures(ref: Feature, stats: ColumnStats, rows: int, limits: Qualit
     return found
 
 
-def quality(
-    reference: Reference, windows: Sequence[Window], stats: Sequence[WindowStats], policy: MonitorPolicy
-) -> CheckSeries:
+def quality(reference: Reference, window: Window, s: WindowStats, policy: MonitorPolicy) -> WindowCheck:
     def measure(s: WindowStats) -> list[Measure]:
         return [
             m
@@ -188,8 +162,7 @@ def quality(
             for m in quality_measures(f, s.features[f.name], s.rows, policy.quality, f.name)
         ]
 
-    charted = ("null_rate", "out_of_range", "unseen", "type_errors")
-    return _series("quality", "Data quality", windows, stats, measure, policy.min_rows, charted)
+    return _judged_window(window, s, measure, policy.min_rows)
 
 
 def percentile(histogram: np.ndarray, q: float) -> float | None:
@@ -214,15 +187,70 @@ def slo_measures(s: WindowStats, limits: SloLimits) -> list[Measure]:
     return found
 
 
-def slo(windows: Sequence[Window], stats: Sequence[WindowStats], policy: MonitorPolicy) -> CheckSeries:
-    return _series(
-        "slo",
-        "Latency and error SLOs",
-        windows,
-        stats,
-        lambda s: slo_measures(s, policy.slo),
-        policy.min_rows,
-        ("p95_ms", "error_rate"),
-        rows=lambda s: s.requests,
-        what="requests",
+def slo(reference: Reference, window: Window, s: WindowStats, policy: MonitorPolicy) -> WindowCheck:
+    return _judged_window(
+        window, s, lambda s: slo_measures(s, policy.slo), policy.min_rows, rows=lambda s: s.requests, what="requests"
     )
+
+
+def performance_check(reference: Reference, window: Window, s: WindowStats, policy: MonitorPolicy) -> WindowCheck:
+    return performance.window_check(reference, window, s, policy.performance)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of check: how a window is judged, and how its series is titled and charted."""
+
+    name: str
+    judge: Callable[[Reference, Window, WindowStats, MonitorPolicy], WindowCheck]
+    title: Callable[[MonitorPolicy], str]
+    charted: Callable[[MonitorPolicy], tuple[str, ...]]
+    wanted: Callable[[MonitorPolicy], bool]
+
+
+KINDS = (  # the report's order
+    Kind(
+        "drift",
+        drift,
+        lambda _: "Feature drift against the reference",
+        lambda _: ("ks", "psi", "js"),
+        lambda p: "drift" in p.checks,
+    ),
+    Kind(
+        "prediction_drift",
+        prediction_drift,
+        lambda _: "Prediction drift against the reference's target distribution",
+        lambda _: ("ks", "psi", "js"),
+        lambda p: "prediction_drift" in p.checks,
+    ),
+    Kind(
+        "quality",
+        quality,
+        lambda _: "Data quality",
+        lambda _: ("null_rate", "out_of_range", "unseen", "type_errors"),
+        lambda p: "quality" in p.checks,
+    ),
+    Kind(
+        "performance",
+        performance_check,
+        lambda p: performance.title(p.performance),
+        lambda p: (p.performance.metric,) if p.performance.metric else (),
+        lambda p: "performance" in p.checks and p.performance.metric is not None,
+    ),
+    Kind(
+        "slo",
+        slo,
+        lambda _: "Latency and error SLOs",
+        lambda _: ("p95_ms", "error_rate"),
+        lambda p: "slo" in p.checks and (p.slo.p95_ms is not None or p.slo.max_error_rate is not None),
+    ),
+)
+
+
+def wanted(policy: MonitorPolicy) -> tuple[Kind, ...]:
+    """The kinds of check the policy asks for, in the report's order."""
+    return tuple(k for k in KINDS if k.wanted(policy))
+
+
+def series(kind: Kind, policy: MonitorPolicy, checks: Sequence[WindowCheck]) -> CheckSeries:
+    return CheckSeries(kind.name, kind.title(policy), tuple(checks), kind.charted(policy))

@@ -8,7 +8,6 @@ windows do not turn noise into alarms.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from bot.evidence import Status
 from bot.monitor.accumulate import Labelled, WindowStats
 from bot.monitor.keys import keys
 from bot.monitor.reference import Reference, _class_order
-from bot.monitor.results import CheckSeries, Measure, Verdict, WindowCheck
+from bot.monitor.results import Measure, Verdict, WindowCheck
 from bot.monitor.windows import Window
 from bot.policy.monitor import PerformanceRule
 from bot.validation import compare, gates, metrics, slices
@@ -139,16 +138,13 @@ def _slices(
     return out
 
 
-def performance(
-    reference: Reference, windows: Sequence[Window], stats: Sequence[WindowStats], rule: PerformanceRule
-) -> CheckSeries:
-    found = []
-    for window, s in zip(windows, stats, strict=True):
-        labelled = s.labelled
-        if labelled is None or labelled.rows == 0:
-            found.append(WindowCheck(window, 0, Verdict.NO_DATA, "no labelled rows in this window (no labels yet)"))
-            continue
-        verdict, reason, measured = measures(labelled, reference, rule)
-        found.append(WindowCheck(window, labelled.total, verdict, reason, tuple(measured)))
-    title = f"Performance: {metrics.METRICS[rule.metric].title if rule.metric else 'n/a'} on labelled rows"
-    return CheckSeries("performance", title, tuple(found), (rule.metric,) if rule.metric else ())
+def window_check(reference: Reference, window: Window, s: WindowStats, rule: PerformanceRule) -> WindowCheck:
+    labelled = s.labelled
+    if labelled is None or labelled.rows == 0:
+        return WindowCheck(window, 0, Verdict.NO_DATA, "no labelled rows in this window (no labels yet)")
+    verdict, reason, measured = measures(labelled, reference, rule)
+    return WindowCheck(window, labelled.total, verdict, reason, tuple(measured))
+
+
+def title(rule: PerformanceRule) -> str:
+    return f"Performance: {metrics.METRICS[rule.metric].title if rule.metric else 'n/a'} on labelled rows"

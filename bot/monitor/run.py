@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.monitor import checks, performance, source
+from bot.monitor import checks, source
 from bot.monitor.accumulate import Accumulator, WindowStats
 from bot.monitor.batch import Batch
 from bot.monitor.reference import Reference
-from bot.monitor.results import CheckSeries, Verdict
+from bot.monitor.results import CheckSeries, Verdict, WindowCheck
 from bot.monitor.windows import Windows
 from bot.policy.monitor import MonitorPolicy
 
@@ -80,42 +80,36 @@ def monitor(
         windows.start_ms + windows.width_ms * windows.count,
     )
     accumulator = Accumulator(reference, windows, features, reference.slices)
+    kinds = checks.wanted(policy)
+    spans = windows.all
+
+    def judged(w: int) -> tuple[WindowStats, list[WindowCheck]]:
+        """Window `w`'s statistics and every check of it: pure functions of that window alone."""
+        s = accumulator.window(w)
+        return s, [kind.judge(reference, spans[w], s, policy) for kind in kinds]
+
     with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="modelbot-windows") as pool:
-        # a window's statistics are taken (its samples cut to size and sorted) as soon as the source tells it is
-        # complete, beside the scan; the others once the scan is over
-        taken: dict[int, Future[WindowStats]] = {}
+        # a window is taken (its samples cut to size and sorted) and judged as soon as the source tells it is
+        # complete, beside the scan (sorts, searches and the bootstrap's draws release the GIL); the others once
+        # the scan is over
+        taken: dict[int, Future[tuple[WindowStats, list[WindowCheck]]]] = {}
         for batch in (read or batches)(path, needs):
             accumulator.add(batch)
             for w in accumulator.completed():
-                taken[w] = pool.submit(accumulator.window, w)
+                taken[w] = pool.submit(judged, w)
         for w in range(windows.count):
             if w not in taken:
-                taken[w] = pool.submit(accumulator.window, w)
-        stats = [taken[w].result() for w in range(windows.count)]
-    spans = windows.all
-    with ThreadPoolExecutor(1, thread_name_prefix="modelbot-performance") as pool:
-        # the bootstrap's Poisson draws release the GIL: performance is measured beside the other checks
-        judged = None
-        if "performance" in policy.checks and policy.performance.metric is not None:
-            judged = pool.submit(performance.performance, reference, spans, stats, policy.performance)
-        found: list[CheckSeries] = []
-        if "drift" in policy.checks:
-            found.append(checks.drift(reference, spans, stats, policy))
-        if "prediction_drift" in policy.checks:
-            found.append(checks.prediction_drift(reference, spans, stats, policy))
-        if "quality" in policy.checks:
-            found.append(checks.quality(reference, spans, stats, policy))
-        if judged is not None:
-            found.append(judged.result())
-    if "slo" in policy.checks and (policy.slo.p95_ms is not None or policy.slo.max_error_rate is not None):
-        found.append(checks.slo(spans, stats, policy))
+                taken[w] = pool.submit(judged, w)
+        done = [taken[w].result() for w in range(windows.count)]
+    stats = [s for s, _ in done]
+    found = tuple(checks.series(kind, policy, [c[i] for _, c in done]) for i, kind in enumerate(kinds))
     return Report(
         model,
         stage,
         str(path),
         reference.file,
         windows,
-        tuple(found),
+        found,
         sum(s.rows for s in stats),
         sum(s.requests for s in stats),
         sum(s.labelled.total for s in stats if s.labelled is not None),
