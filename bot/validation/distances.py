@@ -32,8 +32,9 @@ def ks_sorted(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sample KS statistic of two sorted samples (SciPy's `ks_2samp` statistic): the largest gap between their
     empirical CDFs. It is looked for only where it can be largest: at each distinct value of `a`, and just below it
     (past the last value of `b` under it): between two values of `a` the CDF of `a` is flat and that of `b` only
-    rises, so the gap there is largest at an end. Two searches of `a`'s distinct values in `b` count it all, on
-    arrays the size of `a` (no merge of both samples); each CDF value is the same count / size as on the merge."""
+    rises, so the gap there is largest at an end. A search of `a`'s distinct values in `b` counts it all, on
+    arrays the size of `a` (no merge of both samples), with a second search for the values `b` also holds (from
+    below); each CDF value is the same count / size as on the merge."""
     if a.size == 0 or b.size == 0:
         return float("nan")
     last = np.empty(a.shape[0], dtype=bool)  # each distinct value's last copy
@@ -41,8 +42,14 @@ def ks_sorted(a: np.ndarray, b: np.ndarray) -> float:
     np.not_equal(a[1:], a[:-1], out=last[:-1])
     values = a[last]
     cdf_a = (np.flatnonzero(last) + 1) / a.size
-    at = np.searchsorted(b, values, side="right") / b.size
-    below = np.searchsorted(b, values, side="left") / b.size
+    right = np.searchsorted(b, values, side="right")
+    left = right
+    tied = right > 0
+    tied[tied] = b[right[tied] - 1] == values[tied]  # values `b` also holds: only there does "below" differ
+    if tied.any():
+        left = right.copy()
+        left[tied] = np.searchsorted(b, values[tied], side="left")
+    at, below = right / b.size, left / b.size
     before = np.concatenate([[0.0], cdf_a[:-1]])  # the CDF of `a` just below each of its values
     return float(max(np.max(np.abs(cdf_a - at)), np.max(np.abs(before - below))))
 

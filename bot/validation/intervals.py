@@ -10,6 +10,7 @@ that include the row count, so varying block sizes are accounted for.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,13 +30,21 @@ class Resampling:
 
 
 def resampling(rows: int, resamples: int, seed: int, blocks: int = BLOCKS) -> Resampling:
-    rng = np.random.default_rng(seed)
     if rows <= blocks:
         block, count = np.arange(rows, dtype=np.int64), max(rows, 1)
     else:
-        block, count = rng.integers(0, blocks, rows, dtype=np.int32), blocks
-    weights = rng.poisson(1.0, (resamples, count)).astype(np.float64)
-    return Resampling(block, count, weights)
+        block, count = np.random.default_rng(seed).integers(0, blocks, rows, dtype=np.int32), blocks
+    return Resampling(block, count, _weights(resamples, count, seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _weights(resamples: int, blocks: int, seed: int) -> np.ndarray:
+    """The Poisson weights, drawn from their own stream: they depend on nothing but their shape and the seed, so
+    measurements of the same shape share them (a monitoring run's windows, a validation's metrics), and ~10 ms of
+    draws per 200k weights is paid once. Read-only, as it is shared."""
+    weights = np.random.default_rng([seed, 1]).poisson(1.0, (resamples, blocks)).astype(np.float64)
+    weights.flags.writeable = False
+    return weights
 
 
 def resample(block_sums: np.ndarray, weights: np.ndarray) -> np.ndarray:
