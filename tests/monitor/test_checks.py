@@ -14,7 +14,7 @@ from scipy.spatial.distance import jensenshannon
 from sklearn.metrics import accuracy_score
 
 from bot.monitor import run
-from bot.monitor.accumulate import Accumulator
+from bot.monitor.accumulate import DRIFT_SAMPLE, Accumulator
 from bot.monitor.results import Verdict
 from bot.policy.monitor import parse
 from tests.monitor import support
@@ -107,4 +107,4 @@ def test_memory_stays_bounded_by_the_sample_whatever_the_window_holds() -> None:
         accumulator.add(support.batch(support.traffic(2000, seed=seed), 0, spans))
     sample = accumulator.samples[0]
     assert sample.total == 60_000 and sample.size <= 2 * sample.k
-    assert accumulator.result()[0].features["a"].sample.size == 20_000
+    assert accumulator.result()[0].features["a"].sample.size == DRIFT_SAMPLE
