@@ -42,8 +42,9 @@ def apply(text: str, found: list[Found]) -> str:
     return text
 
 
-def open_pull(forge: Any, text: str, found: list[Found], base: str) -> Any:
-    """One registration PR for everything found (updated in place by later runs)."""
+def open_pull(forge: Any, text: str, found: list[Found], base: str, on_head: Any = None) -> Any:
+    """One registration PR for everything found (updated in place by later runs). `on_head`: the caller's record
+    of a new head, before the pull request shows it (bot.github.forge.OnHead)."""
     from bot.texts import render
     from bot.workspace import REGISTRY_FILE
 
@@ -56,4 +57,5 @@ def open_pull(forge: Any, text: str, found: list[Found], base: str) -> Any:
         render("sync_pr.md.j2", found=found),
         base=base,
         labels=["registration"],
+        on_head=on_head,
     )

@@ -14,6 +14,7 @@ from bot.workspace import REGISTRY_FILE
 
 if TYPE_CHECKING:
     from bot.actions.runtime import Runtime
+    from bot.flows.context import BotContext
     from bot.github.forge import Forge, PullRequest
     from bot.registry.model import Registry
 
@@ -43,11 +44,15 @@ def _deploy(runtime: Runtime, forge: ForgeFactory, before: str | None, after: st
     summary = "\n".join(f"- {item.status}: {item.change}" for item in record.transitions) or "nothing to deploy"
     if failure is not None and failure.failed == "verify":
         from bot.deploy.respond import on_failure
+        from bot.flows.record import recorder
 
-        response = on_failure(connected, repo, record.after, failure, url, branch)
+        ctx = bot_context(runtime, connected, branch)
+        # The revert's labels on its head before it opens: a run killed after opening it leaves them to its re-run
+        # and to the schedule's sweep (bot/flows/record.py).
+        response = on_failure(connected, repo, record.after, failure, url, branch, recorder(ctx))
         summary += f"\n\nThe smoke check failed: {response.reason}"
         if response.revert is not None:
-            summary += "\n\n" + _validate_revert(runtime, connected, branch, response.revert)
+            summary += "\n\n" + _validate_revert(ctx, response.revert)
     return Outcome(
         f"deploy {after[:12]}: {'ok' if record.ok else 'failed'}",
         {"result": "success" if record.ok else "failure"},
@@ -55,13 +60,13 @@ def _deploy(runtime: Runtime, forge: ForgeFactory, before: str | None, after: st
     )
 
 
-def _validate_revert(runtime: Runtime, connected: Forge, branch: str, revert: PullRequest) -> str:
+def _validate_revert(ctx: BotContext, revert: PullRequest) -> str:
     """A pull request the bot opened starts no workflow run: validate the revert here, under the rollback rules
     (and let it merge itself if the policy allows and nothing more is needed). Once: a re-run of a run killed
     after asking for it, or after it was validated, asks for nothing again and finishes what is left."""
     from bot.flows.validate_pr import validate_or_finish
 
-    validation = validate_or_finish(bot_context(runtime, connected, branch), revert, files=[REGISTRY_FILE])
+    validation = validate_or_finish(ctx, revert, files=[REGISTRY_FILE])
     if validation is None:
         return f"The revert #{revert.number}: its validation was requested."
     approvals = validation.approvals.description if validation.approvals else "-"

@@ -55,6 +55,7 @@ def monitor(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     actions. A stage with no logged traffic in its windows is said as such (no data is never a pass)."""
     from bot.chatops import NAME
     from bot.errors import ModelbotError
+    from bot.flows.record import recorder
     from bot.monitor.watch import NoData, run_for
 
     assert isinstance(event, DispatchEvent)
@@ -83,7 +84,7 @@ def monitor(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     lines, results, summaries, issues = [], [], [], []
     for name, where in targets:
         try:
-            watched = run_for(repo, name, where, log, ctx.forge, base=ctx.default_branch)
+            watched = run_for(repo, name, where, log, ctx.forge, base=ctx.default_branch, on_head=recorder(ctx))
         except NoData as exc:
             lines.append(f"monitor {name} {where}: no data: {exc}")
             results.append("no data")

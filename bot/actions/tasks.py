@@ -161,6 +161,7 @@ def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     from bot.chatops import NAME
     from bot.deploy.advance import advance_github, in_progress
     from bot.errors import ModelbotError
+    from bot.flows.record import recorder
 
     assert isinstance(event, DispatchEvent)
     model, stage = (str(event.inputs.get(k) or "") for k in ("model", "stage"))
@@ -185,7 +186,9 @@ def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     lines, decisions = [], []
     for name, where in targets:
         try:
-            result = advance_github(ctx.forge, repo, name, where, source, event.repository.default_branch)
+            result = advance_github(
+                ctx.forge, repo, name, where, source, event.repository.default_branch, on_head=recorder(ctx)
+            )
         except ModelbotError as exc:
             lines.append(f"advance {name} {where}: refused: {exc}")
             decisions.append("refused")
@@ -207,6 +210,7 @@ def advance(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
 def sync(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     """`task: sync`: one pull request registering the MLflow versions models.yaml does not list yet."""
     from bot.flows.propose import base_revision
+    from bot.flows.record import recorder
     from bot.sync import open_pull, unlisted
 
     ctx = context(event, runtime, forge)
@@ -214,7 +218,9 @@ def sync(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
     found = unlisted(base.registry, runtime.get("MLFLOW_TRACKING_URI"))
     if not found:
         return Outcome("sync: models.yaml lists every version MLflow has", {"result": "unchanged"})
-    pull = open_pull(ctx.forge, base.text, found, ctx.default_branch)
+    # The labels on the new head before the pull request opens: a run killed after opening it leaves them to its
+    # re-run and to the schedule's sweep (bot/flows/record.py).
+    pull = open_pull(ctx.forge, base.text, found, ctx.default_branch, recorder(ctx))
     _have_validated(ctx, pull.pull.number)
     listed = ", ".join(f"{f.model} {f.version}" for f in found)
     return Outcome(

@@ -9,7 +9,7 @@ belongs to an earlier rollout). Each step is one commit to models.yaml, so a rev
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from bot.registry.edit import set_deployment
 from bot.workspace import REGISTRY_FILE, policies_at
 
 if TYPE_CHECKING:
-    from bot.github.forge import Forge
+    from bot.github.forge import Forge, OnHead
 
 Decision = Literal["advanced", "completed", "halted", "aborted"]
 
@@ -207,11 +207,21 @@ ROLLOUT_CHECK = "modelbot/rollout"  # the bot's analysis of a step, on the head 
 
 
 def advance_github(
-    forge: Forge, repo: Path, model: str, stage: str, source: MetricsSource, base: str, force: bool = False
+    forge: Forge,
+    repo: Path,
+    model: str,
+    stage: str,
+    source: MetricsSource,
+    base: str,
+    force: bool = False,
+    on_head: OnHead | None = None,
 ) -> Result:
     """The same decision, acted on through pull requests against `base` (whose tip `repo` has checked out):
     the next step as a pull request labelled `rollout`, or the rollback pull request when the analysis fails.
-    Merging the step's pull request deploys it, like any change to models.yaml."""
+    Merging the step's pull request deploys it, like any change to models.yaml. `on_head(sha, labels)`: the
+    caller's record of a new head, before its pull request shows it; the step's analysis goes on that head
+    first too, so that a run killed after opening the pull request leaves nothing its re-run or the schedule's
+    sweep cannot read from GitHub."""
     from bot.deploy.rollback_pr import open_rollback
     from bot.github.forge import BaseTip, ForgeError
     from bot.github.markers import marker
@@ -227,6 +237,25 @@ def advance_github(
             f"{decided.running.rollout.describe()} -> {following.describe()}, computed at {head[:12]}.\n\n"
             "Analysis:\n" + "\n".join(lines) + "\n\nMerging this pull request deploys the step."
         )
+        judged: list[str] = []
+
+        def verdict(sha: str) -> None:
+            # The bot's own verdict on exactly this head: what lets the step merge itself (bot/flows/automerge.py).
+            # A forced step was a person's decision, not an analysis: it never merges itself.
+            forge.set_check_run(
+                sha,
+                ROLLOUT_CHECK,
+                "neutral" if force else "success",
+                "Forced by a person" if force else f"Analysis passed: {following.describe()}",
+                body,
+            )
+            judged.append(sha)
+
+        def recorded(sha: str, labels: Sequence[str]) -> None:
+            verdict(sha)
+            if on_head is not None:
+                on_head(sha, labels)
+
         result = forge.promotion_pr(
             model,
             f"{stage}-rollout",
@@ -236,23 +265,17 @@ def advance_github(
             base=base,
             labels=[ROLLOUT_LABEL],
             base_tip=BaseTip(head, gitio.tree(repo, head)),
+            on_head=recorded,
         )
         pull = result.pull
-        # The bot's own verdict on exactly this head: what lets the step merge itself (bot/flows/automerge.py).
-        # A forced step was a person's decision, not an analysis: it never merges itself.
-        forge.set_check_run(
-            pull.head_sha,
-            ROLLOUT_CHECK,
-            "neutral" if force else "success",
-            "Forced by a person" if force else f"Analysis passed: {following.describe()}",
-            body,
-        )
+        if pull.head_sha not in judged:  # found open: the verdict of this tick's analysis
+            verdict(pull.head_sha)
         return {
             "pull": {"number": pull.number, "url": pull.html_url, "head_sha": pull.head_sha, "action": result.action}
         }
 
     def abort(target: rollback.Target, gates: tuple[GateResult, ...]) -> dict[str, Any]:
-        opened = open_rollback(forge, repo, target, base)
+        opened = open_rollback(forge, repo, target, base, on_head)
         if target.pr is not None:  # say why on the promotion's own pull request, once (best effort)
             failed = [f"- {g.gate}: {g.reason}" for g in gates if g.status == Status.FAIL]
             with contextlib.suppress(ForgeError):

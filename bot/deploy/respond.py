@@ -14,7 +14,7 @@ from bot.deploy.runner import TransitionRecord
 from bot.github import markers
 
 if TYPE_CHECKING:
-    from bot.github.forge import Forge, PullRequest
+    from bot.github.forge import Forge, OnHead, PullRequest
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,22 @@ def comment_body(record: TransitionRecord, revert_pr: int | None, run_url: str |
 
 
 def on_failure(
-    forge: Forge, repo: Path, after: str, record: TransitionRecord, run_url: str | None, base: str
+    forge: Forge,
+    repo: Path,
+    after: str,
+    record: TransitionRecord,
+    run_url: str | None,
+    base: str,
+    on_head: OnHead | None = None,
 ) -> Response:
-    """Revert PR and comment for a failed (model, stage); a revert that cannot be opened is said in the comment."""
+    """Revert PR and comment for a failed (model, stage); a revert that cannot be opened is said in the comment.
+    `on_head`: the caller's record of the revert's head, before it opens (bot.github.forge.OnHead)."""
     change = record.change
     target = rollback.find(repo, change.model, change.stage, after)
     revert: PullRequest | None = None
     reason = "revert opened"
     try:
-        revert = open_rollback(forge, repo, target, base).pull
+        revert = open_rollback(forge, repo, target, base, on_head).pull
     except Exception as exc:  # the comment must still say what failed, and why no revert was opened
         reason = f"no revert opened: {exc}"
     body = comment_body(record, revert.number if revert else None, run_url)

@@ -26,7 +26,7 @@ from bot.workspace import REGISTRY_FILE
 from bot.yamlio import conflict_lines
 
 if TYPE_CHECKING:
-    from bot.github.forge import Forge, PullRequest
+    from bot.github.forge import Forge, OnHead, PullRequest
 
 How = Literal["revert", "merged", "stage-line", "conflict"]
 
@@ -56,13 +56,15 @@ class Opened:
         return f"#{self.pull.number}"
 
 
-def open_rollback(forge: Forge, repo: Path, target: Target, base: str) -> Opened:
-    """Open (or find) the rollback pull request of `target` against branch `base`; `repo` holds its history."""
+def open_rollback(forge: Forge, repo: Path, target: Target, base: str, on_head: OnHead | None = None) -> Opened:
+    """Open (or find) the rollback pull request of `target` against branch `base`; `repo` holds its history.
+    `on_head(sha, labels)`: the caller's record of a new head, before the pull request shows it."""
     from bot.github.revert import RevertConflict
 
     if target.pr is not None and not target.steps:
         try:
-            pull = forge.revert_pull(target.pr)
+            recorded = None if on_head is None else (lambda sha: on_head(sha, [ROLLBACK_LABEL]))
+            pull = forge.revert_pull(target.pr, recorded)
             forge.add_labels(pull.number, [ROLLBACK_LABEL])
             return Opened(pull, "revert")
         except RevertConflict:
@@ -84,6 +86,7 @@ def open_rollback(forge: Forge, repo: Path, target: Target, base: str) -> Opened
             merged,
             "merged",
             "git merged the inverse change onto the branch's tip; nothing else changes.",
+            on_head=on_head,
         )
     line = _stage_line(tip, target, promoted, before)
     if line is not None:
@@ -98,9 +101,10 @@ def open_rollback(forge: Forge, repo: Path, target: Target, base: str) -> Opened
             f"{target.event.transition.from_version or 'nothing'}"
             + (" with its deployment state from before the promotion" if target.steps else "")
             + " and changes nothing else.",
+            on_head=on_head,
         )
     marked = conflict_lines(merged)
-    return _open(forge, target, base, merged, "conflict", _conflict_body(target, marked), marked)
+    return _open(forge, target, base, merged, "conflict", _conflict_body(target, marked), marked, on_head)
 
 
 def _text(repo: Path, rev: str) -> str:
@@ -148,7 +152,14 @@ def _conflict_body(target: Target, lines: tuple[int, ...]) -> str:
 
 
 def _open(
-    forge: Forge, target: Target, base: str, text: str, how: How, explanation: str, lines: tuple[int, ...] = ()
+    forge: Forge,
+    target: Target,
+    base: str,
+    text: str,
+    how: How,
+    explanation: str,
+    lines: tuple[int, ...] = (),
+    on_head: OnHead | None = None,
 ) -> Opened:
     title, body = target.message().split("\n\n", 1)
     if target.pr is not None:
@@ -161,5 +172,6 @@ def _open(
         f"{body}\n\n{explanation}",
         base=base,
         labels=[ROLLBACK_LABEL],
+        on_head=on_head,
     )
     return Opened(result.pull, how, lines)

@@ -149,7 +149,9 @@ def on_rollback(ctx: BotContext, command: Command, event: CommandComment) -> Rep
     from bot.deploy.rollback_pr import open_rollback
     from bot.errors import RefusedError
     from bot.flows.propose import base_revision
-    from bot.flows.validate_pr import validate_or_request
+    from bot.flows.record import recorder
+    from bot.flows.validate_pr import validate_proposal
+    from bot.workspace import REGISTRY_FILE
 
     assert command.model
     if ctx.workspace is None:
@@ -162,11 +164,14 @@ def on_rollback(ctx: BotContext, command: Command, event: CommandComment) -> Rep
         return Reply("refused", say("serves_no_stage", model=command.model))
     try:
         target = find(ctx.workspace, command.model, stage)
-        opened = open_rollback(ctx.forge, ctx.workspace, target, ctx.default_branch)
+        # Who asked and the label, on the revert's head before it opens (bot/flows/record.py): a run killed after
+        # opening it leaves them to its re-run and to the schedule's sweep (who asked may not approve it).
+        opened = open_rollback(ctx.forge, ctx.workspace, target, ctx.default_branch, recorder(ctx, [event.actor]))
     except RefusedError as exc:
         return Reply("refused", say("cannot_roll_back", model=command.model, stage=stage, reason=exc))
     pull = opened.pull
-    validation = validate_or_request(ctx, pull, files=["models.yaml"], actors=[event.actor])
+    # Validated or asked for once: a re-run finds the record its killed run left and finishes from there.
+    validation = validate_proposal(ctx, pull, event.actor, True, files=[REGISTRY_FILE]).validation
     if opened.how == "conflict":
         return Reply("done", say("rollback_conflict", described=opened.describe()))
     return Reply(

@@ -137,12 +137,9 @@ def propose(
     text = body(model, candidate, stage, step, requested_by, source, ctx.run_url)
     wanted = labels(model_name, stage)
 
-    def recorded(sha: str) -> None:
-        # Who asked and the labels, on the new head before a pull request shows it: a run killed after opening
-        # it leaves them where its re-run and the schedule's sweep read them (bot/flows/record.py), and a re-run
-        # of one killed before finds them on the branch's commit, which it keeps (branches.point_branch).
-        record.write_pending(ctx, sha, [requested_by] if requested_by else [], wanted)
-
+    # Who asked and the labels, on the new head before a pull request shows it: a run killed after opening it
+    # leaves them where its re-run and the schedule's sweep read them (bot/flows/record.py), and a re-run of one
+    # killed before finds them on the branch's commit, which it keeps (branches.point_branch).
     pull = ctx.forge.promotion_pr(
         model_name,
         stage,
@@ -152,7 +149,7 @@ def propose(
         base=ctx.default_branch,
         labels=wanted,
         base_tip=_tip(ctx, base.ref),
-        on_head=recorded,
+        on_head=record.recorder(ctx, [requested_by] if requested_by else []),
     )
     if pull.action != "unchanged":
         ctx.remember(REGISTRY_FILE, pull.pull.head_sha, new_text)

@@ -9,7 +9,7 @@ A run that opens a pull request writes the record on its new head before the pul
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,3 +87,14 @@ def write_pending(ctx: BotContext, sha: str, actors: Iterable[str], labels: Iter
     kept = Record(sha, people(actors), pending=True, labels=tuple(dict.fromkeys(labels)))
     summary = with_state(f"Validation of {sha[:12]} was requested.", kept.as_state())
     ctx.forge.set_check_run(sha, CHECK, None, "Validation requested", summary, ctx.run_url)
+
+
+def recorder(ctx: BotContext, actors: Iterable[str] = ()) -> Callable[[str, Sequence[str]], None]:
+    """The `on_head` of a run about to open a pull request (bot.github.forge.OnHead): the pending record on its
+    new head, naming `actors` (who asked) and the labels it is to carry."""
+    asked = tuple(actors)
+
+    def write(sha: str, labels: Sequence[str]) -> None:
+        write_pending(ctx, sha, asked, labels)
+
+    return write

@@ -349,12 +349,21 @@ def ensure_validated(
     """Validate `pull` (or ask for it) unless its head already has the bot's record, read from GitHub: a run
     killed after opening or updating the pull request, then re-run, finds it as it left it and finishes it. A
     validation asked for (the record pending) whose dispatch GitHub does not list (the run was killed between
-    the two) is dispatched again; one GitHub lists is left to its run. None when nothing was validated here."""
+    the two, or wrote the record before opening the pull request) is dispatched; one GitHub lists is left to its
+    run. A pending record on a head this run made was written by this run before it opened the pull request:
+    nothing was asked yet. Outside Actions (no dispatch), a pending record is a validation nobody finished: it
+    runs here. None when nothing was validated here."""
     if known is _UNREAD:  # the caller did not read the record already
         known = record.read(ctx, pull.head_sha, validated_only=False)
     if known is None:
         return validate_or_request(ctx, pull, files=files)
-    if known.pending and ctx.validate_by_dispatch and not _validation_dispatched(ctx, pull):
+    if not known.pending:
+        return None
+    if not ctx.validate_by_dispatch:
+        return validate_pull(ctx, pull, files=files)
+    if ctx.forge.made_by_this_run(pull.head_sha):
+        request_validation(ctx, pull)
+    elif not _validation_dispatched(ctx, pull):
         _dispatch_validation(ctx, pull)
     return None
 

@@ -23,6 +23,7 @@ from bot.github.forge import (
     DeploymentState,
     ForgeError,
     HistoryEntry,
+    OnHead,
     PromotionPR,
     PullRequest,
     Review,
@@ -480,7 +481,7 @@ class GitHubForge:
         base: str | None = None,
         labels: Sequence[str] = (),
         base_tip: BaseTip | None = None,
-        on_head: Callable[[str], None] | None = None,
+        on_head: OnHead | None = None,
     ) -> PromotionPR:
         """See `promotion.py`; `base_tip` (the base's commit and tree as the caller's checkout has them) saves
         reading the base branch and puts the edit on the revision it was computed from."""
@@ -665,7 +666,7 @@ class GitHubForge:
 
         return self.retrier.call(f"list the artifacts of run {run_id}", read)
 
-    def revert_pull(self, number: int) -> PullRequest:
+    def revert_pull(self, number: int, on_head: Callable[[str], None] | None = None) -> PullRequest:
         from bot.github.revert import revert_pull
 
-        return revert_pull(self, number)
+        return revert_pull(self, number, on_head)

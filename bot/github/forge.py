@@ -14,6 +14,11 @@ CommitState = Literal["error", "failure", "pending", "success"]
 DeploymentState = Literal["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]
 
 
+OnHead = Callable[[str, Sequence[str]], None]
+"""Called with a new head commit and the labels its pull request is to carry, once its branch points at it and
+before a pull request shows it: the opener's record of it, for whatever finishes a run killed after this."""
+
+
 class ForgeError(ModelbotError):
     """GitHub refused or kept failing; the message says which operation and what GitHub answered."""
 
@@ -157,7 +162,7 @@ class Forge(Protocol):
         base: str | None = None,
         labels: Sequence[str] = (),
         base_tip: BaseTip | None = None,
-        on_head: Callable[[str], None] | None = None,
+        on_head: OnHead | None = None,
     ) -> PromotionPR: ...
 
     def upsert_comment(self, number: int, marker: str, body: str, known_id: int | None = None) -> CommentResult: ...
@@ -215,7 +220,7 @@ class Forge(Protocol):
 
     def file_text(self, path: str, ref: str | None = None) -> str | None: ...
 
-    def revert_pull(self, number: int) -> PullRequest: ...
+    def revert_pull(self, number: int, on_head: Callable[[str], None] | None = None) -> PullRequest: ...
 
     def check_conclusion(self, sha: str, name: str) -> str | None: ...
 

@@ -11,11 +11,11 @@ request opened here is remembered by the forge's run cache as having no comments
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.github.branches import branch_tip, force_branch, open_pull, point_branch
-from bot.github.forge import BaseTip, PromotionPR, PullRequest, Superseded
+from bot.github.forge import BaseTip, OnHead, PromotionPR, PullRequest, Superseded
 from bot.github.markers import marker, promotion_branch, sections_of, with_marker, without_sections
 
 if TYPE_CHECKING:
@@ -32,17 +32,17 @@ def find_or_create(
     base: str,
     labels: Sequence[str],
     tip: BaseTip | None = None,
-    on_head: Callable[[str], None] | None = None,
+    on_head: OnHead | None = None,
 ) -> PromotionPR:
-    """`on_head(sha)` is called with a new head commit once its branch points at it, before a pull request
-    shows it (the caller's record of it, for whatever finishes a run killed after this)."""
+    """`on_head(sha, labels)` is called with a new head commit once its branch points at it, before a pull
+    request shows it (the caller's record of it, for whatever finishes a run killed after this)."""
     branch = promotion_branch(model, stage)
     text = with_marker(body, marker(model, stage, "promotion"))
     existing = forge.open_pull_for(branch)
     if existing is None:
         sha = point_branch(forge, branch, _commit_on_base(forge, base, files, title, None, tip))
         if on_head is not None:
-            on_head(sha)
+            on_head(sha, labels)
         pull = open_pull(forge, branch, base, title, text)
         if labels:
             forge.add_labels(pull.number, labels)
@@ -61,7 +61,7 @@ def find_or_create(
     sha = _commit_on_base(forge, base, files, title, superseded, tip)
     force_branch(forge, branch, sha)
     if on_head is not None:
-        on_head(sha)
+        on_head(sha, labels)
     pull = _edit(forge, existing, title, text, head_sha=sha)
     return PromotionPR(pull, "updated", superseded)
 

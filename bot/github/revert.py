@@ -9,6 +9,7 @@ real three-way merge) and the revert commit takes that merge's tree with the tip
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import RefusedError
@@ -32,7 +33,9 @@ def revert_message(title: str, sha: str) -> str:
     return f'Revert "{title}"\n\nThis reverts commit {sha}.'
 
 
-def revert_pull(forge: GitHubForge, number: int) -> PullRequest:
+def revert_pull(forge: GitHubForge, number: int, on_head: Callable[[str], None] | None = None) -> PullRequest:
+    """`on_head(sha)` is called with the revert commit once its branch points at it, before the pull request
+    shows it (the caller's record of it)."""
     original = forge.pull_request(number)
     if not original.merged or not original.merge_commit_sha:
         raise RefusedError(f"#{number} is not merged: only a merged pull request can be reverted")
@@ -49,9 +52,11 @@ def revert_pull(forge: GitHubForge, number: int) -> PullRequest:
     message = revert_message(original.title, merged)
     commit = forge.create_commit(message, tree, [tip])
     if tip == merged:
-        point_branch(forge, branch, commit)
+        commit = point_branch(forge, branch, commit)
     else:
         force_branch(forge, branch, commit)
+    if on_head is not None:
+        on_head(commit)
     title, body = message.split("\n\n", 1)
     return open_pull(forge, branch, original.base_ref, title, f"{body}\n\nReverts #{number}.")
 

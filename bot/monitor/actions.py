@@ -25,7 +25,7 @@ from bot.monitor.run import Report
 
 if TYPE_CHECKING:
     from bot.deploy.rollback import Target
-    from bot.github.forge import Forge, PullRequest
+    from bot.github.forge import Forge, OnHead, PullRequest
 
 RETRAIN_EVENT = "modelbot-retrain"
 PAYLOAD_LIMIT = 60_000  # GitHub takes a client_payload under 64KB; room left for the envelope
@@ -52,8 +52,17 @@ class Taken:
         return f"{self.action}: **{self.result}**: {self.detail}"
 
 
-def rollback(forge: Forge, repo: Path | None, report: Report, base: str, new: bool, issues: Sequence[int]) -> Taken:
-    """Open the rollback pull request of (model, stage) when the incident is new; otherwise find it open."""
+def rollback(
+    forge: Forge,
+    repo: Path | None,
+    report: Report,
+    base: str,
+    new: bool,
+    issues: Sequence[int],
+    on_head: OnHead | None = None,
+) -> Taken:
+    """Open the rollback pull request of (model, stage) when the incident is new; otherwise find it open.
+    `on_head`: the caller's record of its head, before it opens (bot.github.forge.OnHead)."""
     from bot.deploy.rollback import find
     from bot.deploy.rollback_pr import open_rollback
 
@@ -80,7 +89,7 @@ def rollback(forge: Forge, repo: Path | None, report: Report, base: str, new: bo
             "taken when this incident was opened; its pull request is no longer open, so it is not opened "
             "again while the incident lasts (close the incident: a later breach opens a new one)",
         )
-    opened = open_rollback(forge, repo, target, base)
+    opened = open_rollback(forge, repo, target, base, on_head)
     pull = opened.pull
     cited = ", ".join(f"#{n}" for n in issues)
     forge.upsert_comment(

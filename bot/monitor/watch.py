@@ -22,7 +22,7 @@ from bot.monitor.windows import Windows
 from bot.policy.monitor import MonitorPolicy
 
 if TYPE_CHECKING:
-    from bot.github.forge import Forge
+    from bot.github.forge import Forge, OnHead
 
 
 class NoData(RefusedError):
@@ -80,12 +80,13 @@ def run_for(
     until: datetime | None = None,
     now: datetime | None = None,
     base: str | None = None,
+    on_head: OnHead | None = None,
 ) -> Watched:
     """Monitor `model` in `stage` from the checkout `repo` over the log at `log_path` (see `observe`); with a
     `forge`, act on a breach of the current window as the policy says (`act`, against `base`, default the
-    repository's default branch)."""
+    repository's default branch; `on_head`, the caller's record of a rollback's head before it opens)."""
     watched = observe(repo, model, stage, log_path, window=window, since=since, until=until, now=now)
-    return watched if forge is None else act(watched, forge, base)
+    return watched if forge is None else act(watched, forge, base, on_head)
 
 
 def observe(
@@ -129,7 +130,7 @@ def observe(
     return Watched(found, settings, repo, tuple(entry.owners), entry.stages.get(stage))
 
 
-def act(watched: Watched, forge: Forge, base: str | None = None) -> Watched:
+def act(watched: Watched, forge: Forge, base: str | None = None, on_head: OnHead | None = None) -> Watched:
     """What a breach does on GitHub (`respond`), against `base` (default: the repository's default branch)."""
     opened, taken = respond(
         forge,
@@ -139,6 +140,7 @@ def act(watched: Watched, forge: Forge, base: str | None = None) -> Watched:
         watched.version,
         watched.repo,
         base or forge.default_branch(),
+        on_head,
     )
     return replace(watched, incidents=opened, actions=taken)
 
@@ -151,6 +153,7 @@ def respond(
     version: str | None,
     repo: Path | None,
     base: str,
+    on_head: OnHead | None = None,
 ) -> tuple[tuple[incidents.Incident, ...], tuple[actions.Taken, ...]]:
     """A breach of the current window: its incident issues, then the policy's rollback and retrain (taken by the
     run that opens an incident), then each incident's latest evidence, saying what those actions did."""
@@ -161,7 +164,7 @@ def respond(
     issues = [o.issue for o in opened]
     taken: list[actions.Taken] = []
     if "rollback" in settings.actions:
-        taken.append(actions.rollback(forge, repo, report, base, new, issues))
+        taken.append(actions.rollback(forge, repo, report, base, new, issues, on_head))
     if "retrain" in settings.actions:
         taken.append(actions.retrain(forge, report, version, new, issues))
     evidence = reports.markdown(report)

@@ -35,7 +35,11 @@ def hub(localhub_factory, tmp_path):  # noqa: F811
 def seeded_hub(localhub_factory, tmp_path):  # noqa: F811
     """A localhub with the example registry and the people and teams of the policy's roles."""
     seed = example_repo(tmp_path / "seed", when="2026-11-02T09:00:00Z")
-    running = localhub_factory(seed=seed.path)
+    return with_people(localhub_factory(seed=seed.path))
+
+
+def with_people(running):
+    """`running` (a localhub) with the people and teams of the policy's roles."""
     for login, role in PEOPLE.items():
         running.hub.add_user(login, role=role)
     running.hub.add_team("acme", "ml-leads", ["lena-ml"])

@@ -2,7 +2,9 @@
 (a fake on loopback) says its traffic passes, and the maintenance run opens the pull request of the next step
 and has it validated. That run killed right after each of its requests and re-run ("Re-run job"), then the
 validation it dispatched run as Actions would, ends where an uninterrupted run ends: one step pull request,
-labelled, validated once, one validation dispatched.
+labelled, validated once, one validation dispatched. Left instead to the next schedule tick (its sweep, an hour
+later: no re-run), it ends there too once the pull request had opened, labels and the step's analysis
+(`modelbot/rollout`) included: the run puts both on the new head before the pull request shows it.
 
 The seed repository (the example registry, the canary policy, the promotion) is made once for the module.
 """
@@ -23,16 +25,18 @@ import pytest
 from localhub.hub import ACTIONS_BOT
 from tests.deploy.conftest import set_policy_deploy
 from tests.deploy.test_canary import CANARY
-from tests.flows.conftest import PEOPLE, next_run
+from tests.flows.conftest import next_run, with_people
 from tests.flows.test_crash_consistency import assert_same, end_state
+from tests.support.baselines import baseline
 from tests.support.gitrepo import example_repo
 from tests.support.handler_runs import last_delivery, run_validations, task
 from tests.support.jobs import run_job
+from tests.support.ticks import next_tick
 
 MODEL = "tumor-malignancy"
 ADVANCE = {"task": "advance", "model": MODEL, "stage": "production"}
 ADVANCE_REQUESTS = 10  # API requests of an uninterrupted advance run (measured by the first test)
-_BASELINE: dict[str, Any] = {}
+OPEN_PULL = "POST /repos/acme/models/pulls"
 
 
 @pytest.fixture(scope="module")
@@ -76,45 +80,45 @@ def prometheus() -> Iterator[str]:
 
 
 def hub_of(localhub_factory: Any, seed: Path) -> Any:
-    running = localhub_factory(seed=seed)
-    for login, role in PEOPLE.items():
-        running.hub.add_user(login, role=role)
-    running.hub.add_team("acme", "ml-leads", ["lena-ml"])
-    running.hub.add_team("acme", "oncall", ["omar-oncall"])
-    running.hub.add_team("acme", "diagnostics", ["dana-ds"])
-    return running
+    """A localhub of the repository `seed`, with the policy's people and teams."""
+    return with_people(localhub_factory(seed=seed))
 
 
-def advance_story(running: Any, tmp_path: Path, prometheus: str, kill_after: int | None
-                  ) -> tuple[dict[str, Any], int]:
-    """The advance run (killed after `kill_after` requests and re-run, or not), then the validation it
-    dispatched. Returns the end state and the first run's requests."""
+def advance_story(running: Any, tmp_path: Path, prometheus: str, kill_after: int | None, then: str = "re-run"
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """The advance run (killed after `kill_after` requests, or not), then re-run and the validation it dispatched
+    run; or (`then="tick"`) left to the next schedule's sweep. Returns the end state and the first run's
+    requests."""
     extra = {"MODELBOT_PROMETHEUS_URL": prometheus}
     mark, since = running.log.mark(), last_delivery(running)
     job = run_job(running, tmp_path / "advance-job", task, ADVANCE, extra, now=datetime.now(UTC),
                   kill_after=kill_after)
-    requests = len([r for r in running.log.since(mark) if r.user == ACTIONS_BOT])
+    requests = [f"{r.method} {r.path}" for r in running.log.since(mark) if r.user == ACTIONS_BOT]
     if kill_after is None:
         assert job.outcome == "advanced", job
     else:
-        assert job.killed and requests == kill_after, (job, requests)
+        assert job.killed and len(requests) == kill_after, (job, requests)
+    if then == "tick":
+        next_tick(running, lambda: next_run(running, tmp_path), since)
+        return end_state(running), requests
+    if kill_after is not None:
         assert task(next_run(running, tmp_path), ADVANCE, extra).outcome == "advanced"  # "Re-run job"
     assert run_validations(running, lambda: next_run(running, tmp_path), since) == ["success"]
     return end_state(running), requests
 
 
-def baseline(localhub_factory: Any, tmp_path: Path, seed: Path, prometheus: str) -> dict[str, Any]:
-    if not _BASELINE:
-        where = tmp_path / "baseline"
-        state, requests = advance_story(hub_of(localhub_factory, seed), where, prometheus, None)
-        _BASELINE.update(state=state, requests=requests)
-    return _BASELINE
+def uninterrupted(localhub_factory: Any, tmp_path: Path, seed: Path, prometheus: str) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
+        state, requests = advance_story(hub_of(localhub_factory, seed), tmp_path / "baseline", prometheus, None)
+        return {"state": state, "requests": len(requests), "opens": requests.index(OPEN_PULL) + 1}
+
+    return baseline(__name__, tell)
 
 
 @pytest.mark.slow
 def test_an_uninterrupted_advance_makes_the_requests_the_kill_points_cover(localhub_factory, tmp_path, seed,
                                                                           prometheus):
-    found = baseline(localhub_factory, tmp_path, seed, prometheus)
+    found = uninterrupted(localhub_factory, tmp_path, seed, prometheus)
     assert found["requests"] == ADVANCE_REQUESTS
     state = found["state"]
     [(_, kind, title, status, labels, _)] = state["issues"]
@@ -122,6 +126,9 @@ def test_an_uninterrupted_advance_makes_the_requests_the_kill_points_cover(local
     assert title.startswith(f"Advance the canary of {MODEL} 2 in production")
     assert state["workflow dispatches"] == [
         ((".github/workflows/modelbot-pull-request.yml", (("pull", "1"), ("task", "validate"))), 1)]
+    assert [c[0][1:4] for c in state["check runs"]] == [
+        ("modelbot/approvals", "in_progress", None), ("modelbot/rollout", "completed", "success"),
+        ("modelbot/validation", "completed", "success")]
 
 
 @pytest.mark.slow
@@ -129,6 +136,19 @@ def test_an_uninterrupted_advance_makes_the_requests_the_kill_points_cover(local
 def test_an_advance_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
     localhub_factory, tmp_path, seed, prometheus, k
 ):
-    expected = baseline(localhub_factory, tmp_path, seed, prometheus)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, seed, prometheus)["state"]
     got, _ = advance_story(hub_of(localhub_factory, seed), tmp_path, prometheus, k)
     assert_same(got, expected, "after the re-run of advance and the validation it dispatched")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(1, ADVANCE_REQUESTS + 1))
+def test_an_advance_killed_after_each_request_is_finished_by_the_next_schedule_once_its_pull_request_opened(
+    localhub_factory, tmp_path, seed, prometheus, k
+):
+    found = uninterrupted(localhub_factory, tmp_path, seed, prometheus)
+    got, _ = advance_story(hub_of(localhub_factory, seed), tmp_path, prometheus, k, then="tick")
+    if k >= found["opens"]:
+        assert_same(got, found["state"], "after the next schedule's sweep and the validation it dispatched")
+    else:  # killed before the pull request opened: nothing any later run could see (the tick's advance opens it)
+        assert (got["issues"], got["bot comments"], got["workflow dispatches"]) == ([], [], []), got

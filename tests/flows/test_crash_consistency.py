@@ -23,14 +23,17 @@ from bot.github.markers import markers_in
 from localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import WEDNESDAY, next_run, seeded_hub
 from tests.flows.test_commands import comment
+from tests.support.baselines import baseline
 from tests.support.crash_states import commit_names, named
+from tests.support.handler_runs import command, last_delivery, run_validations
 from tests.support.jobs import run_job
+from tests.support.ticks import next_tick
 
 PROMOTE = "/promote diabetes-progression 1 to production"
 BRANCH = "modelbot/promote/diabetes-progression/production"
+OPEN_PULL = "POST /repos/acme/models/pulls"
 REQUESTS = 16  # API requests of an uninterrupted `/promote` run (measured by the first test)
 REVIEW_REQUESTS = 5  # and of the run for the review that completes the approvals
-_BASELINE: dict[str, Any] = {}
 
 
 def _hub(localhub_factory: Any, tmp_path: Any) -> Any:
@@ -128,16 +131,17 @@ def story(running: Any, tmp_path: Any, store: Any, kill_after: int | None,
     return [after_command, end_state(running)], requests
 
 
-def baseline(localhub_factory: Any, tmp_path: Any, store: Any) -> dict[str, Any]:
-    if not _BASELINE:
+def uninterrupted(localhub_factory: Any, tmp_path: Any, store: Any) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
         state, requests = story(_hub(localhub_factory, tmp_path / "baseline"), tmp_path / "baseline", store, None)
-        _BASELINE.update(state=state, requests=requests["command"], review_requests=requests["review"])
-    return _BASELINE
+        return {"state": state, "requests": requests["command"], "review_requests": requests["review"]}
+
+    return baseline(f"{__name__}:promote", tell)
 
 
 def test_an_uninterrupted_promote_makes_the_requests_the_kill_points_cover(localhub_factory, tmp_path, diabetes_v1):
     store, _ = diabetes_v1
-    found = baseline(localhub_factory, tmp_path, store)
+    found = uninterrupted(localhub_factory, tmp_path, store)
     assert (found["requests"], found["review_requests"]) == (REQUESTS, REVIEW_REQUESTS)
     state = found["state"][1]
     assert [i[2:5] for i in state["issues"] if i[1] == "pull"] == [
@@ -152,7 +156,7 @@ def test_a_promote_killed_after_each_request_then_re_run_ends_as_an_uninterrupte
     localhub_factory, hub, tmp_path, diabetes_v1, k
 ):
     store, _ = diabetes_v1
-    expected = baseline(localhub_factory, tmp_path, store)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, store)["state"]
     got, _ = story(hub, tmp_path, store, k)
     assert_same(got[0], expected[0], "after the re-run of the command")
     assert_same(got[1], expected[1], "at the end of the story")
@@ -202,13 +206,12 @@ def test_the_review_run_killed_after_each_request_then_re_run_ends_as_an_uninter
     localhub_factory, hub, tmp_path, diabetes_v1, k
 ):
     store, _ = diabetes_v1
-    expected = baseline(localhub_factory, tmp_path, store)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, store)["state"]
     got, _ = story(hub, tmp_path, store, None, kill_review_after=k)
     assert_same(got[1], expected[1], "at the end of the story")
 
 
 ROLLBACK_REVIEW_REQUESTS = 8  # the on-call review's run that merges the rollback and dispatches its deploy
-_ROLLBACK_BASELINE: dict[str, Any] = {}
 
 
 def rollback_story(running: Any, tmp_path: Any, store: Any, kill_after: int | None) -> tuple[dict[str, Any], int]:
@@ -231,15 +234,20 @@ def rollback_story(running: Any, tmp_path: Any, store: Any, kill_after: int | No
     return end_state(running), requests
 
 
+def uninterrupted_rollback_review(localhub_factory: Any, tmp_path: Any, store: Any) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
+        state, requests = rollback_story(_hub(localhub_factory, tmp_path / "rb"), tmp_path / "rb", store, None)
+        return {"state": state, "requests": requests}
+
+    return baseline(f"{__name__}:rollback review", tell)
+
+
 def test_an_uninterrupted_rollback_review_run_makes_the_requests_the_kill_points_cover(
     localhub_factory, tmp_path, diabetes_v1
 ):
-    store, _ = diabetes_v1
-    if not _ROLLBACK_BASELINE:
-        state, requests = rollback_story(_hub(localhub_factory, tmp_path / "rb"), tmp_path / "rb", store, None)
-        _ROLLBACK_BASELINE.update(state=state, requests=requests)
-    assert _ROLLBACK_BASELINE["requests"] == ROLLBACK_REVIEW_REQUESTS
-    assert len(_ROLLBACK_BASELINE["state"]["workflow dispatches"]) == 1
+    found = uninterrupted_rollback_review(localhub_factory, tmp_path, diabetes_v1[0])
+    assert found["requests"] == ROLLBACK_REVIEW_REQUESTS
+    assert len(found["state"]["workflow dispatches"]) == 1
 
 
 @pytest.mark.slow
@@ -247,56 +255,70 @@ def test_an_uninterrupted_rollback_review_run_makes_the_requests_the_kill_points
 def test_a_rollback_review_run_killed_after_each_request_then_re_run_merges_and_deploys_once(
     localhub_factory, hub, tmp_path, diabetes_v1, k
 ):
-    store, _ = diabetes_v1
-    if not _ROLLBACK_BASELINE:
-        test_an_uninterrupted_rollback_review_run_makes_the_requests_the_kill_points_cover(
-            localhub_factory, tmp_path, diabetes_v1)
-    got, _ = rollback_story(hub, tmp_path, store, k)
-    assert_same(got, _ROLLBACK_BASELINE["state"], "after the re-run of the review")
+    expected = uninterrupted_rollback_review(localhub_factory, tmp_path, diabetes_v1[0])["state"]
+    got, _ = rollback_story(hub, tmp_path, diabetes_v1[0], k)
+    assert_same(got, expected, "after the re-run of the review")
 
 
-ROLLBACK_COMMAND_REQUESTS = 17  # API requests of an uninterrupted `/rollback` run (measured by the test below)
-_ROLLBACK_COMMAND_BASELINE: dict[str, Any] = {}
+ROLLBACK_COMMAND_REQUESTS = 15  # API requests of an uninterrupted `/rollback` run (measured by the test below)
+COMMAND_REPLY = "<!-- modelbot:command:"
 
 
-def rollback_command_story(running: Any, tmp_path: Any, store: Any, kill_after: int | None
-                           ) -> tuple[dict[str, Any], int]:
-    """diabetes-progression 1 promoted and merged; `/rollback diabetes-progression` by the ML lead, its run
-    killed after `kill_after` requests and re-run (or not); then on-call approves and the review's run merges
-    the rollback itself."""
-    from bot.flows.commands import handle_comment as handle
-
+def rollback_command_story(running: Any, tmp_path: Any, store: Any, kill_after: int | None, then: str = "re-run"
+                           ) -> tuple[dict[str, Any], list[str]]:
+    """diabetes-progression 1 promoted and merged; `/rollback diabetes-progression` by the ML lead, its run (the
+    comment workflow's: validating by dispatch) killed after `kill_after` requests and re-run, or not, or
+    (`then="tick"`) left to the next schedule's sweep; the validation dispatched runs; then on-call approves and
+    the review's run merges the rollback itself and dispatches its deploy."""
     promote = comment(running, "dana-ds", PROMOTE)
-    assert handle(next_run(running, tmp_path), promote).outcome == "done"
+    assert handle_comment(next_run(running, tmp_path), promote).outcome == "done"
     number = running.hub.state.issues[2].number
     for reviewer in ("lena-ml", "rita-risk"):
         running.hub.as_user(reviewer).review(number, "APPROVE")
     running.hub.as_user("pat-platform").merge(number)
     event = comment(running, "lena-ml", "/rollback diabetes-progression")
-    start = running.log.mark()
-    job = run_job(running, tmp_path / "rollback-job", handle, event, now=WEDNESDAY, env=store.env(),
+    mark, since = running.log.mark(), last_delivery(running)
+    job = run_job(running, tmp_path / "rollback-job", command, event, now=WEDNESDAY, env=store.env(),
                   kill_after=kill_after)
-    requests = len([r for r in running.log.since(start) if r.user == ACTIONS_BOT])
+    requests = [f"{r.method} {r.path}" for r in running.log.since(mark) if r.user == ACTIONS_BOT]
     if kill_after is not None:
-        assert job.killed and requests == kill_after, (job, requests)
-        assert handle(next_run(running, tmp_path), event).outcome == "done"  # "Re-run job"
+        assert job.killed and len(requests) == kill_after, (job, requests)
+    if then == "tick":
+        next_tick(running, lambda: next_run(running, tmp_path), since)
+    else:
+        if kill_after is not None:
+            assert command(next_run(running, tmp_path), event).outcome == "done"  # "Re-run job"
+        assert run_validations(running, lambda: next_run(running, tmp_path), since) == ["success"]
     as_person = GitHubForge(GitHubConfig(running.url, "acme/models", running.hub.token_for("pat-platform")))
-    revert = next(i.number for i in running.hub.state.issues.values() if i.title.startswith("Revert"))
-    running.hub.as_user("omar-oncall").review(revert, "APPROVE")
-    review_run(next_run(running, tmp_path), as_person.pull_request(revert))
+    revert = next((i.number for i in running.hub.state.issues.values() if i.title.startswith("Revert")), None)
+    if revert is not None:
+        running.hub.as_user("omar-oncall").review(revert, "APPROVE")
+        review_run(next_run(running, tmp_path), as_person.pull_request(revert))
     return end_state(running), requests
 
 
+def uninterrupted_rollback_command(localhub_factory: Any, tmp_path: Any, store: Any) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
+        where = tmp_path / "rc"
+        state, requests = rollback_command_story(_hub(localhub_factory, where), where, store, None)
+        return {"state": state, "requests": len(requests), "opens": requests.index(OPEN_PULL) + 1}
+
+    return baseline(f"{__name__}:rollback command", tell)
+
+
+@pytest.mark.slow
 def test_an_uninterrupted_rollback_command_makes_the_requests_the_kill_points_cover(
     localhub_factory, tmp_path, diabetes_v1
 ):
-    store, _ = diabetes_v1
-    if not _ROLLBACK_COMMAND_BASELINE:
-        state, requests = rollback_command_story(_hub(localhub_factory, tmp_path / "rc"), tmp_path / "rc", store,
-                                                 None)
-        _ROLLBACK_COMMAND_BASELINE.update(state=state, requests=requests)
-    assert _ROLLBACK_COMMAND_BASELINE["requests"] == ROLLBACK_COMMAND_REQUESTS
-    assert len(_ROLLBACK_COMMAND_BASELINE["state"]["workflow dispatches"]) == 1
+    found = uninterrupted_rollback_command(localhub_factory, tmp_path, diabetes_v1[0])
+    assert found["requests"] == ROLLBACK_COMMAND_REQUESTS
+    state = found["state"]
+    assert [i[2:5] for i in state["issues"] if i[2].startswith("Revert")] == [
+        ('Revert "Promote diabetes-progression 1 to production"', "closed", ("rollback",))]
+    assert [d[0] for d, _ in state["workflow dispatches"]] == [
+        ".github/workflows/modelbot-deploy.yml", ".github/workflows/modelbot-pull-request.yml"]
+    [validation] = [c[0] for c in state["check runs"] if c[0][:2] == ("head of #4", "modelbot/validation")]
+    assert validation[3] == "success" and '"actors":["lena-ml"]' in validation[6], validation
 
 
 @pytest.mark.slow
@@ -304,9 +326,30 @@ def test_an_uninterrupted_rollback_command_makes_the_requests_the_kill_points_co
 def test_a_rollback_command_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
     localhub_factory, hub, tmp_path, diabetes_v1, k
 ):
-    store, _ = diabetes_v1
-    if not _ROLLBACK_COMMAND_BASELINE:
-        test_an_uninterrupted_rollback_command_makes_the_requests_the_kill_points_cover(
-            localhub_factory, tmp_path, diabetes_v1)
-    got, _ = rollback_command_story(hub, tmp_path, store, k)
-    assert_same(got, _ROLLBACK_COMMAND_BASELINE["state"], "after the re-run of /rollback and the review")
+    expected = uninterrupted_rollback_command(localhub_factory, tmp_path, diabetes_v1[0])["state"]
+    got, _ = rollback_command_story(hub, tmp_path, diabetes_v1[0], k)
+    assert_same(got, expected, "after the re-run of /rollback and the review")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(1, ROLLBACK_COMMAND_REQUESTS + 1))
+def test_a_rollback_command_killed_after_each_request_is_finished_by_the_next_schedule_once_its_pull_request_opened(
+    localhub_factory, hub, tmp_path, diabetes_v1, k
+):
+    """Who asked (whose approval must not count) and the label come from the record on the revert's head; only
+    the command's reply is the command run's alone (a tick answers nobody)."""
+    found = uninterrupted_rollback_command(localhub_factory, tmp_path, diabetes_v1[0])
+    got, _ = rollback_command_story(hub, tmp_path, diabetes_v1[0], k, then="tick")
+    if k >= found["opens"]:
+        assert_same(without_reply(got), without_reply(found["state"]), "after the next schedule's sweep and the review")
+    else:  # killed before the revert opened: nothing any later run could see, and nothing half-done
+        assert [i[2] for i in got["issues"] if i[2].startswith("Revert")] == [], got["issues"]
+
+
+def without_reply(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` without the command's reply to /rollback."""
+    return {
+        **state,
+        "bot comments": [(k, n) for k, n in state["bot comments"] if not k[2].startswith(COMMAND_REPLY)],
+        "bot comment bodies": [(k, b) for k, b in state["bot comment bodies"] if not k[1].startswith(COMMAND_REPLY)],
+    }

@@ -107,3 +107,13 @@ def pull_request_job(
 
     env = {"MODELBOT_JOB": part, "MODELBOT_EVIDENCE": evidence, "MODELBOT_VALIDATE": "", **(extra or {})}
     return Ran(run_handler(ctx, on_pull_request, parse("pull_request", payload), env).outputs.get("result", ""))
+
+
+def command(ctx: BotContext, event: Any) -> Any:
+    """A job's flow (`run_job`): the comment workflow's run of a slash command, validating by dispatch as its
+    job does (`validate-by: dispatch`: a job holding a write token never loads a model); the command's reply."""
+    from dataclasses import replace
+
+    from bot.flows.commands import handle_comment
+
+    return handle_comment(replace(ctx, validate_by_dispatch=True), event)
