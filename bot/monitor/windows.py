@@ -65,7 +65,16 @@ class Windows:
         )
 
     def assign(self, ts_ms: np.ndarray) -> np.ndarray:
-        """Window index of each timestamp (epoch ms), -1 outside every window."""
+        """Window index of each timestamp (epoch ms), -1 outside every window. Times in order (a log's usual
+        case) are cut at the windows' edges by a search instead of dividing every time by the width."""
+        if ts_ms.shape[0] > 1 and bool((ts_ms[1:] >= ts_ms[:-1]).all()):
+            edges = self.start_ms + self.width_ms * np.arange(self.count + 1, dtype=np.int64)
+            cuts = np.searchsorted(ts_ms, edges, side="left").tolist()
+            found = np.full(ts_ms.shape[0], -1, dtype=np.int64)
+            for w in range(self.count):
+                if cuts[w + 1] > cuts[w]:
+                    found[cuts[w] : cuts[w + 1]] = w
+            return found
         index = (ts_ms - self.start_ms) // self.width_ms
         return np.where((ts_ms >= self.start_ms) & (index < self.count), index, -1).astype(np.int64)
 
