@@ -309,6 +309,9 @@ class Story:
             (self.workdir / "repo" / "data").mkdir(parents=True, exist_ok=True)
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.tracking_uri)
+            # Artifacts go under the work directory too: left to MLflow, a SQLite store puts them in ./mlruns of
+            # whatever directory the demo was started from (a checkout, shared by every run started there).
+            mlflow.create_experiment("modelbot-demo", artifact_location=(self.workdir / "mlartifacts").as_uri())
             mlflow.set_experiment("modelbot-demo")
             trained = train_all(self.workdir, self.progress)
             self.tracker = MlflowClient(self.tracking_uri, self.tracking_uri)

@@ -4,7 +4,9 @@ from code"; its model_config lists `targets`, folders it tries to write a file i
 What it tries: the workflow token in its own environment and in /proc/PID/environ of every process it can
 list (its parent's first); a file in each target (the checkout, the bot's working directory, the workspace);
 writing into any pipe or file another process holds (/proc/PID/fd/*, where the bot's pickle and Arrow pipes
-are; its own process tree and /dev/null do not count). Everything it got, it prints to its stderr (which
+are; its own process tree and /dev/null do not count). With `within` (a pid) in its model_config, only
+processes descended from that one count for the pipes: the test's own (its bot, neighbour models), not those
+another test runs meanwhile on a shared machine. Everything it got, it prints to its stderr (which
 the bot keeps as the model's log) as one line `HOSTILE {json}` and writes to a file in its own home, as a
 model sending a secret out would.
 """
@@ -24,6 +26,19 @@ def _read(path):
             return handle.read().decode("utf-8", "replace")
     except OSError:
         return None
+
+
+def _descends(pid, ancestor):
+    """Whether process `pid` is `ancestor` or one of its descendants (through each parent, from /proc)."""
+    seen = 0
+    while pid > 1 and seen < 256:
+        if pid == ancestor:
+            return True
+        stat = _read(f"/proc/{pid}/stat")
+        if stat is None:
+            return False
+        pid, seen = int(stat.rsplit(")", 1)[1].split()[1]), seen + 1
+    return pid == ancestor
 
 
 def _excerpt(text):
@@ -58,10 +73,13 @@ class Hostile(mlflow.pyfunc.PythonModel):
                 got["wrote"].append(path)
             except OSError:
                 pass
+        within = self.config.get("within")
         for pid in set(pids):
             try:
                 if os.getpgid(int(pid)) == os.getpgrp():
                     continue  # its own process tree (the server's workers): nothing of the bot's
+                if within is not None and not _descends(int(pid), within):
+                    continue  # another test's processes, not this bot's
                 fds = os.listdir(f"/proc/{pid}/fd")
             except OSError:
                 continue

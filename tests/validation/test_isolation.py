@@ -47,7 +47,9 @@ def hostile(store: InfraStore, workspace: Path) -> str:
 
     store.point()
     example = xy_frame(3)
-    config = {"targets": [str(CHECKOUT), os.getcwd(), str(workspace), str(workspace.parent)]}
+    # Pipes count in this test's process tree only: under pytest-xdist another worker's model servers run as
+    # the same user meanwhile, and what a model can do to another test's model is no breach of this bot.
+    config = {"targets": [str(CHECKOUT), os.getcwd(), str(workspace), str(workspace.parent)], "within": os.getpid()}
     with mlflow.start_run(experiment_id=store.mlflow.experiment_id):
         info = mlflow.pyfunc.log_model(name="model", python_model=str(HOSTILE), model_config=config,
                                        signature=infer_signature(example, (2 * example["x"]).to_numpy()),
