@@ -21,13 +21,13 @@ from bot.registry.edit import set_stage
 from localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import WEDNESDAY, next_run, seeded_hub
 from tests.flows.test_crash_consistency import assert_same, end_state
+from tests.support.baselines import baseline
 from tests.support.handler_runs import Ran, push, run_handler
 from tests.support.jobs import run_job
 from tests.support.mlflow_models import MlflowStore, dataset
 
 MODEL = "diabetes-progression"
 DEPLOY_REQUESTS = 7  # API requests of an uninterrupted deploy run (measured by the first test)
-_BASELINE: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -97,17 +97,18 @@ def deploy_story(running: Any, tmp_path: Path, seed: Path, kill_after: int | Non
     return {**end_state(running), **mlflow_state(tracking, after)}, requests
 
 
-def baseline(localhub_factory: Any, tmp_path: Path, seed: Path) -> dict[str, Any]:
-    if not _BASELINE:
+def uninterrupted(localhub_factory: Any, tmp_path: Path, seed: Path) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
         where = tmp_path / "baseline"
         state, requests = deploy_story(seeded_hub(localhub_factory, where), where, seed, None)
-        _BASELINE.update(state=state, requests=requests)
-    return _BASELINE
+        return {"state": state, "requests": requests}
+
+    return baseline(__name__, tell)
 
 
 @pytest.mark.slow
 def test_an_uninterrupted_deploy_makes_the_requests_the_kill_points_cover(localhub_factory, tmp_path, seed_store):
-    found = baseline(localhub_factory, tmp_path, seed_store)
+    found = uninterrupted(localhub_factory, tmp_path, seed_store)
     assert found["requests"] == DEPLOY_REQUESTS
     state = found["state"]
     assert state["deployments"] == [(("merge of #1", f"{MODEL}/production", ("in_progress", "success")), 1)]
@@ -121,6 +122,6 @@ def test_an_uninterrupted_deploy_makes_the_requests_the_kill_points_cover(localh
 def test_a_deploy_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
     localhub_factory, hub, tmp_path, seed_store, k
 ):
-    expected = baseline(localhub_factory, tmp_path, seed_store)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, seed_store)["state"]
     got, _ = deploy_story(hub, tmp_path, seed_store, k)
     assert_same(got, expected, "after the re-run of the deploy")

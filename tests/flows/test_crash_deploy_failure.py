@@ -30,6 +30,7 @@ from tests.flows.test_crash_advance import hub_of
 from tests.flows.test_crash_consistency import assert_same, end_state
 from tests.flows.test_crash_deploy import MODEL, deploy, store_copy
 from tests.flows.test_crash_pull_request import validations
+from tests.support.baselines import baseline
 from tests.support.crash_states import commit_names, normalized, on_text, pull_bodies
 from tests.support.gitrepo import example_repo
 from tests.support.jobs import run_job
@@ -37,7 +38,6 @@ from tests.support.mlflow_models import MlflowStore, dataset
 
 TITLE = f"Promote {MODEL} 2 to production"
 FAILURE_REQUESTS = 22  # API requests of an uninterrupted deploy run that fails (measured by the first test)
-_BASELINE: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -111,19 +111,19 @@ def _sets_sorted(state: dict[str, Any]) -> dict[str, Any]:
     return on_text(state, lambda text: re.sub(r"extra inputs: (\[[^\]]*\])", sort, text))
 
 
-def baseline(localhub_factory: Any, tmp_path: Path, seed: Path, seed_store: Path) -> dict[str, Any]:
-    if not _BASELINE:
-        where = tmp_path / "baseline"
-        state, requests = failure_story(hub_of(localhub_factory, seed), where, seed_store, None)
-        _BASELINE.update(state=state, requests=requests)
-    return _BASELINE
+def uninterrupted(localhub_factory: Any, tmp_path: Path, seed: Path, seed_store: Path) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
+        state, requests = failure_story(hub_of(localhub_factory, seed), tmp_path / "baseline", seed_store, None)
+        return {"state": state, "requests": requests}
+
+    return baseline(__name__, tell)
 
 
 @pytest.mark.slow
 def test_an_uninterrupted_failed_deploy_makes_the_requests_the_kill_points_cover(
     localhub_factory, tmp_path, seed, seed_store
 ):
-    found = baseline(localhub_factory, tmp_path, seed, seed_store)
+    found = uninterrupted(localhub_factory, tmp_path, seed, seed_store)
     state = found["state"]
     assert found["requests"] == FAILURE_REQUESTS
     assert [i[1:5] for i in state["issues"]] == [
@@ -145,6 +145,6 @@ def test_an_uninterrupted_failed_deploy_makes_the_requests_the_kill_points_cover
 def test_a_failed_deploy_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_one(
     localhub_factory, tmp_path, seed, seed_store, k
 ):
-    expected = baseline(localhub_factory, tmp_path, seed, seed_store)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, seed, seed_store)["state"]
     got, _ = failure_story(hub_of(localhub_factory, seed), tmp_path, seed_store, k)
     assert_same(got, expected, "after the re-run of the failed deploy and the validation it dispatched")

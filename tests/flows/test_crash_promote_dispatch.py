@@ -79,8 +79,8 @@ def test_an_uninterrupted_promote_by_dispatch_makes_the_requests_the_kill_points
     assert validation[:4] == ("head of #2", "modelbot/validation", "completed", "success")
     assert '"actors":["dana-ds"]' in validation[6], validation
     [body] = [b for k, b in state["bot comment bodies"] if k[1].startswith("<!-- modelbot:command:")]
-    assert body.startswith("Opened #2 for `/promote diabetes-progression 1 to production`") and (
-        "Its validation was requested" in body), body
+    assert "\nOpened #2 for `/promote diabetes-progression 1 to production`" in body, body
+    assert "Its validation was requested" in body, body
 
 
 @pytest.mark.slow

@@ -10,25 +10,24 @@ on the new head before the pull request shows it); killed before, it leaves noth
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.flows.sweep import sweep
 from localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import next_run, seeded_hub
 from tests.flows.test_crash_consistency import assert_same, end_state
 from tests.flows.test_crash_pull_request import validations
+from tests.support.baselines import baseline
 from tests.support.crash_states import commit_names, normalized, pull_bodies
 from tests.support.handler_runs import last_delivery, run_validations, task
 from tests.support.jobs import run_job
+from tests.support.ticks import next_tick
 
 PROPOSE = {"task": "propose", "model": "diabetes-progression", "version": "1", "stage": "production"}
 PROPOSE_REQUESTS = 8  # API requests of an uninterrupted propose run (measured by the first test)
-_BASELINE: dict[str, Any] = {}
 
 
 def propose_story(running: Any, tmp_path: Path, store: Any, kill_after: int | None, then: str = "re-run"
@@ -46,30 +45,27 @@ def propose_story(running: Any, tmp_path: Path, store: Any, kill_after: int | No
         assert job.killed and len(requests) == kill_after, (job, requests)
         if then == "re-run":
             assert task(next_run(running, tmp_path), PROPOSE).outcome == "requested"  # "Re-run job"
-    run_validations(running, lambda: next_run(running, tmp_path), since)
     if then == "tick":
-        since = last_delivery(running)
-        tick = replace(next_run(running, tmp_path), validate_by_dispatch=True,
-                       now=datetime.now(UTC) + timedelta(minutes=61))
-        sweep(tick)
+        next_tick(running, lambda: next_run(running, tmp_path), since)
+    else:
         run_validations(running, lambda: next_run(running, tmp_path), since)
     state = {**end_state(running), "pull bodies": pull_bodies(running), "mlflow": validations(store.tracking_uri)}
     return normalized(state, commit_names(running)), requests
 
 
-def baseline(localhub_factory: Any, tmp_path: Path, store: Any) -> dict[str, Any]:
-    if not _BASELINE:
+def uninterrupted(localhub_factory: Any, tmp_path: Path, store: Any) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
         where = tmp_path / "baseline"
         state, requests = propose_story(seeded_hub(localhub_factory, where), where, store, None)
-        opens = next(i for i, r in enumerate(requests, 1) if r == "POST /repos/acme/models/pulls")
-        _BASELINE.update(state=state, requests=len(requests), opens=opens)
-    return _BASELINE
+        return {"state": state, "requests": len(requests), "opens": requests.index("POST /repos/acme/models/pulls") + 1}
+
+    return baseline(__name__, tell)
 
 
 @pytest.mark.slow
 def test_an_uninterrupted_propose_makes_the_requests_the_kill_points_cover(localhub_factory, tmp_path, diabetes_v1):
     store, _ = diabetes_v1
-    found = baseline(localhub_factory, tmp_path, store)
+    found = uninterrupted(localhub_factory, tmp_path, store)
     assert found["requests"] == PROPOSE_REQUESTS
     state = found["state"]
     assert [i[2:5] for i in state["issues"] if i[1] == "pull"] == [
@@ -87,7 +83,7 @@ def test_a_propose_killed_after_each_request_then_re_run_ends_as_an_uninterrupte
     localhub_factory, hub, tmp_path, diabetes_v1, k
 ):
     store, _ = diabetes_v1
-    expected = baseline(localhub_factory, tmp_path, store)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, store)["state"]
     got, _ = propose_story(hub, tmp_path, store, k)
     assert_same(got, expected, "after the re-run of propose and the validation it dispatched")
 
@@ -98,7 +94,7 @@ def test_a_propose_killed_after_each_request_is_finished_by_the_next_schedule_on
     localhub_factory, hub, tmp_path, diabetes_v1, k
 ):
     store, _ = diabetes_v1
-    found = baseline(localhub_factory, tmp_path, store)
+    found = uninterrupted(localhub_factory, tmp_path, store)
     got, _ = propose_story(hub, tmp_path, store, k, then="tick")
     if k >= found["opens"]:
         assert_same(got, found["state"], "after the next schedule's sweep and the validation it dispatched")

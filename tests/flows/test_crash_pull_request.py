@@ -27,6 +27,7 @@ from tests.flows.conftest import WEDNESDAY, next_run
 from tests.flows.test_crash_advance import hub_of
 from tests.flows.test_crash_consistency import assert_same, end_state, review_run
 from tests.flows.test_crash_deploy import mlflow_state
+from tests.support.baselines import baseline
 from tests.support.crash_states import commit_names, normalized, pull_bodies
 from tests.support.gitrepo import example_repo
 from tests.support.handler_runs import pull_request_job
@@ -37,7 +38,6 @@ BRANCH = "dana/promote-diabetes"
 TITLE = f"Promote {MODEL} 1 to production"
 EVALUATE_REQUESTS = 1  # API requests of an uninterrupted evaluate job (measured by the first test)
 PUBLISH_REQUESTS = 10  # and of the publish job
-_BASELINE: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +116,13 @@ def validations(tracking_uri: str) -> dict[str, Any]:
     return {"aliases": state["aliases"], "tags": tags, "runs": sorted(kinds.items())}
 
 
-def baseline(localhub_factory: Any, tmp_path: Path, seed: Path, store: Any) -> dict[str, Any]:
-    if not _BASELINE:
+def uninterrupted(localhub_factory: Any, tmp_path: Path, seed: Path, store: Any) -> dict[str, Any]:
+    def tell() -> dict[str, Any]:
         where = tmp_path / "baseline"
         state, requests = story(hub_of(localhub_factory, seed), where, store, None)
-        _BASELINE.update(state=state, requests=requests, evidence=where / "evidence")
-    return _BASELINE
+        return {"state": state, "requests": requests, "evidence": where / "evidence"}
+
+    return baseline(__name__, tell)
 
 
 @pytest.mark.slow
@@ -129,7 +130,7 @@ def test_an_uninterrupted_pull_request_run_makes_the_requests_the_kill_points_co
     localhub_factory, tmp_path, seed, diabetes_v1
 ):
     store, _ = diabetes_v1
-    found = baseline(localhub_factory, tmp_path, seed, store)
+    found = uninterrupted(localhub_factory, tmp_path, seed, store)
     assert found["requests"] == {"evaluate": EVALUATE_REQUESTS, "publish": PUBLISH_REQUESTS}
     state = found["state"]
     assert [i[1:] for i in state["issues"]] == [("pull", TITLE, "closed", (), (BRANCH, True))]
@@ -151,7 +152,7 @@ def test_the_evaluate_job_killed_after_each_request_then_re_run_ends_as_an_unint
     localhub_factory, tmp_path, seed, diabetes_v1, k
 ):
     store, _ = diabetes_v1
-    expected = baseline(localhub_factory, tmp_path, seed, store)["state"]
+    expected = uninterrupted(localhub_factory, tmp_path, seed, store)["state"]
     got, _ = story(hub_of(localhub_factory, seed), tmp_path, store, None, kill_evaluate_after=k)
     assert_same(got, expected, "after the re-run of the evaluate job, the publish job and the story")
 
@@ -161,7 +162,7 @@ def test_the_evaluate_job_killed_after_each_request_then_re_run_ends_as_an_unint
 def test_the_publish_job_killed_after_each_request_then_re_run_ends_as_an_uninterrupted_run(
     localhub_factory, tmp_path, seed, diabetes_v1, k
 ):
-    found = baseline(localhub_factory, tmp_path, seed, diabetes_v1[0])
+    found = uninterrupted(localhub_factory, tmp_path, seed, diabetes_v1[0])
     got, _ = story(hub_of(localhub_factory, seed), tmp_path, diabetes_v1[0], found["evidence"], kill_publish_after=k)
     expected = {key: value for key, value in found["state"].items() if key != "mlflow"}
     assert_same(got, expected, "after the re-run of the publish job and the story")
