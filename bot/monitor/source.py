@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from bot.monitor.batch import Batch
 from bot.monitor.keys import key
 
 LOG_FILE = "predictions.jsonl"
+_log = logging.getLogger("modelbot.monitor")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK = 50_000  # log lines per batch
 TABLE_COLUMNS = {
@@ -263,14 +265,18 @@ def _decode(file: Path, number: int, line: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Feedback:
-    """True labels by request id (the last one sent wins), with the line that sent each."""
+    """True labels by request id (the one the gateway counted: the first sent about the answer), with the line
+    that sent each."""
 
     labels: Mapping[str, Any]
     where: Mapping[str, str]
 
 
 def read_feedback(files: Sequence[Path], needs: Needs) -> Feedback:
-    """The `/feedback` lines about MODEL/STAGE, or about a request the gateway no longer remembered (no model)."""
+    """The `/feedback` lines the gateway matched with an answer of MODEL/STAGE (it names them). Anyone who can
+    reach the gateway can send feedback: a line it could not match (no model: an id it did not remember, or
+    that named two answers), or did not count (a second label of one answer), is nobody's label, and no such
+    line may refuse the run, or one anonymous request would stop the monitoring of every model."""
     labels: dict[str, Any] = {}
     where: dict[str, str] = {}
     for file, number, line in _lines(files):
@@ -279,11 +285,11 @@ def read_feedback(files: Sequence[Path], needs: Needs) -> Feedback:
         record = _decode(file, number, line)
         if record.get("kind") != "feedback":
             continue
-        if record.get("model") not in (None, needs.model) or record.get("stage") not in (None, needs.stage):
+        if record.get("model") != needs.model or record.get("stage") != needs.stage:
             continue
         request_id = record.get("request_id")
-        if not isinstance(request_id, str):
-            raise BadLog(f"{file}:{number}: a feedback line without a request_id")
+        if not isinstance(request_id, str) or record.get("counted") is False or request_id in labels:
+            continue
         labels[request_id] = record.get("truth")
         where[request_id] = f"{file.name}:{number}"
     return Feedback(labels, where)
@@ -361,19 +367,25 @@ class _Block:
 
 
 def read_log(path: Path, needs: Needs) -> Iterator[Batch]:
-    """Batches of the gateway's log for MODEL/STAGE, labels joined from its feedback lines. A label whose request
-    id no answer of MODEL/STAGE in the log carries is refused (BadLog), after the whole log is read."""
+    """Batches of the gateway's log for MODEL/STAGE, labels joined from its feedback lines. What clients put in the
+    log (inputs, labels) cannot refuse the run: a label no answer of MODEL/STAGE in the log carries, or that
+    does not give one label per row, and rows that cannot be paired with their answers are left out with a
+    warning (read_feedback says which labels count at all)."""
     files = log_files(path)
     feedback = read_feedback(files, needs)
     matched: set[str] = set()
+    misfits: list[str] = []
+    unpaired: list[str] = []
     block = _Block(needs)
     count = 0
     for file, number, line in _lines(files):
-        if f'"{needs.model}"' not in line or '"feedback"' in line:
+        if f'"{needs.model}"' not in line:
             continue
         record = _decode(file, number, line)
         if record.get("model") != needs.model or record.get("stage") != needs.stage or record.get("shadow"):
             continue
+        if record.get("kind") is not None:  # feedback, dropped mirrors: no answer (decided on the record, not
+            continue  # on its text, which holds the client's inputs)
         where = f"{file}:{number}"
         ts = _ms(record.get("ts"), where)
         block.request_ts.append(ts)
@@ -383,15 +395,20 @@ def read_log(path: Path, needs: Needs) -> Iterator[Batch]:
         count += 1
         predictions = record.get("prediction")
         rows = rows_of(record.get("inputs")) if predictions is not None else None
-        if rows:
-            answers = predictions if isinstance(predictions, list) else [predictions]
-            if len(answers) != len(rows):
-                raise BadLog(f"{where}: {len(rows)} input rows but {len(answers)} predictions; expected one per row")
+        answers = predictions if isinstance(predictions, list) else [predictions]
+        if rows and len(answers) != len(rows):
+            # the inputs are logged as the client shaped them (MLflow may broadcast a scalar column), so rows
+            # this reader cannot pair with the answers are left out and said, never a refusal of the run
+            unpaired.append(where)
+        elif rows:
             request_id = record.get("request_id")
             truth = feedback.labels.get(request_id) if isinstance(request_id, str) else None
             if isinstance(request_id, str) and request_id in feedback.labels:
                 matched.add(request_id)
-            truths = _truths(truth, len(rows), feedback.where.get(str(request_id), where))
+            truths = _truths(truth, len(rows))
+            if truths is None:
+                misfits.append(feedback.where.get(str(request_id), where))
+                truths = [None] * len(rows)
             for row, answer, true in zip(rows, answers, truths, strict=True):
                 value, score = answer_of(answer, needs.classes)
                 block.ts.append(ts)
@@ -406,22 +423,36 @@ def read_log(path: Path, needs: Needs) -> Iterator[Batch]:
     if count:
         yield block.batch()
     unknown = [r for r in feedback.labels if r not in matched]
-    if unknown:
-        first = unknown[0]
-        raise BadLog(
-            f"{path}: {len(unknown)} feedback label(s) name a request id that no answer of {needs.model}/"
-            f"{needs.stage} in the log carries, e.g. '{first}' ({feedback.where[first]}); a label must follow a "
-            "logged prediction (was the log rotated away, or the label sent for another model?)"
+    if unknown or misfits:
+        # labels are the clients' word, and late ones outlive rotated answers: left out and said, never a refusal
+        _log.warning(
+            "%s: %d feedback label(s) of %s/%s left out: %d name a request no answer in the log carries (e.g. %s), "
+            "%d do not give one label per row of their answer (e.g. %s)",
+            path,
+            len(unknown) + len(misfits),
+            needs.model,
+            needs.stage,
+            len(unknown),
+            feedback.where[unknown[0]] if unknown else "-",
+            len(misfits),
+            misfits[0] if misfits else "-",
+        )
+    if unpaired:
+        _log.warning(
+            "%s: the rows of %d request(s) of %s/%s left out (counted as requests): their logged inputs and "
+            "predictions hold different numbers of rows (e.g. %s)",
+            path,
+            len(unpaired),
+            needs.model,
+            needs.stage,
+            unpaired[0],
         )
 
 
-def _truths(truth: Any, rows: int, where: str) -> list[Any]:
+def _truths(truth: Any, rows: int) -> list[Any] | None:
+    """One label per row (None for each without a label); None when `truth` cannot label this request's rows."""
     if truth is None:
         return [None] * rows
     if isinstance(truth, list):
-        if len(truth) != rows:
-            raise BadLog(f"{where}: feedback has {len(truth)} labels for a request of {rows} rows")
-        return truth
-    if rows != 1:
-        raise BadLog(f"{where}: feedback has one label for a request of {rows} rows; send a list, one per row")
-    return [truth]
+        return truth if len(truth) == rows else None
+    return [truth] if rows == 1 else None

@@ -100,17 +100,28 @@ def test_a_table_without_a_needed_column_is_refused_naming_it(repo, modelbot, tm
     assert "missing column(s) mean_texture" in result.err and "traffic.parquet" in result.err
 
 
-def test_a_label_for_an_unknown_request_is_refused(repo, modelbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    folder, _ = _log(tmp_path, _frame(repo), shifted_hour=None)
+def test_labels_clients_send_never_refuse_the_run(repo, modelbot, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Anyone who can reach the gateway can send feedback: a label the gateway matched with no answer (it has no
+    model), one whose answer rotated away, or one that does not give a label per row is left out (with a
+    warning), never a refusal: one anonymous POST /feedback would otherwise stop the monitoring of every model."""
+    folder, ids = _log(tmp_path, _frame(repo), shifted_hour=None, labels=10)
     log = PredictionLog(folder)
-    log.write({"ts": UNTIL, "kind": "feedback", "request_id": "no-such-request", "truth": 1})
+    log.write({"ts": UNTIL, "kind": "feedback", "request_id": "no-such-request", "truth": 1, "counted": False})
+    log.write({"ts": UNTIL, "kind": "feedback", "request_id": "rotated-away", "model": MODEL, "stage": STAGE,
+               "truth": [1, 0, 1, 0], "counted": True})
+    log.write({"ts": UNTIL, "kind": "feedback", "request_id": ids[20], "model": MODEL, "stage": STAGE,
+               "truth": [1, 0], "counted": True})  # 2 labels for a request of 4 rows
     log.flush()
     result = modelbot(
         "monitor", MODEL, STAGE, "--log", folder, "--since", SINCE, "--until", UNTIL, "--repo", repo.path,
-        "--out", tmp_path / "r",
+        "--out", tmp_path / "r", "--json",
     )
-    assert result.code == 1
-    assert "'no-such-request'" in result.err and "predictions.jsonl:" in result.err
+    assert result.code == 0, result.err
+    document = json.loads((tmp_path / "r" / "monitor.json").read_text())
+    assert document["labelled"] == 10 * 4 and document["requests"] == 240
+    said = caplog.text
+    assert "2 feedback label(s) of tumor-malignancy/production left out" in said
+    assert "1 name a request no answer in the log carries" in said and "1 do not give one label per row" in said
 
 
 def test_an_empty_range_is_no_data_and_exits_1(repo, modelbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
