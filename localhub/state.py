@@ -200,6 +200,7 @@ class WorkflowRun:
     run_number: int
     delivery: int = 0
     status: str = "queued"  # queued, in_progress, completed
+    title: str | None = None  # its `run-name:` as evaluated when it was created (GitHub's display_title)
     conclusion: str | None = None
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)

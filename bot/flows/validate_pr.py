@@ -412,19 +412,26 @@ def validate_proposal(
     return Asked(validate_or_request(ctx, pull, files=files, actors=[requester]))
 
 
+def validation_title(pull: PullRequest) -> str:
+    """The title GitHub lists a dispatched validation of `pull`'s head under: the validation workflow's
+    `run-name:` (.github/workflows/modelbot-pull-request.yml) for the inputs `_dispatch_validation` gives."""
+    return f"modelbot validates #{pull.number} at {pull.head_sha}"
+
+
 def _validation_dispatched(ctx: BotContext, pull: PullRequest) -> bool:
-    """Whether GitHub lists a dispatched run of the validation workflow on the default branch as it was when
-    the pull request was based on it (a dispatch runs at the branch's tip). When GitHub cannot say, no."""
+    """Whether GitHub lists a run of the validation workflow the bot dispatched for this pull request's head,
+    known by its title, which names both: the commit a dispatch runs at is main's tip of that moment, which
+    says nothing of the pull request and which main may have left since. When GitHub cannot say, no."""
     try:
-        return bool(ctx.forge.dispatched_runs(ctx.validate_workflow, pull.base_sha))
+        runs = ctx.forge.dispatched_runs(ctx.validate_workflow)
     except ForgeError:
         return False
+    return any(run.title == validation_title(pull) for run in runs)
 
 
 def _dispatch_validation(ctx: BotContext, pull: PullRequest) -> None:
-    ctx.forge.dispatch_workflow(
-        ctx.validate_workflow, ctx.default_branch, {"task": "validate", "pull": str(pull.number)}
-    )
+    inputs = {"task": "validate", "pull": str(pull.number), "head": pull.head_sha}
+    ctx.forge.dispatch_workflow(ctx.validate_workflow, ctx.default_branch, inputs)
 
 
 def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str] = ()) -> None:

@@ -120,8 +120,10 @@ class GitHubForge:
         text = with_marker(body, marker)
 
         def find() -> Any:
+            # only an issue the bot opened: anyone may open an issue carrying the marker, and one of theirs
+            # would take the incident (its author edits the body, closes it, and so reopens the breach's actions)
             for issue in self.repo.get_issues(state="open"):
-                if issue.pull_request is None and has_marker(issue.body, marker):
+                if issue.pull_request is None and has_marker(issue.body, marker) and self._by_bot(issue):
                     return issue
             return None
 
@@ -257,11 +259,13 @@ class GitHubForge:
             self.cache.comments[number] = list(self.repo.get_issue(number).get_comments())
         return self.cache.comments[number]
 
+    def _by_bot(self, item: Any) -> bool:
+        """Whether an issue or comment was written by the bot's identity (any author when it is not known)."""
+        return self.bot_login is None or bool(item.user and item.user.login == self.bot_login)
+
     def _comment_with(self, number: int, marker: str, fresh: bool = False) -> Any:
         for comment in self._comments(number, fresh):
-            if has_marker(comment.body, marker) and (
-                self.bot_login is None or (comment.user and comment.user.login == self.bot_login)
-            ):
+            if has_marker(comment.body, marker) and self._by_bot(comment):
                 return comment
         return None
 
@@ -592,18 +596,24 @@ class GitHubForge:
     def made_by_this_run(self, sha: str) -> bool:
         return sha in self.cache.own_commits
 
-    def dispatched_runs(self, workflow: str, head_sha: str) -> list[WorkflowRun]:
+    def dispatched_runs(self, workflow: str, head_sha: str | None = None) -> list[WorkflowRun]:
         """The runs of `workflow` (its file name) that a dispatch started while its ref pointed at `head_sha`,
         newest first: how a run learns that a dispatch it cannot remember (its killed predecessor's) happened.
         GitHub creates the run when it accepts the dispatch and lists it within seconds. Only the bot's own
         dispatches count: any writer may dispatch the same workflow (with other inputs), and that must not make
-        a re-run believe its deploy or validation was started. 1 request; none for a commit this run made (no
-        earlier run can have dispatched on it)."""
-        if head_sha in self.cache.own_commits:
+        a re-run believe its deploy or validation was started. Without `head_sha`, the bot's latest 100
+        wherever the ref pointed (a run is then told by its title). 1 request; none for a commit this run made
+        (no earlier run can have dispatched on it)."""
+        if head_sha is not None and head_sha in self.cache.own_commits:
             return []
+        from github.GithubObject import NotSet
+
+        # By commit; or a page of the bot's runs, not of everyone's
+        actor = self.bot_login if head_sha is None and self.bot_login else NotSet
+        by_sha = head_sha if head_sha is not None else NotSet
 
         def read() -> list[WorkflowRun]:
-            runs = self.repo.get_workflow(workflow).get_runs(event="workflow_dispatch", head_sha=head_sha)
+            runs = self.repo.get_workflow(workflow).get_runs(event="workflow_dispatch", head_sha=by_sha, actor=actor)
             return [
                 WorkflowRun(
                     run.id,
@@ -614,11 +624,13 @@ class GitHubForge:
                     run.conclusion,
                     run.html_url,
                     run.actor.login if run.actor else "",
+                    run.display_title or "",
                 )
                 for _, run in zip(range(100), runs, strict=False)
             ]
 
-        found = self.retrier.call(f"list the dispatched runs of {workflow} on {head_sha[:12]}", read)
+        where = f" on {head_sha[:12]}" if head_sha is not None else ""
+        found = self.retrier.call(f"list the dispatched runs of {workflow}{where}", read)
         return [run for run in found if self.bot_login is None or run.actor.lower() == self.bot_login.lower()]
 
     def set_pull_section(self, number: int, name: str, text: str) -> bool:

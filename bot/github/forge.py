@@ -111,6 +111,7 @@ class WorkflowRun:
     conclusion: str | None
     html_url: str
     actor: str = ""  # who dispatched it (a writer may dispatch a workflow too)
+    title: str = ""  # what GitHub lists it as (display_title): the workflow's `run-name:` for its event and inputs
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ class Forge(Protocol):
 
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None: ...
 
-    def dispatched_runs(self, workflow: str, head_sha: str) -> list[WorkflowRun]: ...
+    def dispatched_runs(self, workflow: str, head_sha: str | None = None) -> list[WorkflowRun]: ...
 
     def dispatch_repository_event(self, event_type: str, client_payload: Mapping[str, Any]) -> None:
         """A `repository_dispatch` event for the team's own workflows (`on: repository_dispatch`); GitHub

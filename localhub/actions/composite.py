@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from localhub.actions.expressions import substitute
 from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.workflows import WorkflowError
+from localhub.expressions import substitute
 
 if TYPE_CHECKING:
     RunSteps = Callable[[Job, Scope, list[Any]], list[StepRun]]

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localhub.actions import processes
-from localhub.actions.expressions import ExpressionError, condition, substitute
 from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.steps import run_steps
 from localhub.actions.workflows import Workflow, WorkflowError, job_order, load, triggered
 from localhub.errors import LocalhubError
+from localhub.expressions import ExpressionError, condition, substitute
 from localhub.hub import ACTIONS_BOT, Delivery, Hub
 from localhub.rest import permissions
 from localhub.rest.ops import runs as run_ops

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localhub.actions import composite, processes, setup_python
-from localhub.actions.expressions import ExpressionError, condition, substitute
 from localhub.actions.job import Job, Scope, StepRun
 from localhub.actions.outputs import read_outputs
 from localhub.actions.workflows import WorkflowError
+from localhub.expressions import ExpressionError, condition, substitute
 
 if TYPE_CHECKING:
     pass

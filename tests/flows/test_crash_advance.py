@@ -125,7 +125,8 @@ def test_an_uninterrupted_advance_makes_the_requests_the_kill_points_cover(local
     assert (kind, status, labels) == ("pull", "open", ("rollout",))
     assert title.startswith(f"Advance the canary of {MODEL} 2 in production")
     assert state["workflow dispatches"] == [
-        ((".github/workflows/modelbot-pull-request.yml", (("pull", "1"), ("task", "validate"))), 1)]
+        ((".github/workflows/modelbot-pull-request.yml",
+          (("head", "head of #1"), ("pull", "1"), ("task", "validate"))), 1)]
     assert [c[0][1:4] for c in state["check runs"]] == [
         ("modelbot/approvals", "in_progress", None), ("modelbot/rollout", "completed", "success"),
         ("modelbot/validation", "completed", "success")]

@@ -131,7 +131,8 @@ def test_an_uninterrupted_failed_deploy_makes_the_requests_the_kill_points_cover
         ("pull", f'Revert "{TITLE}"', "open", ("rollback",)),
         ("issue", f"Incident: {MODEL} 2 failed its verify in production", "open", ("incident",))]
     assert state["workflow dispatches"] == [
-        ((".github/workflows/modelbot-pull-request.yml", (("pull", "2"), ("task", "validate"))), 1)]
+        ((".github/workflows/modelbot-pull-request.yml",
+          (("head", "head of #2"), ("pull", "2"), ("task", "validate"))), 1)]
     assert state["deployments"] == [(("merge of #1", f"{MODEL}/production", ("in_progress", "failure")), 1)]
     assert state["mlflow"]["aliases"] == {"production": "2", "production-previous": "1"}
     assert [c[0][:5] for c in state["check runs"]] == [

@@ -74,7 +74,8 @@ def test_an_uninterrupted_promote_by_dispatch_makes_the_requests_the_kill_points
         ("Promote diabetes-progression 1 to production", "closed",
          ("model:diabetes-progression", "promotion", "stage:production"), (BRANCH, True))]
     assert state["workflow dispatches"] == [
-        ((".github/workflows/modelbot-pull-request.yml", (("pull", "2"), ("task", "validate"))), 1)]
+        ((".github/workflows/modelbot-pull-request.yml",
+          (("head", "head of #2"), ("pull", "2"), ("task", "validate"))), 1)]
     [validation] = [c[0] for c in state["check runs"] if c[0][1] == "modelbot/validation"]
     assert validation[:4] == ("head of #2", "modelbot/validation", "completed", "success")
     assert '"actors":["dana-ds"]' in validation[6], validation

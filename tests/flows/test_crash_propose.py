@@ -72,7 +72,8 @@ def test_an_uninterrupted_propose_makes_the_requests_the_kill_points_cover(local
         ("Promote diabetes-progression 1 to production", "open",
          ("model:diabetes-progression", "promotion", "stage:production"))]
     assert state["workflow dispatches"] == [
-        ((".github/workflows/modelbot-pull-request.yml", (("pull", "1"), ("task", "validate"))), 1)]
+        ((".github/workflows/modelbot-pull-request.yml",
+          (("head", "head of #1"), ("pull", "1"), ("task", "validate"))), 1)]
     [validation] = [c[0] for c in state["check runs"] if c[0][1] == "modelbot/validation"]
     assert validation[3] == "success" and '"actors":["pat-platform"]' in validation[6], validation
 

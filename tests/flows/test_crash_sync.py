@@ -87,7 +87,8 @@ def test_an_uninterrupted_sync_makes_the_requests_the_kill_points_cover(localhub
     assert [(c[0][0], c[0][1], c[0][3]) for c in state["check runs"]] == [
         ("head of #1", "modelbot/approvals", "success"), ("head of #1", "modelbot/validation", "success")]
     assert state["workflow dispatches"] == [
-        ((".github/workflows/modelbot-pull-request.yml", (("pull", "1"), ("task", "validate"))), 1)]
+        ((".github/workflows/modelbot-pull-request.yml",
+          (("head", "head of #1"), ("pull", "1"), ("task", "validate"))), 1)]
 
 
 @pytest.mark.slow

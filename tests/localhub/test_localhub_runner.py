@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from localhub.actions.expressions import ExpressionError, condition, evaluate, substitute
 from localhub.actions.runner import ActionsRunner
 from localhub.actions.workflows import job_order, load, triggered
+from localhub.expressions import ExpressionError, condition, evaluate, substitute
 from tests.support.localhub import RunningHub
 
 WORKFLOW = """\

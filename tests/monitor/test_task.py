@@ -57,7 +57,7 @@ def test_the_schedule_monitors_each_watched_stage_and_opens_the_rollback_with_it
     assert f"rollback: opened: #{pull.number}" in outcome.summary.replace("**", "")
     assert "```mermaid\nxychart-beta" in outcome.summary
     asked = [d.payload["inputs"] for d in hub.hub.deliveries if d.event == "workflow_dispatch"]
-    assert {"task": "validate", "pull": str(pull.number)} in asked
+    assert {"task": "validate", "pull": str(pull.number), "head": pull.pull.head_sha} in asked
 
     again = on_task(_event("monitor", model=MODEL, stage=STAGE), runtime, hub.forge)  # on demand: nothing new
 

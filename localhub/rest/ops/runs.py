@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     from localhub.hub import Hub
 
 
-def dispatched(hub: Hub, workflow: str, branch: str | None, sha: str, actor: str, delivery: int) -> WorkflowRun:
-    """The run a dispatch of `workflow` (its path) on `branch` at `sha` creates."""
+def dispatched(
+    hub: Hub, workflow: str, branch: str | None, sha: str, actor: str, delivery: int, title: str | None = None
+) -> WorkflowRun:
+    """The run a dispatch of `workflow` (its path) on `branch` at `sha` creates, titled by its `run-name:`."""
     number = 1 + sum(1 for run in hub.state.workflow_runs.values() if run.workflow == workflow)
     run = WorkflowRun(hub.state.next_id(), workflow, "workflow_dispatch", branch, sha, actor, number, delivery)
+    run.title = title
     hub.state.workflow_runs[run.id] = run
     return run
 

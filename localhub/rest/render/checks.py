@@ -195,7 +195,7 @@ def workflow_run(hub: Hub, item: WorkflowRun) -> dict[str, Any]:
         },
         "repository": repo,
         "head_repository": repo,
-        "display_title": item.workflow.rsplit("/", 1)[-1],
+        "display_title": item.title or item.workflow.rsplit("/", 1)[-1],
     }
 
 

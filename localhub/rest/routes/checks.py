@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 
 from localhub.errors import ApiError, invalid, not_found
+from localhub.expressions import ExpressionError, substitute
 from localhub.rest import webhooks
 from localhub.rest.api import Request, Response, Route, ok, page, require
 from localhub.rest.ops import checks as ops
@@ -151,20 +152,34 @@ def workflow_dispatch(hub: Hub, req: Request) -> Response:
     inputs = req.json_field("inputs", "Dispatch", default={}) or {}
     branch = str(ref).removeprefix("refs/heads/")
     sha = hub.git.resolve_commit(f"refs/heads/{branch}") or hub.git.resolve_commit(str(ref)) or ""
-    _check_dispatch(hub, sha, path, inputs)
-    delivery = hub.emit(
-        "workflow_dispatch", webhooks.workflow_dispatch(hub, f"refs/heads/{branch}", path, inputs, actor), actor
-    )
-    run = run_ops.dispatched(hub, path, branch, sha, actor, delivery.id)
+    template, declared = _check_dispatch(hub, sha, path, inputs)
+    payload = webhooks.workflow_dispatch(hub, f"refs/heads/{branch}", path, inputs, actor)
+    delivery = hub.emit("workflow_dispatch", payload, actor)
+    run = run_ops.dispatched(hub, path, branch, sha, actor, delivery.id, _run_name(template, declared, payload))
     if req.json_field("return_run_details", "Dispatch") is True:
         shown = render.workflow_run(hub, run)
         return ok({"workflow_run_id": run.id, "run_url": shown["url"], "html_url": shown["html_url"]})
     return Response(204)
 
 
-def _check_dispatch(hub: Hub, sha: str, path: str, inputs: object) -> None:
+def _run_name(template: object, declared: dict[str, Any], payload: dict[str, Any]) -> str | None:
+    """The workflow's `run-name:` for this dispatch, evaluated with its `github` and `inputs` contexts as GitHub
+    does when it creates the run; None when the workflow has none or it comes out empty (GitHub's default)."""
+    if not isinstance(template, str):
+        return None
+    given = payload.get("inputs") or {}
+    values = {name: given.get(name, (item or {}).get("default", "")) for name, item in declared.items()}
+    github = {"event_name": "workflow_dispatch", "event": payload, "ref": payload.get("ref")}
+    try:
+        title = substitute(template, {"github": github, "inputs": values})
+    except ExpressionError as exc:
+        raise ApiError(422, f"run-name: {exc}") from exc
+    return title.strip() or None
+
+
+def _check_dispatch(hub: Hub, sha: str, path: str, inputs: object) -> tuple[object, dict[str, Any]]:
     """GitHub's refusals of a dispatch: no such workflow at the ref (404), a workflow without the trigger, an
-    input it does not declare, or a required one missing (422)."""
+    input it does not declare, or a required one missing (422). The workflow's `run-name:` and declared inputs."""
     entry = hub.git.file_at(sha, path) if sha else None
     if entry is None:
         raise not_found()
@@ -187,6 +202,7 @@ def _check_dispatch(hub: Hub, sha: str, path: str, inputs: object) -> None:
     for name, item in declared.items():
         if isinstance(item, dict) and item.get("required") and name not in given and "default" not in item:
             raise ApiError(422, f"Required input '{name}' not provided")
+    return (spec.get("run-name") if isinstance(spec, dict) else None), declared
 
 
 def list_workflow_runs(hub: Hub, req: Request) -> Response:

@@ -1,0 +1,89 @@
+"""Crash consistency (issue 20), its residual findings: a run killed after its k-th request (real localhub, real
+git, a job of its own: tests.support.jobs), then what GitHub does next, and what the next runs ask for.
+
+1. The schedule's tick runs sync, then the sweep: sync asks for the validation of a registration pull request a
+   killed run left pending, and the sweep, finding that pull request stale and pending, must not ask again.
+2. A re-run after main moved finds the validation its killed run dispatched (a dispatch runs at main's tip of
+   then, which is no longer the pull request's base): it dispatches nothing twice.
+3. A `/rollback` after main moved (its revert branch forced onto the tip), killed after it recorded the revert's
+   head and before it opened the pull request, then re-run: no record is left on a commit no pull request shows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.linear_model import Ridge
+
+from bot.flows.record import CHECK
+from localhub.hub import ACTIONS_BOT
+from tests.flows.conftest import next_run
+from tests.support.handler_runs import last_delivery, run_validations, task
+from tests.support.jobs import run_job
+from tests.support.mlflow_models import MlflowStore, dataset
+
+LABELS = "POST /repos/acme/models/issues/1/labels"
+DISPATCH = "POST /repos/acme/models/actions/workflows/modelbot-pull-request.yml/dispatches"
+CHECK_RUN = "POST /repos/acme/models/check-runs"
+SYNC_LABELS = 8  # sync's request that labels the registration pull request it opened (its record written before)
+SYNC_DISPATCHES = 10  # and the one that dispatches its validation: the last
+ROLLBACK_RECORDS = 14  # /rollback's request that records the revert's head, after main moved: the next opens it
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> MlflowStore:
+    """diabetes-progression 1 and 2 in MLflow (models.yaml lists 1): sync only reads it."""
+    store = MlflowStore(tmp_path_factory.mktemp("mlflow-residuals"))
+    data = dataset("regression")
+    for alpha in (1.0, 0.5):
+        store.register("diabetes-progression", Ridge(alpha=alpha), data)
+    return store
+
+
+def killed_sync(running: Any, tmp_path: Path, store: MlflowStore, k: int, last: str) -> int:
+    """The maintenance run's sync as a job, killed after its `k`-th request (which must be `last`): the delivery
+    before it."""
+    mark, since = running.log.mark(), last_delivery(running)
+    job = run_job(running, tmp_path / "sync-job", task, {"task": "sync"}, now=datetime.now(UTC), env=store.env(),
+                  kill_after=k)
+    requests = [f"{r.method} {r.path}" for r in running.log.since(mark) if r.user == ACTIONS_BOT]
+    assert job.killed and len(requests) == k and requests[-1] == last, (job, requests)
+    return since
+
+
+def validations_asked(running: Any, since: int) -> list[tuple[str, ...]]:
+    """The validations dispatched after delivery `since`: (pull, head) each."""
+    return [tuple(str(d.payload["inputs"].get(key, "")) for key in ("pull", "head"))
+            for d in running.hub.deliveries
+            if d.id > since and d.event == "workflow_dispatch" and d.payload["inputs"].get("task") == "validate"]
+
+
+def an_hour_passes(running: Any) -> None:
+    """Every open pull request was last updated two hours ago (localhub's clock is the wall's): the sweep of the
+    next tick finds them stale, as a tick an hour after a killed run does."""
+    earlier = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for issue in running.hub.state.issues.values():
+        if issue.pull is not None and issue.state == "open":
+            issue.updated_at = earlier
+
+
+@pytest.mark.slow
+def test_a_sync_re_run_after_main_moved_finds_the_validation_its_killed_run_dispatched(hub, tmp_path, store):
+    since = killed_sync(hub, tmp_path, store, SYNC_DISPATCHES, DISPATCH)
+    [pull] = [i for i in hub.hub.state.issues.values() if i.pull is not None]
+    assert [p for p, _ in validations_asked(hub, since)] == [str(pull.number)]
+    moved = hub.hub.as_user("pat-platform").push("main", {"NOTES.md": "Registry notes.\n"}, "Notes")
+    assert hub.hub.state.issues[pull.number].pull.base_sha == moved  # GitHub's base follows the branch
+    ran = task(next_run(hub, tmp_path), {"task": "sync"}, store.env())  # "Re-run job"
+    assert ran.outcome == "unchanged", ran
+    assert [p for p, _ in validations_asked(hub, since)] == [str(pull.number)]  # the killed run's, only
+    assert run_validations(hub, lambda: next_run(hub, tmp_path), since) == ["success"]
+    head = hub.hub.state.issues[pull.number].pull.head_sha
+    assert [(r.conclusion, r.status) for r in hub.hub.state.check_runs.values()
+            if (r.head_sha, r.name) == (head, CHECK)] == [("success", "completed")]
+    # GitHub lists the killed run's dispatch at main's tip of then, titled by the workflow's run-name
+    [run] = [r for r in hub.hub.state.workflow_runs.values() if r.workflow.endswith("modelbot-pull-request.yml")]
+    assert (run.title, run.head_sha != moved) == (f"modelbot validates #{pull.number} at {head}", True)
