@@ -144,6 +144,7 @@ class JsonLinesLog:
         candidate, stable = _Tally(), _Tally()
         stable_answers: dict[str, Any] = {}
         shadow_answers: dict[str, Any] = {}
+        labelled: set[str] = set()
         for record in self._records(model, stage, since):
             version = str(record.get("version"))
             tally = candidate if version == rollout.candidate else stable if version == rollout.stable else None
@@ -152,6 +153,12 @@ class JsonLinesLog:
             if record.get("arm") == PINNED_ARM:  # the deploy's live check, not traffic
                 continue
             if record.get("kind") == "feedback":
+                # one answer, one label: the gateway counts the first sent about it (`counted`), so a client
+                # cannot outvote the other answers of an arm by labelling its own answer again and again
+                rid = record.get("request_id")
+                if record.get("counted") is False or not isinstance(rid, str) or rid in labelled:
+                    continue
+                labelled.add(rid)
                 value = _outcome_value(record, outcome) if outcome else None
                 if value is not None:
                     tally.outcome(value)
@@ -184,10 +191,11 @@ DEFAULT_QUERIES = {
     "(rate(modelbot_request_duration_seconds_bucket" + _LABELS + "[{window}])))",
     "shadow_compared": "sum(increase(modelbot_shadow_compared_total" + _LABELS + "[{window}]))",
     "shadow_agreed": "sum(increase(modelbot_shadow_agreed_total" + _LABELS + "[{window}]))",
+    # feedback about a pinned answer is no arm's either: anyone may pin a version with X-Modelbot-Version
     "feedback_correct": 'sum(increase(modelbot_feedback_total{{model="{model}",stage="{stage}",'
-    'version="{version}",outcome="correct"}}[{window}]))',
+    'version="{version}",arm!="pinned",outcome="correct"}}[{window}]))',
     "feedback_wrong": 'sum(increase(modelbot_feedback_total{{model="{model}",stage="{stage}",'
-    'version="{version}",outcome="wrong"}}[{window}]))',
+    'version="{version}",arm!="pinned",outcome="wrong"}}[{window}]))',
 }
 
 

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.errors import ModelbotError
+from bot.serving import feedback as feedbacks
 from bot.serving import payloads
 from bot.serving.gateway import Gateway, Settings, error_body
 
@@ -120,22 +121,15 @@ def build(settings: Settings) -> tuple[Starlette, Gateway]:
 
     async def feedback(request: Request) -> Response:
         try:
-            body = await _body(request, 1024 * 1024)
-            found = json.loads(body)
+            told = feedbacks.parse(await _body(request, feedbacks.MAX_BYTES))
         except TooLarge:
             return _error(413, "REQUEST_TOO_LARGE", "feedback is larger than 1 MiB")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, "BAD_REQUEST", f"the body is not valid JSON: {exc}")
-        if not isinstance(found, dict) or not isinstance(found.get("request_id"), str):
-            return _error(
-                400,
-                "BAD_REQUEST",
-                "feedback is a JSON object with 'request_id' (a string) and 'label' (the true label) or 'outcome'",
-            )
-        if "label" not in found and "outcome" not in found:
-            return _error(400, "BAD_REQUEST", "feedback needs 'label' (the true label) or 'outcome'")
-        truth = found["label"] if "label" in found else found["outcome"]
-        return _json(gateway.feedback(found["request_id"], truth), 202)
+        except feedbacks.BadFeedback as exc:
+            return _error(400, "BAD_REQUEST", str(exc))
+        try:
+            return _json(gateway.feedback(told.request_id, told.truth), 202)
+        except feedbacks.BadFeedback as exc:
+            return _error(400, "BAD_REQUEST", str(exc))
 
     async def reload(request: Request) -> Response:
         client = request.client.host if request.client else ""

@@ -32,6 +32,7 @@ from typing import Any
 
 from bot import gitio
 from bot.errors import ModelbotError
+from bot.serving import feedback as feedbacks
 from bot.serving import mirror, payloads, routing
 from bot.serving import state as serving_state
 from bot.serving.backends import Backend, BackendError
@@ -622,38 +623,62 @@ class Gateway:
         self._write(record)
         if served is not None:
             backend = self.backend(plan, served.version)
-            self._served[request_id] = {
-                "model": plan.model,
-                "stage": plan.stage,
-                "version": route.version,
-                "arm": route.arm,
-                "served_by": served.version,
-                "prediction": served.predictions,
-                "classes": backend.classes if backend is not None else None,
-            }
+            if request_id in self._served:
+                # a caller's id that named another answer already: feedback about it could be about either
+                # answer (and a client reusing someone else's id would take their labels), so it names none
+                self._served[request_id] = {"ambiguous": True}
+                self._served.move_to_end(request_id)
+            else:
+                self._served[request_id] = {
+                    "model": plan.model,
+                    "stage": plan.stage,
+                    "version": route.version,
+                    "arm": route.arm,
+                    "served_by": served.version,
+                    "prediction": served.predictions,
+                    "rows": feedbacks.rows_of(served.predictions),
+                    "classes": backend.classes if backend is not None else None,
+                    "labelled": False,
+                }
             if len(self._served) > FEEDBACK_MEMORY:
                 self._served.popitem(last=False)
 
     def feedback(self, request_id: str, truth: Any) -> dict[str, Any]:
-        """Record the true label or outcome of an answered request; says whether the served answer was right."""
+        """Record the true label or outcome of an answered request; says whether the served answer was right.
+
+        Feedback comes from anyone who can reach the gateway, so one answer counts once: the first label sent
+        about it is its label (`counted`), later ones are logged as not counted and change no metric, or a
+        client could outvote every other answer with one request. A label about an id the gateway does not
+        remember, or one that named two answers, is logged with no model: no one's evidence. Raises
+        BadFeedback for labels that cannot be the answer's (one per row)."""
         seen = self._served.get(request_id)
         record: dict[str, Any] = {"ts": now(), "kind": "feedback", "request_id": request_id, "truth": truth}
-        outcome = "unknown"
-        if seen is not None:
+        outcome, counted = "unknown", False
+        if seen is not None and seen.get("ambiguous"):
+            outcome = "ambiguous"
+        elif seen is not None:
+            problem = feedbacks.misfit(truth, seen["rows"])
+            if problem is not None:
+                raise feedbacks.BadFeedback(f"request {request_id}: {problem}")
             predicted = payloads.label(seen["prediction"], seen["classes"])
             outcome = "correct" if payloads.agree(predicted, truth, None) else "wrong"
+            counted, seen["labelled"] = not seen["labelled"], True
             record.update(
                 {k: seen[k] for k in ("model", "stage", "version", "arm", "served_by")},
                 predicted=predicted,
                 outcome=outcome,
             )
-            self.metrics.feedback.labels(seen["model"], seen["stage"], seen["version"], seen["arm"], outcome).inc()
+            if counted:
+                self.metrics.feedback.labels(seen["model"], seen["stage"], seen["version"], seen["arm"], outcome).inc()
+        record["counted"] = counted
         self._write(record)
+        attributed = seen is not None and not seen.get("ambiguous")
         return {
             "request_id": request_id,
-            "known": seen is not None,
+            "known": attributed,
             "outcome": outcome,
-            **({"version": seen["version"], "served_by": seen["served_by"]} if seen else {}),
+            "counted": counted,
+            **({"version": seen["version"], "served_by": seen["served_by"]} if seen is not None and attributed else {}),
         }
 
     # --- views ------------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 - canary: a uniform draw per request against the cumulative weights (stable first);
 - A/B: the draw is a hash of the sticky key's value (the header the state's `sticky_key` names, else
-  `X-Modelbot-Key`), so one user stays in one arm as long as the weights stay;
+  `X-Modelbot-Key`), so one user stays in one arm as long as the weights stay. Only A/B: a canary's evidence is
+  judged per arm, and a key would let a client choose the arm its requests (slow ones, failing ones, or
+  flattering ones) land in;
 - shadow: the live answer comes from the traffic arms; a second draw decides whether the request is mirrored;
 - blue-green: the preview version answers only requests that ask for it (`X-Modelbot-Preview: 1`);
 - pinned: `X-Modelbot-Version: N` asks for one version the stage holds (live, shadow, preview or fallback), as
@@ -74,7 +76,7 @@ def route(plan: Plan, headers: Mapping[str, str], draw: float, mirror_draw: floa
         return Route(pinned, PINNED_ARM)
     if plan.preview is not None and wants_preview(headers):
         return Route(plan.preview, "preview")
-    key = sticky_value(plan, headers)
+    key = sticky_value(plan, headers) if plan.strategy == "ab" else None
     if key is not None and len(plan.live) > 1:
         draw = key_draw(plan.model, plan.stage, key)
     version = pick(plan.traffic, draw)

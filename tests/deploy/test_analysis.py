@@ -192,10 +192,15 @@ def test_the_log_reads_feedback_outcomes_per_arm(tmp_path: Path) -> None:
     ab = strategies.start(DeployPolicy(strategy="ab"), "promote", "6", "7")
     assert ab is not None
     records: list[dict[str, Any]] = [{"version": v, "request_id": f"{v}-{i}"} for v in ("6", "7") for i in range(30)]
-    records += [{"kind": "feedback", "version": "7", "outcome": "correct" if i % 3 else "wrong", "truth": i % 2}
-                for i in range(30)]
-    records += [{"kind": "feedback", "version": "6", "outcome": "correct", "truth": 2.5}] * 10
+    records += [{"kind": "feedback", "version": "7", "outcome": "correct" if i % 3 else "wrong", "truth": i % 2,
+                 "request_id": f"7-{i}"} for i in range(30)]
+    records += [{"kind": "feedback", "version": "6", "outcome": "correct", "truth": 2.5, "request_id": f"6-{i}"}
+                for i in range(10)]
     records += [{"kind": "feedback", "outcome": "unknown", "truth": 1}] * 4  # a label for no known request
+    # a second label of one answer counts nothing, whether the gateway said so (`counted`) or not (older logs)
+    records += [{"kind": "feedback", "version": "7", "outcome": "wrong", "truth": 0, "request_id": "7-1"}] * 5
+    records += [{"kind": "feedback", "version": "7", "outcome": "wrong", "truth": 0, "request_id": "7-2",
+                 "counted": False}]
     path = write(tmp_path / "log.jsonl", records)
     accuracy = RolloutPolicy(outcome=OutcomeRule("accuracy"))
     window = JsonLinesLog(path).window("churn", "production", ab, None, accuracy)
