@@ -422,6 +422,8 @@ def _validation_dispatched(ctx: BotContext, pull: PullRequest) -> bool:
     """Whether GitHub lists a run of the validation workflow the bot dispatched for this pull request's head,
     known by its title, which names both: the commit a dispatch runs at is main's tip of that moment, which
     says nothing of the pull request and which main may have left since. When GitHub cannot say, no."""
+    if ctx.forge.dispatched_by_this_run(ctx.validate_workflow, _validation_inputs(pull)):
+        return True
     try:
         runs = ctx.forge.dispatched_runs(ctx.validate_workflow)
     except ForgeError:
@@ -429,9 +431,17 @@ def _validation_dispatched(ctx: BotContext, pull: PullRequest) -> bool:
     return any(run.title == validation_title(pull) for run in runs)
 
 
+def _validation_inputs(pull: PullRequest) -> dict[str, str]:
+    return {"task": "validate", "pull": str(pull.number), "head": pull.head_sha}
+
+
 def _dispatch_validation(ctx: BotContext, pull: PullRequest) -> None:
-    inputs = {"task": "validate", "pull": str(pull.number), "head": pull.head_sha}
-    ctx.forge.dispatch_workflow(ctx.validate_workflow, ctx.default_branch, inputs)
+    """Dispatch the validation of `pull`'s head, unless this run did already: a run that meets the same pull
+    request twice (the schedule's sync finishing it, then its sweep finding it stale and pending, in either
+    order) asks for one validation of a head."""
+    inputs = _validation_inputs(pull)
+    if not ctx.forge.dispatched_by_this_run(ctx.validate_workflow, inputs):
+        ctx.forge.dispatch_workflow(ctx.validate_workflow, ctx.default_branch, inputs)
 
 
 def request_validation(ctx: BotContext, pull: PullRequest, actors: Sequence[str] = ()) -> None:

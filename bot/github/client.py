@@ -580,6 +580,11 @@ class GitHubForge:
             f"dispatch {workflow}",
             lambda: self.gh.requester.requestJsonAndCheck("POST", url, input={"ref": ref, "inputs": dict(inputs)}),
         )
+        self.cache.dispatches.add((workflow, tuple(sorted(inputs.items()))))
+
+    def dispatched_by_this_run(self, workflow: str, inputs: Mapping[str, str]) -> bool:
+        """Whether this run dispatched `workflow` with these very inputs. No request."""
+        return (workflow, tuple(sorted(inputs.items()))) in self.cache.dispatches
 
     def dispatch_repository_event(self, event_type: str, client_payload: Mapping[str, Any]) -> None:
         """`POST /repos/{owner}/{repo}/dispatches`: starts the workflows whose `on: repository_dispatch` names

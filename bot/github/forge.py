@@ -244,6 +244,10 @@ class Forge(Protocol):
 
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None: ...
 
+    def dispatched_by_this_run(self, workflow: str, inputs: Mapping[str, str]) -> bool:
+        """Whether this run dispatched `workflow` with these very inputs (the run's own memory: no request)."""
+        ...
+
     def dispatched_runs(self, workflow: str, head_sha: str | None = None) -> list[WorkflowRun]: ...
 
     def dispatch_repository_event(self, event_type: str, client_payload: Mapping[str, Any]) -> None:

@@ -10,7 +10,9 @@ that only its own writes can change, are kept:
   again (a caller that re-reads it is looking at a later moment);
 - the commits this run created, on which no check run can exist yet, and the check runs it created or found;
 - the body of a pull request this run opened, as it wrote it: its model card section is put in moments later
-  without reading the body back (someone who edits the body in those seconds would see the edit replaced).
+  without reading the body back (someone who edits the body in those seconds would see the edit replaced);
+- the workflows this run dispatched, with their inputs: one run that meets the same need twice (the schedule's
+  sync, then its sweep) asks for it once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class RunCache:
     own_commits: set[str] = field(default_factory=set)
     check_runs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (sha, name) -> check run (PyGithub)
     bodies: dict[int, str] = field(default_factory=dict)  # pull request this run opened -> its body as written
+    dispatches: set[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=set)  # (workflow, inputs)
 
     def opened(self, number: int, body: str | None = None) -> None:
         """A pull request this run has just created: nothing is on it yet, and its body is what the run wrote."""

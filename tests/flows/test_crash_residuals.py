@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 from sklearn.linear_model import Ridge
 
+from bot.actions import tasks
+from bot.flows.context import BotContext
 from bot.flows.record import CHECK
 from localhub.hub import ACTIONS_BOT
 from tests.flows.conftest import next_run
-from tests.support.handler_runs import last_delivery, run_validations, task
+from tests.support.handler_runs import dispatch, last_delivery, run_handler, run_validations, task
 from tests.support.jobs import run_job
 from tests.support.mlflow_models import MlflowStore, dataset
 
@@ -68,6 +70,30 @@ def an_hour_passes(running: Any) -> None:
     for issue in running.hub.state.issues.values():
         if issue.pull is not None and issue.state == "open":
             issue.updated_at = earlier
+
+
+def sweep_then_sync(ctx: BotContext, extra: dict[str, str]) -> str:
+    """A tick that runs the sweep first, then sync (one run: one adapter, as the scheduled task's)."""
+    event = dispatch("pat-platform", {"task": "scheduled"}, ".github/workflows/modelbot-maintenance.yml")
+    run_handler(ctx, tasks.sweep, event, extra)
+    return str(run_handler(ctx, tasks.sync, event, extra).outputs["result"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["sync, sweep", "sweep, sync"])
+def test_one_schedule_tick_asks_once_for_the_validation_a_killed_sync_left_pending(hub, tmp_path, store, order):
+    since = killed_sync(hub, tmp_path, store, SYNC_LABELS, LABELS)
+    [pull] = [i for i in hub.hub.state.issues.values() if i.pull is not None]
+    assert validations_asked(hub, since) == []  # opened and labelled, its record pending, nothing asked yet
+    an_hour_passes(hub)
+    tick = last_delivery(hub)
+    if order == "sync, sweep":  # the scheduled task's order
+        outcome = task(next_run(hub, tmp_path), {"task": "scheduled"}, store.env()).outcome
+    else:
+        outcome = sweep_then_sync(next_run(hub, tmp_path), store.env())
+    assert outcome == "unchanged"  # sync found its pull request; the sweep served it too
+    assert validations_asked(hub, tick) == [(str(pull.number), pull.pull.head_sha)]
+    assert run_validations(hub, lambda: next_run(hub, tmp_path), tick) == ["success"]
 
 
 @pytest.mark.slow
