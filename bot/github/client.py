@@ -511,20 +511,31 @@ class GitHubForge:
         0 requests when this run set it, else 1."""
         known = self.cache.check_runs.get((sha, name))
         if known is None:
-            if sha in self.cache.own_commits or sha in self._check_runs_read:
-                return None  # a commit this run made, or whose check runs it read, has none by that name
-            runs = self.retrier.call(
-                f"read the check runs of {sha[:12]}", lambda: list(self.repo.get_commit(sha).get_check_runs())
-            )
-            for run in runs:  # every check run of the bot on this commit, read once (GitHub lists newest first)
-                if self._own_app(run):
-                    self.cache.check_runs.setdefault((sha, run.name), run)
-            self._check_runs_read.add(sha)
+            self._read_check_runs(sha)
             known = self.cache.check_runs.get((sha, name))
             if known is None:
                 return None
         output = known.output
         return known.conclusion, (getattr(output, "summary", None) or "")
+
+    def own_check_runs(self, sha: str) -> tuple[str, ...]:
+        """The names of the bot's own check runs on `sha`: the bot recorded that commit (no other writer can
+        create a check run under its identity). As check_run_summary: 0 or 1 request."""
+        self._read_check_runs(sha)
+        return tuple(sorted(name for commit, name in self.cache.check_runs if commit == sha))
+
+    def _read_check_runs(self, sha: str) -> None:
+        """Every check run of the bot on `sha`, read once into the run cache (GitHub lists newest first); none
+        read for a commit this run made, or whose check runs it read already. 0 or 1 request."""
+        if sha in self.cache.own_commits or sha in self._check_runs_read:
+            return
+        runs = self.retrier.call(
+            f"read the check runs of {sha[:12]}", lambda: list(self.repo.get_commit(sha).get_check_runs())
+        )
+        for run in runs:
+            if self._own_app(run):
+                self.cache.check_runs.setdefault((sha, run.name), run)
+        self._check_runs_read.add(sha)
 
     def check_run_external_id(self, sha: str, name: str) -> str | None:
         """The `external_id` the bot gave its own check run `name` on `sha`, or None. As check_run_summary: 0 or
