@@ -42,7 +42,8 @@ from bot.serving.state import Plan, ServingState
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 COLOURS = ("blue", "green")
-FEEDBACK_MEMORY = 100_000
+FEEDBACK_MEMORY = 100_000  # answers remembered for /feedback, at most ...
+FEEDBACK_ROWS = 1_000_000  # ... and rows of predictions among them (a client's 10 MB bodies would fill memory)
 RESTART_WARM_REQUESTS = 8  # recent requests replayed to a process restarted after a crash
 FALLBACK_WARM_REQUESTS = 4  # replayed to a fallback that has never answered, once the stage has seen requests
 DROPS_LOGGED_S = 1.0  # dropped mirrors are summed into one log line per shadow at most this often
@@ -147,6 +148,7 @@ class Gateway:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._served: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._served_rows = 0  # rows of the predictions in `_served` (an ambiguous id: 1)
         self._poller: asyncio.Task[None] | None = None
         self._refused: str | None = None
         self.mirror = mirror.Mirror(self._shadow, self._dropped, settings.mirror_capacity, settings.mirror_inflight)
@@ -626,6 +628,7 @@ class Gateway:
             if request_id in self._served:
                 # a caller's id that named another answer already: feedback about it could be about either
                 # answer (and a client reusing someone else's id would take their labels), so it names none
+                self._served_rows -= self._served[request_id].get("rows") or 1
                 self._served[request_id] = {"ambiguous": True}
                 self._served.move_to_end(request_id)
             else:
@@ -640,8 +643,10 @@ class Gateway:
                     "classes": backend.classes if backend is not None else None,
                     "labelled": False,
                 }
-            if len(self._served) > FEEDBACK_MEMORY:
-                self._served.popitem(last=False)
+            self._served_rows += self._served[request_id].get("rows") or 1
+            while len(self._served) > FEEDBACK_MEMORY or self._served_rows > FEEDBACK_ROWS:
+                _, forgotten = self._served.popitem(last=False)
+                self._served_rows -= forgotten.get("rows") or 1
 
     def feedback(self, request_id: str, truth: Any) -> dict[str, Any]:
         """Record the true label or outcome of an answered request; says whether the served answer was right.

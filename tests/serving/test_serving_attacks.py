@@ -11,6 +11,7 @@ import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,26 @@ def test_feedback_parse_bounds_what_reaches_the_log() -> None:
     assert misfit([1, 0], 2) is None and misfit(1, 1) is None and misfit(1, None) is None
     assert misfit([1], 2) is not None and misfit(1, 3) is not None
     assert rows_of([[0.1, 0.9]]) == 1 and rows_of("text") is None and rows_of(4.0) is None
+
+
+def test_answers_remembered_for_feedback_are_bounded_by_their_rows(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers are remembered for /feedback by count and by rows: 100,000 answers of a 10 MB body each would hold
+    the gateway's memory. The oldest are forgotten first; the rows counted stay equal to those remembered."""
+    import time
+
+    from bot.serving import gateway as engine
+
+    monkeypatch.setattr(engine, "FEEDBACK_ROWS", 1000)
+    gw = engine.Gateway(engine.Settings(repo=tmp_path))
+    plan = Plan("m", "production", "direct", "1", (("1", 100.0),), {"1": "u1"})
+    route = routing.Route("1", "candidate")
+    for i in range(30):
+        served = engine._Served("1", b"", [0.5] * 300)
+        gw._record(f"big-{i}", plan, route, served, None, time.perf_counter(), None, 200)
+    gw._record("big-29", plan, route, engine._Served("1", b"", [0.5]), None, time.perf_counter(), None, 200)
+    remembered = list(gw._served)
+    assert remembered == ["big-27", "big-28", "big-29"]  # 300 + 300 + 1 (ambiguous) rows
+    assert gw._served_rows == 601 == sum(e.get("rows") or 1 for e in gw._served.values())
+    assert gw.feedback("big-0", 1.0)["known"] is False and gw.feedback("big-29", 1.0)["known"] is False
+    assert gw.feedback("big-28", [0.5] * 300)["known"] is True
