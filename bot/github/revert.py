@@ -48,13 +48,8 @@ def revert_pull(forge: GitHubForge, number: int, on_head: Callable[[str], None] 
     merge_commit = forge.retrier.call(f"read commit {merged[:12]}", lambda: _loaded_commit(repo, merged))
     before = merge_commit.parents[0].sha
     tip = forge.retrier.call(f"read branch {original.base_ref}", lambda: repo.get_branch(original.base_ref).commit.sha)
-    tree = _revert_tree(forge, merge_commit, before, tip, branch)
     message = revert_message(original.title, merged)
-    commit = forge.create_commit(message, tree, [tip])
-    if tip == merged:
-        commit = point_branch(forge, branch, commit)
-    else:
-        force_branch(forge, branch, commit)
+    commit = _revert_commit(forge, merge_commit, before, tip, branch, message)
     if on_head is not None:
         on_head(commit)
     title, body = message.split("\n\n", 1)
@@ -67,16 +62,51 @@ def _loaded_commit(repo: Any, sha: str) -> Any:
     return commit
 
 
-def _revert_tree(forge: GitHubForge, merge_commit: Any, before: str, tip: str, branch: str) -> str:
-    """The tree of the revert commit."""
+def _revert_commit(forge: GitHubForge, merge_commit: Any, before: str, tip: str, branch: str, message: str) -> str:
+    """The revert commit, `branch` pointing at it: on the merge itself, the tree from before it (the branch kept
+    where it holds that very commit: `point_branch`); on a later tip, the inverse change merged onto it, unless
+    the branch holds that revert already (`_onto_tip`)."""
     repo = forge.repo
     before_commit = forge.retrier.call("read the commit before the merge", lambda: _loaded_commit(repo, before))
-    merged = merge_commit.sha
-    if tip == merged:
-        return str(before_commit.tree.sha)
-    inverse = forge.create_commit("inverse", before_commit.tree.sha, [merged])
+    if tip == merge_commit.sha:
+        return point_branch(forge, branch, forge.create_commit(message, before_commit.tree.sha, [tip]))
+    kept = _onto_tip(forge, branch, tip, message)
+    if kept is not None:
+        return kept
+    commit = forge.create_commit(message, _revert_tree(forge, merge_commit, before_commit, tip, branch), [tip])
+    force_branch(forge, branch, commit)
+    return commit
 
-    point_branch(forge, branch, tip)
+
+def _onto_tip(forge: GitHubForge, branch: str, tip: str, message: str) -> str | None:
+    """Point `branch` at `tip`, for the inverse change to be merged onto it. Unless the branch holds this very
+    revert already, made by the bot: `message` on `tip`, with the bot's check run on it (no other writer can
+    create one under the bot's identity), left by a run killed before it opened the pull request. That commit
+    is kept and returned: its record stays on the head the pull request shows, instead of on a commit the
+    branch was forced away from. 1 request; 3 or 4 when the branch exists."""
+
+    def create() -> str | None:
+        try:
+            forge.repo.create_git_ref(f"refs/heads/{branch}", tip)
+            return None
+        except Exception as exc:
+            if status_of(exc) != 422:
+                raise
+        found = forge.repo.get_branch(branch).commit
+        same = ([p.sha for p in found.parents], found.commit.message) == ([tip], message)
+        if same and forge.own_check_runs(found.sha):
+            return str(found.sha)
+        force_branch(forge, branch, tip)
+        return None
+
+    return forge.retrier.call(f"create {branch}", create)
+
+
+def _revert_tree(forge: GitHubForge, merge_commit: Any, before_commit: Any, tip: str, branch: str) -> str:
+    """The tree of the revert commit onto a later `tip` (`branch` points at it): the inverse change merged."""
+    repo = forge.repo
+    merged = merge_commit.sha
+    inverse = forge.create_commit("inverse", before_commit.tree.sha, [merged])
     try:
         result = forge.retrier.call(
             "merge the inverse change onto the tip", lambda: repo.merge(branch, inverse, "revert")
