@@ -136,7 +136,7 @@ def assert_ran_the_bot(project: RunningHub, run: JobRun, python: Path, event: st
     assert setup.log == f"setup-python: using the runner's Python 3.11 at {python} (tool cache)"
     assert step(run, "Install modelbot").log.strip() == "modelbot 0.1.0 is already installed"
     bot = step(run, "Handle the event")
-    assert bot.script == "modelbot action"
+    assert bot.script == "exec modelbot action"  # no shell left holding the token (test_deploy_job_attacks)
     env = bot.env
     assert env["PATH"].split(":")[0] == str(python.parent) and env["pythonLocation"] == str(python.parent.parent)
     assert env["GITHUB_EVENT_NAME"] == event and env["GITHUB_ACTIONS"] == "true"
