@@ -5,7 +5,9 @@ it after merging a rollback itself)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.actions.context import bot_context, run_url, workspace
 from bot.actions.events import DispatchEvent, Event, PushEvent
@@ -27,7 +29,13 @@ def on_push(event: Event, runtime: Runtime, forge: ForgeFactory) -> Outcome:
 
 
 def _deploy(runtime: Runtime, forge: ForgeFactory, before: str | None, after: str, branch: str) -> Outcome:
-    """Deploy before..after of the checked-out default branch, verify it, and respond to a failed smoke check."""
+    """Deploy before..after of the checked-out default branch, verify it, and respond to a failed smoke check.
+
+    As this job's part says (MODELBOT_JOB): `smoke` (a job that cannot write) only runs the models the push
+    deploys and hands their answers over (MODELBOT_EVIDENCE); `deploy` deploys and judges the answers it was
+    handed, loading no model (see `bot.deploy.rehearsal`); unset, both in this process."""
+    from bot.deploy import rehearsal
+    from bot.deploy.base import DeployError
     from bot.deploy.catalog import Context
     from bot.deploy.runner import Runner
     from bot.deploy.verify import SmokeCheck
@@ -35,10 +43,30 @@ def _deploy(runtime: Runtime, forge: ForgeFactory, before: str | None, after: st
     env = dict(runtime.environ)
     repo = workspace(runtime)
     tracking = env.get("MLFLOW_TRACKING_URI")
+    job = runtime.get("MODELBOT_JOB") or ""
+    folder = Path(
+        runtime.get("MODELBOT_EVIDENCE") or Path(runtime.get("RUNNER_TEMP") or tempfile.gettempdir()) / "modelbot-smoke"
+    )
+    if job == "smoke":
+        answers = rehearsal.rehearse(repo, before, after, tracking)
+        rehearsal.write(folder, answers)
+        told = ", ".join(f"{k}: {'error' if 'error' in v else 'answered'}" for k, v in answers.items())
+        return Outcome(f"smoke {after[:12]}: {told or 'nothing to run'}", {"result": "evaluated"}, told)
+    if job not in ("", "deploy"):
+        return Outcome(f"MODELBOT_JOB {job[:40]!r}: expected smoke, deploy or nothing", {"result": "refused"})
+    handed: dict[str, dict[str, Any]] | None = None
+    unread = ""
+    if job == "deploy":
+        try:
+            handed = rehearsal.read(folder)
+        except DeployError as exc:  # judged as no answers: every smoke check of this push fails, and says why
+            handed, unread = {}, str(exc)
     connected = forge()
     url = run_url(env)
     record = Runner(
-        Context(repo=repo, environ=env, forge=connected, tracking_uri=tracking), url, SmokeCheck(tracking, repo)
+        Context(repo=repo, environ=env, forge=connected, tracking_uri=tracking),
+        url,
+        SmokeCheck(tracking, repo, answers=handed, unread=unread),
     ).run(before, after, branch_tip(connected, branch))
     failure = record.failure
     summary = "\n".join(f"- {item.status}: {item.change}" for item in record.transitions) or "nothing to deploy"

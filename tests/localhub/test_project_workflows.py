@@ -48,6 +48,7 @@ PEOPLE = {"dana-ds": "write", "lena-ml": "write", "rita-risk": "write", "pat-pla
 JOB_PERMISSIONS = {
     ("modelbot-comment.yml", "command"): {"contents": "write", "actions": "write", "pull-requests": "write",
                                           "issues": "write", "checks": "write"},
+    ("modelbot-deploy.yml", "smoke"): {"contents": "read"},
     ("modelbot-deploy.yml", "deploy"): {"contents": "write", "deployments": "write", "pull-requests": "write",
                                         "issues": "write", "checks": "write", "actions": "write"},
     ("modelbot-maintenance.yml", "maintenance"): {"contents": "write", "pull-requests": "write", "issues": "write",
@@ -371,10 +372,18 @@ def test_a_push_of_models_yaml_to_main_runs_the_deploy_workflow(project: Running
     assert runner.run_pending() == []  # paths: [models.yaml]
     text = (PROJECT / "models.yaml").read_text().replace("Ridge regression.", "Ridge regression (alpha 1).")
     sha = pat.push("main", {"models.yaml": text}, "Describe diabetes v1 better")
-    (run,) = runner.run_pending()
-    assert (run.workflow, run.job, run.event, run.sha) == (
-        ".github/workflows/modelbot-deploy.yml", "deploy", "push", sha)
+    smoke, run = runner.run_pending()
+    assert [(r.workflow, r.job, r.event, r.sha) for r in (smoke, run)] == [
+        (".github/workflows/modelbot-deploy.yml", "smoke", "push", sha),
+        (".github/workflows/modelbot-deploy.yml", "deploy", "push", sha),
+    ]
+    # the job that could run a model holds a token that cannot write; the one that writes is handed its answers
+    tried = assert_ran_the_bot(project, smoke, python, "push")
+    assert tried.outputs["result"] == "evaluated" and tried.env["MODELBOT_JOB"] == "smoke"
     bot = assert_ran_the_bot(project, run, python, "push")
+    assert bot.env["MODELBOT_JOB"] == "deploy"
+    handed = [Path(b.env["MODELBOT_EVIDENCE"]) / "smoke-answers.json" for b in (tried, bot)]
+    assert handed[0].read_bytes() == handed[1].read_bytes()  # through the artifact, as made
     workspace = Path(bot.env["GITHUB_WORKSPACE"])
     assert GitRepo(workspace).git("rev-list", "--count", "HEAD") == "3"  # fetch-depth: 0, the whole history
     assert bot.outputs["result"] == "success" and bot.env["MLFLOW_TRACKING_URI"] == TRACKING

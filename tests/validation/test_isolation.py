@@ -148,7 +148,7 @@ def test_a_hostile_model_in_the_deploy_s_smoke_check_gets_nothing(
 
     monkeypatch.setattr(models.LoadedModel, "close", keep_log)
     check = SmokeCheck(store.env().get("MLFLOW_TRACKING_URI"), workspace)
-    answered = check._answer(hostile, xy_frame(5))
+    answered = check.answer(hostile, xy_frame(5))
     assert answered["answers"] == 5 and answered["finite"] and answered["isolation"]["level"], answered
     [log] = logs
     _nothing_got_out(log, workspace)
