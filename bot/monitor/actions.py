@@ -6,7 +6,9 @@ Each is taken once per incident, by the run that opens it (`Incident.new`). Late
 take neither again: they say whether the rollback pull request is still open (found by its branch among the
 open pull requests: GitHub is the record, not a comment anyone could edit), and a rollback a person closed is
 not opened again while the incident lasts. A stage whose current version came from a rollback is never rolled
-back by monitoring: reverting the revert would promote the breached version again.
+back by monitoring: reverting the revert would promote the breached version again. Only a breach of the
+version's own performance or SLOs is rolled back: drift and data quality measure the traffic, which every
+version gets alike and which the gateway's clients choose.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from bot.github.forge import Forge, OnHead, PullRequest
 
 RETRAIN_EVENT = "modelbot-retrain"
+VERSION_KINDS = {"performance", "slo"}  # breaches a version answers for: only these are rolled back
 PAYLOAD_LIMIT = 60_000  # GitHub takes a client_payload under 64KB; room left for the envelope
 MEASURES = 20  # breached measures per check in the retraining evidence, at most (fewer if over the limit)
 
@@ -66,6 +69,15 @@ def rollback(
     from bot.deploy.rollback import find
     from bot.deploy.rollback_pr import open_rollback
 
+    kinds = [c.kind for c in report.breaches]
+    if not set(kinds) & VERSION_KINDS:
+        return Taken(
+            "rollback",
+            "not taken",
+            f"the breach is of {', '.join(kinds)}: what the traffic brings, which every version gets alike (and any "
+            "client can send), so reverting the version would not answer it; a rollback answers a breach of the "
+            "version's own performance or SLOs",
+        )
     if repo is None:
         return Taken("rollback", "not taken", "no checkout with the history of models.yaml to find what to revert")
     try:

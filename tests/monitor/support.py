@@ -73,9 +73,11 @@ def windows(count: int) -> Windows:
 
 
 def gateway_log(folder: Path, reference: pd.DataFrame, model: str, stage: str, version: str, hours: int = 4,
-                shifted_hour: int | None = 3, requests: int = 60, start: datetime = START) -> Path:
+                shifted_hour: int | None = 3, requests: int = 60, start: datetime = START,
+                slow_hour: int | None = None) -> Path:
     """`hours` hours from `start` of the gateway's own log (its PredictionLog) of `requests` requests of 4 rows
-    each, resampled from the reference; the shifted hour's mean_radius x 1.6 (drift, and past the range)."""
+    each, resampled from the reference; the shifted hour's mean_radius x 1.6 (drift, and past the range); the
+    slow hour's answers 40 times slower (a latency SLO breach: the version's own)."""
     import uuid
 
     from bot.serving.predlog import PredictionLog
@@ -93,7 +95,7 @@ def gateway_log(folder: Path, reference: pd.DataFrame, model: str, stage: str, v
             log.write({"ts": when.isoformat().replace("+00:00", "Z"), "request_id": str(uuid.uuid4()), "model": model,
                        "stage": stage, "version": version, "arm": "stable", "served_by": version, "fallback": False,
                        "shadow": False, "inputs": {"columns": features, "data": data.tolist()},
-                       "prediction": rows["malignant"].tolist(), "latency_ms": float(rng.exponential(15.0)),
+                       "prediction": rows["malignant"].tolist(), "latency_ms": float(rng.exponential(15.0)) * (40 if hour == slow_hour else 1),
                        "error": False, "reason": None, "status": 200})
     log.flush()
     return folder

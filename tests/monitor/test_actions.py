@@ -30,7 +30,7 @@ def _seed(path: Path, actions_: list[str], monitor: bool = True) -> GitRepo:
     repo = example_repo(path)
     if monitor:
         policy = yaml.safe_load(repo.read("policies/default.yaml"))
-        policy["monitor"] = {"window": "1h", "windows": 4, "action": actions_}
+        policy["monitor"] = {"window": "1h", "windows": 4, "min_rows": 50, "action": actions_, "slo": {"p95_ms": 200}}
         repo.write("policies/default.yaml", yaml.safe_dump(policy, sort_keys=False))
         repo.commit("Monitor the model in production")
     text, _ = set_stage(repo.read("models.yaml"), MODEL, STAGE, "2")
@@ -45,7 +45,7 @@ def _hub(tmp_path: Path, factory: Callable[..., RunningHub], actions_: list[str]
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", hub.hub.clone_url(), str(checkout))
     reference = pd.read_csv(checkout / "data/tumor-malignancy-reference.csv")
-    log = support.gateway_log(tmp_path / "gateway", reference, MODEL, STAGE, "2")
+    log = support.gateway_log(tmp_path / "gateway", reference, MODEL, STAGE, "2", slow_hour=3)
     return hub, checkout, log
 
 
@@ -71,7 +71,7 @@ def test_a_breach_opens_the_rollback_and_sends_retrain_once_and_a_merged_rollbac
 
     first = _run(hub, checkout, log)
 
-    assert [i.kind for i in first.incidents] == ["drift", "quality"] and all(i.new for i in first.incidents)
+    assert [i.kind for i in first.incidents] == ["drift", "quality", "slo"] and all(i.new for i in first.incidents)
     assert first.issue == first.incidents[0].issue and first.charts.count("```mermaid\nxychart-beta") >= 3
     rollback, retrain = first.actions
     assert (rollback.action, rollback.result, retrain.action, retrain.result) == (
@@ -91,18 +91,18 @@ def test_a_breach_opens_the_rollback_and_sends_retrain_once_and_a_merged_rollbac
     assert payload["action"] == actions.RETRAIN_EVENT and payload["branch"] == "main"
     sent = payload["client_payload"]
     assert (sent["model"], sent["stage"], sent["version"]) == (MODEL, STAGE, "2")
-    assert sent["breaches"] == ["drift", "quality"] and sent["incidents"] == issues
+    assert sent["breaches"] == ["drift", "quality", "slo"] and sent["incidents"] == issues
     assert sent["window"] == {"start": "2026-11-01T03:00:00+00:00", "end": "2026-11-01T04:00:00+00:00"}
     assert "mean_radius" in sent["evidence"]["drift"]["reason"]
     assert {m["subject"] for m in sent["evidence"]["quality"]["measures"]} == {"mean_radius"}
-    assert sent["key"] == f"{MODEL}:{STAGE}:2026-11-01T03:00:00+00:00:drift+quality"
+    assert sent["key"] == f"{MODEL}:{STAGE}:2026-11-01T03:00:00+00:00:drift+quality+slo"
 
     second = _run(hub, checkout, log)
 
     assert [i.issue for i in second.incidents] == issues and not any(i.new for i in second.incidents)
     assert [(t.action, t.result, t.pull) for t in second.actions] == [
         ("rollback", "open", pull.number), ("retrain", "not taken", None)]
-    assert len(_rollbacks(hub)) == 1 and len(hub.hub.state.issues) == 3  # two incidents, one rollback
+    assert len(_rollbacks(hub)) == 1 and len(hub.hub.state.issues) == 4  # three incidents, one rollback
     assert len([d for d in hub.hub.deliveries if d.event == "repository_dispatch"]) == 1
     assert f"rollback: **open**: #{pull.number} is open" in _latest(hub, issues[0])
 
@@ -111,7 +111,24 @@ def test_a_breach_opens_the_rollback_and_sends_retrain_once_and_a_merged_rollbac
     third = _run(hub, checkout, log)  # the log still holds the breached hour
 
     assert third.actions[0].result == "not taken" and "came from a rollback already" in third.actions[0].detail
-    assert len(_rollbacks(hub)) == 1 and len(hub.hub.state.issues) == 3
+    assert len(_rollbacks(hub)) == 1 and len(hub.hub.state.issues) == 4
+
+
+def test_drift_any_client_can_send_is_never_rolled_back(
+    localhub_factory: Callable[..., RunningHub], tmp_path: Path
+) -> None:
+    """Drifted inputs and values past the reference's range breach drift and quality: the traffic's doing, the
+    same for every version, and the gateway's clients choose it. The incidents open; no rollback does."""
+    hub, checkout, _ = _hub(tmp_path, localhub_factory, ["issue", "rollback"])
+    reference = pd.read_csv(checkout / "data/tumor-malignancy-reference.csv")
+    log = support.gateway_log(tmp_path / "drifted", reference, MODEL, STAGE, "2")  # shifted, not slow
+
+    found = _run(hub, checkout, log)
+
+    assert [i.kind for i in found.incidents] == ["drift", "quality"]
+    [taken] = found.actions
+    assert (taken.action, taken.result) == ("rollback", "not taken") and "performance or SLOs" in taken.detail
+    assert _rollbacks(hub) == []
 
 
 def test_a_rollback_a_person_closed_is_not_opened_again_while_the_incident_lasts(

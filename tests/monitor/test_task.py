@@ -39,7 +39,7 @@ def test_the_schedule_monitors_each_watched_stage_and_opens_the_rollback_with_it
     reference = pd.read_csv(checkout / "data/tumor-malignancy-reference.csv")
     # the last four hours up to now (the run's windows end at its own clock), the last one shifted
     start = datetime.now(UTC) - timedelta(hours=4) + timedelta(seconds=30)
-    log = support.gateway_log(tmp_path / "gateway", reference, MODEL, STAGE, "2", start=start)
+    log = support.gateway_log(tmp_path / "gateway", reference, MODEL, STAGE, "2", start=start, slow_hour=3)
     environ = {"GITHUB_WORKSPACE": str(checkout), "MODELBOT_PREDICTION_LOG": str(log / "predictions.jsonl"),
                "MODELBOT_VALIDATE": "dispatch",
                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}  # the schedule's sync: an empty MLflow
@@ -53,7 +53,8 @@ def test_the_schedule_monitors_each_watched_stage_and_opens_the_rollback_with_it
     incidents = [i for i in hub.hub.state.issues.values() if i.pull is None]
     assert [i.title for i in incidents] == [
         f"Monitoring: {MODEL} in {STAGE}: feature drift against the reference breached",
-        f"Monitoring: {MODEL} in {STAGE}: data quality breached"]
+        f"Monitoring: {MODEL} in {STAGE}: data quality breached",
+        f"Monitoring: {MODEL} in {STAGE}: latency and error slos breached"]
     assert f"rollback: opened: #{pull.number}" in outcome.summary.replace("**", "")
     assert "```mermaid\nxychart-beta" in outcome.summary
     asked = [d.payload["inputs"] for d in hub.hub.deliveries if d.event == "workflow_dispatch"]
@@ -62,7 +63,7 @@ def test_the_schedule_monitors_each_watched_stage_and_opens_the_rollback_with_it
     again = on_task(_event("monitor", model=MODEL, stage=STAGE), runtime, hub.forge)  # on demand: nothing new
 
     assert again.outputs["result"] == "breached" and f"rollback: **open**: #{pull.number}" in again.summary
-    assert len(hub.hub.state.issues) == 3
+    assert len(hub.hub.state.issues) == 4  # three incidents, one rollback
 
 
 def test_monitor_refuses_without_a_prediction_log_and_skips_stages_without_a_monitor_section(
