@@ -92,10 +92,11 @@ def gateway_log(folder: Path, reference: pd.DataFrame, model: str, stage: str, v
             if hour == shifted_hour:
                 data[:, features.index("mean_radius")] *= 1.6
             when = start + timedelta(hours=hour, seconds=i * (3600 // requests))
+            latency = float(rng.exponential(15.0)) * (40 if hour == slow_hour else 1)
             log.write({"ts": when.isoformat().replace("+00:00", "Z"), "request_id": str(uuid.uuid4()), "model": model,
                        "stage": stage, "version": version, "arm": "stable", "served_by": version, "fallback": False,
                        "shadow": False, "inputs": {"columns": features, "data": data.tolist()},
-                       "prediction": rows["malignant"].tolist(), "latency_ms": float(rng.exponential(15.0)) * (40 if hour == slow_hour else 1),
+                       "prediction": rows["malignant"].tolist(), "latency_ms": latency,
                        "error": False, "reason": None, "status": 200})
     log.flush()
     return folder
