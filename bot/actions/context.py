@@ -28,6 +28,13 @@ def workspace(runtime: Runtime) -> Path:
     return Path(runtime.get("GITHUB_WORKSPACE") or ".")
 
 
+def evidence_folder(runtime: Runtime, name: str) -> Path:
+    """Where a job split in two hands its files over (MODELBOT_EVIDENCE, an artifact's path), else a folder
+    `name` under the runner's temporary directory."""
+    given = runtime.get("MODELBOT_EVIDENCE")
+    return Path(given or Path(runtime.get("RUNNER_TEMP") or tempfile.gettempdir()) / name)
+
+
 def context(event: Event, runtime: Runtime, forge: ForgeFactory) -> BotContext:
     return bot_context(runtime, forge(), event.repository.default_branch)
 

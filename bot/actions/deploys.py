@@ -5,11 +5,9 @@ it after merging a rollback itself)."""
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.context import bot_context, run_url, workspace
+from bot.actions.context import bot_context, evidence_folder, run_url, workspace
 from bot.actions.events import DispatchEvent, Event, PushEvent
 from bot.actions.outcome import ForgeFactory, Outcome
 from bot.workspace import REGISTRY_FILE
@@ -44,9 +42,7 @@ def _deploy(runtime: Runtime, forge: ForgeFactory, before: str | None, after: st
     repo = workspace(runtime)
     tracking = env.get("MLFLOW_TRACKING_URI")
     job = runtime.get("MODELBOT_JOB") or ""
-    folder = Path(
-        runtime.get("MODELBOT_EVIDENCE") or Path(runtime.get("RUNNER_TEMP") or tempfile.gettempdir()) / "modelbot-smoke"
-    )
+    folder = evidence_folder(runtime, "modelbot-smoke")
     if job == "smoke":
         answers = rehearsal.rehearse(repo, before, after, tracking)
         rehearsal.write(folder, answers)

@@ -4,11 +4,9 @@ evaluated and published by two: `validate_in_job`); a review recomputes its appr
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.actions.context import context
+from bot.actions.context import context, evidence_folder
 from bot.actions.events import Event, PullRequestEvent, ReviewEvent
 from bot.actions.outcome import ForgeFactory, Outcome
 
@@ -28,10 +26,7 @@ def validate_in_job(
     from bot.flows.validate_pr import Evaluation, evaluate_pull, publish_pull, validate_pull
 
     job = runtime.get("MODELBOT_JOB") or ""
-    folder = Path(
-        runtime.get("MODELBOT_EVIDENCE")
-        or Path(runtime.get("RUNNER_TEMP") or tempfile.gettempdir()) / "modelbot-evidence"
-    )
+    folder = evidence_folder(runtime, "modelbot-evidence")
     if job == "evaluate":
         evaluation = evaluate_pull(ctx, pull, files)
         handoff.write(folder, evaluation)

@@ -199,58 +199,33 @@ def performance_check(reference: Reference, window: Window, s: WindowStats, poli
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of check: how a window is judged, and how its series is titled and charted."""
+    """One kind of check the policy asks for: how a window is judged, and how its series is titled and charted."""
 
     name: str
+    title: str
+    charted: tuple[str, ...]
     judge: Callable[[Reference, Window, WindowStats, MonitorPolicy], WindowCheck]
-    title: Callable[[MonitorPolicy], str]
-    charted: Callable[[MonitorPolicy], tuple[str, ...]]
-    wanted: Callable[[MonitorPolicy], bool]
-
-
-KINDS = (  # the report's order
-    Kind(
-        "drift",
-        drift,
-        lambda _: "Feature drift against the reference",
-        lambda _: ("ks", "psi", "js"),
-        lambda p: "drift" in p.checks,
-    ),
-    Kind(
-        "prediction_drift",
-        prediction_drift,
-        lambda _: "Prediction drift against the reference's target distribution",
-        lambda _: ("ks", "psi", "js"),
-        lambda p: "prediction_drift" in p.checks,
-    ),
-    Kind(
-        "quality",
-        quality,
-        lambda _: "Data quality",
-        lambda _: ("null_rate", "out_of_range", "unseen", "type_errors"),
-        lambda p: "quality" in p.checks,
-    ),
-    Kind(
-        "performance",
-        performance_check,
-        lambda p: performance.title(p.performance),
-        lambda p: (p.performance.metric,) if p.performance.metric else (),
-        lambda p: "performance" in p.checks and p.performance.metric is not None,
-    ),
-    Kind(
-        "slo",
-        slo,
-        lambda _: "Latency and error SLOs",
-        lambda _: ("p95_ms", "error_rate"),
-        lambda p: "slo" in p.checks and (p.slo.p95_ms is not None or p.slo.max_error_rate is not None),
-    ),
-)
 
 
 def wanted(policy: MonitorPolicy) -> tuple[Kind, ...]:
     """The kinds of check the policy asks for, in the report's order."""
-    return tuple(k for k in KINDS if k.wanted(policy))
+    drift_stats = ("ks", "psi", "js")
+    found = []
+    if "drift" in policy.checks:
+        found.append(Kind("drift", "Feature drift against the reference", drift_stats, drift))
+    if "prediction_drift" in policy.checks:
+        title = "Prediction drift against the reference's target distribution"
+        found.append(Kind("prediction_drift", title, drift_stats, prediction_drift))
+    if "quality" in policy.checks:
+        charted = ("null_rate", "out_of_range", "unseen", "type_errors")
+        found.append(Kind("quality", "Data quality", charted, quality))
+    rule = policy.performance
+    if "performance" in policy.checks and rule.metric is not None:
+        found.append(Kind("performance", performance.title(rule), (rule.metric,), performance_check))
+    if "slo" in policy.checks and (policy.slo.p95_ms is not None or policy.slo.max_error_rate is not None):
+        found.append(Kind("slo", "Latency and error SLOs", ("p95_ms", "error_rate"), slo))
+    return tuple(found)
 
 
-def series(kind: Kind, policy: MonitorPolicy, checks: Sequence[WindowCheck]) -> CheckSeries:
-    return CheckSeries(kind.name, kind.title(policy), tuple(checks), kind.charted(policy))
+def series(kind: Kind, checks: Sequence[WindowCheck]) -> CheckSeries:
+    return CheckSeries(kind.name, kind.title, tuple(checks), kind.charted)

@@ -102,7 +102,7 @@ def monitor(
                 taken[w] = pool.submit(judged, w)
         done = [taken[w].result() for w in range(windows.count)]
     stats = [s for s, _ in done]
-    found = tuple(checks.series(kind, policy, [c[i] for _, c in done]) for i, kind in enumerate(kinds))
+    found = tuple(checks.series(kind, [c[i] for _, c in done]) for i, kind in enumerate(kinds))
     return Report(
         model,
         stage,
